@@ -1,0 +1,179 @@
+"""Config of the filter stages (language identification lives in pipelines.config).
+
+Every filter has a ``mode``: ``drop`` removes a document and counts the reason, ``tag``
+computes the filter's signals only (the document is kept and its ``sig_*`` columns record
+why it would have been removed), ``off`` skips the filter. Thresholds default to the
+published values (Gopher: Rae et al. 2021, table A1; C4: Raffel et al. 2020; FineWeb:
+datatrove's ``FineWebQualityFilter``), so a run reproduces the field's reference filters.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from crawlsieve.pipelines.config_base import Section
+
+Mode = Literal["drop", "tag", "off"]
+
+
+def _mode(default: Mode = "drop") -> Mode:
+    return Field(default, description="drop: remove and count the reason; tag: keep, record signals; off.")
+
+
+class UrlFilterConfig(Section):
+    """URL blocklist (datatrove's bundled lists of adult/spam domains and URL words), before extraction."""
+
+    mode: Mode = _mode()
+    use_integrated_lists: bool = Field(
+        True, description="Use datatrove's bundled domain and URL lists (UT1 blacklists, banned words)."
+    )
+    extra_domains: list[str] = Field(default_factory=list, description="More registered domains to block.")
+    extra_words: list[str] = Field(default_factory=list, description="More banned words in URLs.")
+    soft_word_threshold: int = Field(
+        2, ge=1, description="A URL with this many 'soft' banned words is removed (url:soft_words)."
+    )
+
+
+class RepetitionConfig(Section):
+    """Our own: long runs of one character, and lines that are mostly one repeated token."""
+
+    mode: Mode = _mode()
+    max_char_run: int = Field(
+        100, ge=2, description="Longest allowed run of one non-space character (10,000 slashes derailed a run)."
+    )
+    max_token_repeat_line_frac: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Max fraction of lines (of >= 8 tokens) where one token is over half of the tokens.",
+    )
+
+
+class CompressionConfig(Section):
+    """Our own: zlib compression ratio (original/compressed bytes); templated junk compresses too well."""
+
+    mode: Mode = _mode()
+    max_ratio: float = Field(
+        6.0, gt=1, description="Texts that shrink more than this under zlib (level 6) are removed."
+    )
+    min_chars: int = Field(
+        500, ge=0, description="Shorter texts are not judged (zlib's header makes short ratios meaningless)."
+    )
+
+
+class GopherQualityConfig(Section):
+    """Gopher quality rules (Rae et al. 2021) with per-language stop words and word splitting."""
+
+    mode: Mode = _mode()
+    min_doc_words: int | None = Field(50, description="Fewer non-symbol words: removed (word_count).")
+    max_doc_words: int | None = Field(100_000, description="More non-symbol words: removed (word_count).")
+    min_avg_word_length: float | None = Field(3, description="Shorter mean word length: mean_word_length.")
+    max_avg_word_length: float | None = Field(10, description="Longer mean word length: mean_word_length.")
+    max_symbol_word_ratio: float | None = Field(
+        0.1, description="Max '#' or ellipsis per word (symbol_ratio)."
+    )
+    max_bullet_lines_ratio: float | None = Field(0.9, description="Max fraction of lines starting with a bullet.")
+    max_ellipsis_lines_ratio: float | None = Field(0.3, description="Max fraction of lines ending in an ellipsis.")
+    min_alpha_words_ratio: float | None = Field(
+        0.8, description="Min fraction of words with an alphabetic character (alpha_ratio)."
+    )
+    min_stop_words: int | None = Field(2, description="Min distinct stop words of the document's language.")
+
+
+class GopherRepetitionConfig(Section):
+    """Gopher repetition rules: duplicate lines/paragraphs, top and duplicated n-gram character fractions."""
+
+    mode: Mode = _mode()
+    dup_line_frac: float | None = Field(0.3, description="Max fraction of duplicate lines.")
+    dup_para_frac: float | None = Field(0.3, description="Max fraction of duplicate paragraphs.")
+    dup_line_char_frac: float | None = Field(0.2, description="Max fraction of characters in duplicate lines.")
+    dup_para_char_frac: float | None = Field(
+        0.2, description="Max fraction of characters in duplicate paragraphs."
+    )
+    top_n_grams: dict[int, float] = Field(
+        default_factory=lambda: {2: 0.2, 3: 0.18, 4: 0.16},
+        description="n -> max character fraction of the most frequent word n-gram.",
+    )
+    dup_n_grams: dict[int, float] = Field(
+        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10},
+        description="n -> max character fraction of duplicated word n-grams.",
+    )
+
+
+class C4Config(Section):
+    """C4 line cleaning and document rules (datatrove's C4QualityFilter; FineWeb's settings by default)."""
+
+    mode: Mode = _mode()
+    filter_no_terminal_punct: bool = Field(
+        False,
+        description="Drop lines without terminal punctuation (C4 paper: true; FineWeb: false, it kept headings).",
+    )
+    min_num_sentences: int = Field(5, description="Documents with fewer sentences after cleaning; -1 disables.")
+    min_words_per_line: int = Field(3, description="Lines with fewer words are dropped; -1 disables.")
+    max_word_length: int = Field(1000, description="Lines with a longer word are dropped; -1 disables.")
+    remove_citations: bool = Field(True, description="Remove wiki-style citations like [1] and [edit].")
+    filter_lorem_ipsum: bool = Field(True, description="Remove documents containing 'lorem ipsum'.")
+    filter_javascript: bool = Field(True, description="Drop lines mentioning javascript.")
+    filter_curly_bracket: bool = Field(True, description="Remove documents containing '{'.")
+    filter_policy: bool = Field(True, description="Drop lines about cookies, terms of use, privacy policy.")
+
+
+class FineWebQualityConfig(Section):
+    """FineWeb's quality filter: line punctuation, short lines, duplicated line characters, list-likeness."""
+
+    mode: Mode = _mode()
+    line_punct_thr: float = Field(0.12, description="Min fraction of lines ending in terminal punctuation.")
+    line_punct_exclude_zero: bool = Field(False, description="Do not remove documents whose ratio is exactly 0.")
+    short_line_thr: float = Field(0.67, description="Max fraction of short lines.")
+    short_line_length: int = Field(30, description="A line this long or shorter is short.")
+    char_duplicates_ratio: float = Field(0.01, description="Max fraction of characters in duplicated lines.")
+    new_line_ratio: float = Field(0.3, description="Max newlines per word (list_ratio).")
+
+
+class ClassifierConfig(Section):
+    """fastText quality classifier; writes quality_score (probability of the positive label) for every row."""
+
+    mode: Mode = Field(
+        "tag",
+        description="drop removes documents scoring below min_score; tag only writes quality_score.",
+    )
+    model_path: str | None = Field(
+        None,
+        description="A fastText model (.bin/.ftz), e.g. DCLM's; default: the project's small model in filters/data.",
+    )
+    positive_label: str = Field(
+        "__label__hq", description="The label whose probability is quality_score (DCLM's: __label__hq)."
+    )
+    min_score: float = Field(0.5, ge=0, le=1, description="Documents scoring below this are removed in drop mode.")
+    max_chars: int = Field(10_000, ge=100, description="Characters of text (newlines folded) the model sees.")
+
+
+class KenlmConfig(Section):
+    """KenLM perplexity (CCNet-style), computed only when a model path is given."""
+
+    mode: Mode = Field("tag", description="drop removes documents above max_perplexity; tag records it.")
+    model_path: str | None = Field(None, description="A KenLM .arpa or .bin model; none disables the signal.")
+    max_perplexity: float = Field(1000.0, gt=0, description="Documents with higher perplexity are removed.")
+
+
+class FiltersConfig(Section):
+    """Heuristic and classifier filters run between language identification and dedup."""
+
+    per_language_rules: bool = Field(
+        True,
+        description=(
+            "Use each language's stop words and word splitting (CJK/Thai by characters or a segmenter); "
+            "false applies the English rules to every language, as datatrove's FineWeb stack does."
+        ),
+    )
+    url: UrlFilterConfig = Field(default_factory=UrlFilterConfig)
+    repetition: RepetitionConfig = Field(default_factory=RepetitionConfig)
+    compression: CompressionConfig = Field(default_factory=CompressionConfig)
+    fineweb_quality: FineWebQualityConfig = Field(default_factory=FineWebQualityConfig)
+    gopher_repetition: GopherRepetitionConfig = Field(default_factory=GopherRepetitionConfig)
+    gopher_quality: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
+    c4: C4Config = Field(default_factory=C4Config)
+    quality_classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+    kenlm: KenlmConfig = Field(default_factory=KenlmConfig)

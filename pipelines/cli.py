@@ -1,0 +1,83 @@
+"""The `crawlsieve` command line.
+
+Each subcommand lives in the module that owns its work and exposes ``HELP`` (one line),
+``add_arguments(parser)`` and ``main(args) -> int``; modules import their heavy
+dependencies (Ray, trafilatura) inside ``main`` so ``--help`` stays instant.
+
+Exit status: 0 success, 2 bad arguments/config/input (one line, no traceback), 1 failed run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from crawlsieve import __version__
+
+#: subcommand -> module implementing it, in the order `--help` lists them.
+COMMANDS = {
+    "run": "crawlsieve.pipelines.run",
+    "demo": "crawlsieve.pipelines.demo",
+    "report": "crawlsieve.quality.report",
+    "review": "crawlsieve.quality.review_labels",
+    "mix": "crawlsieve.quality.mix",
+    "train-quality": "crawlsieve.quality.train",
+    "config": "crawlsieve.pipelines.config_command",
+}
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own errors: one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="crawlsieve",
+        description=(
+            "Clean Common Crawl WARC files into a filtered, deduplicated, domain-tagged Parquet "
+            "dataset for LLM pretraining, on Ray. Every record read is accounted for: kept, "
+            "removed with a reason, or failed with an error kind."
+        ),
+        epilog="Run `crawlsieve demo` for a first look; `crawlsieve COMMAND --help` for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"crawlsieve {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, module_name in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue  # a command whose module is not built yet
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(handler=module.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is None:
+        parser.print_help()
+        return 0
+    from crawlsieve.pipelines.config import ConfigError
+
+    try:
+        return int(args.handler(args) or 0)
+    except (UsageError, ConfigError) as error:
+        print(f"crawlsieve {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"crawlsieve {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

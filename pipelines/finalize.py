@@ -1,0 +1,116 @@
+"""Phase C of a run: one shard's surviving documents after the global dedup, tagged and written.
+
+Joins the dedup decisions to the shard's documents, moves the removed duplicates to the
+ledger, runs the tagging stages (site, domain, tokens) and writes the Hive-partitioned
+Parquet shard. Like phase A it records its completion last.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from crawlsieve.pipelines.config import Config
+from crawlsieve.pipelines.shard import run_stages, write_atomically, write_json_atomically
+from crawlsieve.pipelines.stages import REMOVED, Stage
+
+#: Columns of an output row, in order (DESIGN.md "Document columns"); signals follow.
+OUTPUT_COLUMNS = (
+    "id",
+    "text",
+    "url",
+    "site",
+    "domain",
+    "language",
+    "language_score",
+    "quality_score",
+    "token_count",
+    "dup_cluster_size",
+    "dump",
+    "warc_path",
+    "warc_record_id",
+    "fetch_time",
+)
+
+
+def finalize_stages(config: Config) -> list[Stage]:
+    from crawlsieve.quality import domain
+
+    return list(domain.domain_stages(config))
+
+
+def decisions_for(output_dir: Path, shard: str, ids: pa.ChunkedArray) -> pa.Table | None:
+    """This shard's rows of the global dedup decisions, if the dedup step wrote any."""
+    root = output_dir / "_work" / "dedup" / "decisions"
+    per_shard = root / f"{shard}.parquet"
+    if per_shard.is_file():
+        return pq.read_table(per_shard)
+    if not root.exists():
+        return None
+    dataset = ds.dataset(root, format="parquet")
+    return dataset.to_table(filter=pc.field("id").isin(ids.combine_chunks()))
+
+
+def apply_decisions(docs: pa.Table, decisions: pa.Table | None) -> pa.Table:
+    """Add `dup_cluster_size` and the dedup `_removed` reason to each document."""
+    if decisions is None or decisions.num_rows == 0:
+        docs = docs.append_column("dup_cluster_size", pa.array([1] * docs.num_rows, pa.int64()))
+        return docs
+    wanted = decisions.select([c for c in ("id", REMOVED, "dup_cluster_size") if c in decisions.column_names])
+    order = pa.array(range(docs.num_rows), pa.int64())
+    joined = docs.append_column("__order", order).join(wanted, "id", join_type="left outer")
+    joined = joined.sort_by("__order").drop_columns(["__order"])
+    size = pc.fill_null(joined.column("dup_cluster_size"), 1).cast(pa.int64())
+    return joined.set_column(joined.schema.get_field_index("dup_cluster_size"), "dup_cluster_size", size)
+
+
+def output_table(kept: pa.Table, config: Config) -> pa.Table:
+    """The published columns: the contract's, then the signals the config keeps."""
+    columns = {}
+    for name in OUTPUT_COLUMNS:
+        if name in kept.column_names:
+            columns[name] = kept.column(name)
+    keep = set(config.output.keep_signals)
+    for name in kept.column_names:
+        if name.startswith("sig_") and (name in keep or name.removeprefix("sig_") in keep):
+            columns[name] = kept.column(name)
+    return pa.table(columns)
+
+
+def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
+    from crawlsieve.pipelines.writer import write_shard
+
+    started = time.monotonic()
+    docs_path = output_dir / "_work" / "docs" / f"{shard}.parquet"
+    ledger_path = output_dir / "_work" / "ledger" / f"{shard}.final.parquet"
+    kept = pa.table({"id": pa.array([], pa.string())})
+    decided = 0
+    docs = pq.read_table(docs_path) if docs_path.is_file() else None
+    if docs is not None and docs.num_rows:
+        docs = apply_decisions(docs, decisions_for(output_dir, shard, docs.column("id")))
+        survivors, ledger = run_stages([docs], finalize_stages(config), shard, source="dedup")
+        if ledger:
+            write_atomically(pa.concat_tables(ledger, promote_options="permissive"), ledger_path)
+            decided = sum(t.num_rows for t in ledger)
+        else:
+            ledger_path.unlink(missing_ok=True)
+        if survivors:
+            kept = output_table(pa.concat_tables(survivors, promote_options="permissive"), config)
+    else:
+        ledger_path.unlink(missing_ok=True)
+    # Always called: an empty table still replaces what an earlier run wrote for this shard.
+    written = write_shard(kept, output_dir / "data", shard, config.output)
+    kept_rows = kept.num_rows
+    record = {
+        "shard": shard,
+        "documents_kept": kept_rows,
+        "decided": decided,
+        "files": [str(p.relative_to(output_dir)) for p in written],
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    write_json_atomically(record, output_dir / "_state" / "final" / f"{shard}.json")
+    return record

@@ -1,0 +1,100 @@
+"""Turn the INPUT arguments of `crawlsieve run` into a list of WARC locations.
+
+INPUT is a local path or glob, an `s3://`/`https://` URL, a file listing such paths
+(`@paths.txt`, plain or `.gz`, like Common Crawl's `warc.paths.gz`), or a crawl name
+(`CC-MAIN-2024-10`) which stands for that crawl's `warc.paths.gz` listing.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import hashlib
+import re
+from pathlib import Path
+
+import fsspec
+from crawlsieve.pipelines.cli import UsageError
+
+CRAWL_NAME = re.compile(r"^CC-MAIN-\d{4}-\d{2}$")
+REMOTE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+def is_remote(location: str) -> bool:
+    return bool(REMOTE.match(location)) and not location.startswith("file://")
+
+
+def resolve_inputs(inputs: list[str], crawl_base_url: str, limit: int | None = None) -> list[str]:
+    """All WARC locations named by ``inputs``, in order, without repeats, at most ``limit``."""
+    locations: list[str] = []
+    for item in inputs:
+        locations.extend(_resolve_one(item, crawl_base_url))
+    unique = list(dict.fromkeys(locations))
+    if not unique:
+        raise UsageError("no input WARC files")
+    return unique[:limit] if limit else unique
+
+
+def _resolve_one(item: str, crawl_base_url: str) -> list[str]:
+    if item.startswith("@"):
+        return _read_listing(item[1:], crawl_base_url)
+    if CRAWL_NAME.match(item):
+        return _read_listing(f"{crawl_base_url.rstrip('/')}/crawl-data/{item}/warc.paths.gz", crawl_base_url)
+    if is_remote(item):
+        return [item]
+    if GLOB_CHARS.search(item):
+        matches = sorted(p for p in glob.glob(item, recursive=True) if Path(p).is_file())
+        if not matches:
+            raise UsageError(f"no files match {item}")
+        return [str(Path(p).resolve()) for p in matches]
+    path = Path(item.removeprefix("file://"))
+    if not path.exists():
+        raise UsageError(f"input not found: {item}")
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.is_file() and ".warc" in p.name)
+        if not found:
+            raise UsageError(f"no WARC files (*.warc, *.warc.gz) in directory {item}")
+        return [str(p.resolve()) for p in found]
+    return [str(path.resolve())]
+
+
+def _read_listing(listing: str, crawl_base_url: str) -> list[str]:
+    """Lines of a listing; Common Crawl's relative `crawl-data/...` paths get the base URL."""
+    try:
+        with fsspec.open(listing, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        raise UsageError(f"listing not found: {listing}") from None
+    except OSError as error:
+        raise UsageError(f"cannot read listing {listing}: {error}") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as error:
+            raise UsageError(f"listing {listing} is not valid gzip: {error}") from None
+    base_dir = None if is_remote(listing) else Path(listing).resolve().parent
+    locations = []
+    for line in raw.decode("utf-8", errors="replace").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("crawl-data/"):
+            locations.append(f"{crawl_base_url.rstrip('/')}/{line}")
+        elif is_remote(line) or Path(line).is_absolute() or base_dir is None:
+            locations.append(line)
+        else:
+            locations.append(str(base_dir / line))
+    if not locations:
+        raise UsageError(f"listing {listing} names no files")
+    return locations
+
+
+def shard_name(location: str) -> str:
+    """A stable, file-name-safe id for an input: its base name plus a hash of the full location."""
+    base = location.rstrip("/").rsplit("/", 1)[-1]
+    for suffix in (".gz", ".warc", ".arc"):
+        base = base.removesuffix(suffix)
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", base)[:80].strip("._") or "input"
+    digest = hashlib.sha1(location.encode("utf-8")).hexdigest()[:8]
+    return f"{base}-{digest}"

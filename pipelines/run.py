@@ -1,0 +1,322 @@
+"""`crawlsieve run`: WARC files in, DIR/data + stats.json + mixture.json + report.html out.
+
+The pipeline reads top to bottom as the data flow (docs/ARCHITECTURE.md):
+A. each input file through the per-document stages (one Ray Data task per file);
+B. the global dedup over everything phase A kept;
+C. each shard's survivors tagged and written as Parquet;
+D. the run's stats, mixture, review samples and report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+
+from crawlsieve import __version__
+from crawlsieve.pipelines.cli import UsageError
+from crawlsieve.pipelines.config import Config, load_config
+
+HELP = "Run the pipeline over WARC files (paths, globs, URLs, @lists or a crawl name)."
+
+#: Work products of a run; a fresh (non --resume) run clears them, nothing else in DIR.
+RUN_OUTPUTS = (
+    "data",
+    "_work",
+    "_state",
+    "review",
+    "dedup_index",
+    "stats.json",
+    "mixture.json",
+    "distributions.json",
+    "report.html",
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="WARC path or glob, s3:// or https:// URL, @listing (plain or .gz), "
+        "or a crawl name (CC-MAIN-2024-10)",
+    )
+    parser.add_argument("--output", "-o", required=True, metavar="DIR", help="output directory")
+    parser.add_argument(
+        "--config", "-c", metavar="FILE", help="YAML config (see `crawlsieve config --defaults`)"
+    )
+    parser.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="join a Ray cluster (auto, ray://host:10001); default: start a local Ray",
+    )
+    parser.add_argument("--limit", type=int, metavar="N", help="process at most N input files")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run in DIR: skip input files already completed",
+    )
+    parser.add_argument(
+        "--dedup-against",
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="also remove documents already kept by these earlier runs (their dedup index)",
+    )
+    parser.add_argument(
+        "--num-cpus", type=int, metavar="N", help="CPUs of the local Ray (default: all cores)"
+    )
+    parser.add_argument("--no-report", action="store_true", help="skip writing report.html")
+
+
+def prepare_config(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    if args.ray_address:
+        config.ray.address = args.ray_address
+    if args.num_cpus:
+        config.ray.num_cpus = args.num_cpus
+    if args.dedup_against:
+        config.dedup.against = [str(Path(d).resolve()) for d in args.dedup_against]
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    return config
+
+
+def validate(config: Config) -> None:
+    """Refuse bad models and indexes with one line before any work starts."""
+    import importlib
+
+    from crawlsieve.filters import language, stages
+
+    language.validate(config.language)
+    try:
+        dedup_index = importlib.import_module("crawlsieve.dedup.index")
+    except ImportError:
+        dedup_index = None
+    for check in (getattr(stages, "validate", None), getattr(dedup_index, "validate_against", None)):
+        if check is not None:
+            check(config)
+
+
+def prepare_output(output_dir: Path, resume: bool) -> None:
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UsageError(f"--output {output_dir} exists and is not a directory")
+    if resume:
+        if not (output_dir / "_state" / "run.json").is_file():
+            raise UsageError(f"--resume: {output_dir} holds no run to resume")
+        return
+    for name in RUN_OUTPUTS:
+        path = output_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+
+def init_ray(config: Config) -> None:
+    import ray
+
+    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    logging.getLogger("ray").setLevel(logging.WARNING)
+    if ray.is_initialized():
+        return
+    if config.ray.address:
+        ray.init(address=config.ray.address, log_to_driver=False, logging_level=logging.WARNING)
+    else:
+        ray.init(
+            num_cpus=config.ray.num_cpus,
+            object_store_memory=config.ray.object_store_memory,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
+    from ray.data import DataContext
+
+    context = DataContext.get_current()
+    context.enable_progress_bars = sys.stderr.isatty() or bool(os.environ.get("CRAWLSIEVE_PROGRESS"))
+    context.print_on_execution_start = False
+    context.verbose_stats_logs = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+
+
+def _extract_batch(batch, config: Config, output_dir: str):
+    import pyarrow as pa
+    from crawlsieve.pipelines.shard import process_shard
+
+    records = [
+        process_shard(loc, shard, config, Path(output_dir))
+        for loc, shard in zip(
+            batch.column("location").to_pylist(), batch.column("shard").to_pylist(), strict=True
+        )
+    ]
+    return pa.Table.from_pylist([{"shard": r["shard"], "records_read": r["records_read"]} for r in records])
+
+
+def _finalize_batch(batch, config: Config, output_dir: str):
+    import pyarrow as pa
+    from crawlsieve.pipelines.finalize import finalize_shard
+
+    records = [finalize_shard(shard, config, Path(output_dir)) for shard in batch.column("shard").to_pylist()]
+    return pa.Table.from_pylist(
+        [{"shard": r["shard"], "documents_kept": r["documents_kept"]} for r in records]
+    )
+
+
+def _per_shard(fn, items: list[dict], config: Config, output_dir: Path) -> list[dict]:
+    """Run ``fn`` once per shard as Ray Data tasks (retried when a worker dies)."""
+    import ray
+
+    if not items:
+        return []
+    dataset = ray.data.from_items(items, override_num_blocks=len(items))
+    with warnings.catch_warnings():
+        # Ray Data has no named parameter for task retries yet; the generic one is deprecated.
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        dataset = dataset.map_batches(
+            fn,
+            batch_size=1,
+            batch_format="pyarrow",
+            zero_copy_batch=True,
+            fn_kwargs={"config": config, "output_dir": str(output_dir)},
+            num_cpus=config.ray.cpus_per_shard_task,
+            max_retries=config.ray.max_task_retries,
+        )
+    return dataset.take_all()
+
+
+def completed(output_dir: Path, phase: str) -> set[str]:
+    return {p.stem for p in (output_dir / "_state" / phase).glob("*.json")}
+
+
+def run_pipeline(
+    inputs: list[str],
+    output_dir: Path,
+    config: Config,
+    *,
+    resume: bool = False,
+    limit: int | None = None,
+    report: bool = True,
+    log=print,
+) -> dict:
+    """The whole run; returns the stats (also written to DIR/stats.json)."""
+    from crawlsieve.pipelines.inputs import resolve_inputs, shard_name
+    from crawlsieve.pipelines.shard import write_json_atomically
+
+    locations = resolve_inputs(inputs, config.read.crawl_base_url, limit)
+    validate(config)
+    output_dir = output_dir.resolve()
+    prepare_output(output_dir, resume)
+    started = datetime.now(UTC)
+    clock = time.monotonic()
+    shards = {shard_name(loc): loc for loc in locations}
+    if resume:
+        previous = json.loads((output_dir / "_state" / "run.json").read_text(encoding="utf-8"))
+        if sorted(previous["shards"]) != sorted(shards):
+            raise UsageError("--resume: the inputs differ from the interrupted run's")
+    write_json_atomically(
+        {"shards": shards, "config": config.model_dump(mode="json"), "version": __version__},
+        output_dir / "_state" / "run.json",
+    )
+    init_ray(config)
+
+    done = completed(output_dir, "extract") if resume else set()
+    todo = [{"location": loc, "shard": s} for s, loc in shards.items() if s not in done]
+    log(
+        f"crawlsieve: {len(shards)} input file(s), {len(todo)} to process"
+        + (f", {len(done)} done before" if done else "")
+    )
+    _per_shard(_extract_batch, todo, config, output_dir)
+
+    try:
+        from crawlsieve.dedup import run as dedup_run
+    except ImportError:
+        dedup_run = None
+    dedup_summary = dedup_run.deduplicate(output_dir / "_work", output_dir, config) if dedup_run else {}
+
+    _per_shard(_finalize_batch, [{"shard": s} for s in shards], config, output_dir)
+    return aggregate(output_dir, config, started, clock, dedup_summary, report=report, log=log)
+
+
+def aggregate(
+    output_dir: Path,
+    config: Config,
+    started: datetime,
+    clock: float,
+    dedup_summary: dict,
+    *,
+    report: bool,
+    log,
+) -> dict:
+    """Phase D: the run's stats, mixture, review samples and report."""
+    from crawlsieve.pipelines.finalize import finalize_stages
+    from crawlsieve.pipelines.shard import stage_names
+    from crawlsieve.quality.review import build_review
+    from crawlsieve.quality.stats import build_stats
+
+    order = [*stage_names(config), "dedup", *(s.name for s in finalize_stages(config))]
+    extra = {
+        "version": __version__,
+        "started": started.isoformat(),
+        "finished": datetime.now(UTC).isoformat(),
+        "duration_seconds": round(time.monotonic() - clock, 3),
+        "dedup": dedup_summary,
+        "config": config.model_dump(mode="json"),
+    }
+    stats = build_stats(output_dir, order, extra)
+    build_review(output_dir)
+    try:
+        from crawlsieve.quality.mixture import build_mixture
+    except ImportError:
+        build_mixture = None
+    if build_mixture is not None:
+        build_mixture(output_dir, config)
+    if report:
+        try:
+            from crawlsieve.quality import distributions
+            from crawlsieve.quality.report import build_report
+        except ImportError:
+            pass
+        else:
+            distributions.build_distributions(output_dir)
+            build_report(output_dir)
+    return stats
+
+
+def summary_lines(output_dir: Path, stats: dict) -> list[str]:
+    removed, failed = sum(stats["removed"].values()), sum(stats["failed"].values())
+    check = "closes" if stats["accounting_closes"] else "DOES NOT CLOSE"
+    lines = [
+        f"records read {stats['records_read']:,} = kept {stats['documents_kept']:,} + removed {removed:,}"
+        f" + failed {failed:,}  (accounting {check})",
+        f"  data:     {output_dir / 'data'}",
+        f"  stats:    {output_dir / 'stats.json'}",
+    ]
+    for name, label in (("mixture.json", "mixture"), ("report.html", "report"), ("review", "review")):
+        if (output_dir / name).exists():
+            lines.append(f"  {label + ':':<9} {output_dir / name}")
+    return lines
+
+
+def main(args: argparse.Namespace) -> int:
+    config = prepare_config(args)
+    output_dir = Path(args.output)
+    stats = run_pipeline(
+        args.inputs,
+        output_dir,
+        config,
+        resume=args.resume,
+        limit=args.limit,
+        report=not args.no_report,
+        log=lambda m: print(m, file=sys.stderr),
+    )
+    for line in summary_lines(output_dir.resolve(), stats):
+        print(line)
+    return 0 if stats["accounting_closes"] else 1

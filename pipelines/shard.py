@@ -1,0 +1,182 @@
+"""Phase A of a run: one WARC file through every per-document stage, in one task.
+
+This module is the one place that does the bookkeeping of the stage contract
+(`pipelines.stages`): after each stage, decided rows go to the file's ledger with the stage
+name, and alive rows go on. What survives is written for the global dedup step. Outputs are
+written under temporary names and renamed, and the completion marker is written last, so a
+file is either completely done (and skipped by --resume) or redone from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from crawlsieve.pipelines.config import Config
+from crawlsieve.pipelines.stages import ERROR, FAILED, REMOVED, Stage, decided_mask, with_decisions
+
+LEDGER_TEXT_CHARS = 2000
+LEDGER_KEEP = ("id", "warc_path", "record_offset", "url", "language", "language_score", "quality_score")
+
+
+def per_file_stages(config: Config) -> list[Stage]:
+    """The stages after reading, in the order they run: cheap checks first."""
+    from crawlsieve.dedup import stages as dedup_stages
+    from crawlsieve.filters.language import LanguageStage
+    from crawlsieve.filters.stages import post_language_stages, pre_extraction_stages
+    from crawlsieve.pipelines.extract import ExtractStage
+    from crawlsieve.pipelines.warc import HttpCheckStage
+
+    payload_stages = getattr(dedup_stages, "payload_stages", lambda config: [])
+    return [
+        HttpCheckStage(config.read),
+        *pre_extraction_stages(config),
+        *payload_stages(config),
+        ExtractStage(config.extract),
+        LanguageStage(config.language),
+        *post_language_stages(config),
+        *dedup_stages.signature_stages(config),
+    ]
+
+
+def stage_names(config: Config) -> list[str]:
+    return ["read", *(stage.name for stage in per_file_stages(config))]
+
+
+def ledger_rows(decided: pa.Table, shard: str, stage: str) -> pa.Table:
+    """The ledger's view of decided rows: who, where, why, the signals, and the start of the text."""
+    n = decided.num_rows
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for name in LEDGER_KEEP:
+        if name in decided.column_names:
+            columns[name] = decided.column(name)
+    columns["shard"] = pa.array([shard] * n, pa.string())
+    columns["stage"] = pa.array([stage] * n, pa.string())
+    for name, source in (("removed", REMOVED), ("failed", FAILED), ("error", ERROR)):
+        columns[name] = decided.column(source) if source in decided.column_names else pa.nulls(n, pa.string())
+    if "text" in decided.column_names:
+        columns["text"] = pc.utf8_slice_codeunits(decided.column("text"), 0, LEDGER_TEXT_CHARS)
+    for name in decided.column_names:
+        if name.startswith("sig_"):
+            columns[name] = decided.column(name)
+    return pa.table(columns)
+
+
+def _split(batch: pa.Table, shard: str, stage: str, ledger: list[pa.Table]) -> pa.Table:
+    decided = decided_mask(batch)
+    if pc.any(decided).as_py():
+        ledger.append(ledger_rows(batch.filter(decided), shard, stage))
+        batch = batch.filter(pc.invert(decided))
+    return batch.drop_columns([c for c in (REMOVED, FAILED, ERROR) if c in batch.column_names])
+
+
+def _run_stage(stage: Stage, batch: pa.Table) -> pa.Table:
+    """Run a stage; if it raises, isolate the rows that make it raise and fail only those."""
+    try:
+        return stage(batch)
+    except Exception:
+        if batch.num_rows == 1:
+            raise
+    parts = []
+    for i in range(batch.num_rows):
+        row = batch.slice(i, 1)
+        try:
+            parts.append(stage(row))
+        except Exception as error:
+            kind = f"{stage.name}_error"
+            parts.append(with_decisions(row, failed=[kind], error=[f"{type(error).__name__}: {error}"[:500]]))
+    return pa.concat_tables(parts, promote_options="permissive")
+
+
+def run_stages(
+    batches: Iterable[pa.Table], stages: list[Stage], shard: str, source: str = "read"
+) -> tuple[list, list]:
+    """Push batches through the stages; returns (surviving batches, ledger batches).
+
+    Decisions already on the incoming batches are booked under ``source``.
+    """
+    docs: list[pa.Table] = []
+    ledger: list[pa.Table] = []
+    for batch in batches:
+        batch = _split(batch, shard, source, ledger)
+        for stage in stages:
+            if batch.num_rows == 0:
+                break
+            try:
+                batch = _run_stage(stage, batch)
+            except Exception as error:
+                batch = with_decisions(
+                    batch, failed=[f"{stage.name}_error"], error=[f"{type(error).__name__}: {error}"[:500]]
+                )
+            batch = _split(batch, shard, stage.name, ledger)
+        if batch.num_rows:
+            docs.append(batch)
+    return docs, ledger
+
+
+def write_atomically(table: pa.Table, path: Path) -> None:
+    """Write Parquet under a temporary name, fsync, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    pq.write_table(table, tmp, compression="zstd")
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_atomically(data: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table | None:
+    return pa.concat_tables(tables, promote_options="permissive") if tables else None
+
+
+def process_shard(location: str, shard: str, config: Config, output_dir: Path) -> dict:
+    """Phase A for one input file; returns the completion record written to _state/."""
+    from crawlsieve.pipelines.warc import read_warc
+
+    started = time.monotonic()
+    read_counter = {"records": 0}
+
+    def counted(batches: Iterable[pa.Table]) -> Iterable[pa.Table]:
+        for batch in batches:
+            read_counter["records"] += batch.num_rows
+            yield batch
+
+    docs, ledger = run_stages(
+        counted(read_warc(location, shard, config.read)), per_file_stages(config), shard
+    )
+    docs_table = _concat(docs)
+    if docs_table is not None:
+        docs_table = docs_table.append_column("shard", pa.array([shard] * docs_table.num_rows, pa.string()))
+    ledger_table = _concat(ledger)
+    work = output_dir / "_work"
+    docs_path, ledger_path = work / "docs" / f"{shard}.parquet", work / "ledger" / f"{shard}.extract.parquet"
+    for table, path in ((docs_table, docs_path), (ledger_table, ledger_path)):
+        if table is not None:
+            write_atomically(table, path)
+        else:
+            path.unlink(missing_ok=True)
+    record = {
+        "shard": shard,
+        "warc_path": location,
+        "records_read": read_counter["records"],
+        "documents_out": 0 if docs_table is None else docs_table.num_rows,
+        "decided": 0 if ledger_table is None else ledger_table.num_rows,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    write_json_atomically(record, output_dir / "_state" / "extract" / f"{shard}.json")
+    return record

@@ -1,0 +1,67 @@
+"""The contract every crawlsieve stage keeps.
+
+A stage is a callable over an Arrow table of *alive* documents (``Stage.__call__``)
+that returns the same rows, in the same order, with columns added. It decides about a
+row by setting one of two string columns; ``None`` means "goes on":
+
+* ``REMOVED`` - the stable reason a filter removed the row (``"c4:javascript"``);
+* ``FAILED`` - the kind of error that stopped the row (``"extract_timeout"``).
+
+The orchestrator (``pipelines.shard``) is the one place that does the bookkeeping:
+after each stage it moves decided rows to the ledger, tagged with the stage name, and
+passes the rest on without the two columns. So a stage never counts, never drops rows
+itself, and never needs to know what ran before it beyond the columns it reads.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+REMOVED = "_removed"
+FAILED = "_failed"
+#: Free-text detail of a failure (exception message), kept in the ledger for the report.
+ERROR = "_error"
+
+
+class Stage(Protocol):
+    """A named step over batches of alive documents (see module docstring)."""
+
+    name: str
+
+    def __call__(self, batch: pa.Table) -> pa.Table: ...
+
+
+def with_decisions(
+    batch: pa.Table,
+    removed: list[str | None] | pa.Array | None = None,
+    failed: list[str | None] | pa.Array | None = None,
+    error: list[str | None] | pa.Array | None = None,
+) -> pa.Table:
+    """Return ``batch`` with its decision columns set (merged with any already present).
+
+    An earlier decision of the same kind wins over a later one, so a stage can call this
+    several times (one rule after another) and the first reason that applied is kept.
+    """
+    for name, values in ((REMOVED, removed), (FAILED, failed), (ERROR, error)):
+        if values is None:
+            continue
+        new = pa.array(values, type=pa.string()) if not isinstance(values, pa.Array) else values
+        if name in batch.column_names:
+            old = batch.column(name)
+            merged = pc.coalesce(old, new)
+            batch = batch.set_column(batch.schema.get_field_index(name), name, merged)
+        else:
+            batch = batch.append_column(name, new)
+    return batch
+
+
+def decided_mask(batch: pa.Table) -> pa.ChunkedArray | pa.Array:
+    """True for rows that a stage removed or failed."""
+    mask = pa.array([False] * batch.num_rows)
+    for name in (REMOVED, FAILED):
+        if name in batch.column_names:
+            mask = pc.or_(mask, pc.is_valid(batch.column(name)))
+    return mask

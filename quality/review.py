@@ -1,0 +1,86 @@
+"""DIR/review/: a bounded, reproducible sample of removed documents per reason, and of kept ones.
+
+Bottom-k sampling: each document's key is a hash of its id, and a reason keeps the k
+documents with the smallest keys. The sample does not depend on the order or the number of
+workers, and the union of per-file samples contains the global one, so it scales.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import xxhash
+
+TEXT_CHARS = 2000
+FIELDS = ("id", "url", "language", "language_score", "quality_score")
+
+
+def sample_key(doc_id: str) -> int:
+    return xxhash.xxh64_intdigest(doc_id.encode("utf-8"), seed=0)
+
+
+def reason_file_name(reason: str) -> str:
+    """`gopher_quality:word_count` -> `gopher_quality__word_count.jsonl`, safe as a file name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", reason.replace(":", "__")) + ".jsonl"
+
+
+class _BottomK:
+    def __init__(self, k: int):
+        self.k = k
+        self.heaps: dict[str, list] = defaultdict(list)
+
+    def offer(self, group: str, key: int, make_row) -> None:
+        heap = self.heaps[group]
+        if len(heap) < self.k:
+            heapq.heappush(heap, (-key, make_row()))
+        elif -heap[0][0] > key:
+            heapq.heapreplace(heap, (-key, make_row()))
+
+    def rows(self, group: str) -> list[dict]:
+        return [row for _, row in sorted(self.heaps[group], key=lambda item: -item[0])]
+
+
+def _row(record: dict, reason: str | None, stage: str | None) -> dict:
+    row = {name: record.get(name) for name in FIELDS}
+    row.update(reason=reason, stage=stage, text=(record.get("text") or "")[:TEXT_CHARS])
+    row["signals"] = {k: v for k, v in record.items() if k.startswith("sig_") and v is not None}
+    return row
+
+
+def build_review(output_dir: Path, per_reason: int = 20) -> dict[str, int]:
+    """Write the samples; returns reason -> number of examples written."""
+    sampler = _BottomK(per_reason)
+    for path in sorted((output_dir / "_work" / "ledger").glob("*.parquet")):
+        for record in pq.read_table(path).to_pylist():
+            reason = (
+                (record.get("failed") and f"failed:{record['failed']}") or record.get("removed") or "unknown"
+            )
+            sampler.offer(
+                reason, sample_key(record["id"]), lambda r=record, g=reason: _row(r, g, r.get("stage"))
+            )
+    data = output_dir / "data"
+    files = sorted(data.rglob("*.parquet")) if data.exists() else []
+    if files:
+        for batch in ds.dataset(files, format="parquet", partitioning="hive").to_batches():
+            for record in batch.to_pylist():
+                sampler.offer("kept", sample_key(record["id"]), lambda r=record: _row(r, None, None))
+    review = output_dir / "review"
+    removed_dir = review / "removed"
+    removed_dir.mkdir(parents=True, exist_ok=True)
+    for old in removed_dir.glob("*.jsonl"):
+        old.unlink()
+    written = {}
+    for group in sorted(sampler.heaps):
+        target = review / "kept.jsonl" if group == "kept" else removed_dir / reason_file_name(group)
+        rows = sampler.rows(group)
+        with open(target, "w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        written[group] = len(rows)
+    return written

@@ -1,0 +1,110 @@
+"""stats.json: the funnel of a run, with the accounting check.
+
+`records_read` comes from the readers' own counts (phase A completion records), while kept,
+removed and failed come from what the run wrote (the Parquet shards and the ledgers), so
+the check `records_read == kept + removed + failed` compares two independent tallies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+LEDGER_COLUMNS = ["warc_path", "stage", "removed", "failed"]
+
+
+def _ledger_files(output_dir: Path) -> list[Path]:
+    return sorted((output_dir / "_work" / "ledger").glob("*.parquet"))
+
+
+def _kept_per_input(output_dir: Path) -> Counter:
+    data = output_dir / "data"
+    kept: Counter = Counter()
+    if not data.exists():
+        return kept
+    files = sorted(data.rglob("*.parquet"))
+    if not files:
+        return kept
+    dataset = ds.dataset(files, format="parquet")
+    for batch in dataset.to_batches(columns=["warc_path"]):
+        kept.update(batch.column("warc_path").to_pylist())
+    return kept
+
+
+def build_stats(output_dir: Path, stage_order: list[str], extra: dict | None = None) -> dict:
+    """Compute the funnel from the run's outputs and write DIR/stats.json."""
+    read_per_input: Counter = Counter()
+    for marker in sorted((output_dir / "_state" / "extract").glob("*.json")):
+        record = json.loads(marker.read_text(encoding="utf-8"))
+        read_per_input[record["warc_path"]] += record["records_read"]
+
+    removed: Counter = Counter()
+    failed: Counter = Counter()
+    by_stage: dict[str, dict[str, Counter]] = defaultdict(lambda: {"removed": Counter(), "failed": Counter()})
+    by_input: dict[str, dict[str, Counter]] = defaultdict(lambda: {"removed": Counter(), "failed": Counter()})
+    for path in _ledger_files(output_dir):
+        table = pq.read_table(path, columns=LEDGER_COLUMNS)
+        for warc_path, stage, reason, kind in zip(
+            *(table.column(c).to_pylist() for c in LEDGER_COLUMNS), strict=True
+        ):
+            if kind is not None:
+                failed[kind] += 1
+                by_stage[stage]["failed"][kind] += 1
+                by_input[warc_path]["failed"][kind] += 1
+            else:
+                reason = reason or "unknown"
+                removed[reason] += 1
+                by_stage[stage]["removed"][reason] += 1
+                by_input[warc_path]["removed"][reason] += 1
+
+    kept_per_input = _kept_per_input(output_dir)
+    records_read = sum(read_per_input.values())
+    kept = sum(kept_per_input.values())
+    closes = records_read == kept + sum(removed.values()) + sum(failed.values())
+
+    stages = []
+    alive = records_read
+    for name in [*stage_order, *(s for s in by_stage if s not in stage_order)]:
+        counts = by_stage.get(name, {"removed": Counter(), "failed": Counter()})
+        out = alive - sum(counts["removed"].values()) - sum(counts["failed"].values())
+        stages.append(
+            {
+                "name": name,
+                "in": alive,
+                "out": out,
+                "removed": dict(counts["removed"].most_common()),
+                "failed": dict(counts["failed"].most_common()),
+            }
+        )
+        alive = out
+
+    inputs = {}
+    for warc_path in sorted(set(read_per_input) | set(by_input) | set(kept_per_input)):
+        counts = by_input.get(warc_path, {"removed": Counter(), "failed": Counter()})
+        inputs[warc_path] = {
+            "records_read": read_per_input.get(warc_path, 0),
+            "documents_kept": kept_per_input.get(warc_path, 0),
+            "removed": dict(counts["removed"].most_common()),
+            "failed": dict(counts["failed"].most_common()),
+        }
+        row = inputs[warc_path]
+        row["accounting_closes"] = row["records_read"] == row["documents_kept"] + sum(
+            row["removed"].values()
+        ) + sum(row["failed"].values())
+
+    stats = {
+        "records_read": records_read,
+        "documents_kept": kept,
+        "removed": dict(removed.most_common()),
+        "failed": dict(failed.most_common()),
+        "accounting_closes": closes,
+        "stages": stages,
+        "inputs": inputs,
+        **(extra or {}),
+    }
+    (output_dir / "stats.json").write_text(json.dumps(stats, indent=1, default=str) + "\n", encoding="utf-8")
+    return stats
