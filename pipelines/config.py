@@ -36,6 +36,10 @@ class ReadConfig(Section):
         ge=1,
         description="Larger HTTP payloads are not decoded or extracted (failed: payload_too_large).",
     )
+    storage_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="fsspec options per protocol, e.g. {s3: {endpoint_url: 'http://minio:9000'}}.",
+    )
     crawl_base_url: str = Field(
         "https://data.commoncrawl.org/",
         description="Where a crawl name (CC-MAIN-YYYY-WW) and its warc.paths.gz listing are fetched from.",

@@ -25,22 +25,31 @@ def is_remote(location: str) -> bool:
     return bool(REMOTE.match(location)) and not location.startswith("file://")
 
 
-def resolve_inputs(inputs: list[str], crawl_base_url: str, limit: int | None = None) -> list[str]:
+def open_location(location: str, storage_options: dict[str, dict]):
+    """Open a local path or URL for binary reading, with the config's options for its protocol."""
+    protocol = location.split("://", 1)[0].lower() if is_remote(location) else "file"
+    return fsspec.open(location, "rb", **storage_options.get(protocol, {})).open()
+
+
+def resolve_inputs(
+    inputs: list[str], crawl_base_url: str, limit: int | None = None, storage_options: dict | None = None
+) -> list[str]:
     """All WARC locations named by ``inputs``, in order, without repeats, at most ``limit``."""
     locations: list[str] = []
     for item in inputs:
-        locations.extend(_resolve_one(item, crawl_base_url))
+        locations.extend(_resolve_one(item, crawl_base_url, storage_options or {}))
     unique = list(dict.fromkeys(locations))
     if not unique:
         raise UsageError("no input WARC files")
     return unique[:limit] if limit else unique
 
 
-def _resolve_one(item: str, crawl_base_url: str) -> list[str]:
+def _resolve_one(item: str, crawl_base_url: str, storage_options: dict) -> list[str]:
     if item.startswith("@"):
-        return _read_listing(item[1:], crawl_base_url)
+        return _read_listing(item[1:], crawl_base_url, storage_options)
     if CRAWL_NAME.match(item):
-        return _read_listing(f"{crawl_base_url.rstrip('/')}/crawl-data/{item}/warc.paths.gz", crawl_base_url)
+        listing = f"{crawl_base_url.rstrip('/')}/crawl-data/{item}/warc.paths.gz"
+        return _read_listing(listing, crawl_base_url, storage_options)
     if is_remote(item):
         return [item]
     if GLOB_CHARS.search(item):
@@ -59,10 +68,10 @@ def _resolve_one(item: str, crawl_base_url: str) -> list[str]:
     return [str(path.resolve())]
 
 
-def _read_listing(listing: str, crawl_base_url: str) -> list[str]:
+def _read_listing(listing: str, crawl_base_url: str, storage_options: dict) -> list[str]:
     """Lines of a listing; Common Crawl's relative `crawl-data/...` paths get the base URL."""
     try:
-        with fsspec.open(listing, "rb") as handle:
+        with open_location(listing, storage_options) as handle:
             raw = handle.read()
     except FileNotFoundError:
         raise UsageError(f"listing not found: {listing}") from None

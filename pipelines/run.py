@@ -210,7 +210,7 @@ def run_pipeline(
     from crawlsieve.pipelines.inputs import resolve_inputs, shard_name
     from crawlsieve.pipelines.shard import write_json_atomically
 
-    locations = resolve_inputs(inputs, config.read.crawl_base_url, limit)
+    locations = resolve_inputs(inputs, config.read.crawl_base_url, limit, config.read.storage_options)
     validate(config)
     output_dir = output_dir.resolve()
     prepare_output(output_dir, resume)

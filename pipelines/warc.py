@@ -13,9 +13,9 @@ import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import fsspec
 import pyarrow as pa
 from crawlsieve.pipelines.config import ReadConfig
+from crawlsieve.pipelines.inputs import open_location
 from crawlsieve.pipelines.stages import ERROR, FAILED, with_decisions
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
@@ -75,6 +75,24 @@ def _record_id(header: str | None) -> str | None:
     return header.strip("<>").removeprefix("urn:uuid:")
 
 
+class _CheckedArchiveIterator(ArchiveIterator):
+    """warcio ends quietly on a truncated file; this notices it.
+
+    A gzip member cut short leaves its decompressor before end-of-stream; a plain record cut
+    short leaves bytes of its Content-Length unread.
+    """
+
+    truncated = False
+
+    def close(self):
+        decompressor = self.reader.decompressor if self.reader else None
+        if decompressor is not None and not getattr(decompressor, "eof", True):
+            self.truncated = True
+        if self.record is not None and getattr(self.record.raw_stream, "limit", 0) > 0:
+            self.truncated = True
+        super().close()
+
+
 class _Rows:
     """Column lists for one batch; rows are appended in record order."""
 
@@ -99,7 +117,7 @@ def read_warc(location: str, shard: str, config: ReadConfig) -> Iterator[pa.Tabl
     rows = _Rows()
     offset = 0
     try:
-        handle = fsspec.open(location, "rb").open()
+        handle = open_location(location, config.storage_options)
     except (OSError, ValueError) as error:
         rows.add(
             id=f"{shard}@open",
@@ -110,7 +128,7 @@ def read_warc(location: str, shard: str, config: ReadConfig) -> Iterator[pa.Tabl
         yield rows.table()
         return
     with handle:
-        records = ArchiveIterator(handle, arc2warc=True)
+        records = _CheckedArchiveIterator(handle, arc2warc=True)
         iterator = iter(records)
         while True:
             try:
@@ -120,15 +138,12 @@ def read_warc(location: str, shard: str, config: ReadConfig) -> Iterator[pa.Tabl
                 if record.rec_type == "warcinfo" and not dump:
                     dump = _dump_from_warcinfo(record) or dump
             except StopIteration:
+                if records.truncated:
+                    rows.add(**_damage_row(shard, location, records.offset or offset, "file truncated"))
                 break
             except CORRUPTION as error:
                 damage_at = records.offset if records.offset is not None else offset
-                rows.add(
-                    id=f"{shard}@{damage_at}",
-                    warc_path=location,
-                    record_offset=damage_at,
-                    **{FAILED: "corrupt_warc", ERROR: f"{type(error).__name__}: {error}"[:500]},
-                )
+                rows.add(**_damage_row(shard, location, damage_at, f"{type(error).__name__}: {error}"))
                 break
             rows.add(**row)
             if len(rows) >= config.batch_records:
@@ -136,6 +151,16 @@ def read_warc(location: str, shard: str, config: ReadConfig) -> Iterator[pa.Tabl
                 rows = _Rows()
     if len(rows):
         yield rows.table()
+
+
+def _damage_row(shard: str, location: str, offset: int, error: str) -> dict:
+    return {
+        "id": f"{shard}@{offset}",
+        "warc_path": location,
+        "record_offset": offset,
+        FAILED: "corrupt_warc",
+        ERROR: error[:500],
+    }
 
 
 def _dump_from_warcinfo(record) -> str | None:

@@ -23,11 +23,14 @@ def write_shard(table: pa.Table, data_dir: Path, shard: str, output) -> list[Pat
 
 
 def _groups(table):
-    domains = table.column("domain").to_pylist() if "domain" in table.column_names else ["other"] * table.num_rows
+    domains = (
+        table.column("domain").to_pylist() if "domain" in table.column_names else ["other"] * table.num_rows
+    )
     if "domain" not in table.column_names:
         table = table.append_column("domain", pa.array(domains))
     keys = sorted(set(zip(domains, table.column("language").to_pylist())))
     import pyarrow.compute as pc
+
     for d, lang in keys:
         mask = pc.and_(pc.equal(table.column("domain"), d), pc.equal(table.column("language"), lang))
         yield (d, lang), table.filter(mask)

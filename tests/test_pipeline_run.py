@@ -1,0 +1,251 @@
+"""End-to-end runs of the pipeline on a real local Ray: inputs, accounting, bad input, determinism."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+from crawlsieve.pipelines.config import Config
+from crawlsieve.pipelines.run import run_pipeline
+from crawlsieve.pipelines.samples import Record, html_page, write_warc
+
+ARTICLE = (
+    "The river authority published a long report about the floods of the last winter. "
+    "It describes how the water rose in the northern district and what the city will do next. "
+    "Several volunteers helped the families who had to leave their homes for a few days."
+)
+
+
+def run(inputs, output: Path, config: Config | None = None, **kwargs) -> dict:
+    return run_pipeline(
+        [str(i) for i in inputs], output, config or Config(), report=False, log=lambda m: None, **kwargs
+    )
+
+
+def assert_accounting(stats: dict, output: Path) -> None:
+    total = stats["documents_kept"] + sum(stats["removed"].values()) + sum(stats["failed"].values())
+    assert stats["records_read"] == total
+    assert stats["accounting_closes"] is True
+    for path, row in stats["inputs"].items():
+        assert row["records_read"] == row["documents_kept"] + sum(row["removed"].values()) + sum(
+            row["failed"].values()
+        ), path
+    rows = ds.dataset(output / "data", format="parquet", partitioning="hive").count_rows()
+    assert rows == stats["documents_kept"]
+    assert json.loads((output / "stats.json").read_text())["records_read"] == stats["records_read"]
+
+
+def one_page_warc(path: Path, records: list[Record]) -> Path:
+    write_warc(path, records, datetime(2024, 3, 1, tzinfo=UTC))
+    return path
+
+
+def test_shared_corpus_run_keeps_pages_and_closes_the_accounting(ray_local, shared_corpus, tmp_path):
+    stats = run([shared_corpus / "warc" / "*.warc.gz"], tmp_path / "out")
+    assert_accounting(stats, tmp_path / "out")
+    assert stats["records_read"] > 1000
+    assert stats["documents_kept"] > 100
+    assert stats["removed"]["not_response"] > 600  # request, metadata and warcinfo records
+    languages = {
+        row["language"]
+        for row in ds.dataset(tmp_path / "out" / "data", partitioning="hive")
+        .to_table(columns=["language"])
+        .to_pylist()
+    }
+    assert {"en", "de"} <= languages
+
+
+def test_sample_warcs_every_record_is_accounted_for_per_stage(ray_local, sample_warcs, tmp_path):
+    stats = run(sample_warcs, tmp_path / "out")
+    assert_accounting(stats, tmp_path / "out")
+    assert stats["removed"]["not_html"] >= 1 and stats["removed"]["http_status"] >= 1
+    assert stats["failed"]["corrupt_warc"] == 1  # the sample set has one truncated file
+    stages = stats["stages"]
+    assert [s["name"] for s in stages][:3] == ["read", "http", stages[2]["name"]]
+    for before, after in itertools.pairwise(stages):
+        assert after["in"] == before["out"]
+    assert stages[0]["in"] == stats["records_read"]
+
+
+def test_input_forms_local_glob_listing_gzip_listing_https_and_s3(
+    ray_local, sample_warcs, https_server, s3_server, tmp_path
+):
+    import fsspec
+
+    base_url, served = https_server
+    first = sample_warcs[0]
+    shutil.copy(first, served / first.name)
+    listing = tmp_path / "paths.txt"
+    listing.write_text(f"{sample_warcs[1]}\n# a comment\n\n")
+    gz_listing = tmp_path / "paths.txt.gz"
+    gz_listing.write_bytes(gzip.compress(f"{sample_warcs[2].name}\n".encode()))
+    shutil.copy(sample_warcs[2], tmp_path / sample_warcs[2].name)
+    s3 = fsspec.filesystem("s3", **s3_server)
+    s3.mkdir("warcs")
+    s3.put(str(sample_warcs[3]), f"warcs/{sample_warcs[3].name}")
+    config = Config()
+    config.read.storage_options = {"s3": s3_server}
+    inputs = [
+        f"{base_url}/{first.name}",
+        f"@{listing}",
+        f"@{gz_listing}",
+        f"s3://warcs/{sample_warcs[3].name}",
+    ]
+    stats = run(inputs, tmp_path / "out", config)
+    assert_accounting(stats, tmp_path / "out")
+    assert len(stats["inputs"]) == 4
+    assert all(row["records_read"] > 50 for row in stats["inputs"].values())
+    assert not any(kind == "open_error" for row in stats["inputs"].values() for kind in row["failed"])
+
+
+def test_crawl_name_resolves_its_listing_and_limit_takes_the_first_files(
+    ray_local, sample_warcs, https_server, tmp_path
+):
+    base_url, served = https_server
+    crawl = served / "crawl-data" / "CC-MAIN-2024-10"
+    crawl.mkdir(parents=True, exist_ok=True)
+    for warc in sample_warcs:
+        shutil.copy(warc, crawl / warc.name)
+    (crawl / "warc.paths.gz").write_bytes(
+        gzip.compress("".join(f"crawl-data/CC-MAIN-2024-10/{w.name}\n" for w in sample_warcs).encode())
+    )
+    config = Config()
+    config.read.crawl_base_url = base_url
+    stats = run(["CC-MAIN-2024-10"], tmp_path / "out", config, limit=2)
+    assert_accounting(stats, tmp_path / "out")
+    assert sorted(stats["inputs"]) == [
+        f"{base_url}/crawl-data/CC-MAIN-2024-10/{w.name}" for w in sample_warcs[:2]
+    ]
+    dumps = ds.dataset(tmp_path / "out" / "data", partitioning="hive").to_table(columns=["dump"])
+    assert set(dumps.column("dump").to_pylist()) == {"CC-MAIN-2024-10"}
+
+
+def test_corrupt_and_broken_files_are_counted_and_the_other_files_still_run(
+    ray_local, sample_warcs, tmp_path
+):
+    good = sample_warcs[0]
+    data = good.read_bytes()
+    truncated = tmp_path / "truncated.warc.gz"
+    truncated.write_bytes(data[: len(data) // 2])
+    garbage = tmp_path / "garbage.warc.gz"
+    garbage.write_bytes(data[:3000] + b"\x00garbage, not gzip\x00" * 50 + data[3000:6000])
+    empty = tmp_path / "empty.warc.gz"
+    empty.write_bytes(b"")
+    not_warc = tmp_path / "notes.warc"
+    not_warc.write_text("this is a text file, not a WARC\n" * 20)
+    stats = run([good, truncated, garbage, empty, not_warc], tmp_path / "out")
+    assert_accounting(stats, tmp_path / "out")
+    per = stats["inputs"]
+    assert per[str(truncated)]["failed"] == {"corrupt_warc": 1}
+    assert 0 < per[str(truncated)]["records_read"] - 1 < per[str(good)]["records_read"]
+    assert per[str(truncated)]["documents_kept"] > 0  # the records before the damage were processed
+    assert per[str(garbage)]["failed"].get("corrupt_warc") == 1
+    assert per[str(not_warc)]["failed"] == {"corrupt_warc": 1}
+    assert per[str(empty)]["records_read"] == 0
+    assert per[str(good)]["failed"] == {}
+
+
+def test_non_html_and_non_200_records_are_removed_with_their_reason(ray_local, tmp_path):
+    warc = one_page_warc(
+        tmp_path / "mixed.warc.gz",
+        [
+            Record("https://a.example/page", html_page("A page", [ARTICLE]).encode()),
+            Record("https://a.example/data.json", b'{"a": 1}', content_type="application/json"),
+            Record("https://a.example/gone", html_page("Gone", [ARTICLE]).encode(), status=404),
+        ],
+    )
+    stats = run([warc], tmp_path / "out")
+    assert_accounting(stats, tmp_path / "out")
+    assert stats["documents_kept"] == 1
+    assert stats["removed"]["not_html"] == 1 and stats["removed"]["http_status"] == 1
+    # warcinfo + (request, response, metadata) per page
+    assert stats["removed"]["not_response"] == 1 + 3 * 2
+
+
+@pytest.mark.parametrize(
+    ("charset", "declared_in_http", "text"),
+    [
+        (
+            "iso-8859-1",
+            False,
+            "Die Straße über dem Fluß wurde für große Lastwagen gesperrt, sagte der Bürgermeister.",
+        ),
+        (
+            "windows-1251",
+            False,
+            "Городской совет обсудил новый план для старой гавани и бюджет на следующий год.",
+        ),
+        (
+            "shift_jis",
+            True,
+            "市役所は古い港の再開発計画と来年の予算について話し合いました。図書館も新しい本を購入します。",
+        ),
+    ],
+)
+def test_pages_in_other_charsets_decode_to_the_right_text(
+    ray_local, tmp_path, charset, declared_in_http, text
+):
+    paragraphs = [text] * 1 + [ARTICLE]
+    html = html_page("Title", paragraphs, charset=charset if not declared_in_http else "utf-8")
+    # Where the HTTP header declares the charset, the <meta> lies (says utf-8): the header wins.
+    content_type = f"text/html; charset={charset}" if declared_in_http else "text/html"
+    warc = one_page_warc(
+        tmp_path / "charset.warc.gz",
+        [Record("https://b.example/page", html.encode(charset), content_type=content_type)],
+    )
+    stats = run([warc], tmp_path / "out")
+    assert_accounting(stats, tmp_path / "out")
+    texts = ds.dataset(tmp_path / "out" / "data", partitioning="hive").to_table(columns=["text"])
+    assert text in texts.column("text")[0].as_py()
+
+
+def test_undecodable_bytes_never_crash_a_worker(ray_local, tmp_path):
+    warc = one_page_warc(
+        tmp_path / "bytes.warc.gz",
+        [
+            Record("https://c.example/1", bytes(range(256)) * 100, content_type="text/html; charset=utf-8"),
+            Record(
+                "https://c.example/2",
+                b"<html><body><p>" + b"\xff\xfe\xfa" * 500 + b"</p></body></html>",
+                content_type="text/html; charset=x-no-such-charset",
+            ),
+            Record("https://c.example/3", html_page("Ok", [ARTICLE]).encode()),
+        ],
+    )
+    stats = run([warc], tmp_path / "out")
+    assert_accounting(stats, tmp_path / "out")
+    assert stats["documents_kept"] >= 1
+
+
+def test_two_runs_with_different_parallelism_give_identical_rows(ray_local, sample_warcs, tmp_path):
+    wide, narrow = Config(), Config()
+    narrow.ray.cpus_per_shard_task = 2  # one file at a time on this 2-CPU Ray
+    narrow.read.batch_records = 7  # and small batches
+    run(sample_warcs, tmp_path / "wide", wide)
+    run(sample_warcs, tmp_path / "narrow", narrow)
+
+    def rows(output: Path) -> list[dict]:
+        table = ds.dataset(output / "data", format="parquet", partitioning="hive").to_table()
+        return sorted(table.to_pylist(), key=lambda row: row["id"])
+
+    assert rows(tmp_path / "wide") == rows(tmp_path / "narrow")
+    files = lambda root: sorted(p.relative_to(root) for p in (root / "data").rglob("*.parquet"))  # noqa: E731
+    assert files(tmp_path / "wide") == files(tmp_path / "narrow")
+
+
+def test_fasttext_in_this_environment_can_train(tmp_path):
+    import fasttext
+
+    train = tmp_path / "train.txt"
+    train.write_text(
+        "".join(f"__label__good {ARTICLE}\n__label__bad buy cheap pills now click here\n" for _ in range(20))
+    )
+    model = fasttext.train_supervised(str(train), epoch=5, verbose=0)
+    labels, _ = model.predict("the river authority published a report")
+    assert labels[0] == "__label__good"
