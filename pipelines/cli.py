@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from crawlsieve import __version__
@@ -77,6 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"crawlsieve {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:
+        if os.environ.get("CRAWLSIEVE_DEBUG"):
+            raise
+        message = str(error).strip().splitlines()
+        print(
+            f"crawlsieve {args.command}: failed: {type(error).__name__}: {message[-1] if message else ''}"
+            " (set CRAWLSIEVE_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

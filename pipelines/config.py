@@ -49,6 +49,10 @@ class ReadConfig(Section):
 class ExtractConfig(Section):
     """Main-text extraction with trafilatura."""
 
+    extractor: Literal["trafilatura", "resiliparse"] = Field(
+        "trafilatura",
+        description="Main-text extractor; resiliparse: faster, less precise (crawlsieve[resiliparse]).",
+    )
     favor_precision: bool = Field(True, description="trafilatura: prefer less text, less boilerplate.")
     favor_recall: bool = Field(False, description="trafilatura: prefer more text when unsure.")
     include_comments: bool = Field(False, description="trafilatura: keep user comments below articles.")

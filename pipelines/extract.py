@@ -1,4 +1,4 @@
-"""Main-text extraction with trafilatura, bounded in time per page.
+"""Main-text extraction (trafilatura, or resiliparse: `pipelines.extractors`), bounded in time per page.
 
 One pathological page must not stall a worker: each page runs under a wall-clock alarm
 (SIGALRM, available because Ray runs task code on the worker's main thread); when the
@@ -46,22 +46,10 @@ class ExtractStage:
     name = "extract"
 
     def __init__(self, config: ExtractConfig):
+        from crawlsieve.pipelines.extractors import make_extractor
+
         self.config = config
-
-    def _extract(self, html: str) -> str | None:
-        import trafilatura
-
-        return trafilatura.extract(
-            html,
-            favor_precision=self.config.favor_precision,
-            favor_recall=self.config.favor_recall,
-            include_comments=self.config.include_comments,
-            include_tables=self.config.include_tables,
-            include_links=self.config.include_links,
-            deduplicate=self.config.deduplicate,
-            with_metadata=False,
-            output_format="txt",
-        )
+        self._extract = make_extractor(config)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         texts: list[str | None] = []

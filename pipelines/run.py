@@ -122,24 +122,22 @@ def prepare_output(output_dir: Path, resume: bool) -> None:
 
 
 def init_ray(config: Config) -> None:
+    """Join the configured cluster or start a local Ray; quiet Ray Data unless on a terminal."""
     import ray
-
-    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
-    logging.getLogger("ray").setLevel(logging.WARNING)
-    if ray.is_initialized():
-        return
-    if config.ray.address:
-        ray.init(address=config.ray.address, log_to_driver=False, logging_level=logging.WARNING)
-    else:
-        ray.init(
-            num_cpus=config.ray.num_cpus,
-            object_store_memory=config.ray.object_store_memory,
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level=logging.WARNING,
-        )
     from ray.data import DataContext
 
+    logging.getLogger("ray").setLevel(logging.WARNING)
+    if not ray.is_initialized():
+        if config.ray.address:
+            ray.init(address=config.ray.address, log_to_driver=False, logging_level=logging.WARNING)
+        else:
+            ray.init(
+                num_cpus=config.ray.num_cpus,
+                object_store_memory=config.ray.object_store_memory,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.WARNING,
+            )
     context = DataContext.get_current()
     context.enable_progress_bars = sys.stderr.isatty() or bool(os.environ.get("CRAWLSIEVE_PROGRESS"))
     context.print_on_execution_start = False

@@ -144,6 +144,13 @@ def _concat(tables: list[pa.Table]) -> pa.Table | None:
     return pa.concat_tables(tables, promote_options="permissive") if tables else None
 
 
+def _ray_node_id() -> str | None:
+    """The Ray node running this task, recorded so a run shows where each file was processed."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+
+
 def process_shard(location: str, shard: str, config: Config, output_dir: Path) -> dict:
     """Phase A for one input file; returns the completion record written to _state/."""
     from crawlsieve.pipelines.warc import read_warc
@@ -177,6 +184,7 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
         "documents_out": 0 if docs_table is None else docs_table.num_rows,
         "decided": 0 if ledger_table is None else ledger_table.num_rows,
         "seconds": round(time.monotonic() - started, 3),
+        "node_id": _ray_node_id(),
     }
     write_json_atomically(record, output_dir / "_state" / "extract" / f"{shard}.json")
     return record

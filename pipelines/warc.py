@@ -128,17 +128,27 @@ def read_warc(location: str, shard: str, config: ReadConfig) -> Iterator[pa.Tabl
         yield rows.table()
         return
     with handle:
-        records = _CheckedArchiveIterator(handle, arc2warc=True)
+        records = _CheckedArchiveIterator(handle)
         iterator = iter(records)
+        rows_seen = 0
         while True:
             try:
                 record = next(iterator)
                 offset = records.offset  # start of this record; get_record_offset() would consume it
+                if record.format != "warc":  # warcio also reads ARC, and takes most text files for ARC
+                    rows.add(
+                        **_damage_row(
+                            shard, location, offset, f"not a WARC record ({record.format})", kind="not_warc"
+                        )
+                    )
+                    break
                 row = _record_row(record, location, shard, dump, offset, config)
                 if record.rec_type == "warcinfo" and not dump:
                     dump = _dump_from_warcinfo(record) or dump
             except StopIteration:
-                if records.truncated:
+                if not rows_seen:
+                    rows.add(**_damage_row(shard, location, 0, "no WARC records", kind="empty_file"))
+                elif records.truncated:
                     rows.add(**_damage_row(shard, location, records.offset or offset, "file truncated"))
                 break
             except CORRUPTION as error:
@@ -146,6 +156,7 @@ def read_warc(location: str, shard: str, config: ReadConfig) -> Iterator[pa.Tabl
                 rows.add(**_damage_row(shard, location, damage_at, f"{type(error).__name__}: {error}"))
                 break
             rows.add(**row)
+            rows_seen += 1
             if len(rows) >= config.batch_records:
                 yield rows.table()
                 rows = _Rows()
@@ -153,12 +164,12 @@ def read_warc(location: str, shard: str, config: ReadConfig) -> Iterator[pa.Tabl
         yield rows.table()
 
 
-def _damage_row(shard: str, location: str, offset: int, error: str) -> dict:
+def _damage_row(shard: str, location: str, offset: int, error: str, kind: str = "corrupt_warc") -> dict:
     return {
         "id": f"{shard}@{offset}",
         "warc_path": location,
         "record_offset": offset,
-        FAILED: "corrupt_warc",
+        FAILED: kind,
         ERROR: error[:500],
     }
 

@@ -1,36 +1,133 @@
-"""Writes a shard's kept documents as Hive-partitioned Parquet (placeholder until issue 5)."""
+"""Writes a shard's kept documents as Hive-partitioned Parquet under DIR/data/.
+
+Layout: ``data/domain=<tag>/language=<code>/part-<shard>-<n>.parquet``. File names depend
+only on the input shard, so a re-run of a shard first removes that shard's files and then
+writes the same names again: it replaces, never duplicates.
+
+The `domain` and `language` columns stay in the file body, holding exactly the sanitized
+partition values, so every reader sees the same rows: pyarrow and DuckDB merge the Hive keys
+with identical values, and Hugging Face `datasets` (which reads file bodies only) still gets
+both columns. Partition values are sanitized (``partition_value``) so no value coming from a
+URL, a model label or a language code can leave data/ or make an odd directory name.
+
+Each file is written under a hidden temporary name (readers skip names starting with '.'),
+fsynced, then renamed.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import unicodedata
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+PARTITION_KEYS = ("domain", "language")
+#: The value of a partition key whose sanitized value is empty (BCP 47 "undetermined" for language).
+FALLBACK = {"domain": "other", "language": "und"}
+MAX_PARTITION_CHARS = 64
+_UNSAFE = re.compile(r"[^a-z0-9_-]+")
+
+
+def partition_value(value: str | None, key: str) -> str:
+    """A safe directory value: lowercase ASCII letters, digits, '_' and '-', at most 64 chars.
+
+    Accents are folded (``Français`` -> ``francais``), other characters become '_', and a
+    value left empty (``..``, ``/``, NUL, ``日本``) becomes the key's fallback.
+    """
+    text = unicodedata.normalize("NFKD", value or "").encode("ascii", "ignore").decode("ascii").lower()
+    text = _UNSAFE.sub("_", text).strip("_-")[:MAX_PARTITION_CHARS].strip("_-")
+    return text or FALLBACK[key]
+
+
+def _sanitized(table: pa.Table) -> pa.Table:
+    for key in PARTITION_KEYS:
+        raw = table.column(key).to_pylist() if key in table.column_names else [None] * table.num_rows
+        values = pa.array([partition_value(v, key) for v in raw], pa.string())
+        if key in table.column_names:
+            table = table.set_column(table.schema.get_field_index(key), key, values)
+        else:
+            table = table.append_column(key, values)
+    return table
+
+
+def _shard_file_pattern(shard: str) -> re.Pattern:
+    return re.compile(rf"part-{re.escape(shard)}-\d+\.parquet")
+
+
+def remove_shard_files(data_dir: Path, shard: str) -> int:
+    """Delete the files an earlier run wrote for ``shard`` (and partitions left empty)."""
+    pattern = _shard_file_pattern(shard)
+    removed = 0
+    for path in data_dir.glob("domain=*/language=*/part-*.parquet"):
+        if pattern.fullmatch(path.name):
+            path.unlink()
+            removed += 1
+            for directory in (path.parent, path.parent.parent):
+                try:
+                    directory.rmdir()  # only succeeds when empty
+                except OSError:
+                    break
+    return removed
+
+
+def rows_per_row_group(table: pa.Table, row_group_bytes: int) -> int:
+    """Rows whose uncompressed Arrow size is about ``row_group_bytes``."""
+    if table.num_rows == 0:
+        return 1
+    return max(1, int(row_group_bytes * table.num_rows / max(1, table.nbytes)))
+
+
+def _write_file(table: pa.Table, path: Path, output) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    compression = None if output.compression == "none" else output.compression
+    level = output.compression_level if output.compression == "zstd" else None
+    pq.write_table(
+        table,
+        tmp,
+        compression=compression,
+        compression_level=level,
+        row_group_size=rows_per_row_group(table, output.row_group_bytes),
+    )
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def write_shard(table: pa.Table, data_dir: Path, shard: str, output) -> list[Path]:
-    for old in data_dir.glob(f"*/*/part-{shard}-*.parquet"):
-        old.unlink()
-    written = []
+    """Replace ``shard``'s files under ``data_dir`` with ``table``'s rows; returns the paths written.
+
+    Rows keep their order within a partition; each partition's rows are split into files of
+    at most ``output.max_rows_per_file`` rows, numbered from 0.
+    """
+    if not shard or "/" in shard or "\\" in shard or shard in (".", ".."):
+        raise ValueError(f"bad shard name {shard!r}")
+    data_dir = Path(data_dir)
+    remove_shard_files(data_dir, shard)
     if table.num_rows == 0:
-        return written
-    for (domain, language), part in _groups(table):
-        path = data_dir / f"domain={domain}" / f"language={language}" / f"part-{shard}-0.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(part.drop_columns(["domain", "language"]), path, compression="zstd")
-        written.append(path)
+        return []
+    table = _sanitized(table)
+    keys = table.select(list(PARTITION_KEYS)).group_by(list(PARTITION_KEYS), use_threads=False)
+    groups = sorted(keys.aggregate([]).to_pylist(), key=lambda g: (g["domain"], g["language"]))
+    written = []
+    for group in groups:
+        mask = pc.and_(
+            pc.equal(table.column("domain"), group["domain"]),
+            pc.equal(table.column("language"), group["language"]),
+        )
+        part = table.filter(mask)
+        directory = data_dir / f"domain={group['domain']}" / f"language={group['language']}"
+        for n, start in enumerate(range(0, part.num_rows, output.max_rows_per_file)):
+            path = directory / f"part-{shard}-{n}.parquet"
+            _write_file(part.slice(start, output.max_rows_per_file), path, output)
+            written.append(path)
     return written
-
-
-def _groups(table):
-    domains = (
-        table.column("domain").to_pylist() if "domain" in table.column_names else ["other"] * table.num_rows
-    )
-    if "domain" not in table.column_names:
-        table = table.append_column("domain", pa.array(domains))
-    keys = sorted(set(zip(domains, table.column("language").to_pylist())))
-    import pyarrow.compute as pc
-
-    for d, lang in keys:
-        mask = pc.and_(pc.equal(table.column("domain"), d), pc.equal(table.column("language"), lang))
-        yield (d, lang), table.filter(mask)
