@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import xxhash
@@ -53,6 +54,21 @@ def _row(record: dict, reason: str | None, stage: str | None) -> dict:
     return row
 
 
+def _sample_kept(data_dir: Path, sampler: _BottomK) -> None:
+    """Kept documents: pick the bottom-k ids from the id column alone, then read just those rows."""
+    files = sorted(data_dir.rglob("*.parquet")) if data_dir.exists() else []
+    if not files:
+        return
+    dataset = ds.dataset(files, format="parquet", partitioning="hive")
+    ids = _BottomK(sampler.k)
+    for batch in dataset.to_batches(columns=["id"]):
+        for doc_id in batch.column("id").to_pylist():
+            ids.offer("kept", sample_key(doc_id), lambda d=doc_id: d)
+    chosen = ids.rows("kept")
+    for record in dataset.to_table(filter=pc.field("id").isin(chosen)).to_pylist():
+        sampler.offer("kept", sample_key(record["id"]), lambda r=record: _row(r, None, None))
+
+
 def build_review(output_dir: Path, per_reason: int = 20) -> dict[str, int]:
     """Write the samples; returns reason -> number of examples written."""
     sampler = _BottomK(per_reason)
@@ -64,12 +80,7 @@ def build_review(output_dir: Path, per_reason: int = 20) -> dict[str, int]:
             sampler.offer(
                 reason, sample_key(record["id"]), lambda r=record, g=reason: _row(r, g, r.get("stage"))
             )
-    data = output_dir / "data"
-    files = sorted(data.rglob("*.parquet")) if data.exists() else []
-    if files:
-        for batch in ds.dataset(files, format="parquet", partitioning="hive").to_batches():
-            for record in batch.to_pylist():
-                sampler.offer("kept", sample_key(record["id"]), lambda r=record: _row(r, None, None))
+    _sample_kept(output_dir / "data", sampler)
     review = output_dir / "review"
     removed_dir = review / "removed"
     removed_dir.mkdir(parents=True, exist_ok=True)
