@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from crawlsieve.pipelines.config import ConfigError, LanguageConfig
 from crawlsieve.pipelines.stages import with_decisions
 

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from pydantic import Field, ValidationError
+
 from crawlsieve.dedup.config import DedupConfig
 from crawlsieve.filters.config import FiltersConfig
 from crawlsieve.pipelines.config_base import Section
 from crawlsieve.quality.config import DomainConfig, ReportConfig
-from pydantic import Field, ValidationError
 
 
 class ConfigError(ValueError):

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.shard import run_stages, write_atomically, write_json_atomically
 from crawlsieve.pipelines.stages import REMOVED, Stage

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import fsspec
+
 from crawlsieve.pipelines.cli import UsageError
 
 CRAWL_NAME = re.compile(r"^CC-MAIN-\d{4}-\d{2}$")

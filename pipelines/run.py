@@ -105,6 +105,17 @@ def validate(config: Config) -> None:
             check(config)
 
 
+def check_output_location(output: str) -> Path:
+    """The output must be a directory every node sees: a local or shared (NFS/EFS) path."""
+    from crawlsieve.pipelines.inputs import is_remote
+
+    if is_remote(output):
+        raise UsageError(
+            f"--output {output}: must be a directory on a filesystem every node mounts, not a URL"
+        )
+    return Path(output.removeprefix("file://"))
+
+
 def prepare_output(output_dir: Path, resume: bool) -> None:
     if output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"--output {output_dir} exists and is not a directory")
@@ -128,8 +139,13 @@ def init_ray(config: Config) -> None:
 
     logging.getLogger("ray").setLevel(logging.WARNING)
     if not ray.is_initialized():
-        if config.ray.address:
-            ray.init(address=config.ray.address, log_to_driver=False, logging_level=logging.WARNING)
+        address = config.ray.address or os.environ.get("RAY_ADDRESS")
+        if address and (config.ray.num_cpus or config.ray.object_store_memory):
+            raise UsageError(
+                "--num-cpus and ray.object_store_memory size a local Ray; not with a cluster address"
+            )
+        if address:
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         else:
             ray.init(
                 num_cpus=config.ray.num_cpus,
@@ -147,6 +163,7 @@ def init_ray(config: Config) -> None:
 
 def _extract_batch(batch, config: Config, output_dir: str):
     import pyarrow as pa
+
     from crawlsieve.pipelines.shard import process_shard
 
     records = [
@@ -160,6 +177,7 @@ def _extract_batch(batch, config: Config, output_dir: str):
 
 def _finalize_batch(batch, config: Config, output_dir: str):
     import pyarrow as pa
+
     from crawlsieve.pipelines.finalize import finalize_shard
 
     records = [finalize_shard(shard, config, Path(output_dir)) for shard in batch.column("shard").to_pylist()]
@@ -305,7 +323,7 @@ def summary_lines(output_dir: Path, stats: dict) -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     config = prepare_config(args)
-    output_dir = Path(args.output)
+    output_dir = check_output_location(args.output)
     stats = run_pipeline(
         args.inputs,
         output_dir,

@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.stages import ERROR, FAILED, REMOVED, Stage, decided_mask, with_decisions
 

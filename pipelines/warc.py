@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pyarrow as pa
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
 from crawlsieve.pipelines.config import ReadConfig
 from crawlsieve.pipelines.inputs import open_location
 from crawlsieve.pipelines.stages import ERROR, FAILED, with_decisions
-from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 
 DUMP_IN_PATH = re.compile(r"(CC-MAIN-\d{4}-\d{2})")
 
@@ -42,8 +43,18 @@ RECORD_SCHEMA = pa.schema(
     ]
 )
 
-#: What a broken file raises inside warcio and the gzip/zlib layers below it.
-CORRUPTION = (ArchiveLoadFailed, zlib.error, EOFError, ValueError, OSError, IndexError, TypeError)
+#: What a broken file raises inside warcio and the gzip/zlib layers below it (AttributeError:
+#: warcio's parser on a response record whose WARC-Target-URI was lost, found by tests/test_fuzz.py).
+CORRUPTION = (
+    ArchiveLoadFailed,
+    zlib.error,
+    EOFError,
+    ValueError,
+    OSError,
+    IndexError,
+    TypeError,
+    AttributeError,
+)
 
 
 def _parse_date(value: str | None) -> datetime | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
+
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
 from crawlsieve.pipelines.samples import Record, html_page, sentence, write_warc
