@@ -57,16 +57,21 @@ def decisions_for(output_dir: Path, shard: str, ids: pa.ChunkedArray) -> pa.Tabl
 
 
 def apply_decisions(docs: pa.Table, decisions: pa.Table | None) -> pa.Table:
-    """Add `dup_cluster_size` and the dedup `_removed` reason to each document."""
+    """Add `dup_cluster_size` and the dedup `_removed` reason to each document, in document order.
+
+    Only the ids take part in the join: Arrow's hash join cannot carry list columns (the
+    MinHash bands) through, and the texts need not move.
+    """
     if decisions is None or decisions.num_rows == 0:
-        docs = docs.append_column("dup_cluster_size", pa.array([1] * docs.num_rows, pa.int64()))
-        return docs
+        return docs.append_column("dup_cluster_size", pa.array([1] * docs.num_rows, pa.int64()))
     wanted = decisions.select([c for c in ("id", REMOVED, "dup_cluster_size") if c in decisions.column_names])
-    order = pa.array(range(docs.num_rows), pa.int64())
-    joined = docs.append_column("__order", order).join(wanted, "id", join_type="left outer")
-    joined = joined.sort_by("__order").drop_columns(["__order"])
+    keys = pa.table({"id": docs.column("id"), "__order": pa.array(range(docs.num_rows), pa.int64())})
+    joined = keys.join(wanted, "id", join_type="left outer").sort_by("__order")
     size = pc.fill_null(joined.column("dup_cluster_size"), 1).cast(pa.int64())
-    return joined.set_column(joined.schema.get_field_index("dup_cluster_size"), "dup_cluster_size", size)
+    docs = docs.append_column("dup_cluster_size", size)
+    if REMOVED in joined.column_names:
+        docs = docs.append_column(REMOVED, joined.column(REMOVED).cast(pa.string()))
+    return docs
 
 
 def output_table(kept: pa.Table, config: Config) -> pa.Table:

@@ -155,7 +155,8 @@ def init_ray(config: Config) -> None:
                 logging_level=logging.WARNING,
             )
     context = DataContext.get_current()
-    context.enable_progress_bars = sys.stderr.isatty() or bool(os.environ.get("CRAWLSIEVE_PROGRESS"))
+    # On a terminal Ray Data draws progress bars; elsewhere it logs progress at INFO, which we hide.
+    context.enable_progress_bars = True
     context.print_on_execution_start = False
     context.verbose_stats_logs = False
     logging.getLogger("ray.data").setLevel(logging.WARNING)
