@@ -1,0 +1,309 @@
+"""`crawlsieve mix DIR --target target.yaml --tokens N`: a sampling plan for a target mixture.
+
+The target file gives weights by `language` and/or `domain`::
+
+    language: {en: 2, zh: 1}     # English:Chinese 2:1
+    domain: {code: 0.1}          # code is 10% of each language's tokens
+
+Weights of one key read the same way for both: when the listed weights add up to less than
+1 they are shares, and the values not listed split the rest in their natural proportion
+(`code: 0.1` -> code 10%, the other domains 90% as they come); when they add up to 1 or
+more they are ratios, normalized, and values not listed are left out (`en: 2, zh: 1` ->
+only English and Chinese, 2:1). Languages are split first; within each language the domain
+weights apply. A listed value with no data is reported as missing and its share goes to the
+others, so the plan still adds up to N tokens.
+
+For each (domain, language) group the plan says how many tokens it should give, the epochs
+that takes (target / available tokens; below 1 that is the sampling rate) and warns where a
+group would be repeated more than `--max-epochs` times (4 by default: Muennighoff et al.,
+"Scaling Data-Constrained Language Models", 2023, find up to ~4 epochs nearly as good as new
+data). `--materialize OUT` writes the sample: each document appears floor(epochs) times plus
+once more with probability frac(epochs), decided by a hash of its id (deterministic, any
+number of workers), as Hive-partitioned Parquet shards with OUT/mixture.json and OUT/plan.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+HELP = "Sampling plan (rate or epochs per domain/language group) to reach N tokens of a target mixture."
+DEFAULT_MAX_EPOCHS = 4.0
+TARGET_KEYS = ("language", "domain")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", metavar="DIR", help="Output directory of `crawlsieve run` (holds data/).")
+    parser.add_argument(
+        "--target", required=True, help="YAML/JSON file with weights by language and/or domain."
+    )
+    parser.add_argument("--tokens", required=True, help="Tokens the mixture should have (e.g. 1000000, 2e9).")
+    parser.add_argument(
+        "--max-epochs",
+        type=float,
+        default=DEFAULT_MAX_EPOCHS,
+        help=f"Warn when a group is repeated more than this many times (default {DEFAULT_MAX_EPOCHS:g}).",
+    )
+    parser.add_argument("--output", help="Write the plan to this file (.yaml, .yml or .json).")
+    parser.add_argument(
+        "--materialize", metavar="OUT", help="Write the sampled mixture as Parquet under OUT."
+    )
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the per-document sampling hash.")
+
+
+# --- the plan -------------------------------------------------------------------------------
+
+
+def resolve_weights(
+    spec: dict[str, float] | None, natural: dict[str, float]
+) -> tuple[dict[str, float], list[str]]:
+    """Shares (summing to 1) over the values of ``natural`` for one target key; and missing values.
+
+    See the module docstring for how listed and unlisted values are weighed.
+    """
+    present = {k: v for k, v in natural.items() if v > 0}
+    if not present:
+        return {}, sorted(spec or {})
+    if not spec:
+        total = sum(present.values())
+        return {k: v / total for k, v in present.items()}, []
+    missing = sorted(k for k, w in spec.items() if w > 0 and k not in present)
+    listed = {k: w for k, w in spec.items() if k in present}
+    unlisted = {k: v for k, v in present.items() if k not in spec}
+    shares: dict[str, float] = {}
+    if sum(spec.values()) < 1 and unlisted:
+        shares.update(listed)
+        rest = (1 - sum(spec.values())) / sum(unlisted.values())
+        shares.update({k: v * rest for k, v in unlisted.items()})
+    else:
+        shares.update(listed)
+    total = sum(shares.values())
+    if total <= 0:
+        return {}, missing
+    return {k: w / total for k, w in shares.items() if w > 0}, missing
+
+
+def compute_plan(groups: list[dict], target: dict, tokens: int, max_epochs: float) -> dict:
+    """The plan for ``tokens`` tokens over mixture ``groups`` (dicts with domain, language, tokens)."""
+    available = {(g["domain"], g["language"]): g for g in groups}
+    by_language: dict[str, float] = defaultdict(float)
+    for g in groups:
+        by_language[g["language"]] += g["tokens"]
+    language_shares, missing_languages = resolve_weights(target.get("language"), by_language)
+    warnings = [f"target language '{k}' has no tokens in the data" for k in missing_languages]
+    shares: dict[tuple[str, str], float] = {}
+    for language, language_share in sorted(language_shares.items()):
+        natural = {d: g["tokens"] for (d, lang), g in available.items() if lang == language}
+        domain_shares, missing_domains = resolve_weights(target.get("domain"), natural)
+        warnings += [f"target domain '{d}' has no tokens in language '{language}'" for d in missing_domains]
+        for domain, domain_share in domain_shares.items():
+            shares[(domain, language)] = language_share * domain_share
+    plan_groups = []
+    for key in sorted(available):
+        group = available[key]
+        share = shares.get(key, 0.0)
+        target_tokens = share * tokens
+        epochs = target_tokens / group["tokens"] if group["tokens"] else 0.0
+        if epochs > max_epochs:
+            warnings.append(
+                f"group domain={key[0]} language={key[1]} would be repeated {epochs:.2f} epochs "
+                f"(> max {max_epochs:g}): {group['tokens']:,} tokens available for {round(target_tokens):,}"
+            )
+        plan_groups.append(
+            {
+                "domain": key[0],
+                "language": key[1],
+                "documents": group["documents"],
+                "available_tokens": group["tokens"],
+                "target_weight": round(share, 8),
+                "target_tokens": round(target_tokens),
+                "epochs": round(epochs, 6),
+                "sampling_rate": round(min(1.0, epochs), 6),
+            }
+        )
+    return {
+        "tokens": tokens,
+        "max_epochs": max_epochs,
+        "target": target,
+        "groups": plan_groups,
+        "totals": {
+            "available_tokens": sum(g["tokens"] for g in groups),
+            "target_tokens": sum(g["target_tokens"] for g in plan_groups),
+        },
+        "warnings": warnings,
+    }
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+
+def parse_tokens(value: str) -> int:
+    from crawlsieve.pipelines.cli import UsageError
+
+    try:
+        number = float(value.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise UsageError(f"--tokens must be a number, not {value!r}") from None
+    if not math.isfinite(number) or number <= 0:
+        raise UsageError(f"--tokens must be positive, not {value!r}")
+    return round(number)
+
+
+def load_target(path: str) -> dict:
+    """{language: {code: weight}, domain: {tag: weight}}, keys sanitized like partition values."""
+    from crawlsieve.pipelines.cli import UsageError
+    from crawlsieve.pipelines.writer import partition_value
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UsageError(f"cannot read target {path}: {error.strerror or error}") from None
+    except yaml.YAMLError:
+        raise UsageError(f"target {path} is not valid YAML or JSON") from None
+    if not isinstance(data, dict) or not data:
+        raise UsageError(f"target {path} must map 'language' and/or 'domain' to weights")
+    unknown = sorted(set(data) - set(TARGET_KEYS))
+    if unknown:
+        raise UsageError(f"target {path}: unknown key '{unknown[0]}' (use language and/or domain)")
+    target = {}
+    for key, weights in data.items():
+        if not isinstance(weights, dict) or not weights:
+            raise UsageError(f"target {path}: '{key}' must map values to weights, e.g. {{en: 2}}")
+        clean = {}
+        for name, weight in weights.items():
+            if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+                raise UsageError(f"target {path}: weight of {key} '{name}' must be a number >= 0")
+            clean[partition_value(str(name), key)] = float(weight)
+        target[key] = clean
+    return target
+
+
+def load_groups(output_dir: Path) -> tuple[list[dict], dict | None]:
+    """The groups of DIR/mixture.json (or computed from DIR/data), and the mixture if there is one."""
+    from crawlsieve.quality.mixture import group_sums, mixture_groups
+
+    path = output_dir / "mixture.json"
+    if path.is_file():
+        mixture = json.loads(path.read_text(encoding="utf-8"))
+        return mixture["groups"], mixture
+    return mixture_groups(group_sums(output_dir / "data")), None
+
+
+# --- materializing --------------------------------------------------------------------------
+
+
+def copies_of(ids: list[str], epochs: list[float], seed: int) -> list[int]:
+    """floor(e) copies, plus one with probability frac(e), by a hash of (seed, id)."""
+    import xxhash
+
+    copies = []
+    for doc_id, e in zip(ids, epochs, strict=True):
+        whole = math.floor(e)
+        u = xxhash.xxh64_intdigest(f"{seed}:{doc_id}".encode()) / 2**64
+        copies.append(whole + (1 if u < e - whole else 0))
+    return copies
+
+
+def shard_of(path: Path) -> str:
+    """`part-<shard>-<n>.parquet` -> `<shard>`."""
+    return path.stem.removeprefix("part-").rsplit("-", 1)[0]
+
+
+def materialize(output_dir: Path, plan: dict, out: Path, config, seed: int) -> dict:
+    """Write the sample of ``plan`` under OUT (data/, mixture.json, plan.json); returns OUT's mixture."""
+    import numpy as np
+    import pyarrow.dataset as ds
+
+    from crawlsieve.pipelines.writer import write_shard
+    from crawlsieve.quality.mixture import build_mixture, data_files
+
+    epochs = {(g["domain"], g["language"]): g["epochs"] for g in plan["groups"]}
+    by_shard: dict[str, list[Path]] = defaultdict(list)
+    for path in data_files(output_dir / "data"):
+        by_shard[shard_of(path)].append(path)
+    for shard, files in sorted(by_shard.items()):
+        table = ds.dataset(files, format="parquet").to_table()
+        keys = zip(table.column("domain").to_pylist(), table.column("language").to_pylist(), strict=True)
+        row_epochs = [epochs.get(key, 0.0) for key in keys]
+        copies = copies_of(table.column("id").to_pylist(), row_epochs, seed)
+        indices = np.repeat(np.arange(table.num_rows), copies)
+        write_shard(table.take(indices), out / "data", shard, config.output)
+    (out / "plan.json").write_text(json.dumps(plan, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return build_mixture(out, config)
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def format_plan(plan: dict) -> str:
+    header = f"{'domain':<12} {'language':<9} {'available':>13} {'target':>13} {'weight':>7} {'epochs':>8}"
+    lines = [f"plan for {plan['tokens']:,} tokens (max {plan['max_epochs']:g} epochs)", header]
+    for g in plan["groups"]:
+        lines.append(
+            f"{g['domain']:<12} {g['language']:<9} {g['available_tokens']:>13,} {g['target_tokens']:>13,} "
+            f"{g['target_weight']:>7.3f} {g['epochs']:>8.3f}"
+        )
+    totals = plan["totals"]
+    lines.append(f"{'total':<22} {totals['available_tokens']:>13,} {totals['target_tokens']:>13,}")
+    return "\n".join(lines)
+
+
+def write_plan(plan: dict, path: Path) -> None:
+    from crawlsieve.pipelines.cli import UsageError
+
+    if path.suffix == ".json":
+        text = json.dumps(plan, indent=1, ensure_ascii=False) + "\n"
+    elif path.suffix in (".yaml", ".yml"):
+        text = yaml.safe_dump(plan, sort_keys=False, allow_unicode=True)
+    else:
+        raise UsageError(f"--output must end in .yaml, .yml or .json, not {path.name}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _config_of(mixture: dict | None):
+    from crawlsieve.pipelines.config import Config, ConfigError, config_from_dict
+
+    if mixture and isinstance(mixture.get("config"), dict):
+        try:
+            return config_from_dict(mixture["config"])
+        except ConfigError:
+            pass  # a mixture.json from another version: its output settings do not matter here
+    return Config()
+
+
+def main(args: argparse.Namespace) -> int:
+    from crawlsieve.pipelines.cli import UsageError
+
+    output_dir = Path(args.dir)
+    if not (output_dir / "data").is_dir():
+        raise UsageError(f"{output_dir} has no data/ directory (run `crawlsieve run` first)")
+    if args.max_epochs <= 0:
+        raise UsageError("--max-epochs must be positive")
+    tokens = parse_tokens(args.tokens)
+    target = load_target(args.target)
+    groups, mixture = load_groups(output_dir)
+    if not groups:
+        raise UsageError(f"{output_dir / 'data'} holds no documents")
+    plan = compute_plan(groups, target, tokens, args.max_epochs)
+    plan["source"] = str(output_dir)
+    print(format_plan(plan))
+    for warning in plan["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.output:
+        write_plan(plan, Path(args.output))
+        print(f"plan written to {args.output}")
+    if args.materialize:
+        out = Path(args.materialize)
+        if out.resolve() == output_dir.resolve():
+            raise UsageError("--materialize must be a different directory from DIR")
+        written = materialize(output_dir, plan, out, _config_of(mixture), args.seed)
+        totals = written["totals"]
+        print(f"materialized {totals['documents']:,} documents, {totals['tokens']:,} tokens under {out}")
+    return 0

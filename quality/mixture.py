@@ -1,0 +1,122 @@
+"""mixture.json: what the dataset holds per (domain, language), the input of every mixture decision.
+
+Per group: documents, tokens, bytes (UTF-8 bytes of text), mean quality score and weight (the
+group's share of all tokens). Totals are the sums of the groups, so the file adds up to the
+Parquet row count and token sum exactly. It records whether tokens were counted with a real
+tokenizer or estimated, and the code version and config that produced the data.
+
+Only the needed columns are read, batch by batch (the text column's byte lengths are taken
+per batch and the text dropped), so memory stays bounded by one batch, not the dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from crawlsieve import __version__
+
+GROUP_KEYS = ("domain", "language")
+_SUMS = ("documents", "tokens", "bytes", "quality_sum", "quality_count")
+
+
+def data_files(data_dir: Path) -> list[Path]:
+    """The published Parquet files (temporary, hidden files excluded), in a stable order."""
+    return sorted(p for p in Path(data_dir).rglob("*.parquet") if not p.name.startswith("."))
+
+
+def _batch_sums(batch: pa.RecordBatch) -> pa.Table:
+    names = batch.schema.names
+    quality = batch.column("quality_score") if "quality_score" in names else pa.nulls(batch.num_rows)
+    table = pa.table(
+        {
+            "domain": batch.column("domain"),
+            "language": batch.column("language"),
+            "tokens": pc.fill_null(batch.column("token_count"), 0).cast(pa.int64()),
+            "bytes": pc.fill_null(pc.binary_length(batch.column("text")), 0).cast(pa.int64()),
+            "quality": pc.cast(quality, pa.float64()),
+        }
+    )
+    return table.group_by(list(GROUP_KEYS), use_threads=False).aggregate(
+        [
+            ([], "count_all"),
+            ("tokens", "sum"),
+            ("bytes", "sum"),
+            ("quality", "sum"),
+            ("quality", "count"),
+        ]
+    )
+
+
+def group_sums(data_dir: Path) -> dict[tuple[str, str], dict[str, float]]:
+    """(domain, language) -> documents, tokens, bytes, quality_sum, quality_count."""
+    files = data_files(data_dir)
+    sums: dict[tuple[str, str], dict[str, float]] = {}
+    if not files:
+        return sums
+    dataset = ds.dataset(files, format="parquet")
+    columns = [c for c in (*GROUP_KEYS, "token_count", "text", "quality_score") if c in dataset.schema.names]
+    for batch in dataset.to_batches(columns=columns):
+        if batch.num_rows == 0:
+            continue
+        for row in _batch_sums(batch).to_pylist():
+            key = (row["domain"], row["language"])
+            into = sums.setdefault(key, dict.fromkeys(_SUMS, 0))
+            into["documents"] += row["count_all"]
+            into["tokens"] += row["tokens_sum"] or 0
+            into["bytes"] += row["bytes_sum"] or 0
+            into["quality_sum"] += row["quality_sum"] or 0.0
+            into["quality_count"] += row["quality_count"] or 0
+    return sums
+
+
+def mixture_groups(sums: dict[tuple[str, str], dict[str, float]]) -> list[dict]:
+    total_tokens = sum(s["tokens"] for s in sums.values())
+    groups = []
+    for (domain, language), s in sorted(sums.items()):
+        mean = s["quality_sum"] / s["quality_count"] if s["quality_count"] else None
+        groups.append(
+            {
+                "domain": domain,
+                "language": language,
+                "documents": int(s["documents"]),
+                "tokens": int(s["tokens"]),
+                "bytes": int(s["bytes"]),
+                "mean_quality": round(mean, 6) if mean is not None else None,
+                "weight": round(s["tokens"] / total_tokens, 8) if total_tokens else 0.0,
+            }
+        )
+    return groups
+
+
+def build_mixture(output_dir: Path, config) -> dict:
+    """Compute DIR/mixture.json from DIR/data and write it (atomically); returns it."""
+    output_dir = Path(output_dir)
+    groups = mixture_groups(group_sums(output_dir / "data"))
+    tokenizer = config.domain.tokenizer_path
+    mixture = {
+        "version": __version__,
+        "tokens_estimated": not tokenizer,
+        "tokenizer": tokenizer or "estimate: crawlsieve.quality.tokens.ESTIMATE_PATTERN",
+        "groups": groups,
+        "totals": {
+            "documents": sum(g["documents"] for g in groups),
+            "tokens": sum(g["tokens"] for g in groups),
+            "bytes": sum(g["bytes"] for g in groups),
+            "groups": len(groups),
+            "domains": sorted({g["domain"] for g in groups}),
+            "languages": sorted({g["language"] for g in groups}),
+        },
+        "config": config.model_dump(mode="json"),
+    }
+    path = output_dir / "mixture.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(mixture, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return mixture

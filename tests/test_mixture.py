@@ -1,0 +1,63 @@
+"""mixture.json adds up exactly to the Parquet rows and tokens, and says how tokens were counted."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pyarrow as pa
+
+from crawlsieve import __version__
+from crawlsieve.pipelines.config import Config, OutputConfig
+from crawlsieve.pipelines.writer import write_shard
+from crawlsieve.quality.mixture import build_mixture
+
+
+def _write(data, shard, rows):
+    table = pa.table(
+        {
+            "id": [f"{shard}-{i}" for i in range(len(rows))],
+            "text": [r[2] for r in rows],
+            "domain": [r[0] for r in rows],
+            "language": [r[1] for r in rows],
+            "quality_score": pa.array([r[3] for r in rows], pa.float64()),
+            "token_count": pa.array([r[4] for r in rows], pa.int64()),
+        }
+    )
+    write_shard(table, data, shard, OutputConfig(max_rows_per_file=2))
+
+
+def test_groups_add_up_to_the_parquet_rows_tokens_and_bytes(tmp_path):
+    _write(tmp_path / "data", "a", [("news", "en", "héllo", 0.5, 10), ("news", "en", "abc", 1.0, 20),
+                                    ("news", "en", "x", None, 5), ("code", "de", "ü", 0.2, 7)])  # fmt: skip
+    _write(tmp_path / "data", "b", [("news", "en", "ok", 0.0, 1)])
+    mixture = build_mixture(tmp_path, Config())
+    assert json.loads((tmp_path / "mixture.json").read_text(encoding="utf-8")) == mixture
+    groups = {(g["domain"], g["language"]): g for g in mixture["groups"]}
+    assert groups[("news", "en")] == {
+        "domain": "news", "language": "en", "documents": 4, "tokens": 36, "bytes": 6 + 3 + 1 + 2,
+        "mean_quality": 0.5, "weight": round(36 / 43, 8),
+    }  # fmt: skip
+    assert groups[("code", "de")]["bytes"] == 2 and groups[("code", "de")]["tokens"] == 7
+    files = f"{tmp_path}/data/**/*.parquet"
+    [parquet] = duckdb.sql(
+        f"SELECT count(*), sum(token_count), sum(strlen(text)) FROM read_parquet('{files}')"
+    ).fetchall()
+    totals = mixture["totals"]
+    assert (totals["documents"], totals["tokens"], totals["bytes"]) == parquet
+    assert abs(sum(g["weight"] for g in mixture["groups"]) - 1) < 1e-6
+    assert mixture["version"] == __version__ and mixture["config"]["domain"]["tokenizer_path"] is None
+    assert mixture["tokens_estimated"] is True
+
+
+def test_a_configured_tokenizer_marks_tokens_as_counted(tmp_path):
+    _write(tmp_path / "data", "a", [("news", "en", "hello", 0.5, 1)])
+    config = Config.model_validate({"domain": {"tokenizer_path": "/models/tokenizer.json"}})
+    mixture = build_mixture(tmp_path, config)
+    assert mixture["tokens_estimated"] is False and mixture["tokenizer"] == "/models/tokenizer.json"
+
+
+def test_an_empty_run_writes_an_empty_mixture(tmp_path):
+    mixture = build_mixture(tmp_path, Config())
+    assert mixture["groups"] == [] and mixture["totals"]["documents"] == 0
+    assert (tmp_path / "mixture.json").is_file()
