@@ -62,6 +62,7 @@ def ledger_rows(decided: pa.Table, shard: str, stage: str) -> pa.Table:
     for name, source in (("removed", REMOVED), ("failed", FAILED), ("error", ERROR)):
         columns[name] = decided.column(source) if source in decided.column_names else pa.nulls(n, pa.string())
     if "text" in decided.column_names:
+        columns["text_chars"] = pc.utf8_length(decided.column("text")).cast(pa.int64())
         columns["text"] = pc.utf8_slice_codeunits(decided.column("text"), 0, LEDGER_TEXT_CHARS)
     for name in decided.column_names:
         if name.startswith("sig_"):
@@ -129,6 +130,21 @@ def write_atomically(table: pa.Table, path: Path) -> None:
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename durable, so a machine crash cannot keep a marker yet lose the file renamed before it.
+
+    Best effort: some network and FUSE file systems refuse fsync on a directory.
+    """
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
 
 
 def write_json_atomically(data: dict, path: Path) -> None:
@@ -139,6 +155,7 @@ def write_json_atomically(data: dict, path: Path) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+    _fsync_directory(path.parent)
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table | None:

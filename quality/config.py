@@ -2,12 +2,64 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
 from crawlsieve.pipelines.config_base import Section
 
 
 class DomainConfig(Section):
     """How each kept document gets its `site`, `domain` tag and `token_count`."""
 
+    topic_model_path: str | None = Field(
+        None,
+        description=(
+            "A fastText topic model whose labels are domain tags (__label__news, ...); "
+            "default: the URL rules and content signals alone."
+        ),
+    )
+    topic_model_mode: Literal["complement", "replace"] = Field(
+        "complement",
+        description="complement: the model tags what the rules leave as 'other'; replace: it tags all.",
+    )
+    topic_min_score: float = Field(
+        0.5, ge=0, le=1, description="Below this probability the topic model's label is not used."
+    )
+    sample_chars: int = Field(
+        5000, ge=100, description="Characters of text the content signals and the topic model look at."
+    )
+    tokenizer_path: str | None = Field(
+        None,
+        description=(
+            "A Hugging Face `tokenizers` tokenizer.json used to count tokens; "
+            "default: an estimate (mixture.json says tokens_estimated: true)."
+        ),
+    )
+
 
 class ReportConfig(Section):
-    """The reviewer's report and the review samples."""
+    """The reviewer's report (DIR/report.html) and its distributions (DIR/distributions.json)."""
+
+    histogram_bins: int = Field(
+        40, ge=2, le=500, description="Bins of each distribution (document length, scores, signals)."
+    )
+    examples_per_reason: int = Field(
+        5, ge=0, le=100, description="Example documents shown per removal reason (from DIR/review/)."
+    )
+    example_text_chars: int = Field(
+        600, ge=50, le=2000, description="Characters of each example's text shown in the report."
+    )
+    duplicate_clusters_shown: int = Field(
+        4, ge=0, le=50, description="Largest duplicate clusters shown with their members side by side."
+    )
+    cluster_members_shown: int = Field(
+        4, ge=2, le=20, description="Members shown per duplicate cluster."
+    )
+    top_sites: int = Field(25, ge=0, le=1000, description="Sites listed in the mixture's top-sites table.")
+    inputs_listed: int = Field(
+        200, ge=1, description="Input files listed (those with most failures first); the rest are summed."
+    )
+    confidence: float = Field(
+        0.95, gt=0, lt=1, description="Confidence level of the precision intervals of `crawlsieve review`."
+    )

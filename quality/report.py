@@ -1,0 +1,741 @@
+"""DIR/report.html and `crawlsieve report DIR`: the page a data reviewer opens to judge a run.
+
+The report reads only the run's small summaries: stats.json, mixture.json,
+distributions.json (written by `quality.distributions`), the first lines of the review
+samples and review/precision.json. It never scans the corpus, so it builds in seconds for
+any run size.
+
+One self-contained file: styles, data and plotly.js are inlined, the page makes no network
+request. Every table is plain HTML so the numbers read without JavaScript; the charts are
+plotly figures drawn from one JSON block.
+
+Security: all text comes from untrusted web pages. The Jinja2 template autoescapes every
+value, the chart JSON is escaped so `</script>` inside it cannot end its element, chart
+labels are entity-escaped (plotly renders a subset of HTML in labels), and only http(s)
+URLs become links.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import html
+import json
+import math
+import re
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from functools import cache
+from itertools import islice
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from crawlsieve.quality.config import ReportConfig
+
+HELP = "(Re)build DIR/report.html, the reviewer's report, from a run's output directory."
+
+KEPT_COLOR, REMOVED_COLOR, FAILED_COLOR = "#2e7d32", "#c62828", "#6d4c41"
+MAX_CHART_CATEGORIES = 30
+MAX_SIGNALS_PER_EXAMPLE = 8
+#: Characters that must not appear raw inside a <script> element or a JS string.
+_SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("directory", metavar="DIR", help="output directory of `crawlsieve run`")
+    parser.add_argument(
+        "--skip-distributions",
+        action="store_true",
+        help="reuse DIR/distributions.json instead of recomputing it from the Parquet outputs",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    from crawlsieve.pipelines.cli import UsageError
+    from crawlsieve.quality.distributions import build_distributions
+
+    output_dir = Path(args.directory)
+    if not (output_dir / "stats.json").is_file():
+        raise UsageError(f"{output_dir} holds no stats.json: is it the --output of `crawlsieve run`?")
+    started = time.monotonic()
+    if not (args.skip_distributions and (output_dir / "distributions.json").is_file()):
+        build_distributions(output_dir)
+    path = build_report(output_dir)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB in {time.monotonic() - started:.1f} s)")
+    return 0
+
+
+# --- escaping ---------------------------------------------------------------------------------
+
+
+def script_json(value) -> str:
+    """JSON that is safe inside <script>: no `<`, `>`, `&` or line separators left raw."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    for char, escaped in _SCRIPT_ESCAPES.items():
+        text = text.replace(char, escaped)
+    return text
+
+
+def chart_label(value) -> str:
+    """A category label for plotly, which renders a subset of HTML in labels: entity-escape it."""
+    return html.escape(str(value), quote=True)
+
+
+def safe_href(url) -> str | None:
+    """The URL if a click on it can only open a web page (http/https), else None (shown as text)."""
+    if not isinstance(url, str) or any(ord(c) < 33 or c in "\"'<>`\\" for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+# --- reading the run's summaries --------------------------------------------------------------
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _read_jsonl_head(path: Path, limit: int) -> list[dict]:
+    """The first `limit` well-formed lines of a review sample (the file may be larger)."""
+    if not path.is_file() or limit <= 0:
+        return []
+    rows = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in islice(handle, limit * 2):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+            if len(rows) == limit:
+                break
+    return rows
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "–"
+
+
+def _number(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return "–" if value is None else str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "–"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return str(value)
+
+
+# --- sections ---------------------------------------------------------------------------------
+
+
+class ReportBuilder:
+    """Turns the run's summaries into the template's context and the chart figures."""
+
+    def __init__(self, output_dir: Path, config: ReportConfig):
+        self.output_dir = output_dir
+        self.config = config
+        self.stats = _read_json(output_dir / "stats.json")
+        self.mixture = _read_json(output_dir / "mixture.json")
+        self.distributions = _read_json(output_dir / "distributions.json")
+        self.precision = _read_json(output_dir / "review" / "precision.json")
+        self.charts: dict[str, dict] = {}
+
+    def chart(self, chart_id: str, data: list[dict], layout: dict) -> str:
+        base = {
+            "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
+            "height": 340,
+            "legend": {"orientation": "h"},
+            "font": {"size": 12},
+        }
+        self.charts[chart_id] = {"data": data, "layout": {**base, **layout}}
+        return chart_id
+
+    def context(self) -> dict:
+        return {
+            "run": self.run_info(),
+            "funnel": self.funnel(),
+            "reasons": self.reasons(),
+            "distributions": self.distribution_section(),
+            "mixture": self.mixture_section(),
+            "duplicates": self.duplicates_section(),
+            "inputs": self.inputs_section(),
+            "charts_json": script_json(self.charts),
+        }
+
+    def run_info(self) -> dict:
+        stats = self.stats
+        return {
+            "directory": str(self.output_dir.resolve()),
+            "version": stats.get("version", "–"),
+            "started": stats.get("started", "–"),
+            "duration": _number(stats.get("duration_seconds")),
+            "inputs": len(stats.get("inputs") or {}),
+            "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+
+    def accounting(self) -> dict:
+        stats = self.stats
+        read = int(stats.get("records_read") or 0)
+        kept = int(stats.get("documents_kept") or 0)
+        removed = sum((stats.get("removed") or {}).values())
+        failed = sum((stats.get("failed") or {}).values())
+        total = kept + removed + failed
+        # Recomputed here: the report flags a stats.json whose own flag disagrees with its numbers.
+        closes = read == total and stats.get("accounting_closes", True) is not False
+        return {
+            "read": _number(read),
+            "kept": _number(kept),
+            "removed": _number(removed),
+            "failed": _number(failed),
+            "total": _number(total),
+            "difference": _number(read - total),
+            "closes": closes,
+            "kept_share": _pct(kept, read),
+        }
+
+    def funnel(self) -> dict:
+        read = int(self.stats.get("records_read") or 0)
+        rows = []
+        for stage in self.stats.get("stages") or []:
+            removed = sum((stage.get("removed") or {}).values())
+            failed = sum((stage.get("failed") or {}).values())
+            rows.append(
+                {
+                    "name": stage.get("name", "?"),
+                    "in": _number(stage.get("in")),
+                    "removed": _number(removed),
+                    "failed": _number(failed),
+                    "out": _number(stage.get("out")),
+                    "out_share": _pct(stage.get("out") or 0, read),
+                }
+            )
+        stages = self.stats.get("stages") or []
+        chart = self.chart(
+            "funnel",
+            [
+                {
+                    "type": "funnel",
+                    "y": [chart_label(s.get("name", "?")) for s in stages],
+                    "x": [s.get("out") or 0 for s in stages],
+                    "textinfo": "value+percent initial",
+                    "marker": {"color": "#1565c0"},
+                }
+            ],
+            {"title": {"text": "Documents left after each stage"}, "height": max(300, 45 * len(stages))},
+        )
+        return {"rows": rows, "accounting": self.accounting(), "chart": chart}
+
+    def reasons(self) -> dict:
+        from crawlsieve.quality.review import reason_file_name
+
+        read = int(self.stats.get("records_read") or 0)
+        stage_of = {}
+        for stage in self.stats.get("stages") or []:
+            for reason in [
+                *(stage.get("removed") or {}),
+                *(f"failed:{k}" for k in stage.get("failed") or {}),
+            ]:
+                stage_of.setdefault(reason, stage.get("name"))
+        counts = [(reason, n, "removed") for reason, n in (self.stats.get("removed") or {}).items()]
+        counts += [(f"failed:{kind}", n, "failed") for kind, n in (self.stats.get("failed") or {}).items()]
+        counts.sort(key=lambda item: (-item[1], item[0]))
+        removed_total = sum(n for _, n, _ in counts)
+        per_reason = (self.precision.get("reasons") or {}) if self.precision else {}
+        review_dir = self.output_dir / "review" / "removed"
+        rows = []
+        for reason, n, kind in counts:
+            examples = _read_jsonl_head(
+                review_dir / reason_file_name(reason), self.config.examples_per_reason
+            )
+            rows.append(
+                {
+                    "reason": reason,
+                    "kind": kind,
+                    "stage": stage_of.get(reason, "–"),
+                    "count": _number(n),
+                    "share_read": _pct(n, read),
+                    "share_removed": _pct(n, removed_total),
+                    "precision": _precision_cells(per_reason.get(reason)),
+                    "examples": [self.example(row, reason) for row in examples],
+                }
+            )
+        top = counts[:MAX_CHART_CATEGORIES]
+        chart = self.chart(
+            "reasons",
+            [
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "y": [chart_label(r) for r, _, _ in reversed(top)],
+                    "x": [n for _, n, _ in reversed(top)],
+                    "marker": {
+                        "color": [
+                            FAILED_COLOR if k == "failed" else REMOVED_COLOR for _, _, k in reversed(top)
+                        ]
+                    },
+                }
+            ],
+            {
+                "title": {"text": "Records removed or failed, by reason"},
+                "height": max(300, 28 * len(top) + 80),
+                "margin": {"l": 260, "r": 20, "t": 40, "b": 40},
+            },
+        )
+        kept = _read_jsonl_head(self.output_dir / "review" / "kept.jsonl", self.config.examples_per_reason)
+        return {
+            "rows": rows,
+            "kept_examples": [self.example(row, "kept") for row in kept],
+            "chart": chart if counts else None,
+            "precision": self.precision_section(),
+        }
+
+    def example(self, row: dict, reason: str) -> dict:
+        text = str(row.get("text") or "")
+        limit = self.config.example_text_chars
+        return {
+            "url": str(row.get("url") or ""),
+            "href": safe_href(row.get("url")),
+            "id": str(row.get("id") or ""),
+            "text": text[:limit],
+            "truncated": len(text) > limit,
+            "language": row.get("language") or "–",
+            "language_score": _number(row.get("language_score")),
+            "quality_score": _number(row.get("quality_score")),
+            "signals": _relevant_signals(row.get("signals") or {}, reason),
+        }
+
+    def precision_section(self) -> dict | None:
+        if not self.precision:
+            return None
+        confidence = self.precision.get("confidence", self.config.confidence)
+        filters = self.precision.get("filters") or {}
+        rows = [{"filter": name, **_precision_cells(values)} for name, values in filters.items()]
+        names = list(filters)
+        chart = self.chart(
+            "precision",
+            [
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "x": [filters[n]["precision"] for n in names],
+                    "y": [chart_label(n) for n in names],
+                    "error_x": {
+                        "type": "data",
+                        "symmetric": False,
+                        "array": [filters[n]["high"] - filters[n]["precision"] for n in names],
+                        "arrayminus": [filters[n]["precision"] - filters[n]["low"] for n in names],
+                    },
+                    "marker": {"size": 10, "color": REMOVED_COLOR},
+                }
+            ],
+            {
+                "title": {"text": f"Estimated precision per filter ({confidence:.0%} Wilson interval)"},
+                "xaxis": {"range": [0, 1], "tickformat": ".0%"},
+                "height": max(240, 40 * len(names) + 100),
+                "margin": {"l": 200, "r": 20, "t": 40, "b": 40},
+            },
+        )
+        kept = self.precision.get("kept")
+        return {
+            "confidence": f"{confidence:.0%}",
+            "rows": rows,
+            "chart": chart if names else None,
+            "kept": _precision_cells(kept, share_of="good") if kept else None,
+            "labels_file": self.precision.get("labels_file", "–"),
+            "labelled": _number(self.precision.get("labelled")),
+            "unmatched": _number(self.precision.get("unmatched")),
+        }
+
+    def distribution_section(self) -> dict:
+        columns = self.distributions.get("columns") or {}
+        items = []
+        for name, column in columns.items():
+            groups = column.get("groups") or {}
+            if not groups:
+                continue
+            items.append(
+                {
+                    "id": name,
+                    "label": column.get("label", name),
+                    "chart": self.distribution_chart(name, column),
+                    "rows": [
+                        {
+                            "group": group,
+                            "n": _number(values.get("n")),
+                            "mean": _number(values.get("mean")),
+                            "min": _number(values.get("min")),
+                            "max": _number(values.get("max")),
+                        }
+                        for group, values in groups.items()
+                    ],
+                }
+            )
+        notes = self.distributions.get("notes") or {}
+        return {"items": items, "notes": list(notes.values()), "missing": not self.distributions}
+
+    def distribution_chart(self, name: str, column: dict) -> str:
+        edges = column.get("edges") or []
+        colors = {"kept": KEPT_COLOR, "passed_filters": KEPT_COLOR, "removed": REMOVED_COLOR}
+        traces = []
+        for group, values in (column.get("groups") or {}).items():
+            if group.startswith("removed:"):
+                continue  # per-stage counts stay in distributions.json; the chart compares the two sides
+            counts = values.get("counts") or []
+            total = sum(counts) or 1
+            shares = [c / total for c in counts]
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "line": {"shape": "hv", "color": colors.get(group, "#555")},
+                    "fill": "tozeroy",
+                    "name": chart_label(f"{group} (n={values.get('n', 0):,})"),
+                    "x": edges,
+                    "y": [*shares, shares[-1] if shares else 0],
+                }
+            )
+        layout = {
+            "title": {"text": chart_label(column.get("label", name))},
+            "yaxis": {"tickformat": ".0%", "title": {"text": "share of documents"}},
+            "xaxis": {"type": "log" if column.get("scale") == "log" else "linear"},
+            "height": 300,
+        }
+        return self.chart(f"dist-{name}", traces, layout)
+
+    def mixture_section(self) -> dict:
+        groups = [g for g in self.mixture.get("groups") or [] if isinstance(g, dict)]
+        by_domain, by_language = _totals_by(groups, "domain"), _totals_by(groups, "language")
+        sites = self.mixture.get("top_sites") or self.distributions.get("top_sites") or []
+        sites = [s for s in sites if isinstance(s, list | tuple) and len(s) >= 2][: self.config.top_sites]
+        charts = [
+            self.share_chart("mix-domain", "Share of documents and tokens per domain", by_domain),
+            self.share_chart("mix-language", "Share of documents and tokens per language", by_language),
+        ]
+        if sites:
+            charts.append(
+                self.chart(
+                    "mix-sites",
+                    [
+                        {
+                            "type": "bar",
+                            "orientation": "h",
+                            "y": [chart_label(s) for s, _ in reversed(sites[:MAX_CHART_CATEGORIES])],
+                            "x": [n for _, n in reversed(sites[:MAX_CHART_CATEGORIES])],
+                            "marker": {"color": KEPT_COLOR},
+                        }
+                    ],
+                    {
+                        "title": {"text": "Top sites by kept documents"},
+                        "height": max(300, 24 * len(sites[:MAX_CHART_CATEGORIES]) + 80),
+                        "margin": {"l": 200, "r": 20, "t": 40, "b": 40},
+                    },
+                )
+            )
+        totals = self.mixture.get("totals") or {}
+        return {
+            "missing": not self.mixture,
+            "charts": charts if groups else charts[2:],
+            "groups": [
+                {
+                    "domain": g.get("domain", "–"),
+                    "language": g.get("language", "–"),
+                    "documents": _number(g.get("documents")),
+                    "tokens": _number(g.get("tokens")),
+                    "bytes": _number(g.get("bytes")),
+                    "mean_quality": _number(g.get("mean_quality")),
+                    "weight": _pct(g.get("weight") or 0, 1),
+                }
+                for g in sorted(groups, key=lambda g: -(g.get("tokens") or 0))
+            ],
+            "by_domain": _total_rows(by_domain),
+            "by_language": _total_rows(by_language),
+            "totals": {
+                key: _number(value) for key, value in totals.items() if not isinstance(value, dict | list)
+            },
+            "tokens_estimated": bool(self.mixture.get("tokens_estimated")),
+            "sites": [{"site": s, "documents": _number(n)} for s, n in sites],
+        }
+
+    def share_chart(self, chart_id: str, title: str, totals: dict[str, dict]) -> str:
+        names = sorted(totals, key=lambda k: -totals[k]["documents"])[:MAX_CHART_CATEGORIES]
+        all_docs = sum(v["documents"] for v in totals.values()) or 1
+        all_tokens = sum(v["tokens"] for v in totals.values()) or 1
+        labels = [chart_label(n) for n in names]
+        data = [
+            {
+                "type": "bar",
+                "name": "documents",
+                "x": labels,
+                "y": [totals[n]["documents"] / all_docs for n in names],
+                "customdata": [totals[n]["documents"] for n in names],
+                "hovertemplate": "%{x}: %{customdata:,} documents (%{y:.1%})<extra></extra>",
+            },
+            {
+                "type": "bar",
+                "name": "tokens",
+                "x": labels,
+                "y": [totals[n]["tokens"] / all_tokens for n in names],
+                "customdata": [totals[n]["tokens"] for n in names],
+                "hovertemplate": "%{x}: %{customdata:,} tokens (%{y:.1%})<extra></extra>",
+            },
+        ]
+        return self.chart(
+            chart_id, data, {"title": {"text": title}, "barmode": "group", "yaxis": {"tickformat": ".0%"}}
+        )
+
+    def duplicates_section(self) -> dict:
+        dup = self.distributions.get("duplicates") or {}
+        sizes = {str(k): int(v) for k, v in (dup.get("size_counts") or {}).items()}
+        ordered = sorted(sizes, key=lambda s: int(s) if s.isdigit() else 0)
+        chart = self.chart(
+            "dup-sizes",
+            [
+                {
+                    "type": "bar",
+                    "x": [chart_label(s) for s in ordered],
+                    "y": [sizes[s] for s in ordered],
+                    "marker": {"color": "#6a1b9a"},
+                }
+            ],
+            {
+                "title": {"text": "Duplicate clusters by size (documents per cluster)"},
+                "xaxis": {"type": "category", "title": {"text": "cluster size"}},
+                "yaxis": {"title": {"text": "clusters"}},
+            },
+        )
+        clusters = []
+        for cluster in dup.get("clusters") or []:
+            members = [
+                {
+                    "id": str(m.get("id") or ""),
+                    "url": str(m.get("url") or ""),
+                    "href": safe_href(m.get("url")),
+                    "kept": bool(m.get("kept")),
+                    "text": str(m.get("text") or "")[: self.config.example_text_chars],
+                }
+                for m in cluster.get("members") or []
+            ]
+            clusters.append(
+                {
+                    "id": str(cluster.get("cluster_id", "")),
+                    "size": _number(cluster.get("size")),
+                    "members": members,
+                }
+            )
+        dedup_summary = self.stats.get("dedup") if isinstance(self.stats.get("dedup"), dict) else {}
+        return {
+            "chart": chart,
+            "sizes": [{"size": s, "clusters": _number(sizes[s])} for s in ordered],
+            "clusters_total": _number(sum(sizes.values())),
+            "documents_in_clusters": _number(sum(int(s) * n for s, n in sizes.items() if s.isdigit())),
+            "clusters": clusters,
+            "summary": {k: _number(v) for k, v in dedup_summary.items() if not isinstance(v, dict | list)},
+        }
+
+    def inputs_section(self) -> dict:
+        inputs = self.stats.get("inputs") or {}
+        ranked = sorted(
+            inputs.items(),
+            key=lambda item: (
+                -sum((item[1].get("failed") or {}).values()),
+                item[1].get("accounting_closes", True),
+                item[0],
+            ),
+        )
+        listed, rest = ranked[: self.config.inputs_listed], ranked[self.config.inputs_listed :]
+        rows = [_input_row(path, counts) for path, counts in listed]
+        hidden = None
+        if rest:
+            merged = defaultdict(int)
+            for _, counts in rest:
+                merged["records_read"] += counts.get("records_read") or 0
+                merged["documents_kept"] += counts.get("documents_kept") or 0
+                merged["removed"] += sum((counts.get("removed") or {}).values())
+                merged["failed"] += sum((counts.get("failed") or {}).values())
+            hidden = {"files": _number(len(rest)), **{k: _number(v) for k, v in merged.items()}}
+        failed = self.stats.get("failed") or {}
+        kinds = sorted(failed.items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = listed[:MAX_CHART_CATEGORIES]
+        names = [chart_label(Path(path).name or path) for path, _ in shown]
+        data = [
+            {
+                "type": "bar",
+                "name": label,
+                "x": names,
+                "y": [value(counts) for _, counts in shown],
+                "marker": {"color": color},
+            }
+            for label, color, value in (
+                ("kept", KEPT_COLOR, lambda c: c.get("documents_kept") or 0),
+                ("removed", REMOVED_COLOR, lambda c: sum((c.get("removed") or {}).values())),
+                ("failed", FAILED_COLOR, lambda c: sum((c.get("failed") or {}).values())),
+            )
+        ]
+        chart = self.chart(
+            "inputs",
+            data,
+            {
+                "title": {"text": "Records per input file"},
+                "barmode": "stack",
+                "xaxis": {"type": "category"},
+            },
+        )
+        return {
+            "rows": rows,
+            "hidden": hidden,
+            "chart": chart,
+            "failure_kinds": [{"kind": k, "count": _number(n)} for k, n in kinds],
+        }
+
+
+def _precision_cells(values: dict | None, share_of: str = "bad") -> dict | None:
+    """Display cells of one precision estimate (see `quality.review_labels`)."""
+    if not values or not values.get("labelled"):
+        return None
+    return {
+        "labelled": _number(values.get("labelled")),
+        "hits": _number(values.get(share_of)),
+        "estimate": f"{values['precision']:.0%}",
+        "interval": f"{values['low']:.0%}–{values['high']:.0%}",
+    }
+
+
+def _relevant_signals(signals: dict, reason: str) -> list[tuple[str, str]]:
+    """The signals that explain a removal: the rule's own first, then its filter's, else all."""
+    filter_name, _, rule = reason.partition(":")
+    prefix = f"sig_{filter_name}_"
+    own = [k for k in signals if k == f"{prefix}{rule}"]
+    related = [k for k in signals if k.startswith(prefix) and k not in own]
+    names = (own + related) or sorted(signals)
+    return [(name.removeprefix("sig_"), _number(signals[name])) for name in names[:MAX_SIGNALS_PER_EXAMPLE]]
+
+
+def _totals_by(groups: list[dict], key: str) -> dict[str, dict]:
+    totals: dict[str, dict] = defaultdict(lambda: {"documents": 0, "tokens": 0, "bytes": 0})
+    for group in groups:
+        name = str(group.get(key, "–"))
+        for field_name in ("documents", "tokens", "bytes"):
+            value = group.get(field_name) or 0
+            totals[name][field_name] += value if isinstance(value, int | float) else 0
+    return dict(totals)
+
+
+def _total_rows(totals: dict[str, dict]) -> list[dict]:
+    all_docs = sum(v["documents"] for v in totals.values())
+    all_tokens = sum(v["tokens"] for v in totals.values())
+    return [
+        {
+            "name": name,
+            "documents": _number(values["documents"]),
+            "documents_share": _pct(values["documents"], all_docs),
+            "tokens": _number(values["tokens"]),
+            "tokens_share": _pct(values["tokens"], all_tokens),
+        }
+        for name, values in sorted(totals.items(), key=lambda kv: -kv[1]["tokens"])
+    ]
+
+
+def _input_row(path: str, counts: dict) -> dict:
+    read = counts.get("records_read") or 0
+    kept = counts.get("documents_kept") or 0
+    removed = sum((counts.get("removed") or {}).values())
+    failed_kinds = counts.get("failed") or {}
+    failed = sum(failed_kinds.values())
+    closes = (
+        counts.get("accounting_closes", read == kept + removed + failed) and read == kept + removed + failed
+    )
+    return {
+        "path": path,
+        "read": _number(read),
+        "kept": _number(kept),
+        "removed": _number(removed),
+        "failed": _number(failed),
+        "failed_kinds": ", ".join(
+            f"{k} {n:,}" for k, n in sorted(failed_kinds.items(), key=lambda kv: -kv[1])
+        ),
+        "closes": closes,
+    }
+
+
+@cache
+def _plotly_js() -> str:
+    """plotly.js from the installed plotly package, inlined so the page needs no network."""
+    from plotly.offline import get_plotlyjs
+
+    # Defensive: a `</script` (or `<!--`) in the library would end or confuse its element.
+    return re.sub(r"<(/script|!--)", r"<\\\1", get_plotlyjs(), flags=re.IGNORECASE)
+
+
+#: Draws every `[data-chart]` element from the figures in the `report-charts` JSON block.
+BOOT_JS = """
+(function () {
+  "use strict";
+  var specs = JSON.parse(document.getElementById("report-charts").textContent);
+  var options = { displaylogo: false, responsive: true };
+  var nodes = document.querySelectorAll("[data-chart]");
+  for (var i = 0; i < nodes.length; i++) {
+    var spec = specs[nodes[i].getAttribute("data-chart")];
+    if (!spec || !window.Plotly) { continue; }
+    nodes[i].textContent = "";
+    Plotly.newPlot(nodes[i], spec.data, spec.layout, options);
+  }
+  document.body.setAttribute("data-charts-drawn", String(nodes.length));
+})();
+"""
+
+
+def csp_hash(script: str) -> str:
+    """A Content-Security-Policy source allowing exactly this inline script."""
+    digest = hashlib.sha256(script.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+def render(context: dict) -> str:
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    environment = Environment(
+        loader=PackageLoader("crawlsieve.quality", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    template = environment.get_template("report.html.j2")
+    plotly_js = _plotly_js()
+    return template.render(
+        **context,
+        plotly_js=plotly_js,
+        boot_js=BOOT_JS,
+        script_hashes=" ".join(csp_hash(script) for script in (plotly_js, BOOT_JS)),
+    )
+
+
+def build_report(output_dir: Path, config: ReportConfig | None = None) -> Path:
+    """Write DIR/report.html from the run's summaries; returns its path."""
+    from crawlsieve.quality.distributions import report_config
+
+    output_dir = Path(output_dir)
+    config = config or report_config(output_dir)
+    builder = ReportBuilder(output_dir, config)
+    page = render(builder.context())
+    target = output_dir / "report.html"
+    temporary = target.with_name(f".{target.name}.tmp-{time.time_ns()}")
+    temporary.write_text(page, encoding="utf-8")
+    temporary.replace(target)
+    return target

@@ -1,0 +1,339 @@
+"""The report and its distributions, from a run directory written the way a run writes it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from crawlsieve.pipelines.cli import main as cli_main
+from crawlsieve.quality.distributions import bin_edges, build_distributions
+from crawlsieve.quality.report import build_report, safe_href, script_json
+
+PAYLOAD = "<script>alert(1)</script> <img src=x onerror=alert(2)> </script><b>bold</b>"
+KEPT_TEXTS = [f"Kept article number {i}. " + "words " * (50 * (i + 1)) for i in range(5)]
+
+
+def _write(path: Path, rows: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(rows), path)
+
+
+def _jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def write_run_dir(root: Path, *, records_read: int = 12, report: dict | None = None) -> Path:
+    """A run directory with every file the report reads: 5 kept, 6 removed, 1 failed."""
+    removed = {"gopher_quality:word_count": 3, "language:low_score": 2, "dedup:exact": 1}
+    stats = {
+        "records_read": records_read,
+        "documents_kept": 5,
+        "removed": removed,
+        "failed": {"extract_timeout": 1},
+        "accounting_closes": records_read == 12,
+        "stages": [
+            {"name": "read", "in": 12, "out": 12, "removed": {}, "failed": {}},
+            {"name": "extract", "in": 12, "out": 11, "removed": {}, "failed": {"extract_timeout": 1}},
+            {"name": "language", "in": 11, "out": 9, "removed": {"language:low_score": 2}, "failed": {}},
+            {
+                "name": "filters",
+                "in": 9,
+                "out": 6,
+                "removed": {"gopher_quality:word_count": 3},
+                "failed": {},
+            },
+            {"name": "dedup", "in": 6, "out": 5, "removed": {"dedup:exact": 1}, "failed": {}},
+        ],
+        "inputs": {
+            "/warcs/a.warc.gz": {
+                "records_read": 12,
+                "documents_kept": 5,
+                "removed": removed,
+                "failed": {"extract_timeout": 1},
+                "accounting_closes": True,
+            }
+        },
+        "version": "0.1.0",
+        "started": "2024-01-01T00:00:00+00:00",
+        "duration_seconds": 1.5,
+        "config": {"report": report or {}},
+    }
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "stats.json").write_text(json.dumps(stats), encoding="utf-8")
+    mixture = {
+        "groups": [
+            {
+                "domain": "news",
+                "language": "en",
+                "documents": 3,
+                "tokens": 300,
+                "bytes": 1500,
+                "mean_quality": 0.8,
+                "weight": 0.6,
+            },
+            {
+                "domain": "forum",
+                "language": "de",
+                "documents": 2,
+                "tokens": 200,
+                "bytes": 1000,
+                "mean_quality": 0.5,
+                "weight": 0.4,
+            },
+        ],
+        "totals": {"documents": 5, "tokens": 500, "bytes": 2500},
+        "tokens_estimated": True,
+    }
+    (root / "mixture.json").write_text(json.dumps(mixture), encoding="utf-8")
+    gopher = [
+        {
+            "id": f"g{i}",
+            "url": url,
+            "reason": "gopher_quality:word_count",
+            "stage": "filters",
+            "text": f"{PAYLOAD} short page {i}",
+            "language": "en",
+            "language_score": 0.9,
+            "quality_score": None,
+            "signals": {"sig_gopher_quality_word_count": 12.0 + i, "sig_c4_sentences": 1.0},
+        }
+        for i, url in enumerate(
+            ["javascript:alert(3)", "https://ok.example/page", 'http://x.example/"onmouseover=1']
+        )
+    ]
+    _jsonl(root / "review" / "removed" / "gopher_quality__word_count.jsonl", gopher)
+    _jsonl(
+        root / "review" / "removed" / "language__low_score.jsonl",
+        [
+            {
+                "id": "l0",
+                "url": "https://l.example/",
+                "reason": "language:low_score",
+                "stage": "language",
+                "text": "zzz qqq",
+                "language": "en",
+                "language_score": 0.3,
+                "quality_score": None,
+                "signals": {},
+            }
+        ],
+    )
+    _jsonl(
+        root / "review" / "kept.jsonl",
+        [
+            {
+                "id": f"k{i}",
+                "url": f"https://k.example/{i}",
+                "reason": None,
+                "stage": None,
+                "text": t,
+                "language": "en",
+                "language_score": 0.95,
+                "quality_score": 0.7,
+                "signals": {},
+            }
+            for i, t in enumerate(KEPT_TEXTS)
+        ],
+    )
+    ledger = root / "_work" / "ledger"
+    _write(
+        ledger / "a.extract.parquet",
+        {
+            "id": ["g0", "g1", "g2", "l0", "l1", "f0"],
+            "stage": ["filters", "filters", "filters", "language", "language", "extract"],
+            "removed": ["gopher_quality:word_count"] * 3 + ["language:low_score"] * 2 + [None],
+            "failed": [None] * 5 + ["extract_timeout"],
+            "url": [
+                "javascript:alert(3)",
+                "https://ok.example/page",
+                "http://x.example/",
+                "https://l.example/",
+                "https://l2.example/",
+                "https://f.example/",
+            ],
+            "text": [f"{PAYLOAD} short page {i}" for i in range(3)] + ["zzz qqq", "yyy", None],
+            "language_score": [0.9, 0.9, 0.9, 0.3, 0.2, None],
+            "sig_gopher_quality_word_count": [12.0, 13.0, 14.0, None, None, None],
+        },
+    )
+    _write(
+        ledger / "a.final.parquet",
+        {  # dedup removals: no signal columns at all
+            "id": ["k0-copy"],
+            "stage": ["dedup"],
+            "removed": ["dedup:exact"],
+            "failed": pa.array([None], pa.string()),
+            "url": ["https://copy.example/"],
+            "text": [KEPT_TEXTS[0]],
+            "language_score": [0.95],
+        },
+    )
+    _write(
+        root / "data" / "domain=news" / "language=en" / "part-a-0.parquet",
+        {
+            "id": [f"k{i}" for i in range(5)],
+            "text": KEPT_TEXTS,
+            "url": [f"https://k.example/{i}" for i in range(5)],
+            "site": ["k.example", "k.example", "k.example", "other.example", "<b>evil</b>.example"],
+            "language_score": [0.95, 0.9, 0.85, 0.99, 0.97],
+            "quality_score": [0.7, 0.6, 0.8, 0.9, 0.5],
+            "token_count": pa.array([60, 110, 160, 210, 260], pa.int64()),
+            "dup_cluster_size": pa.array([2, 1, 1, 1, 1], pa.int64()),
+        },
+    )
+    _write(
+        root / "_work" / "dedup" / "clusters.parquet",
+        {
+            "cluster_id": ["c1", "c1"],
+            "id": ["k0", "k0-copy"],
+            "kept": [True, False],
+        },
+    )
+    return root
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    return write_run_dir(tmp_path / "run")
+
+
+def test_distributions_count_each_kept_and_removed_document_once(run_dir: Path) -> None:
+    result = build_distributions(run_dir)
+    score = result["columns"]["language_score"]["groups"]
+    assert score["kept"]["n"] == 5 and sum(score["kept"]["counts"]) == 5
+    # six removed ledger rows carry a language score; the failed row is not "removed"
+    assert score["removed"]["n"] == 6 and sum(score["removed"]["counts"]) == 6
+    per_stage = {g: v["n"] for g, v in score.items() if g.startswith("removed:")}
+    assert per_stage == {"removed:dedup": 1, "removed:filters": 3, "removed:language": 2}
+    assert score["kept"]["mean"] == pytest.approx(sum([0.95, 0.9, 0.85, 0.99, 0.97]) / 5)
+    assert (
+        json.loads((run_dir / "distributions.json").read_text())["columns"].keys()
+        == result["columns"].keys()
+    )
+
+
+def test_signals_only_in_some_ledger_files_are_read_per_file(run_dir: Path) -> None:
+    signal = build_distributions(run_dir)["columns"]["sig_gopher_quality_word_count"]
+    assert signal["groups"]["removed"]["n"] == 3
+    assert (signal["groups"]["removed"]["min"], signal["groups"]["removed"]["max"]) == (12.0, 14.0)
+    assert "kept" not in signal["groups"]  # DIR/data does not keep this signal and there is no _work/docs
+
+
+def test_document_length_histogram_uses_log_bins_for_long_texts(run_dir: Path) -> None:
+    length = build_distributions(run_dir)["columns"]["text_chars"]
+    assert length["groups"]["kept"]["max"] == len(KEPT_TEXTS[-1])
+    edges, scale = bin_edges(0, 50_000, 40)
+    assert scale == "log" and len(edges) == 41 and edges[0] == 1 and edges[-1] == pytest.approx(50_000)
+    assert bin_edges(0.2, 0.7, 10) == (pytest.approx([i / 10 for i in range(11)]), "linear")
+    assert bin_edges(3, 3, 4)[0] == [2.5, 2.75, 3.0, 3.25, 3.5]
+
+
+def test_duplicates_pair_the_kept_document_with_its_removed_copy(run_dir: Path) -> None:
+    duplicates = build_distributions(run_dir)["duplicates"]
+    assert duplicates["size_counts"] == {"2": 1}
+    [cluster] = duplicates["clusters"]
+    assert [(m["id"], m["kept"]) for m in cluster["members"]] == [("k0", True), ("k0-copy", False)]
+    assert cluster["members"][1]["url"] == "https://copy.example/"
+    assert cluster["members"][0]["text"].startswith("Kept article number 0.")
+
+
+def test_top_sites_rank_sites_by_kept_documents(run_dir: Path) -> None:
+    assert build_distributions(run_dir)["top_sites"][0] == ["k.example", 3]
+
+
+def test_report_has_every_section_and_shows_the_accounting_closing(run_dir: Path) -> None:
+    build_distributions(run_dir)
+    page = build_report(run_dir).read_text(encoding="utf-8")
+    for section in ("funnel", "removed", "distributions", "mixture", "duplicates", "inputs"):
+        assert f'data-section="{section}"' in page
+    assert 'data-closes="true"' in page and "Accounting closes" in page
+    assert "gopher_quality:word_count" in page and "extract_timeout" in page
+    assert "word_count = <b>12</b>" in page  # the rule's own signal value next to its example
+
+
+def test_report_flags_accounting_that_does_not_close_in_red(tmp_path: Path) -> None:
+    run_dir = write_run_dir(tmp_path / "run", records_read=13)
+    page = build_report(run_dir).read_text(encoding="utf-8")
+    assert 'class="check bad"' in page and 'data-closes="false"' in page
+    assert "does NOT close (off by 1)" in page
+
+
+def test_report_escapes_page_text_and_never_links_javascript_urls(run_dir: Path) -> None:
+    build_distributions(run_dir)
+    page = build_report(run_dir).read_text(encoding="utf-8")
+    assert PAYLOAD not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &lt;img src=x onerror=alert(2)&gt;" in page
+    assert (
+        len(re.findall(r"<script\b", page, re.IGNORECASE)) == 3
+    )  # charts JSON, plotly.js, the boot script
+    assert len(re.findall(r"</script", page, re.IGNORECASE)) == 3
+    assert 'href="javascript:' not in page.lower()
+    assert '<span class="url">javascript:alert(3)</span>' in page
+    assert '<a class="url" href="https://ok.example/page"' in page
+    assert 'onmouseover=1"' not in page  # a URL with a quote is shown as text, escaped
+    charts = re.search(r'<script type="application/json" id="report-charts">(.*?)</script>', page, re.S)
+    assert (
+        "&lt;b&gt;evil&lt;/b&gt;.example" in json.loads(charts.group(1))["mix-sites"]["data"][0]["y"][0:5]
+    )
+
+
+def test_script_json_cannot_end_its_script_element() -> None:
+    value = {"text": "</script><script>alert(1)</script><!-- & \u2028 \u2029"}
+    encoded = script_json(value)
+    assert not set("<>&\u2028\u2029") & set(encoded)
+    assert json.loads(encoded) == value
+
+
+@pytest.mark.parametrize(
+    ("url", "linked"),
+    [
+        ("https://example.com/a?b=c", True),
+        ("http://example.com/", True),
+        ("javascript:alert(1)", False),
+        ("JaVaScRiPt:alert(1)", False),
+        ("java\tscript:alert(1)", False),
+        (" javascript:alert(1)", False),
+        ("data:text/html,<script>alert(1)</script>", False),
+        ("vbscript:msgbox(1)", False),
+        ('https://example.com/"><script>', False),
+        ("//example.com/", False),
+        (None, False),
+    ],
+)
+def test_only_http_urls_become_links(url, linked: bool) -> None:
+    assert (safe_href(url) is not None) is linked
+
+
+def test_report_is_self_contained(run_dir: Path) -> None:
+    page = build_report(run_dir).read_text(encoding="utf-8")
+    assert not re.search(r"<(script|img|iframe|link)\b[^>]*\b(src|href)=", page, re.IGNORECASE)
+    assert "connect-src 'none'" in page  # the CSP forbids fetches even if a script tried one
+
+
+def test_report_settings_come_from_the_runs_config(tmp_path: Path) -> None:
+    run_dir = write_run_dir(tmp_path / "run", report={"examples_per_reason": 1, "example_text_chars": 60})
+    page = build_report(run_dir).read_text(encoding="utf-8")
+    block = page.split('data-reason="gopher_quality:word_count"')[1].split("</details>")[0]
+    assert block.count('class="example"') == 1
+    assert "(1 example)" in block and " …</div>" in block
+
+
+def test_report_command_rebuilds_the_report_and_refuses_a_non_run_dir(run_dir: Path, capsys) -> None:
+    assert cli_main(["report", str(run_dir)]) == 0
+    assert (run_dir / "report.html").stat().st_size > 1_000_000  # plotly.js inlined
+    assert (run_dir / "distributions.json").is_file()
+    assert cli_main(["report", str(run_dir.parent / "nothing")]) == 2
+    assert "holds no stats.json" in capsys.readouterr().err
+
+
+def test_report_builds_without_distributions_or_mixture(tmp_path: Path) -> None:
+    run_dir = write_run_dir(tmp_path / "run")
+    (run_dir / "mixture.json").unlink()
+    page = build_report(run_dir).read_text(encoding="utf-8")
+    assert "No mixture.json in this run." in page and "No distributions.json" in page
