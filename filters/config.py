@@ -41,7 +41,9 @@ class RepetitionConfig(Section):
 
     mode: Mode = _mode()
     max_char_run: int = Field(
-        100, ge=2, description="Longest allowed run of one non-space character (10,000 slashes derailed a run)."
+        100,
+        ge=2,
+        description="Longest allowed run of one non-space character (10,000 slashes derailed a run).",
     )
     max_token_repeat_line_frac: float = Field(
         0.3,
@@ -74,12 +76,23 @@ class GopherQualityConfig(Section):
     max_symbol_word_ratio: float | None = Field(
         0.1, description="Max '#' or ellipsis per word (symbol_ratio)."
     )
-    max_bullet_lines_ratio: float | None = Field(0.9, description="Max fraction of lines starting with a bullet.")
-    max_ellipsis_lines_ratio: float | None = Field(0.3, description="Max fraction of lines ending in an ellipsis.")
+    max_bullet_lines_ratio: float | None = Field(
+        0.9, description="Max fraction of lines starting with a bullet."
+    )
+    max_ellipsis_lines_ratio: float | None = Field(
+        0.3, description="Max fraction of lines ending in an ellipsis."
+    )
     min_alpha_words_ratio: float | None = Field(
         0.8, description="Min fraction of words with an alphabetic character (alpha_ratio)."
     )
     min_stop_words: int | None = Field(2, description="Min distinct stop words of the document's language.")
+    alpha_ratio_over_words: bool = Field(
+        True,
+        description=(
+            "alpha_ratio over words as Gopher defines them (punctuation tokens left out); false counts "
+            "punctuation tokens as words, as datatrove does, which removes number-heavy news articles."
+        ),
+    )
 
 
 class GopherRepetitionConfig(Section):
@@ -88,7 +101,9 @@ class GopherRepetitionConfig(Section):
     mode: Mode = _mode()
     dup_line_frac: float | None = Field(0.3, description="Max fraction of duplicate lines.")
     dup_para_frac: float | None = Field(0.3, description="Max fraction of duplicate paragraphs.")
-    dup_line_char_frac: float | None = Field(0.2, description="Max fraction of characters in duplicate lines.")
+    dup_line_char_frac: float | None = Field(
+        0.2, description="Max fraction of characters in duplicate lines."
+    )
     dup_para_char_frac: float | None = Field(
         0.2, description="Max fraction of characters in duplicate paragraphs."
     )
@@ -108,9 +123,11 @@ class C4Config(Section):
     mode: Mode = _mode()
     filter_no_terminal_punct: bool = Field(
         False,
-        description="Drop lines without terminal punctuation (C4 paper: true; FineWeb: false, it kept headings).",
+        description="Drop lines without terminal punctuation (C4 paper: true; FineWeb: false).",
     )
-    min_num_sentences: int = Field(5, description="Documents with fewer sentences after cleaning; -1 disables.")
+    min_num_sentences: int = Field(
+        5, description="Documents with fewer sentences after cleaning; -1 disables."
+    )
     min_words_per_line: int = Field(3, description="Lines with fewer words are dropped; -1 disables.")
     max_word_length: int = Field(1000, description="Lines with a longer word are dropped; -1 disables.")
     remove_citations: bool = Field(True, description="Remove wiki-style citations like [1] and [edit].")
@@ -125,7 +142,9 @@ class FineWebQualityConfig(Section):
 
     mode: Mode = _mode()
     line_punct_thr: float = Field(0.12, description="Min fraction of lines ending in terminal punctuation.")
-    line_punct_exclude_zero: bool = Field(False, description="Do not remove documents whose ratio is exactly 0.")
+    line_punct_exclude_zero: bool = Field(
+        False, description="Do not remove documents whose ratio is exactly 0."
+    )
     short_line_thr: float = Field(0.67, description="Max fraction of short lines.")
     short_line_length: int = Field(30, description="A line this long or shorter is short.")
     char_duplicates_ratio: float = Field(0.01, description="Max fraction of characters in duplicated lines.")
@@ -141,12 +160,14 @@ class ClassifierConfig(Section):
     )
     model_path: str | None = Field(
         None,
-        description="A fastText model (.bin/.ftz), e.g. DCLM's; default: the project's small model in filters/data.",
+        description="A fastText model (.bin/.ftz), e.g. DCLM's; default: the project's, in filters/data.",
     )
     positive_label: str = Field(
         "__label__hq", description="The label whose probability is quality_score (DCLM's: __label__hq)."
     )
-    min_score: float = Field(0.5, ge=0, le=1, description="Documents scoring below this are removed in drop mode.")
+    min_score: float = Field(
+        0.5, ge=0, le=1, description="Documents scoring below this are removed in drop mode."
+    )
     max_chars: int = Field(10_000, ge=100, description="Characters of text (newlines folded) the model sees.")
 
 

@@ -1,16 +1,135 @@
-"""Which filter stages a run has, in the order they run (cheap first)."""
+"""Which filter stages a run has, in the order they run (cheap first).
+
+Before extraction: the URL blocklist (needs only the URL). After language identification:
+one heuristic stage that builds each document's text statistics once and runs the text
+filters over them cheapest first (a document removed by a cheap filter never pays for the
+expensive ones, whose signals then stay empty), then the fastText quality classifier, then
+KenLM when a model is given.
+"""
 
 from __future__ import annotations
 
+import pyarrow as pa
+
+from crawlsieve.filters.base import TextFilter
+from crawlsieve.filters.c4 import C4
+from crawlsieve.filters.classifier import KenlmPerplexityStage, QualityClassifierStage
+from crawlsieve.filters.compression import Compression
+from crawlsieve.filters.config import FiltersConfig
+from crawlsieve.filters.fineweb_quality import FineWebQuality
+from crawlsieve.filters.gopher_quality import GopherQuality
+from crawlsieve.filters.gopher_repetition import GopherRepetition
+from crawlsieve.filters.languages import rules_for
+from crawlsieve.filters.models import default_quality_model_path, fasttext_model, kenlm_model
+from crawlsieve.filters.repetition import Repetition
+from crawlsieve.filters.text_stats import DocStats
+from crawlsieve.filters.url_blocklist import UrlBlocklistStage
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.stages import Stage
+from crawlsieve.pipelines.stages import Stage, with_decisions
+
+#: Reason for a text with nothing but whitespace: no filter can judge it.
+EMPTY_TEXT = "filters:empty_text"
+
+
+def text_filters(config: FiltersConfig) -> list[TextFilter]:
+    """The enabled text filters, cheapest first."""
+    candidates: list[TextFilter] = [
+        Repetition(config.repetition),
+        Compression(config.compression),
+        FineWebQuality(config.fineweb_quality),
+        GopherRepetition(config.gopher_repetition),
+        GopherQuality(config.gopher_quality),
+        C4(config.c4),
+    ]
+    return [f for f in candidates if f.mode != "off"]
+
+
+def signal_column(filter_name: str, signal: str) -> str:
+    return f"sig_{filter_name}_{signal}"
+
+
+class HeuristicFilterStage:
+    """Runs the text filters over shared per-document statistics (see module docstring).
+
+    Adds one float64 column per signal of every enabled filter (empty where not computed),
+    sets ``_removed`` to ``<filter>:<rule>`` for the first drop-mode filter a document
+    breaks, and replaces a kept document's text by C4's cleaned lines when C4 drops.
+    """
+
+    name = "heuristic_filters"
+
+    def __init__(self, config: FiltersConfig):
+        self.config = config
+        self.filters = text_filters(config)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        columns = {
+            signal_column(f.name, s): [None] * batch.num_rows for f in self.filters for s in f.signal_names()
+        }
+        removed: list[str | None] = [None] * batch.num_rows
+        failed: list[str | None] = [None] * batch.num_rows
+        errors: list[str | None] = [None] * batch.num_rows
+        texts = batch.column("text").to_pylist()
+        languages = batch.column("language").to_pylist()
+        for row, (text, language) in enumerate(zip(texts, languages, strict=True)):
+            try:
+                removed[row], texts[row] = self._judge(text or "", language, columns, row)
+            except Exception as error:  # bad input becomes a decision, never an exception
+                failed[row], errors[row] = "filter_error", f"{type(error).__name__}: {error}"[:500]
+        for name, values in columns.items():
+            batch = batch.append_column(name, pa.array(values, type=pa.float64()))
+        text_index = batch.schema.get_field_index("text")
+        batch = batch.set_column(text_index, "text", pa.array(texts, type=batch.schema.field("text").type))
+        return with_decisions(batch, removed=removed, failed=failed, error=errors)
+
+    def _judge(self, text: str, language: str | None, columns: dict, row: int) -> tuple[str | None, str]:
+        if not text.strip():
+            return EMPTY_TEXT, text
+        stats = DocStats(text, rules_for(language, self.config.per_language_rules))
+        for text_filter in self.filters:
+            signals = text_filter.signals(stats)
+            for signal in text_filter.signal_names():
+                value = signals[signal]
+                columns[signal_column(text_filter.name, signal)][row] = (
+                    None if value is None else float(value)
+                )
+            if text_filter.mode == "drop" and (rule := text_filter.reason(signals)):
+                return f"{text_filter.name}:{rule}", text
+        c4 = next((f for f in self.filters if isinstance(f, C4) and f.mode == "drop"), None)
+        return None, (c4.cleaned_text(stats) if c4 else text)
 
 
 def pre_extraction_stages(config: Config) -> list[Stage]:
     """Stages over the raw record (url, http headers) that run before extraction."""
-    return []
+    if config.filters.url.mode == "off":
+        return []
+    return [UrlBlocklistStage(config.filters.url)]
 
 
 def post_language_stages(config: Config) -> list[Stage]:
-    """Heuristic and classifier filters over the extracted text, after language id."""
-    return []
+    """Heuristic and classifier filters over the extracted text, after language id.
+
+    The quality classifier always runs (``mode: off`` is read as ``tag``) because every
+    output row carries ``quality_score``; without ``model_path`` it uses the project's
+    default model.
+    """
+    filters = config.filters
+    stages: list[Stage] = []
+    if text_filters(filters):
+        stages.append(HeuristicFilterStage(filters))
+    stages.append(QualityClassifierStage(filters.quality_classifier))
+    if filters.kenlm.model_path and filters.kenlm.mode != "off":
+        stages.append(KenlmPerplexityStage(filters.kenlm))
+    return stages
+
+
+def validate(config: Config) -> None:
+    """Load every model the filters need, before any work starts.
+
+    Raises ``crawlsieve.pipelines.config.ConfigError`` (one line) for a missing or corrupt
+    classifier or KenLM model file, so the CLI exits 2 instead of failing every document.
+    """
+    filters = config.filters
+    fasttext_model(filters.quality_classifier.model_path or default_quality_model_path())
+    if filters.kenlm.model_path and filters.kenlm.mode != "off":
+        kenlm_model(filters.kenlm.model_path)

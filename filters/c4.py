@@ -1,0 +1,136 @@
+"""C4's line cleaning and document rules, as datatrove's C4QualityFilter.
+
+Same line rules, order and document rules as datatrove; also returns the cleaned text (kept
+lines), which replaces the document's text when the filter runs in ``drop`` mode. Lines of
+unspaced languages (Chinese, Japanese, Thai) are split into words by the language's rules,
+not by spaces, or every such line would count as one word and be dropped. Sentences are
+counted only up to ``min_num_sentences`` (the decision needs no more; splitting is costly).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from datatrove.pipeline.filters.c4_filters import CITATION_REGEX, ELLIPSIS, END_PUNCTUATION, POLICY_SUBSTRINGS
+
+from crawlsieve.filters.base import Signals, ratio
+from crawlsieve.filters.config import C4Config
+from crawlsieve.filters.languages import LanguageRules
+from crawlsieve.filters.text_stats import DocStats
+
+
+@dataclass
+class _Pass:
+    """One pass of C4's line rules over a document."""
+
+    kept: list[str] = field(default_factory=list)
+    sentences: int = 0
+    javascript_lines: int = 0
+    policy_lines: int = 0
+    #: The document rule a kept-so-far line broke first ("lorem_ipsum" or "curly_bracket").
+    document_rule: str | None = None
+
+
+class C4:
+    name = "c4"
+
+    def __init__(self, config: C4Config):
+        self.config = config
+        self.mode = config.mode
+
+    def signal_names(self) -> list[str]:
+        return [
+            "kept_lines_frac",
+            "sentences",
+            "javascript_lines",
+            "policy_lines",
+            "lorem_ipsum",
+            "curly_bracket",
+        ]
+
+    def signals(self, stats: DocStats) -> Signals:
+        result = self.clean(stats)
+        return {
+            "kept_lines_frac": ratio(len(result.kept), len(stats.lines)),
+            "sentences": result.sentences,
+            "javascript_lines": result.javascript_lines,
+            "policy_lines": result.policy_lines,
+            "lorem_ipsum": float(result.document_rule == "lorem_ipsum"),
+            "curly_bracket": float(result.document_rule == "curly_bracket"),
+        }
+
+    def cleaned_text(self, stats: DocStats) -> str:
+        return "\n".join(self.clean(stats).kept).strip()
+
+    def reason(self, s: Signals) -> str | None:
+        if s["lorem_ipsum"]:
+            return "lorem_ipsum"
+        if s["curly_bracket"]:
+            return "curly_bracket"
+        if self.config.min_num_sentences != -1 and s["sentences"] < self.config.min_num_sentences:
+            # Name the line rule that emptied the page when there was one: more explainable.
+            if s["javascript_lines"]:
+                return "javascript"
+            if s["policy_lines"]:
+                return "policy"
+            return "too_few_sentences"
+        return None
+
+    def clean(self, stats: DocStats) -> _Pass:
+        return stats.shared("c4_pass", lambda: self._run(stats.lines, stats.rules))
+
+    def _run(self, lines: list[str], rules: LanguageRules) -> _Pass:
+        c, result = self.config, _Pass()
+        for raw in lines:
+            line = raw.strip()
+            words = rules.split_words(line) if rules.unspaced else line.split()
+            if c.max_word_length != -1 and any(len(word) > c.max_word_length for word in words):
+                continue
+            if c.remove_citations:
+                line = CITATION_REGEX.sub("", line)
+            if c.filter_no_terminal_punct and (not line.endswith(END_PUNCTUATION) or line.endswith(ELLIPSIS)):
+                continue
+            if len(words) < c.min_words_per_line:
+                continue
+            lowered = line.lower()
+            if c.filter_lorem_ipsum and "lorem ipsum" in lowered:
+                result.document_rule = result.document_rule or "lorem_ipsum"
+                continue
+            if c.filter_javascript and "javascript" in lowered:
+                result.javascript_lines += 1
+                continue
+            if c.filter_curly_bracket and "{" in line:
+                result.document_rule = result.document_rule or "curly_bracket"
+                continue
+            if c.filter_policy and any(p in lowered for p in POLICY_SUBSTRINGS):
+                result.policy_lines += 1
+                continue
+            if result.sentences < c.min_num_sentences:  # enough is enough: splitting is costly
+                result.sentences += _sentence_count(line, rules)
+            result.kept.append(line)
+        return result
+
+
+def _sentence_count(line: str, language: str) -> int:
+    """Sentences of a line as datatrove's ``split_into_sentences`` counts them (spaCy's
+    sentencizer), without its per-call memory zone; a regex splitter where no spaCy loads."""
+    from datatrove.utils.word_tokenizers import SpaCyTokenizer, load_word_tokenizer
+
+    try:
+        tokenizer = load_word_tokenizer(language)
+    except Exception:  # no tokenizer for the language offline (ja, th, ...)
+        tokenizer = None
+    if isinstance(tokenizer, SpaCyTokenizer) and tokenizer.config is None:
+        nlp = tokenizer.tokenizer
+        nlp.max_length = len(line) + 10
+        return max(1, sum(1 for _ in nlp(line).sents))
+    try:
+        return len(tokenizer.sent_tokenize(line)) or 1 if tokenizer else _regex_sentences(line)
+    except Exception:  # a tokenizer that needs a package we do not install
+        return _regex_sentences(line)
+
+
+def _regex_sentences(line: str) -> int:
+    from datatrove.utils.word_tokenizers import WhitespaceTokenizer
+
+    return len(WhitespaceTokenizer().sent_tokenize(line)) or 1

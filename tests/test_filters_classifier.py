@@ -1,0 +1,136 @@
+"""The fastText quality classifier and KenLM stages: scores, modes, bad model files, Ray workers."""
+
+from __future__ import annotations
+
+import pickle
+
+import pyarrow as pa
+import pytest
+
+from crawlsieve.filters.classifier import QUALITY_SCORE, KenlmPerplexityStage, QualityClassifierStage
+from crawlsieve.filters.config import ClassifierConfig, KenlmConfig
+from crawlsieve.filters.stages import post_language_stages, validate
+from crawlsieve.pipelines.config import Config, ConfigError
+
+ARTICLE = (
+    "The river authority published a long report about the floods of the last winter. It describes how the "
+    "water rose in the northern district and what the city will do next. Several volunteers helped the "
+    "families who had to leave their homes for a few days, and the mayor thanked them at a public meeting."
+)
+CHROME = "Home\nAbout us\nContact\nLogin\nRegister\nShare on Facebook\nShare on Twitter\nAccept all cookies"
+
+
+def table(texts: list[str]) -> pa.Table:
+    n = len(texts)
+    return pa.table(
+        {
+            "id": [str(i) for i in range(n)],
+            "url": [f"https://example.com/{i}" for i in range(n)],
+            "text": texts,
+            "language": ["en"] * n,
+            "language_score": [0.9] * n,
+        }
+    )
+
+
+def test_default_model_scores_every_row_and_prefers_article_prose_to_page_chrome():
+    out = QualityClassifierStage(ClassifierConfig())(table([ARTICLE, CHROME, ""]))
+    scores = out.column(QUALITY_SCORE).to_pylist()
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert scores[0] > 0.5 > scores[1]
+    assert nothing_removed(out)
+
+
+def nothing_removed(out: pa.Table) -> bool:  # tag mode (the default) decides nothing
+    return "_removed" not in out.column_names or out.column("_removed").null_count == out.num_rows
+
+
+def test_drop_mode_removes_documents_below_the_minimum_score():
+    out = QualityClassifierStage(ClassifierConfig(mode="drop", min_score=0.5))(table([ARTICLE, CHROME]))
+    assert out.column("_removed").to_pylist() == [None, "quality_classifier:score"]
+
+
+def test_post_language_stages_end_with_the_classifier_so_quality_score_is_always_written():
+    names = [stage.name for stage in post_language_stages(Config())]
+    assert names == ["heuristic_filters", "quality_classifier"]
+
+
+@pytest.mark.parametrize("content", [None, b"", b"not a fasttext model" * 50])
+def test_validate_refuses_a_missing_or_corrupt_model_with_one_line(tmp_path, content):
+    path = tmp_path / "model.bin"
+    if content is not None:
+        path.write_bytes(content)
+    config = Config()
+    config.filters.quality_classifier.model_path = str(path)
+    with pytest.raises(ConfigError) as error:
+        validate(config)
+    assert str(path) in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_validate_accepts_the_default_model():
+    validate(Config())
+
+
+def test_stage_pickles_without_its_model_and_scores_in_a_ray_worker(ray_local):
+    stage = QualityClassifierStage(ClassifierConfig())
+    stage(table([ARTICLE]))  # loads the model in this process
+    assert len(pickle.dumps(stage)) < 5_000
+
+    @ray_local.remote
+    def score(stage, batch):
+        return stage(batch).column(QUALITY_SCORE).to_pylist()
+
+    scores = ray_local.get(score.remote(stage, table([ARTICLE, CHROME])))
+    assert scores[0] > scores[1]
+
+
+ARPA = """\\data\\
+ngram 1=7
+ngram 2=6
+
+\\1-grams:
+-3.0\t<unk>\t0
+0\t<s>\t-0.3
+-1.0\t</s>\t0
+-0.5\tthe\t-0.3
+-0.7\triver\t-0.3
+-0.7\trose\t-0.3
+-0.9\tfast\t-0.3
+
+\\2-grams:
+-0.1\t<s> the
+-0.1\tthe river
+-0.1\triver rose
+-0.2\trose fast
+-0.1\tfast </s>
+-0.3\trose </s>
+
+\\end\\
+"""
+
+
+@pytest.fixture
+def arpa_model(tmp_path):
+    pytest.importorskip("kenlm", reason="kenlm is installed with the test extra")
+    path = tmp_path / "tiny.arpa"
+    path.write_text(ARPA)
+    return str(path)
+
+
+def test_kenlm_perplexity_is_low_for_text_the_model_knows_and_drop_mode_removes_the_rest(arpa_model):
+    stage = KenlmPerplexityStage(KenlmConfig(model_path=arpa_model, mode="drop", max_perplexity=50))
+    out = stage(table(["The river rose fast", "Zebras juggle quietly over purple mountains", ""]))
+    known, unknown, empty = out.column("sig_kenlm_perplexity").to_pylist()
+    assert known < 5 < 50 < unknown
+    assert empty is None
+    assert out.column("_removed").to_pylist() == [None, "kenlm:perplexity", None]
+
+
+def test_kenlm_stage_runs_only_when_a_model_is_given_and_a_missing_one_is_refused(arpa_model, tmp_path):
+    config = Config()
+    config.filters.kenlm.model_path = arpa_model
+    assert [s.name for s in post_language_stages(config)][-1] == "kenlm"
+    config.filters.kenlm.model_path = str(tmp_path / "missing.arpa")
+    with pytest.raises(ConfigError, match="KenLM model not found"):
+        validate(config)
