@@ -10,6 +10,36 @@ from crawlsieve.pipelines.config_base import Section
 class DedupConfig(Section):
     """Exact and MinHash-LSH near-dedup over the whole run."""
 
+    enabled: bool = Field(True, description="Run the global dedup step (exact, near and index).")
+    payload: bool = Field(
+        True,
+        description="Before extraction, remove records whose WARC-Payload-Digest repeats within the file "
+        "(dedup:payload); repeats across files are caught as dedup:exact.",
+    )
+    exact: bool = Field(
+        True, description="Remove documents whose normalized text is identical (dedup:exact)."
+    )
+    near: bool = Field(True, description="Remove MinHash-LSH near-duplicates (dedup:near).")
+    ngram_size: int = Field(5, ge=1, le=32, description="Words per shingle; shorter documents get no bands.")
+    num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations per signature.")
+    seed: int = Field(1, ge=0, description="Seed of the MinHash permutations (datasketch's).")
+    threshold: float = Field(
+        0.8, gt=0, lt=1, description="Jaccard similarity above which documents count as near-duplicates."
+    )
+    false_positive_weight: float = Field(
+        0.5, ge=0, le=1, description="Weight of false positives when choosing bands x rows (datasketch)."
+    )
+    false_negative_weight: float = Field(
+        0.5, ge=0, le=1, description="Weight of false negatives when choosing bands x rows (datasketch)."
+    )
+    shuffle_partitions: int | None = Field(
+        None,
+        ge=1,
+        description="Partitions of the band-bucket and graph shuffles; default: from the number of rows.",
+    )
+    max_rounds: int = Field(
+        40, ge=1, description="Upper bound on connected-components rounds (a run fails beyond it)."
+    )
     against: list[str] = Field(
         default_factory=list,
         description="Output directories of earlier runs whose dedup index this run is deduplicated against.",

@@ -1,0 +1,101 @@
+"""MinHash signatures, LSH bands and the per-file dedup stages (no Ray needed)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from datasketch import MinHash
+from datasketch.lsh import _optimal_param
+
+from crawlsieve.dedup.minhash import MinHasher, normalized_words, shingle_hash32, shingle_hashes
+from crawlsieve.dedup.stages import BANDS, TEXT_HASH, PayloadDigestDedup, minhasher, signature_stages
+from crawlsieve.pipelines.config import Config
+from crawlsieve.pipelines.stages import REMOVED
+
+
+def _datasketch_signature(words: list[str], hasher: MinHasher) -> np.ndarray:
+    sketch = MinHash(num_perm=hasher.num_perm, seed=hasher.seed, hashfunc=shingle_hash32)
+    sketch.update_batch([tuple(words[p : p + hasher.ngram]) for p in range(len(words) - hasher.ngram + 1)])
+    return sketch.hashvalues
+
+
+@pytest.fixture(scope="module")
+def real_texts(shared_corpus) -> list[str]:
+    lines = (shared_corpus / "extraction" / "ground_truth.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["text"] for line in lines]
+
+
+@pytest.mark.parametrize(("num_perm", "seed", "ngram"), [(128, 1, 5), (64, 42, 3)])
+def test_vectorized_signatures_equal_datasketch_minhash_with_same_seed_and_permutations(
+    real_texts, num_perm, seed, ngram
+):
+    texts = [*real_texts[:60], "", "one", "Ünïcode, wörds — and PUNCTUATION!!! " * 3, None]
+    hasher = MinHasher(num_perm=num_perm, seed=seed, ngram=ngram)
+    words = normalized_words(pa.array(texts, pa.string()))
+    signatures = hasher.signatures(*shingle_hashes(words, ngram))
+    for row, doc_words in enumerate(words.to_pylist()):
+        np.testing.assert_array_equal(
+            signatures[row], _datasketch_signature(doc_words, hasher), err_msg=str(row)
+        )
+
+
+def test_bands_and_rows_come_from_datasketch_optimal_param():
+    config = Config()
+    hasher = minhasher(config)
+    assert (hasher.bands, hasher.rows) == _optimal_param(0.8, 128, 0.5, 0.5)
+    config.dedup.threshold = 0.6
+    assert (minhasher(config).bands, minhasher(config).rows) == _optimal_param(0.6, 128, 0.5, 0.5)
+
+
+def test_words_are_lowercased_without_punctuation_so_formatting_changes_hash_the_same():
+    words = normalized_words(pa.array(["Hello, World!  It's  here.", "hello world it s here", "   "]))
+    assert words.to_pylist() == [["hello", "world", "it", "s", "here"]] * 2 + [[]]
+
+
+def test_empty_and_short_documents_get_no_bands_and_empty_ones_no_text_hash():
+    stage = signature_stages(Config())[0]
+    out = stage(pa.table({"text": ["", "word", "four words only here", "five words are enough here", None]}))
+    assert out[TEXT_HASH].to_pylist()[0] is None and out[TEXT_HASH].to_pylist()[4] is None
+    assert all(h is not None for h in out[TEXT_HASH].to_pylist()[1:4])
+    assert [len(b) for b in out[BANDS].to_pylist()] == [0, 0, 0, minhasher(Config()).bands, 0]
+
+
+def test_near_duplicate_texts_share_a_band_and_unrelated_texts_share_none(real_texts):
+    long = next(t for t in real_texts if len(t.split()) > 400)
+    words = long.split()
+    edited = " ".join([*words[:200], "CHANGED", *words[201:]])
+    other = next(t for t in real_texts if len(t.split()) > 400 and t != long)
+    bands = signature_stages(Config())[0](pa.table({"text": [long, edited, other]}))[BANDS].to_pylist()
+    assert set(bands[0]) & set(bands[1])
+    assert not set(bands[0]) & set(bands[2])
+
+
+def _records(path: str, rows: list[tuple[int, str | None]]) -> pa.Table:
+    return pa.table(
+        {
+            "warc_path": [path] * len(rows),
+            "record_offset": pa.array([offset for offset, _ in rows], pa.int64()),
+            "payload_digest": [digest for _, digest in rows],
+        }
+    )
+
+
+def test_payload_digest_repeats_within_a_file_are_removed_across_batches_but_not_across_files():
+    stage = PayloadDigestDedup()
+    first = stage(_records("a.warc.gz", [(0, "sha1:A"), (10, "sha1:B"), (20, "sha1:A"), (30, None)]))
+    second = stage(_records("a.warc.gz", [(40, "sha1:B"), (50, None), (60, "sha1:C")]))
+    other_file = stage(_records("b.warc.gz", [(0, "sha1:A"), (5, "sha1:A")]))
+    assert first[REMOVED].to_pylist() == [None, None, "dedup:payload", None]
+    assert second[REMOVED].to_pylist() == ["dedup:payload", None, None]
+    assert other_file[REMOVED].to_pylist() == [None, "dedup:payload"]
+
+
+def test_payload_dedup_of_a_retried_file_in_the_same_process_keeps_the_first_copies():
+    stage = PayloadDigestDedup()
+    rows = [(0, "sha1:A"), (10, "sha1:A")]
+    stage(_records("a.warc.gz", rows))
+    retried = stage(_records("a.warc.gz", rows))
+    assert retried[REMOVED].to_pylist() == [None, "dedup:payload"]
