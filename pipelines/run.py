@@ -91,18 +91,12 @@ def prepare_config(args: argparse.Namespace) -> Config:
 
 def validate(config: Config) -> None:
     """Refuse bad models and indexes with one line before any work starts."""
-    import importlib
-
+    from crawlsieve.dedup.index import validate_against
     from crawlsieve.filters import language, stages
 
     language.validate(config.language)
-    try:
-        dedup_index = importlib.import_module("crawlsieve.dedup.index")
-    except ImportError:
-        dedup_index = None
-    for check in (getattr(stages, "validate", None), getattr(dedup_index, "validate_against", None)):
-        if check is not None:
-            check(config)
+    stages.validate(config)
+    validate_against(config)
 
 
 def check_output_location(output: str) -> Path:
@@ -251,14 +245,14 @@ def run_pipeline(
         + (f", {len(done)} done before" if done else "")
     )
     _per_shard(_extract_batch, todo, config, output_dir)
+    log(f"crawlsieve: extraction and filters done ({time.monotonic() - clock:.0f}s); deduplicating the run")
 
-    try:
-        from crawlsieve.dedup import run as dedup_run
-    except ImportError:
-        dedup_run = None
-    dedup_summary = dedup_run.deduplicate(output_dir / "_work", output_dir, config) if dedup_run else {}
+    from crawlsieve.dedup.run import deduplicate
 
+    dedup_summary = deduplicate(output_dir / "_work", output_dir, config)
+    log(f"crawlsieve: dedup done ({time.monotonic() - clock:.0f}s); tagging and writing shards")
     _per_shard(_finalize_batch, [{"shard": s} for s in shards], config, output_dir)
+    log(f"crawlsieve: shards written ({time.monotonic() - clock:.0f}s); writing stats, mixture and report")
     return aggregate(output_dir, config, started, clock, dedup_summary, report=report, log=log)
 
 
@@ -275,6 +269,9 @@ def aggregate(
     """Phase D: the run's stats, mixture, review samples and report."""
     from crawlsieve.pipelines.finalize import finalize_stages
     from crawlsieve.pipelines.shard import stage_names
+    from crawlsieve.quality.distributions import build_distributions
+    from crawlsieve.quality.mixture import build_mixture
+    from crawlsieve.quality.report import build_report
     from crawlsieve.quality.review import build_review
     from crawlsieve.quality.stats import build_stats
 
@@ -288,22 +285,11 @@ def aggregate(
         "config": config.model_dump(mode="json"),
     }
     stats = build_stats(output_dir, order, extra)
-    build_review(output_dir)
-    try:
-        from crawlsieve.quality.mixture import build_mixture
-    except ImportError:
-        build_mixture = None
-    if build_mixture is not None:
-        build_mixture(output_dir, config)
+    build_review(output_dir, config.report.review_per_reason)
+    build_mixture(output_dir, config)
     if report:
-        try:
-            from crawlsieve.quality import distributions
-            from crawlsieve.quality.report import build_report
-        except ImportError:
-            pass
-        else:
-            distributions.build_distributions(output_dir)
-            build_report(output_dir)
+        build_distributions(output_dir, config.report)
+        build_report(output_dir, config.report)
     return stats
 
 

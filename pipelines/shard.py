@@ -34,11 +34,10 @@ def per_file_stages(config: Config) -> list[Stage]:
     from crawlsieve.pipelines.extract import ExtractStage
     from crawlsieve.pipelines.warc import HttpCheckStage
 
-    payload_stages = getattr(dedup_stages, "payload_stages", lambda config: [])
     return [
         HttpCheckStage(config.read),
         *pre_extraction_stages(config),
-        *payload_stages(config),
+        *dedup_stages.payload_stages(config),
         ExtractStage(config.extract),
         LanguageStage(config.language),
         *post_language_stages(config),

@@ -41,6 +41,9 @@ class DomainConfig(Section):
 class ReportConfig(Section):
     """The reviewer's report (DIR/report.html) and its distributions (DIR/distributions.json)."""
 
+    review_per_reason: int = Field(
+        20, ge=1, le=10_000, description="Documents sampled per removal reason (and kept) into DIR/review/."
+    )
     histogram_bins: int = Field(
         40, ge=2, le=500, description="Bins of each distribution (document length, scores, signals)."
     )
