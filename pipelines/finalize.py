@@ -59,18 +59,16 @@ def decisions_for(output_dir: Path, shard: str, ids: pa.ChunkedArray) -> pa.Tabl
 def apply_decisions(docs: pa.Table, decisions: pa.Table | None) -> pa.Table:
     """Add `dup_cluster_size` and the dedup `_removed` reason to each document, in document order.
 
-    Only the ids take part in the join: Arrow's hash join cannot carry list columns (the
-    MinHash bands) through, and the texts need not move.
+    A lookup by id (the first decision of an id wins) rather than a join: it keeps the row count
+    even if an id repeats, and the texts and list columns never move.
     """
     if decisions is None or decisions.num_rows == 0:
         return docs.append_column("dup_cluster_size", pa.array([1] * docs.num_rows, pa.int64()))
-    wanted = decisions.select([c for c in ("id", REMOVED, "dup_cluster_size") if c in decisions.column_names])
-    keys = pa.table({"id": docs.column("id"), "__order": pa.array(range(docs.num_rows), pa.int64())})
-    joined = keys.join(wanted, "id", join_type="left outer").sort_by("__order")
-    size = pc.fill_null(joined.column("dup_cluster_size"), 1).cast(pa.int64())
+    position = pc.index_in(docs.column("id"), value_set=decisions.column("id").combine_chunks())
+    size = pc.fill_null(decisions.column("dup_cluster_size").take(position), 1).cast(pa.int64())
     docs = docs.append_column("dup_cluster_size", size)
-    if REMOVED in joined.column_names:
-        docs = docs.append_column(REMOVED, joined.column(REMOVED).cast(pa.string()))
+    if REMOVED in decisions.column_names:
+        docs = docs.append_column(REMOVED, decisions.column(REMOVED).take(position).cast(pa.string()))
     return docs
 
 

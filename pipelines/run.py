@@ -123,7 +123,7 @@ def prepare_output(output_dir: Path, resume: bool) -> None:
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
-    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "data").mkdir(parents=True, exist_ok=True)  # readers see a dataset even if nothing is kept
 
 
 def init_ray(config: Config) -> None:
