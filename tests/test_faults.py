@@ -14,9 +14,8 @@ import time
 from pathlib import Path
 
 import psutil
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 import pytest
+from run_outputs import data_rows, decisions
 
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
@@ -52,24 +51,6 @@ def kill_tree(root: psutil.Process) -> None:
         for process in [*root.children(recursive=True), root]:
             with contextlib.suppress(psutil.Error):
                 process.kill()
-
-
-def data_rows(output: Path) -> list[dict]:
-    if not (output / "data").is_dir():
-        return []
-    table = ds.dataset(output / "data", format="parquet", partitioning="hive").to_table()
-    return sorted(table.to_pylist(), key=lambda row: row["id"])
-
-
-def decisions(output: Path) -> list[tuple]:
-    """Every record's fate from the ledgers: (id, stage, removed reason, failure kind), sorted."""
-    columns = ["id", "stage", "removed", "failed"]
-    rows = []
-    for path in sorted((output / "_work" / "ledger").glob("*.parquet")):
-        rows += zip(
-            *(pq.read_table(path, columns=columns).column(c).to_pylist() for c in columns), strict=True
-        )
-    return sorted(rows, key=repr)
 
 
 @pytest.mark.slow

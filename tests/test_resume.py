@@ -17,9 +17,9 @@ from collections import Counter
 from pathlib import Path
 
 import psutil
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from run_outputs import data_rows, decisions
 
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
@@ -59,24 +59,6 @@ def kill_driver_when_some_files_are_done(driver: subprocess.Popen, output: Path)
             process.kill()
     driver.wait(timeout=30)
     psutil.wait_procs(family, timeout=30)
-
-
-def data_rows(output: Path) -> list[dict]:
-    if not (output / "data").is_dir():
-        return []
-    table = ds.dataset(output / "data", format="parquet", partitioning="hive").to_table()
-    return sorted(table.to_pylist(), key=lambda row: row["id"])
-
-
-def decisions(output: Path) -> list[tuple]:
-    """Every record's fate from the ledgers: (id, stage, removed reason, failure kind), sorted."""
-    columns = ["id", "stage", "removed", "failed"]
-    rows = []
-    for path in sorted((output / "_work" / "ledger").glob("*.parquet")):
-        rows += zip(
-            *(pq.read_table(path, columns=columns).column(c).to_pylist() for c in columns), strict=True
-        )
-    return sorted(rows, key=repr)
 
 
 def assert_markers_stand_for_complete_outputs(output: Path) -> None:

@@ -1,0 +1,27 @@
+"""Readers of a run's output directory, for tests that compare runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+
+def data_rows(output: Path) -> list[dict]:
+    """The kept documents of a run, sorted by id."""
+    if not (output / "data").is_dir():
+        return []
+    table = ds.dataset(output / "data", format="parquet", partitioning="hive").to_table()
+    return sorted(table.to_pylist(), key=lambda row: row["id"])
+
+
+def decisions(output: Path) -> list[tuple]:
+    """Every record's fate from the ledgers: (id, stage, removed reason, failure kind), sorted."""
+    columns = ["id", "stage", "removed", "failed"]
+    rows = []
+    for path in sorted((output / "_work" / "ledger").glob("*.parquet")):
+        rows += zip(
+            *(pq.read_table(path, columns=columns).column(c).to_pylist() for c in columns), strict=True
+        )
+    return sorted(rows, key=repr)
