@@ -76,14 +76,10 @@ def generate(root: Path, documents: int, rng) -> None:
     kept, removed = int(documents * 0.6), documents - int(documents * 0.6)
     pairs = reasons()
     weights = rng.dirichlet(np.ones(len(pairs)))
-    removed_counts = {
-        reason: int(w * removed * 0.98) for (_, reason), w in zip(pairs, weights, strict=True)
-    }
+    removed_counts = {reason: int(w * removed * 0.98) for (_, reason), w in zip(pairs, weights, strict=True)}
     failed = documents - kept - sum(removed_counts.values())
     failed_counts = dict(
-        zip(
-            FAILURES, np.bincount(rng.integers(0, len(FAILURES), failed), minlength=6).tolist(), strict=True
-        )
+        zip(FAILURES, np.bincount(rng.integers(0, len(FAILURES), failed), minlength=6).tolist(), strict=True)
     )
     inputs = {
         f"s3://commoncrawl/crawl-data/CC-MAIN-2024-10/segments/{i}/warc/CC-MAIN-{i:05d}.warc.gz": {
@@ -200,9 +196,7 @@ def main() -> None:
     try:
         started = time.perf_counter()
         generate(root, args.documents, np.random.default_rng(7))
-        print(
-            f"generated a {args.documents:,}-document run in {time.perf_counter() - started:.1f} s: {root}"
-        )
+        print(f"generated a {args.documents:,}-document run in {time.perf_counter() - started:.1f} s: {root}")
         started = time.perf_counter()
         build_distributions(root)
         distributions_seconds = time.perf_counter() - started

@@ -12,6 +12,7 @@ import signal
 import threading
 
 import pyarrow as pa
+
 from crawlsieve.pipelines.config import ExtractConfig
 from crawlsieve.pipelines.decode import decode_html
 from crawlsieve.pipelines.stages import with_decisions

@@ -1,0 +1,504 @@
+"""crawlsieve against datatrove on the same WARC files, the same stages, the same 2 cores.
+
+    .venv/bin/python -m benchmarks.throughput [--repeat 2] [--copies 3] [--cpus 2]
+
+Inputs: the shared corpus's WARC files, and a larger set made by repeating each file
+``--copies`` times with new URLs, new record ids and perturbed text (a few words dropped or
+doubled per paragraph), so the copies are near- but not exact duplicates.
+
+(a) crawlsieve: ``run_pipeline`` on a local Ray with ``--cpus`` CPUs (Ray start and stop are
+    inside the timing, as datatrove's process pool start is inside its timing);
+(b) datatrove: WarcReader -> Trafilatura -> LanguageFilter -> GopherRepetition + GopherQuality
+    -> C4QualityFilter -> FineWebQualityFilter -> ParquetWriter + MinhashDedupSignature, then
+    MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, on a LocalPipelineExecutor
+    with ``--cpus`` workers and one task per file.
+
+Runs alternate (crawlsieve, datatrove, crawlsieve, ...) so background load hits both alike.
+Documents are the HTML 200 responses of the input (the same count for both pipelines);
+documents/second/core = documents / wall seconds / cpus.
+
+It then profiles one phase-A pass in this process (outside Ray): each stage of
+``per_file_stages(config)`` timed over the batches of ``read_warc``, the time inside the
+extractor call separated from the rest of the extract stage, and the Parquet writes.
+
+Offline: datatrove's language filter is pointed at crawlsieve's lid.176.ftz (its default
+downloads lid.176.bin); its English word tokenizer is spaCy's blank one (no download), and
+C4 splits on lines (``split_paragraph=True``, its default), so NLTK's punkt is never loaded.
+datatrove's WarcReader needs undeclared packages: ``pip install -e .[bench]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import random
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+from datatrove.pipeline.filters import LanguageFilter
+from datatrove.utils.lid import FT176LID
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS_WARCS = REPO.parent / "shared" / "corpus" / "warc"
+
+# --------------------------------------------------------------------------- inputs
+
+#: Text between tags long enough to be prose; only these runs are perturbed.
+PROSE = re.compile(rb">([^<>]{80,})<")
+
+
+def _perturb(html: bytes, rng: random.Random) -> bytes:
+    """Drop or double about 3% of the words of each prose run, as an edited copy would.
+
+    Works on bytes and splits on ASCII spaces only, so any encoding survives untouched.
+    """
+
+    def edit(match: re.Match) -> bytes:
+        words = match.group(1).split(b" ")
+        out = []
+        for word in words:
+            roll = rng.random()
+            if roll < 0.015:
+                continue
+            out.append(word)
+            if roll > 0.985:
+                out.append(word)
+        return b">" + b" ".join(out) + b"<"
+
+    return PROSE.sub(edit, html)
+
+
+def _sha1_digest(payload: bytes) -> str:
+    import base64
+
+    return "sha1:" + base64.b32encode(hashlib.sha1(payload).digest()).decode("ascii")
+
+
+def generate_copies(sources: list[Path], out_dir: Path, copies: int, seed: int = 0) -> list[Path]:
+    """Write ``copies`` edited versions of each source WARC; returns their paths."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.warcwriter import WARCWriter
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for copy in range(1, copies + 1):
+        for source in sources:
+            rng = random.Random(f"{seed}:{copy}:{source.name}")
+            target = out_dir / f"{source.name.removesuffix('.warc.gz')}-copy{copy}.warc.gz"
+            with open(source, "rb") as handle, open(target, "wb") as out:
+                writer = WARCWriter(out, gzip=True)
+                for record in ArchiveIterator(handle):
+                    writer.write_record(_edited(record, writer, copy, rng))
+            written.append(target)
+    return written
+
+
+def _edited(record, writer, copy: int, rng: random.Random):
+    """The record with a new id, a URL on a copy-specific host, and (responses) perturbed HTML."""
+    headers = record.rec_headers
+    url = headers.get_header("WARC-Target-URI")
+    new_url = re.sub(r"^(https?://)", rf"\g<1>copy{copy}.", url) if url else url
+    payload = record.content_stream().read()
+    http_headers = record.http_headers
+    if record.rec_type == "response":
+        payload = _perturb(payload, rng)
+        http_headers.remove_header("Content-Length")
+        http_headers.remove_header("Transfer-Encoding")
+        http_headers.remove_header("Content-Encoding")
+    warc_headers = {
+        name: value
+        for name, value in headers.headers
+        if name not in ("WARC-Record-ID", "WARC-Target-URI", "WARC-Payload-Digest", "WARC-Block-Digest")
+        and name != "Content-Length"
+    }
+    warc_headers["WARC-Record-ID"] = f"<urn:uuid:{uuid.UUID(int=rng.getrandbits(128), version=4)}>"
+    if record.rec_type == "response":
+        warc_headers["WARC-Payload-Digest"] = _sha1_digest(payload)
+    return writer.create_warc_record(
+        new_url or "",
+        record.rec_type,
+        payload=io.BytesIO(payload),
+        length=len(payload),
+        warc_headers_dict=warc_headers,
+        http_headers=http_headers,
+    )
+
+
+def count_html_responses(paths: list[Path]) -> int:
+    """HTML 200 responses: the documents both pipelines are asked to extract."""
+    from crawlsieve.pipelines.config import ReadConfig
+    from crawlsieve.pipelines.warc import HttpCheckStage, read_warc
+
+    read = ReadConfig()
+    check = HttpCheckStage(read)
+    total = 0
+    for path in paths:
+        for batch in read_warc(str(path), path.name, read):
+            total += check(batch).column("_removed").null_count
+    return total
+
+
+# --------------------------------------------------------------------------- crawlsieve
+
+
+def crawlsieve_config(cpus: int):
+    from crawlsieve.pipelines.config import Config
+
+    config = Config()
+    config.ray.num_cpus = cpus
+    return config
+
+
+def run_crawlsieve(paths: list[Path], work: Path, cpus: int) -> dict:
+    import ray
+
+    from crawlsieve.pipelines.run import init_ray, run_pipeline
+
+    config = crawlsieve_config(cpus)
+    out = work / "crawlsieve"
+    started = time.perf_counter()
+    init_ray(config)
+    ray_up = time.perf_counter()
+    stats = run_pipeline([str(p) for p in paths], out, config, report=False, log=lambda m: None)
+    ray.shutdown()
+    seconds = time.perf_counter() - started
+    shutil.rmtree(out, ignore_errors=True)
+    return {"seconds": seconds, "ray_init": ray_up - started, "kept": stats["documents_kept"]}
+
+
+# --------------------------------------------------------------------------- datatrove
+
+
+class _LocalFT176(FT176LID):
+    """datatrove's lid.176 language id, loading a local model file (its default downloads one)."""
+
+    def __init__(self, path: str):
+        super().__init__(None)
+        self.path = path
+
+    @property
+    def model(self):
+        if self._model is None:
+            from fasttext.FastText import _FastText
+
+            self._model = _FastText(self.path)
+        return self._model
+
+
+class OfflineLanguageFilter(LanguageFilter):
+    """datatrove's LanguageFilter on crawlsieve's lid.176.ftz, never downloading.
+
+    Its dependency check looks for the ``fasttext-numpy2-wheel`` distribution by name; the
+    ``fasttext`` module here comes from ``fasttext-community``, so the check (done in
+    ``PipelineStep.__new__``) is skipped.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        return object.__new__(cls)
+
+    def __init__(self, language_threshold: float):
+        from crawlsieve.filters.language import default_model_path
+
+        super().__init__(language_threshold=language_threshold)
+        self.model = _LocalFT176(str(default_model_path()))
+
+
+def datatrove_stages(paths: list[Path], work: Path, cpus: int, minhash_config) -> list:
+    """The four LocalPipelineExecutors of datatrove's FineWeb-style pipeline."""
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup import (
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
+    from datatrove.pipeline.extractors import Trafilatura
+    from datatrove.pipeline.filters import (
+        C4QualityFilter,
+        FineWebQualityFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+    )
+    from datatrove.pipeline.readers import ParquetReader, WarcReader
+    from datatrove.pipeline.writers import ParquetWriter
+
+    from crawlsieve.pipelines.config import ExtractConfig
+
+    extract = ExtractConfig()
+    input_dir = work / "input"
+    input_dir.mkdir(parents=True, exist_ok=True)
+    for path in paths:  # datatrove reads a folder; links keep the files where they are
+        (input_dir / path.name).symlink_to(path.resolve())
+    language = OfflineLanguageFilter(language_threshold=crawlsieve_config(1).language.min_score)
+    filtered, sigs, buckets, clusters = (work / n for n in ("filtered", "sigs", "buckets", "clusters"))
+    tasks = len(paths)
+    common = {"workers": cpus, "skip_completed": False}
+    stage_a = LocalPipelineExecutor(
+        pipeline=[
+            WarcReader(str(input_dir), glob_pattern="*.warc.gz"),
+            Trafilatura(
+                favour_precision=extract.favor_precision,
+                timeout=extract.timeout_seconds,
+                deduplicate=extract.deduplicate,
+                favor_recall=extract.favor_recall,
+                include_tables=extract.include_tables,
+                include_links=extract.include_links,
+                with_metadata=False,
+                output_format="txt",
+            ),
+            language,
+            GopherRepetitionFilter(),
+            GopherQualityFilter(),
+            C4QualityFilter(),
+            FineWebQualityFilter(),
+            ParquetWriter(str(filtered)),
+            MinhashDedupSignature(output_folder=str(sigs), config=minhash_config),
+        ],
+        tasks=tasks,
+        logging_dir=str(work / "logs" / "a"),
+        **common,
+    )
+    stage_b = LocalPipelineExecutor(
+        pipeline=[
+            MinhashDedupBuckets(input_folder=str(sigs), output_folder=str(buckets), config=minhash_config)
+        ],
+        tasks=minhash_config.num_buckets,
+        logging_dir=str(work / "logs" / "b"),
+        **common,
+    )
+    stage_c = LocalPipelineExecutor(
+        pipeline=[
+            MinhashDedupCluster(input_folder=str(buckets), output_folder=str(clusters), config=minhash_config)
+        ],
+        tasks=1,
+        logging_dir=str(work / "logs" / "c"),
+        **common,
+    )
+    stage_d = LocalPipelineExecutor(
+        pipeline=[
+            ParquetReader(str(filtered)),
+            MinhashDedupFilter(input_folder=str(clusters)),
+            ParquetWriter(str(work / "deduped")),
+        ],
+        tasks=tasks,
+        logging_dir=str(work / "logs" / "d"),
+        **common,
+    )
+    return [stage_a, stage_b, stage_c, stage_d]
+
+
+def datatrove_minhash_config():
+    """datatrove's MinHash with crawlsieve's shingle size, permutations split into the same bands."""
+    from datatrove.pipeline.dedup.minhash import MinhashConfig
+    from datatrove.utils.hashing import HashConfig
+
+    from crawlsieve.dedup.minhash import lsh_params
+
+    d = crawlsieve_config(1).dedup
+    bands, rows = lsh_params(d.threshold, d.num_perm, d.false_positive_weight, d.false_negative_weight)
+    # datatrove's default xxhash path passes str, which xxhash>=4 refuses; sha1 is its other choice
+    return MinhashConfig(
+        n_grams=d.ngram_size,
+        num_buckets=bands,
+        hashes_per_bucket=rows,
+        seed=d.seed,
+        hash_config=HashConfig(hash_fc="sha1"),
+    )
+
+
+def run_datatrove(paths: list[Path], work: Path, cpus: int) -> dict:
+    import pyarrow.parquet as pq
+
+    out = work / "datatrove"
+    stages = datatrove_stages(paths, out, cpus, datatrove_minhash_config())
+    started = time.perf_counter()
+    for stage in stages:
+        stage.run()
+    seconds = time.perf_counter() - started
+    kept = sum(pq.read_metadata(p).num_rows for p in (out / "deduped").glob("*.parquet"))
+    shutil.rmtree(out, ignore_errors=True)
+    return {"seconds": seconds, "kept": kept}
+
+
+# --------------------------------------------------------------------------- stage profile
+
+
+class _Timed:
+    """A stage wrapper that adds the stage's wall time to ``totals[name]``."""
+
+    def __init__(self, stage, totals: dict):
+        self.stage, self.totals, self.name = stage, totals, stage.name
+
+    def __call__(self, batch):
+        started = time.perf_counter()
+        try:
+            return self.stage(batch)
+        finally:
+            self.totals[self.name] += time.perf_counter() - started
+
+
+def _timed_call(fn, totals: dict, key: str):
+    def timed(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            totals[key] += time.perf_counter() - started
+
+    return timed
+
+
+def _timed_iter(iterator, totals: dict, key: str):
+    while True:
+        started = time.perf_counter()
+        try:
+            item = next(iterator)
+        except StopIteration:
+            totals[key] += time.perf_counter() - started
+            return
+        totals[key] += time.perf_counter() - started
+        yield item
+
+
+def profile_phase_a(paths: list[Path], config) -> tuple[dict[str, float], float]:
+    """Seconds per part of phase A over ``paths``, in this process; returns (parts, total).
+
+    Parts: ``read`` (warcio + row building), each stage by name, ``extract`` split into
+    ``extract:<extractor>`` (inside the extractor call) and ``extract:decode+rest``,
+    ``write`` (the Parquet files) and ``bookkeeping`` (splitting decided rows to the ledger).
+    """
+    import pyarrow as pa
+
+    from crawlsieve.pipelines import shard as shard_module
+    from crawlsieve.pipelines.extract import ExtractStage
+    from crawlsieve.pipelines.warc import read_warc
+
+    totals: dict[str, float] = defaultdict(float)
+    stages = shard_module.per_file_stages(config)
+    inner = "extract:" + config.extract.extractor
+    for stage in stages:
+        if isinstance(stage, ExtractStage):
+            stage._extract = _timed_call(stage._extract, totals, inner)
+    timed_stages = [_Timed(s, totals) for s in stages]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in paths:
+            batches = _timed_iter(read_warc(str(path), path.name, config.read), totals, "read")
+            docs, ledger = shard_module.run_stages(batches, timed_stages, path.name)
+            write_started = time.perf_counter()
+            for name, tables in (("docs", docs), ("ledger", ledger)):
+                if tables:
+                    table = pa.concat_tables(tables, promote_options="permissive")
+                    shard_module.write_atomically(table, Path(tmp) / f"{path.name}.{name}.parquet")
+            totals["write"] += time.perf_counter() - write_started
+    total = time.perf_counter() - started
+    totals["extract:decode+rest"] = totals.pop("extract", 0.0) - totals[inner]
+    totals["bookkeeping"] = total - sum(totals.values())
+    return dict(totals), total
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def compare(name: str, paths: list[Path], repeat: int, cpus: int, work: Path) -> list[str]:
+    docs = count_html_responses(paths)
+    runs: dict[str, list[dict]] = {"crawlsieve": [], "datatrove": []}
+    for round_ in range(repeat):
+        for system, fn in (("crawlsieve", run_crawlsieve), ("datatrove", run_datatrove)):
+            result = fn(paths, work / f"{system}-{round_}", cpus)
+            runs[system].append(result)
+            print(
+                f"  [{name}] round {round_ + 1} {system}: {result['seconds']:.1f}s, kept {result['kept']}",
+                file=sys.stderr,
+                flush=True,
+            )
+    rate = {s: docs / statistics.median(r["seconds"] for r in rs) / cpus for s, rs in runs.items()}
+    median = {s: statistics.median(r["seconds"] for r in rs) for s, rs in runs.items()}
+    ray_init = statistics.median(r["ray_init"] for r in runs["crawlsieve"])
+    return [
+        name,
+        f"{len(paths)}",
+        f"{docs}",
+        f"{median['crawlsieve']:.1f} (ray init {ray_init:.1f})",
+        f"{median['datatrove']:.1f}",
+        f"{rate['crawlsieve']:.2f}",
+        f"{rate['datatrove']:.2f}",
+        f"{rate['crawlsieve'] / rate['datatrove']:.2f}x",
+        f"{runs['crawlsieve'][-1]['kept']} / {runs['datatrove'][-1]['kept']}",
+    ]
+
+
+def profile_report(paths: list[Path], extractor: str) -> str:
+    config = crawlsieve_config(1)
+    config.extract.extractor = extractor
+    parts, total = profile_phase_a(paths, config)
+    rows = [["part of phase A (in-process)", "seconds", "share"]]
+    for name, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
+        rows.append([name, f"{seconds:.2f}", f"{100 * seconds / total:.1f}%"])
+    rows.append(["total", f"{total:.2f}", "100.0%"])
+    inner = parts["extract:" + extractor]
+    return (
+        _table(rows) + f"\ninside {extractor}: {100 * inner / total:.1f}% of phase A; "
+        f"everything else: {100 * (total - inner) / total:.1f}%"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=2, help="alternating rounds per input set")
+    parser.add_argument(
+        "--copies", type=int, default=3, help="edited copies per file in the larger set (0: none)"
+    )
+    parser.add_argument("--cpus", type=int, default=2, help="cores for both pipelines")
+    parser.add_argument("--input", type=Path, default=CORPUS_WARCS, help="folder of *.warc.gz")
+    parser.add_argument("--profile-only", action="store_true", help="only the in-process stage profile")
+    args = parser.parse_args(argv)
+    sources = sorted(args.input.glob("*.warc.gz"))
+    if not sources:
+        print(f"no *.warc.gz in {args.input}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="crawlsieve-bench-") as tmp:
+        work = Path(tmp)
+        sets = [("corpus", sources)]
+        if args.copies:
+            copies = generate_copies(sources, work / "copies", args.copies)
+            sets.append((f"corpus x{args.copies + 1} (edited copies)", sources + copies))
+        if not args.profile_only:
+            rows = [
+                [
+                    "input",
+                    "files",
+                    "docs",
+                    "crawlsieve s",
+                    "datatrove s",
+                    "crawlsieve doc/s/core",
+                    "datatrove doc/s/core",
+                    "ratio",
+                    "kept (cs / dt)",
+                ]
+            ]
+            for name, paths in sets:
+                rows.append(compare(name, paths, args.repeat, args.cpus, work / f"set{len(rows)}"))
+            print(_table(rows))
+            print()
+        print(profile_report(sources, "trafilatura"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
