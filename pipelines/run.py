@@ -93,7 +93,9 @@ def validate(config: Config) -> None:
     """Refuse bad models and indexes with one line before any work starts."""
     from crawlsieve.dedup.index import validate_against
     from crawlsieve.filters import language, stages
+    from crawlsieve.pipelines.extractors import make_extractor
 
+    make_extractor(config.extract)
     language.validate(config.language)
     stages.validate(config)
     validate_against(config)
