@@ -1,11 +1,14 @@
 """Scale of the dedup on generated documents: time and peak memory per corpus size.
 
     .venv/bin/python benchmarks/dedup_scale.py --sizes 250000 500000 1000000 [--words 60]
+        [--shuffle-min-docs 0]
 
 For each size: generates docs shards (random Zipf-like text, 10% planted near-duplicates) in
 Ray tasks, runs the phase-A signature stage over them in Ray tasks (``signatures`` column), then
-the global ``deduplicate`` (``dedup`` column). Peak memory is the largest sum of resident memory
-of this process and all its children (Ray's raylet, workers, object store) sampled every 0.2 s.
+the global ``deduplicate`` (``dedup`` column), by default forced through the scalable shuffle
+path (``--shuffle-min-docs 0``; pass e.g. 500000 to time the single-task path). Peak memory is
+the largest sum of resident memory of this process and all its children (Ray's raylet, workers,
+object store) sampled every 0.2 s.
 Prints a table; does not assert.
 """
 
@@ -86,8 +89,9 @@ def make_shard(path: str, shard: int, docs: int, words: int, config: Config) -> 
     pq.write_table(table.drop_columns(["text"]), path)
 
 
-def run(size: int, words: int) -> dict:
+def run(size: int, words: int, shuffle_min_docs: int) -> dict:
     config = Config()
+    config.dedup.shuffle_min_docs = shuffle_min_docs
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
         work = Path(tmp) / "_work"
         (work / "docs").mkdir(parents=True)
@@ -116,6 +120,7 @@ def run(size: int, words: int) -> dict:
         "peak_rss_gib": memory.peak / 2**30,
         "removed": sum(summary["removed"].values()),
         "clusters": summary["clusters"],
+        "path": summary["path"],
     }
 
 
@@ -123,13 +128,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[250_000, 500_000, 1_000_000])
     parser.add_argument("--words", type=int, default=60, help="Words per generated document.")
+    parser.add_argument(
+        "--shuffle-min-docs", type=int, default=0, help="dedup.shuffle_min_docs (0: always shuffle)."
+    )
     args = parser.parse_args()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
-    header = ("docs", "gen+sig s", "dedup s", "dedup us/doc", "peak GiB", "removed", "clusters")
+    header = ("docs", "gen+sig s", "dedup s", "dedup us/doc", "peak GiB", "removed", "clusters", "path")
     print(" ".join(f"{h:>13}" for h in header))
     for size in args.sizes:
-        r = run(size, args.words)
+        r = run(size, args.words, args.shuffle_min_docs)
         values = (
             r["size"],
             f"{r['generate+signatures_s']:.1f}",
@@ -138,6 +146,7 @@ def main() -> None:
             f"{r['peak_rss_gib']:.2f}",
             r["removed"],
             r["clusters"],
+            r["path"],
         )
         print(" ".join(f"{v:>13}" for v in values), flush=True)
 

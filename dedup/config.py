@@ -32,6 +32,23 @@ class DedupConfig(Section):
     false_negative_weight: float = Field(
         0.5, ge=0, le=1, description="Weight of false negatives when choosing bands x rows (datasketch)."
     )
+    verify_threshold: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="Estimated Jaccard (from the MinHash signatures) a near-duplicate must have with the "
+        "document that survives in its place; members of a cluster below it are split off into their "
+        "own sub-clusters (stops chaining A~B~C from removing C for A). Default: `threshold` - 0.05, "
+        "since the estimate's noise (about ±0.04 at 128 permutations) would otherwise split true "
+        "duplicates; 0 disables the check.",
+    )
+    shuffle_min_docs: int = Field(
+        500_000,
+        ge=0,
+        description="Runs with fewer documents than this are deduplicated in one Ray task (same "
+        "functions, same decisions) instead of Ray Data shuffles, whose fixed cost is ~1 minute; "
+        "0 always shuffles.",
+    )
     shuffle_partitions: int | None = Field(
         None,
         ge=1,

@@ -123,6 +123,22 @@ class ComponentsDidNotConverge(RuntimeError):
     """More rounds than ``dedup.max_rounds``: a sign of a bug, never of the data."""
 
 
+def connected_components_in_memory(edges: pa.Table, max_rounds: int) -> pa.Table:
+    """:func:`connected_components` over one in-memory edge table: the same Large-Star and
+    Small-Star rounds with a single partition, for runs too small to be worth a shuffle.
+    """
+    previous = _fingerprint(edges).to_pylist()
+    if edges.num_rows == 0:
+        return EDGE_SCHEMA.empty_table()
+    for _ in range(max_rounds):
+        edges = small_star(large_star(_both_directions(edges)))
+        current = _fingerprint(edges).to_pylist()
+        if current == previous:
+            return edges
+        previous = current
+    raise ComponentsDidNotConverge(f"connected components did not converge in {max_rounds} rounds")
+
+
 def connected_components(edges: ray.data.Dataset, partitions: int, max_rounds: int) -> ray.data.Dataset:
     """Edges ``(u, v)`` with ``u < v`` -> edges ``(root, node)``: each non-root node once, to its
     component's smallest node. Runs Large-Star + Small-Star rounds until the edge set is stable.

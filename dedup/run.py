@@ -4,19 +4,24 @@
         ├─► bucket members (one row per band hash and text hash, plus earlier runs' index)
         │      └─ shuffle by bucket ─► star edges ─► connected components (Large/Small-Star)
         └─ join by key with (root, node) ─► shuffle by root ─► one decision per document
-    writes  dedup/decisions/*.parquet (id, _removed, dup_cluster_size)
+              (each removed member verified against its survivor by estimated Jaccard)
+    writes  dedup/decisions/<shard>.parquet (id, _removed, dup_cluster_size of that shard's docs)
             dedup/clusters.parquet    (cluster_id, id, kept) of clusters with 2+ documents
             OUTPUT/dedup_index/       band hashes of the kept documents + metadata.json
 
 Everything runs in Ray Data tasks; the driver sees only per-block counts, so memory on the
 driver does not grow with the corpus. The result is a function of the set of documents:
 the survivor of a cluster is its smallest priority key, whatever the partitioning.
+
+Runs with fewer than ``dedup.shuffle_min_docs`` documents skip the shuffles (about a minute
+of fixed cost) and call the very same functions once, in a single Ray task, over all rows.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +31,15 @@ import pyarrow.parquet as pq
 import ray.data
 from ray.data.expressions import col
 
-from crawlsieve.dedup.graph import bucket_edges, connected_components, per_key
-from crawlsieve.dedup.index import INDEX_DIR, index_files, validate_against, write_metadata
+from crawlsieve.dedup.graph import (
+    bucket_edges,
+    connected_components,
+    connected_components_in_memory,
+    per_key,
+)
+from crawlsieve.dedup.index import BANDS_DIR, INDEX_DIR, index_files, validate_against, write_metadata
 from crawlsieve.dedup.minhash import MinHasher
-from crawlsieve.dedup.stages import BANDS, TEXT_HASH, DedupSignatures, minhasher
+from crawlsieve.dedup.stages import BANDS, SIGNATURE, TEXT_HASH, DedupSignatures, minhasher, signature_matrix
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.stages import REMOVED
 
@@ -39,6 +49,7 @@ INDEX_KEY_PREFIX = "!"
 DECISION_SCHEMA = pa.schema([("id", pa.string()), (REMOVED, pa.string()), ("dup_cluster_size", pa.int64())])
 CLUSTER_SCHEMA = pa.schema([("cluster_id", pa.string()), ("id", pa.string()), ("kept", pa.bool_())])
 _HEX = 16  # characters of each of the two numeric fields of a priority key
+NODE_HASHES = (TEXT_HASH, BANDS, SIGNATURE)
 
 
 def priority_keys(batch: pa.Table) -> pa.Array:
@@ -78,12 +89,28 @@ def _id_of(key: str) -> str:
     return key[2 * _HEX :]
 
 
+def shard_of_paths(paths: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """``.../docs/<shard>.parquet`` -> ``<shard>``: the name phase C looks its decisions up by."""
+    return pc.replace_substring_regex(paths, r"^(?:.*/)?([^/]*?)(?:\.parquet)?$", r"\1")
+
+
 def _nodes(batch: pa.Table, hasher: MinHasher, near: bool) -> pa.Table:
-    """Docs batch -> ``key, id, dedup_text_hash, dedup_bands`` (signatures computed if absent)."""
-    if TEXT_HASH not in batch.column_names:
-        batch = DedupSignatures(hasher, near=near)(batch)
+    """Docs batch (with ``path``) -> ``key, id, shard, dedup_text_hash, dedup_bands, dedup_signature``
+    (signatures computed from ``text`` when the phase-A columns are absent).
+    """
+    if SIGNATURE not in batch.column_names:
+        batch = DedupSignatures(hasher, near=near)(
+            batch.drop_columns([c for c in NODE_HASHES if c in batch.column_names])
+        )
     return pa.table(
-        {"key": priority_keys(batch), "id": batch["id"], TEXT_HASH: batch[TEXT_HASH], BANDS: batch[BANDS]}
+        {
+            "key": priority_keys(batch),
+            "id": batch["id"],
+            "shard": shard_of_paths(batch["path"]),
+            TEXT_HASH: batch[TEXT_HASH],
+            BANDS: batch[BANDS],
+            SIGNATURE: batch[SIGNATURE],
+        }
     )
 
 
@@ -120,8 +147,10 @@ def _parents(edges: pa.Table) -> pa.Table:
         {
             "key": edges["v"],
             "id": pa.nulls(n, pa.string()),
+            "shard": pa.nulls(n, pa.string()),
             TEXT_HASH: pa.nulls(n, pa.uint64()),
             BANDS: pa.nulls(n, pa.list_(pa.uint64())),
+            SIGNATURE: pa.nulls(n, pa.binary()),
             "root": edges["u"],
         }
     )
@@ -152,46 +181,114 @@ def _lookup(keys: pa.ChunkedArray, table_keys: pa.ChunkedArray, values: pa.Chunk
     return values.combine_chunks().take(positions)
 
 
-def decide_clusters(batch: pa.Table) -> pa.Table:
+DECIDED_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        (REMOVED, pa.string()),
+        ("dup_cluster_size", pa.int64()),
+        ("cluster_id", pa.string()),
+        ("kept", pa.bool_()),
+        ("shard", pa.string()),
+        (TEXT_HASH, pa.uint64()),
+        (BANDS, pa.list_(pa.uint64())),
+    ]
+)
+
+
+class VerifiedLabels:
+    """Splits each cluster so that every member is a verified near-duplicate of its survivor.
+
+    Connected components chain: A~B and B~C put C in A's cluster even when C and A share far
+    less than the threshold. A member stays with its root only if its text hash equals the
+    root's or its signature's estimated Jaccard with the root's is at least ``threshold``; the
+    rest of a cluster, in priority order, is split greedily: the first one left becomes a new
+    survivor and takes every member left that verifies against it. Rows whose root is an
+    earlier run's indexed document are not split (the index keeps no signatures).
+    """
+
+    def __init__(self, num_perm: int, threshold: float):
+        self.num_perm, self.threshold = num_perm, threshold
+
+    def __call__(self, rows: pa.Table) -> pa.Array:
+        labels = rows["label"].combine_chunks()
+        if self.threshold <= 0 or rows.num_rows == 0:
+            return labels
+        keys = rows["key"].combine_chunks()
+        hashes = pc.fill_null(rows[TEXT_HASH], 0).to_numpy(zero_copy_only=False)
+        has_hash = pc.is_valid(rows[TEXT_HASH]).to_numpy(zero_copy_only=False)
+        self._signatures, self._valid = signature_matrix(rows[SIGNATURE], self.num_perm)
+        self._hashes, self._has_hash = hashes, has_hash
+        survivor = pc.index_in(labels, value_set=keys)
+        pending = np.flatnonzero(pc.is_valid(survivor).to_numpy(zero_copy_only=False))
+        roots = pc.fill_null(survivor, 0).to_numpy(zero_copy_only=False)[pending]
+        rejected = pending[~self._verified(pending, roots)]
+        if rejected.size == 0:
+            return labels
+        new_labels = np.array(labels.to_pylist(), dtype=object)
+        key_list = keys.to_pylist()
+        order = np.array(sorted(rejected.tolist(), key=lambda i: (new_labels[i], key_list[i])))
+        for label in dict.fromkeys(new_labels[order].tolist()):
+            left = order[new_labels[order] == label]
+            while left.size:
+                leader = left[0]
+                joins = self._verified(left, np.full(left.size, leader))
+                joins[0] = True
+                new_labels[left[joins]] = key_list[leader]
+                left = left[~joins]
+        return pa.array(new_labels.tolist(), pa.string())
+
+    def _verified(self, rows: np.ndarray, against: np.ndarray) -> np.ndarray:
+        same_text = (
+            self._has_hash[rows] & self._has_hash[against] & (self._hashes[rows] == self._hashes[against])
+        )
+        both = self._valid[rows] & self._valid[against]
+        agreement = (self._signatures[rows] == self._signatures[against]).mean(axis=1)
+        return (rows == against) | same_text | (both & (agreement >= self.threshold))
+
+
+class ClusterDecider:
     """One decision per document of whole clusters (rows grouped by ``label``, the root key)."""
-    if batch.num_rows == 0:
+
+    def __init__(self, num_perm: int, verify_threshold: float):
+        self.verify = VerifiedLabels(num_perm, verify_threshold)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        if batch.num_rows == 0:
+            return DECIDED_SCHEMA.empty_table()
+        batch = batch.set_column(batch.schema.get_field_index("label"), "label", self.verify(batch))
+        sizes = batch.group_by("label", use_threads=False).aggregate([("key", "count")])
+        survivors = batch.filter(pc.equal(batch["key"], batch["label"]))
+        size = _lookup(batch["label"], sizes["label"], sizes["key_count"])
+        survivor_hash = _lookup(batch["label"], survivors["label"], survivors[TEXT_HASH])
+        kept = pc.equal(batch["key"], batch["label"])
+        from_index = pc.starts_with(batch["label"], INDEX_KEY_PREFIX)
+        same_text = pc.fill_null(pc.equal(batch[TEXT_HASH], survivor_hash), False)
+        reason = pc.case_when(
+            pc.make_struct(from_index, kept, same_text),
+            pa.scalar(INDEX),
+            pa.scalar(None, pa.string()),
+            pa.scalar(EXACT),
+            pa.scalar(NEAR),
+        )
         return pa.table(
             {
-                "id": pa.array([], pa.string()),
-                REMOVED: pa.array([], pa.string()),
-                "dup_cluster_size": pa.array([], pa.int64()),
-                "cluster_id": pa.array([], pa.string()),
-                "kept": pa.array([], pa.bool_()),
-                TEXT_HASH: pa.array([], pa.uint64()),
-                BANDS: pa.array([], pa.list_(pa.uint64())),
-            }
+                "id": batch["id"],
+                REMOVED: reason,
+                "dup_cluster_size": pc.cast(size, pa.int64()),
+                "cluster_id": pa.array([_id_of(k) for k in batch["label"].to_pylist()], pa.string()),
+                "kept": pc.and_(kept, pc.invert(from_index)),
+                "shard": batch["shard"],
+                TEXT_HASH: batch[TEXT_HASH],
+                BANDS: batch[BANDS],
+            },
+            schema=DECIDED_SCHEMA,
         )
-    sizes = batch.group_by("label", use_threads=False).aggregate([("key", "count")])
-    survivors = batch.filter(pc.equal(batch["key"], batch["label"]))
-    rows = batch
-    size = _lookup(rows["label"], sizes["label"], sizes["key_count"])
-    survivor_hash = _lookup(rows["label"], survivors["label"], survivors[TEXT_HASH])
-    kept = pc.equal(rows["key"], rows["label"])
-    from_index = pc.starts_with(rows["label"], INDEX_KEY_PREFIX)
-    same_text = pc.fill_null(pc.equal(rows[TEXT_HASH], survivor_hash), False)
-    reason = pc.case_when(
-        pc.make_struct(from_index, kept, same_text),
-        pa.scalar(INDEX),
-        pa.scalar(None, pa.string()),
-        pa.scalar(EXACT),
-        pa.scalar(NEAR),
-    )
-    return pa.table(
-        {
-            "id": rows["id"],
-            REMOVED: reason,
-            "dup_cluster_size": pc.cast(size, pa.int64()),
-            "cluster_id": pa.array([_id_of(k) for k in rows["label"].to_pylist()], pa.string()),
-            "kept": pc.and_(kept, pc.invert(from_index)),
-            TEXT_HASH: rows[TEXT_HASH],
-            BANDS: rows[BANDS],
-        }
-    )
+
+
+def cluster_decider(config: Config) -> ClusterDecider:
+    dedup = config.dedup
+    verify = max(0.0, dedup.threshold - 0.05) if dedup.verify_threshold is None else dedup.verify_threshold
+    return ClusterDecider(dedup.num_perm, verify if dedup.near else 0.0)
 
 
 def _summary_counts(batch: pa.Table) -> pa.Table:
@@ -215,13 +312,12 @@ def _partitions(config: Config, rows: int, hasher: MinHasher) -> int:
     return int(min(200, max(2, bucket_rows // 2_000_000 + 2)))
 
 
-def _doc_columns(files: list[Path]) -> tuple[list[str], bool]:
-    """Columns to read (those every file has) and whether the signatures are already there."""
-    schemas = [set(pq.read_schema(f).names) for f in files]
-    common = set.intersection(*schemas)
-    has_signatures = {TEXT_HASH, BANDS} <= common
-    wanted = ["id", "quality_score", "fetch_time"] + ([TEXT_HASH, BANDS] if has_signatures else ["text"])
-    return [c for c in wanted if c in common], has_signatures
+def _doc_columns(files: list[Path]) -> list[str]:
+    """Columns to read (those every file has): the phase-A signatures if there, else ``text``."""
+    common = set.intersection(*(set(pq.read_schema(f).names) for f in files))
+    has_signatures = set(NODE_HASHES) <= common
+    wanted = ["id", "quality_score", "fetch_time"] + (list(NODE_HASHES) if has_signatures else ["text"])
+    return [c for c in wanted if c in common]
 
 
 def _reset(path: Path) -> Path:
@@ -242,10 +338,32 @@ def _write_single_file(ds: ray.data.Dataset, path: Path, schema: pa.Schema) -> i
     return rows
 
 
+def write_shard_decisions(decided: pa.Table, decisions_dir: str | Path) -> pa.Table:
+    """Writes one shard's decisions as ``decisions/<shard>.parquet``, sorted by id, so phase C
+    reads only its own file. Called once per whole shard (``groupby("shard").map_groups``).
+    """
+    if decided.num_rows == 0:
+        return pa.table({"shard": pa.array([], pa.string()), "rows": pa.array([], pa.int64())})
+    shard = decided["shard"][0].as_py()
+    table = decided.select(DECISION_SCHEMA.names).cast(DECISION_SCHEMA).sort_by("id")
+    tmp = Path(decisions_dir) / f".{shard}.parquet.tmp"
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(Path(decisions_dir) / f"{shard}.parquet")
+    return pa.table({"shard": [shard], "rows": pa.array([decided.num_rows], pa.int64())})
+
+
+@dataclass(frozen=True)
+class _Outputs:
+    decisions_dir: Path
+    clusters_path: Path
+    index_dir: Path
+
+
 def deduplicate(work_dir: Path, output_dir: Path, config: Config) -> dict:
     """Decide exact, near and index duplicates over all ``work_dir/docs/*.parquet`` (see module doc).
 
-    Needs Ray initialized. Returns ``{documents, kept, removed: {reason: n}, clusters, seconds, ...}``.
+    Needs Ray initialized. Returns ``{documents, kept, removed: {reason: n}, clusters, seconds,
+    path, ...}`` where ``path`` is ``"single-task"`` or ``"shuffle"``.
     """
     started = time.monotonic()
     work_dir, output_dir = Path(work_dir), Path(output_dir)
@@ -254,94 +372,143 @@ def deduplicate(work_dir: Path, output_dir: Path, config: Config) -> dict:
     index_roots = validate_against(config) if dedup.enabled else []
     out = work_dir / "dedup"
     out.mkdir(parents=True, exist_ok=True)
-    decisions_dir = _reset(out / "decisions")
-    clusters_path = _reset(out / "clusters.parquet")
-    index_dir = _reset(output_dir / INDEX_DIR)
+    outputs = _Outputs(
+        _reset(out / "decisions"), _reset(out / "clusters.parquet"), _reset(output_dir / INDEX_DIR)
+    )
+    outputs.decisions_dir.mkdir(parents=True)
     files = sorted((work_dir / "docs").glob("*.parquet"))
     rows = sum(pq.read_metadata(f).num_rows for f in files)
     if rows == 0 or not dedup.enabled:
         if dedup.enabled:
             write_metadata(output_dir, hasher, 0)
-        return _without_dedup(files, rows, decisions_dir, clusters_path, started)
+        ray.get([_all_kept.remote(str(f), str(outputs.decisions_dir)) for f in files])
+        pq.write_table(CLUSTER_SCHEMA.empty_table(), outputs.clusters_path)
+        summary = {"documents": rows, "kept": rows, "removed": {}, "clusters": 0}
+        return {**summary, "seconds": round(time.monotonic() - started, 3)}
 
-    columns, _ = _doc_columns(files)
-    partitions = _partitions(config, rows, hasher)
-    nodes = (
-        ray.data.read_parquet([str(f) for f in files])
-        .select_columns(columns)
-        .map_batches(_nodes, fn_kwargs={"hasher": hasher, "near": dedup.near}, batch_format="pyarrow")
-        .materialize()
-    )
-    members = nodes.map_batches(_Members(dedup.exact, dedup.near, True), batch_format="pyarrow")
-    for root in index_roots:
-        paths = index_files(root)
-        if paths:
-            earlier = (
-                ray.data.read_parquet(paths)
-                .select_columns(["id", TEXT_HASH, BANDS])
-                .map_batches(_index_nodes, batch_format="pyarrow")
-            )
-            members = members.union(
-                earlier.map_batches(_Members(dedup.exact, dedup.near, False), batch_format="pyarrow")
-            )
-    edges = per_key(members, "bucket", bucket_edges, partitions)
-    components = connected_components(edges, partitions, dedup.max_rounds)
-    parents = components.map_batches(_parents, batch_format="pyarrow")
-    rows = nodes.map_batches(_without_root, batch_format="pyarrow").union(parents)
-    labelled = per_key(rows, "key", label_nodes, partitions)
-    decided = per_key(labelled, "label", decide_clusters, partitions).materialize()
-
-    decided.select_columns(list(DECISION_SCHEMA.names)).write_parquet(str(decisions_dir))
-    clustered = decided.filter(expr=col("dup_cluster_size") > 1)
-    _write_single_file(clustered, clusters_path, CLUSTER_SCHEMA)
-    kept = decided.filter(expr=col("kept")).select_columns(["id", TEXT_HASH, BANDS])
-    kept.write_parquet(str(index_dir / "bands"))
-    summary = _summarize(decided)
+    index_paths = [p for root in index_roots for p in index_files(root)]
+    if rows < dedup.shuffle_min_docs:
+        summary = ray.get(_deduplicate_in_one_task.remote(files, index_paths, config, outputs))
+        summary["path"] = "single-task"
+    else:
+        summary = _deduplicate_by_shuffles(files, index_paths, config, outputs, rows)
+        summary["path"] = "shuffle"
     write_metadata(output_dir, hasher, summary["kept"])
     summary.update(
         seconds=round(time.monotonic() - started, 3),
         bands=hasher.bands,
         rows=hasher.rows,
-        partitions=partitions,
         against=[str(r) for r in index_roots],
     )
     return summary
 
 
-def _summarize(decided: ray.data.Dataset) -> dict:
-    parts = decided.map_batches(_summary_counts, batch_size=None, batch_format="pyarrow").take_all()
+def _deduplicate_by_shuffles(
+    files: list[Path], index_paths: list[str], config: Config, outputs: _Outputs, rows: int
+) -> dict:
+    """The scalable path: every step a Ray Data shuffle (see the module docstring)."""
+    dedup = config.dedup
+    hasher = minhasher(config)
+    partitions = _partitions(config, rows, hasher)
+    nodes = (
+        ray.data.read_parquet([str(f) for f in files], include_paths=True)
+        .select_columns([*_doc_columns(files), "path"])
+        .map_batches(_nodes, fn_kwargs={"hasher": hasher, "near": dedup.near}, batch_format="pyarrow")
+        .materialize()
+    )
+    members = nodes.map_batches(_Members(dedup.exact, dedup.near, True), batch_format="pyarrow")
+    if index_paths:
+        earlier = (
+            ray.data.read_parquet(index_paths)
+            .select_columns(["id", TEXT_HASH, BANDS])
+            .map_batches(_index_nodes, batch_format="pyarrow")
+        )
+        members = members.union(
+            earlier.map_batches(_Members(dedup.exact, dedup.near, False), batch_format="pyarrow")
+        )
+    edges = per_key(members, "bucket", bucket_edges, partitions)
+    components = connected_components(edges, partitions, dedup.max_rounds)
+    parents = components.map_batches(_parents, batch_format="pyarrow")
+    labelled = per_key(
+        nodes.map_batches(_without_root, batch_format="pyarrow").union(parents),
+        "key",
+        label_nodes,
+        partitions,
+    )
+    decided = per_key(labelled, "label", cluster_decider(config), partitions).materialize()
+
+    decided.select_columns([*DECISION_SCHEMA.names, "shard"]).groupby("shard").map_groups(
+        write_shard_decisions, fn_kwargs={"decisions_dir": str(outputs.decisions_dir)}, batch_format="pyarrow"
+    ).materialize()
+    _write_single_file(
+        decided.filter(expr=col("dup_cluster_size") > 1), outputs.clusters_path, CLUSTER_SCHEMA
+    )
+    kept = decided.filter(expr=col("kept")).select_columns(["id", TEXT_HASH, BANDS])
+    kept.write_parquet(str(outputs.index_dir / BANDS_DIR))
+    summary = _summarize(
+        decided.map_batches(_summary_counts, batch_size=None, batch_format="pyarrow").take_all()
+    )
+    return {**summary, "partitions": partitions}
+
+
+@ray.remote
+def _deduplicate_in_one_task(
+    files: list[Path], index_paths: list[str], config: Config, outputs: _Outputs
+) -> dict:
+    """The small-run path: the shuffle path's functions, each called once over all rows."""
+    dedup = config.dedup
+    hasher = minhasher(config)
+    columns = _doc_columns(files)
+    nodes = pa.concat_tables(
+        [_nodes(_with_path(pq.read_table(f, columns=columns), f), hasher, dedup.near) for f in files]
+    )
+    members = [_Members(dedup.exact, dedup.near, True)(nodes)]
+    for path in index_paths:
+        earlier = _index_nodes(pq.read_table(path, columns=["id", TEXT_HASH, BANDS]))
+        members.append(_Members(dedup.exact, dedup.near, False)(earlier))
+    edges = bucket_edges(pa.concat_tables(members))
+    components = connected_components_in_memory(edges, dedup.max_rounds)
+    labelled = label_nodes(pa.concat_tables([_without_root(nodes), _parents(components)]))
+    decided = cluster_decider(config)(labelled)
+
+    for shard in pc.unique(decided["shard"]).to_pylist():
+        write_shard_decisions(decided.filter(pc.equal(decided["shard"], shard)), outputs.decisions_dir)
+    clustered = decided.filter(pc.greater(decided["dup_cluster_size"], 1))
+    pq.write_table(clustered.select(CLUSTER_SCHEMA.names).cast(CLUSTER_SCHEMA), outputs.clusters_path)
+    (outputs.index_dir / BANDS_DIR).mkdir(parents=True, exist_ok=True)
+    kept = decided.filter(decided["kept"]).select(["id", TEXT_HASH, BANDS])
+    pq.write_table(kept, outputs.index_dir / BANDS_DIR / "part-00000.parquet", compression="zstd")
+    return _summarize(_summary_counts(decided).to_pylist())
+
+
+def _with_path(table: pa.Table, path: Path) -> pa.Table:
+    return table.append_column("path", pa.array([str(path)] * table.num_rows, pa.string()))
+
+
+def _summarize(parts: list[dict]) -> dict:
+    """Per-block counts -> run totals (blocks hold whole clusters, partitioned by root)."""
     removed = {reason: sum(p[reason] for p in parts) for reason in (EXACT, NEAR, INDEX)}
     documents = sum(p["documents"] for p in parts)
     return {
         "documents": documents,
         "kept": documents - sum(removed.values()),
         "removed": {reason: n for reason, n in removed.items() if n},
-        # Blocks hold whole clusters (partitioned by root), so per-block counts add up.
         "clusters": sum(p["clusters"] for p in parts),
     }
 
 
-def _without_dedup(
-    files: list[Path], rows: int, decisions_dir: Path, clusters_path: Path, started: float
-) -> dict:
-    """Every document kept, cluster size 1 (dedup disabled or nothing to deduplicate)."""
-    decisions_dir.mkdir(parents=True, exist_ok=True)
-    if files:
-        ray.data.read_parquet([str(f) for f in files]).select_columns(["id"]).map_batches(
-            lambda b: pa.table(
-                {
-                    "id": b["id"],
-                    REMOVED: pa.nulls(b.num_rows, pa.string()),
-                    "dup_cluster_size": pa.array(np.ones(b.num_rows, dtype=np.int64)),
-                }
-            ),
-            batch_format="pyarrow",
-        ).write_parquet(str(decisions_dir))
-    pq.write_table(CLUSTER_SCHEMA.empty_table(), clusters_path)
-    return {
-        "documents": rows,
-        "kept": rows,
-        "removed": {},
-        "clusters": 0,
-        "seconds": round(time.monotonic() - started, 3),
-    }
+@ray.remote
+def _all_kept(docs_path: str, decisions_dir: str) -> None:
+    """Every document of one shard kept, cluster size 1 (dedup disabled or nothing to do)."""
+    ids = pq.read_table(docs_path, columns=["id"])["id"]
+    n = len(ids)
+    decided = pa.table(
+        {
+            "id": ids,
+            REMOVED: pa.nulls(n, pa.string()),
+            "dup_cluster_size": pa.array(np.ones(n, dtype=np.int64)),
+            "shard": shard_of_paths(pa.array([docs_path] * n, pa.string())),
+        }
+    )
+    if n:
+        write_shard_decisions(decided, decisions_dir)

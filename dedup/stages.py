@@ -6,7 +6,9 @@
   payloads give identical normalized text and so fall out as ``dedup:exact`` by the survivor
   rule. Deciding cross-file repeats here would make the result depend on which task ran first.
 * ``signature_stages``: the columns the global step reads, ``dedup_text_hash`` (xxh3-64 of the
-  normalized text) and ``dedup_bands`` (the MinHash-LSH band hashes).
+  normalized text), ``dedup_bands`` (the MinHash-LSH band hashes) and ``dedup_signature`` (the
+  whole MinHash signature, little-endian uint32s as bytes, to verify candidates by estimated
+  Jaccard before a document is removed).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from crawlsieve.pipelines.stages import Stage, with_decisions
 
 TEXT_HASH = "dedup_text_hash"
 BANDS = "dedup_bands"
+SIGNATURE = "dedup_signature"
 PAYLOAD_REASON = "dedup:payload"
 
 
@@ -38,10 +41,11 @@ def minhasher(config: Config) -> MinHasher:
 
 
 class DedupSignatures:
-    """Adds ``dedup_text_hash`` and ``dedup_bands`` to each document from its ``text``.
+    """Adds ``dedup_text_hash``, ``dedup_bands`` and ``dedup_signature`` from each ``text``.
 
     A text without words gets a null hash and no bands; a text shorter than one shingle gets
     a hash but no bands, so short or empty pages are never near-duplicates of each other.
+    The signature is null when near-dedup is off or the text has no shingles.
     """
 
     name = "dedup_signatures"
@@ -53,18 +57,52 @@ class DedupSignatures:
     def __call__(self, batch: pa.Table) -> pa.Table:
         words = normalized_words(batch.column("text"))
         batch = batch.append_column(TEXT_HASH, normalized_text_hash(words))
-        return batch.append_column(BANDS, self._bands(words))
+        bands, signatures = self._bands_and_signatures(words)
+        return batch.append_column(BANDS, bands).append_column(SIGNATURE, signatures)
 
-    def _bands(self, words: pa.ListArray) -> pa.Array:
+    def _bands_and_signatures(self, words: pa.ListArray) -> tuple[pa.Array, pa.Array]:
         list_type = pa.list_(pa.uint64())
         if not self.near:
-            return pa.array([[]] * len(words), type=list_type)
+            return pa.array([[]] * len(words), type=list_type), pa.nulls(len(words), pa.binary())
         shingles, counts = shingle_hashes(words, self.hasher.ngram)
-        bands = self.hasher.band_hashes(self.hasher.signatures(shingles, counts))
-        lengths = np.where(counts > 0, self.hasher.bands, 0)
-        values = bands[counts > 0].reshape(-1)
+        signatures = self.hasher.signatures(shingles, counts)
+        bands = self.hasher.band_hashes(signatures)
+        has_shingles = counts > 0
+        lengths = np.where(has_shingles, self.hasher.bands, 0)
+        values = bands[has_shingles].reshape(-1)
         offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
-        return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.uint64()), type=list_type)
+        band_lists = pa.ListArray.from_arrays(
+            pa.array(offsets), pa.array(values, type=pa.uint64()), type=list_type
+        )
+        return band_lists, signature_column(signatures, has_shingles)
+
+
+def signature_column(signatures: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """(documents x num_perm) uint32 -> binary of ``4 * num_perm`` bytes each, null where not ``valid``."""
+    width = signatures.shape[1] * 4
+    data = np.ascontiguousarray(signatures.astype("<u4")).view(np.uint8).reshape(-1)
+    offsets = np.arange(signatures.shape[0] + 1, dtype=np.int32) * width
+    full = pa.Array.from_buffers(
+        pa.binary(), signatures.shape[0], [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    return pc.if_else(pa.array(valid), full, pa.scalar(None, pa.binary()))
+
+
+def signature_matrix(column: pa.Array | pa.ChunkedArray, num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    """Binary signatures -> (documents x num_perm) uint32 and a validity mask (nulls are zeros)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks else pa.array([], pa.binary())
+    width = 4 * num_perm
+    valid = pc.is_valid(column).to_numpy(zero_copy_only=False)
+    filled = pc.fill_null(column.cast(pa.binary()), pa.scalar(b"\x00" * width, pa.binary()))
+    n = len(filled)
+    if n == 0:
+        return np.empty((0, num_perm), dtype=np.uint32), valid
+    offsets = np.frombuffer(filled.buffers()[1], dtype=np.int32)[filled.offset : filled.offset + n + 1]
+    if not (np.diff(offsets) == width).all():
+        raise ValueError(f"{SIGNATURE}: every signature must have {width} bytes (num_perm={num_perm})")
+    data = np.frombuffer(filled.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return data.view("<u4").reshape(n, num_perm).astype(np.uint32), valid
 
 
 def signature_stages(config: Config) -> list[Stage]:

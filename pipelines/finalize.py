@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from crawlsieve.pipelines.config import Config
@@ -44,16 +43,10 @@ def finalize_stages(config: Config) -> list[Stage]:
     return list(domain.domain_stages(config))
 
 
-def decisions_for(output_dir: Path, shard: str, ids: pa.ChunkedArray) -> pa.Table | None:
-    """This shard's rows of the global dedup decisions, if the dedup step wrote any."""
-    root = output_dir / "_work" / "dedup" / "decisions"
-    per_shard = root / f"{shard}.parquet"
-    if per_shard.is_file():
-        return pq.read_table(per_shard)
-    if not root.exists():
-        return None
-    dataset = ds.dataset(root, format="parquet")
-    return dataset.to_table(filter=pc.field("id").isin(ids.combine_chunks()))
+def decisions_for(output_dir: Path, shard: str) -> pa.Table | None:
+    """This shard's rows of the global dedup decisions (the dedup step writes one file per shard)."""
+    path = output_dir / "_work" / "dedup" / "decisions" / f"{shard}.parquet"
+    return pq.read_table(path) if path.is_file() else None
 
 
 def apply_decisions(docs: pa.Table, decisions: pa.Table | None) -> pa.Table:
@@ -95,7 +88,7 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
     decided = 0
     docs = pq.read_table(docs_path) if docs_path.is_file() else None
     if docs is not None and docs.num_rows:
-        docs = apply_decisions(docs, decisions_for(output_dir, shard, docs.column("id")))
+        docs = apply_decisions(docs, decisions_for(output_dir, shard))
         survivors, ledger = run_stages([docs], finalize_stages(config), shard, source="dedup")
         if ledger:
             write_atomically(pa.concat_tables(ledger, promote_options="permissive"), ledger_path)

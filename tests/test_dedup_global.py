@@ -73,10 +73,10 @@ def _decisions(work_dir: Path) -> dict[str, tuple[str | None, int]]:
 
 
 @pytest.fixture(scope="module")
-def first_run(texts, tmp_path_factory, ray_local):
+def first_shards(texts) -> list[list[dict]]:
     """Three files; clusters spread across them; empty and one-word pages."""
     t = texts
-    shards = [
+    return [
         [
             _doc("a-low-quality", t[0], 0.5, JUN),
             _doc("b-2", t[1], None, JAN),
@@ -98,10 +98,53 @@ def first_run(texts, tmp_path_factory, ray_local):
             _doc("u-2", t[5], 0.3, JAN),
         ],
     ]
+
+
+@pytest.fixture(scope="module")
+def first_run(first_shards, tmp_path_factory, ray_local):
+    """The default config: a run this small takes the single-task path."""
     work = tmp_path_factory.mktemp("first")
-    _write_shards(work / "_work", shards)
+    _write_shards(work / "_work", first_shards)
     summary = deduplicate(work / "_work", work, Config())
+    assert summary["path"] == "single-task"
     return work, summary
+
+
+@pytest.fixture(scope="module")
+def shuffled_run(first_shards, tmp_path_factory, ray_local):
+    """The same documents forced through the Ray Data shuffles."""
+    work = tmp_path_factory.mktemp("shuffled")
+    _write_shards(work / "_work", first_shards)
+    config = Config()
+    config.dedup.shuffle_min_docs = 0
+    summary = deduplicate(work / "_work", work, config)
+    assert summary["path"] == "shuffle"
+    return work, summary
+
+
+def _sorted_rows(path: Path, key: str = "id") -> list[dict]:
+    return sorted(pq.read_table(path).to_pylist(), key=lambda row: row[key])
+
+
+def test_single_task_and_shuffle_paths_decide_identically(first_run, shuffled_run):
+    (single, single_summary), (shuffled, shuffled_summary) = first_run, shuffled_run
+    for name in ("clusters.parquet", "decisions"):
+        assert _sorted_rows(single / "_work" / "dedup" / name) == _sorted_rows(
+            shuffled / "_work" / "dedup" / name
+        ), name
+    assert _sorted_rows(single / "dedup_index" / "bands") == _sorted_rows(shuffled / "dedup_index" / "bands")
+    for field in ("documents", "kept", "removed", "clusters"):
+        assert single_summary[field] == shuffled_summary[field], field
+
+
+@pytest.mark.parametrize("run", ["first_run", "shuffled_run"])
+def test_decisions_are_written_one_file_per_shard_holding_that_shards_ids(run, first_shards, request):
+    work = request.getfixturevalue(run)[0]
+    decisions = work / "_work" / "dedup" / "decisions"
+    assert sorted(p.name for p in decisions.iterdir()) == [f"shard-{n:05d}.parquet" for n in range(3)]
+    for number, docs in enumerate(first_shards):
+        ids = pq.read_table(decisions / f"shard-{number:05d}.parquet").column("id").to_pylist()
+        assert ids == sorted(d["id"] for d in docs)
 
 
 def test_near_duplicates_in_different_files_keep_exactly_one_survivor_chosen_by_the_rule(first_run):

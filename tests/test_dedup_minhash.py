@@ -11,7 +11,17 @@ from datasketch import MinHash
 from datasketch.lsh import _optimal_param
 
 from crawlsieve.dedup.minhash import MinHasher, normalized_words, shingle_hash32, shingle_hashes
-from crawlsieve.dedup.stages import BANDS, TEXT_HASH, PayloadDigestDedup, minhasher, signature_stages
+from crawlsieve.dedup.run import ClusterDecider
+from crawlsieve.dedup.stages import (
+    BANDS,
+    SIGNATURE,
+    TEXT_HASH,
+    PayloadDigestDedup,
+    minhasher,
+    signature_column,
+    signature_matrix,
+    signature_stages,
+)
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.stages import REMOVED
 
@@ -99,3 +109,49 @@ def test_payload_dedup_of_a_retried_file_in_the_same_process_keeps_the_first_cop
     stage(_records("a.warc.gz", rows))
     retried = stage(_records("a.warc.gz", rows))
     assert retried[REMOVED].to_pylist() == [None, "dedup:payload"]
+
+
+def _cluster_rows(signatures: dict[str, np.ndarray], hashes: dict[str, int], root: str) -> pa.Table:
+    """One connected component (all labelled ``root``) as the decide step sees it."""
+    keys = sorted(signatures)
+    equal_priority = "0" * 32  # a priority key is 32 hex digits (quality, fetch time), then the id
+    return pa.table(
+        {
+            "key": [equal_priority + k for k in keys],
+            "id": keys,
+            "shard": ["s"] * len(keys),
+            TEXT_HASH: pa.array([hashes[k] for k in keys], pa.uint64()),
+            BANDS: pa.array([[1]] * len(keys), pa.list_(pa.uint64())),
+            SIGNATURE: signature_column(np.stack([signatures[k] for k in keys]), np.ones(len(keys), bool)),
+            "label": [equal_priority + root] * len(keys),
+        }
+    )
+
+
+def test_chained_member_not_similar_to_the_survivor_is_split_off_with_its_exact_copy():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 2**32, 128, dtype=np.uint32)
+    b = a.copy()
+    b[:20] += 1  # estimated J(a, b) = 108/128 = 0.84
+    c = b.copy()
+    c[20:40] += 1  # J(b, c) = 0.84, but J(a, c) = 88/128 = 0.69: only chained to a
+    rows = _cluster_rows({"a": a, "b": b, "c": c, "d": c}, {"a": 1, "b": 2, "c": 3, "d": 3}, root="a")
+    decided = {r["id"]: r for r in ClusterDecider(num_perm=128, verify_threshold=0.8)(rows).to_pylist()}
+    assert (decided["a"]["_removed"], decided["a"]["dup_cluster_size"]) == (None, 2)
+    assert (decided["b"]["_removed"], decided["b"]["cluster_id"]) == ("dedup:near", "a")
+    assert (decided["c"]["_removed"], decided["c"]["dup_cluster_size"], decided["c"]["kept"]) == (
+        None,
+        2,
+        True,
+    )
+    assert (decided["d"]["_removed"], decided["d"]["cluster_id"]) == ("dedup:exact", "c")
+    unverified = {r["id"]: r["_removed"] for r in ClusterDecider(128, 0.0)(rows).to_pylist()}
+    assert unverified == {"a": None, "b": "dedup:near", "c": "dedup:near", "d": "dedup:near"}
+
+
+def test_signature_column_round_trips_through_bytes_with_nulls():
+    matrix = np.arange(12, dtype=np.uint32).reshape(3, 4) * np.uint32(2**28 + 7)
+    column = signature_column(matrix, np.array([True, False, True]))
+    back, valid = signature_matrix(column.slice(1), num_perm=4)
+    assert valid.tolist() == [False, True]
+    np.testing.assert_array_equal(back[1], matrix[2])
