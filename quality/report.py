@@ -237,7 +237,11 @@ class ReportBuilder:
                     "marker": {"color": "#1565c0"},
                 }
             ],
-            {"title": {"text": "Documents left after each stage"}, "height": max(300, 45 * len(stages))},
+            {
+                "title": {"text": "Documents left after each stage"},
+                "height": max(300, 45 * len(stages)),
+                "margin": {"l": 140, "r": 20, "t": 40, "b": 40},  # room for stage names
+            },
         )
         return {"rows": rows, "accounting": self.accounting(), "chart": chart}
 
