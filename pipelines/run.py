@@ -40,7 +40,18 @@ RUN_OUTPUTS = (
 )
 
 
+EXAMPLES = """examples:
+  crawlsieve run 'warcs/*.warc.gz' --output out
+  crawlsieve run CC-MAIN-2024-10 --limit 10 --output out --config my.yaml
+  crawlsieve run @warc.paths.gz --output /shared/out --ray-address auto --resume
+
+writes out/data/domain=<tag>/language=<code>/*.parquet, out/stats.json, out/mixture.json,
+out/report.html and out/review/; exit 0 when done, 2 for bad input, 1 if the run failed."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EXAMPLES
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "inputs",
         nargs="+",
