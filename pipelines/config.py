@@ -100,7 +100,7 @@ class OutputConfig(Section):
     )
     keep_signals: list[str] = Field(
         default_factory=list,
-        description="Filter signal columns to keep in the output rows (names as in review/).",
+        description="More filter signal columns for output rows (tag-mode filters' signals always go in).",
     )
 
 

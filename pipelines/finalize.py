@@ -65,15 +65,20 @@ def apply_decisions(docs: pa.Table, decisions: pa.Table | None) -> pa.Table:
     return docs
 
 
+def kept_signal(name: str, config: Config) -> bool:
+    """A signal goes into the output when the config lists it or its filter runs in tag mode."""
+    keep = set(config.output.keep_signals)
+    if name in keep or name.removeprefix("sig_") in keep:
+        return True
+    tagged = (f for f, section in config.filters if getattr(section, "mode", None) == "tag")
+    return any(name.startswith(f"sig_{f}_") for f in tagged)
+
+
 def output_table(kept: pa.Table, config: Config) -> pa.Table:
     """The published columns: the contract's, then the signals the config keeps."""
-    columns = {}
-    for name in OUTPUT_COLUMNS:
-        if name in kept.column_names:
-            columns[name] = kept.column(name)
-    keep = set(config.output.keep_signals)
+    columns = {name: kept.column(name) for name in OUTPUT_COLUMNS if name in kept.column_names}
     for name in kept.column_names:
-        if name.startswith("sig_") and (name in keep or name.removeprefix("sig_") in keep):
+        if name.startswith("sig_") and kept_signal(name, config):
             columns[name] = kept.column(name)
     return pa.table(columns)
 

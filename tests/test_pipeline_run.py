@@ -277,3 +277,25 @@ def test_fasttext_in_this_environment_can_train(tmp_path):
     assert labels[0] == "__label__good" and probs[0] > 0.9
     labels, _ = model.predict("click here to win a free prize in the casino now")
     assert labels[0] == "__label__bad"
+
+
+def test_a_filter_in_tag_mode_keeps_its_documents_and_publishes_its_signals(
+    ray_local, sample_warcs, tmp_path
+):
+    dropping = run(sample_warcs, tmp_path / "drop")
+    removed_by_repetition = dropping["removed"].get("gopher_repetition:dup_5_gram", 0)
+    assert removed_by_repetition > 0
+    tagging_config = Config()
+    tagging_config.filters.gopher_repetition.mode = "tag"
+    tagging = run(sample_warcs, tmp_path / "tag", tagging_config)
+    assert_accounting(tagging, tmp_path / "tag")
+    assert "gopher_repetition:dup_5_gram" not in tagging["removed"]
+    table = ds.dataset(tmp_path / "tag" / "data", format="parquet", partitioning="hive").to_table()
+    signal = table.column("sig_gopher_repetition_dup_5_gram").to_pylist()
+    threshold = tagging_config.filters.gopher_repetition.dup_n_grams[5]
+    assert any(value > threshold for value in signal)  # documents drop mode would have removed
+    assert tagging["documents_kept"] > dropping["documents_kept"]
+    dropped_columns = ds.dataset(
+        tmp_path / "drop" / "data", format="parquet", partitioning="hive"
+    ).schema.names
+    assert "sig_gopher_repetition_dup_5_gram" not in dropped_columns
