@@ -70,7 +70,7 @@ def _datatrove_filters():
 
 
 @pytest.mark.slow
-def test_decisions_agree_with_datatrove_on_the_shared_corpus(corpus_docs):
+def test_decisions_agree_with_datatrove_on_the_shared_corpus(corpus_docs, capsys):
     """Each of our filters with English rules (as datatrove's FineWeb stack) vs datatrove's own."""
     from datatrove.data import Document
 
@@ -86,9 +86,11 @@ def test_decisions_agree_with_datatrove_on_the_shared_corpus(corpus_docs):
             if kept_by_datatrove != kept_by_us:
                 disagreements.append((ours.name, doc["url"]))
     rate = agreed / compared
-    print(
-        f"\ndatatrove agreement: {agreed}/{compared} filter decisions = {rate:.2%}; differ: {disagreements}"
-    )
+    with capsys.disabled():  # the rate is part of the result: shown without -s too
+        print(
+            f"\ndatatrove agreement: {agreed}/{compared} filter decisions = {rate:.2%};"
+            f" differ: {disagreements}"
+        )
     assert rate == 1.0, disagreements
 
 
