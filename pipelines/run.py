@@ -130,6 +130,12 @@ def prepare_output(output_dir: Path, resume: bool) -> None:
         if not (output_dir / "_state" / "run.json").is_file():
             raise UsageError(f"--resume: {output_dir} holds no run to resume")
         return
+    if (
+        output_dir.is_dir()
+        and any(output_dir.iterdir())
+        and not (output_dir / "_state" / "run.json").is_file()
+    ):
+        raise UsageError(f"--output {output_dir} is not empty and holds no crawlsieve run: choose another")
     for name in RUN_OUTPUTS:
         path = output_dir / name
         if path.is_dir():
@@ -216,6 +222,11 @@ def _per_shard(fn, items: list[dict], config: Config, output_dir: Path) -> list[
     return dataset.take_all()
 
 
+def _shaping(config: dict) -> dict:
+    """The parts of a config that shape the output; `ray` only says where and how wide it runs."""
+    return {section: values for section, values in config.items() if section != "ray"}
+
+
 def completed(output_dir: Path, phase: str) -> set[str]:
     return {p.stem for p in (output_dir / "_state" / phase).glob("*.json")}
 
@@ -245,6 +256,8 @@ def run_pipeline(
         previous = json.loads((output_dir / "_state" / "run.json").read_text(encoding="utf-8"))
         if sorted(previous["shards"]) != sorted(shards):
             raise UsageError("--resume: the inputs differ from the interrupted run's")
+        if _shaping(previous["config"]) != _shaping(config.model_dump(mode="json")):
+            raise UsageError("--resume: the config differs from the interrupted run's (other than `ray`)")
     write_json_atomically(
         {"shards": shards, "config": config.model_dump(mode="json"), "version": __version__},
         output_dir / "_state" / "run.json",

@@ -121,11 +121,11 @@ def run_stages(
     return docs, ledger
 
 
-def write_atomically(table: pa.Table, path: Path) -> None:
+def write_atomically(table: pa.Table, path: Path, **parquet_options) -> None:
     """Write Parquet under a temporary name, fsync, then rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp, compression="zstd")
+    pq.write_table(table, tmp, **({"compression": "zstd"} | parquet_options))
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, path)

@@ -22,6 +22,8 @@ from crawlsieve.pipelines.inputs import open_location
 from crawlsieve.pipelines.stages import ERROR, FAILED, with_decisions
 
 DUMP_IN_PATH = re.compile(r"(CC-MAIN-\d{4}-\d{2})")
+#: A status line's code; anything else (overflowing numbers, non-ASCII digits) is stored as null.
+HTTP_STATUS = re.compile(r"[1-5][0-9]{2}", re.ASCII)
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -211,7 +213,7 @@ def _record_row(record, location: str, shard: str, dump: str, offset: int, confi
     if record.rec_type != "response" or record.http_headers is None:
         return row
     status = record.http_headers.get_statuscode()
-    row["http_status"] = int(status) if status and status.isdigit() else None
+    row["http_status"] = int(status) if status and HTTP_STATUS.fullmatch(status) else None
     media_type, charset = _content_type(record.http_headers.get_header("Content-Type"))
     row["content_type"], row["http_charset"] = media_type, charset
     if row["http_status"] != 200 or media_type not in config.html_content_types:

@@ -16,14 +16,14 @@ fsynced, then renamed.
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
+
+from crawlsieve.pipelines.shard import write_atomically
 
 PARTITION_KEYS = ("domain", "language")
 #: The value of a partition key whose sanitized value is empty (BCP 47 "undetermined" for language).
@@ -82,25 +82,14 @@ def rows_per_row_group(table: pa.Table, row_group_bytes: int) -> int:
 
 
 def _write_file(table: pa.Table, path: Path, output) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     compression = None if output.compression == "none" else output.compression
-    level = output.compression_level if output.compression == "zstd" else None
-    pq.write_table(
+    write_atomically(
         table,
-        tmp,
+        path,
         compression=compression,
-        compression_level=level,
+        compression_level=output.compression_level if output.compression == "zstd" else None,
         row_group_size=rows_per_row_group(table, output.row_group_bytes),
     )
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def write_shard(table: pa.Table, data_dir: Path, shard: str, output) -> list[Path]:

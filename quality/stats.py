@@ -1,8 +1,10 @@
 """stats.json: the funnel of a run, with the accounting check.
 
-`records_read` comes from the readers' own counts (phase A completion records), while kept,
-removed and failed come from what the run wrote (the Parquet shards and the ledgers), so
-the check `records_read == kept + removed + failed` compares two independent tallies.
+`records_read` comes from the readers' own counts (phase A completion records: rows the reader
+emitted, one per WARC record plus one per damaged stretch), while kept, removed and failed come
+from what the run wrote (the Parquet shards and the ledgers). So the check
+`records_read == kept + removed + failed` catches any row lost or duplicated after reading;
+that the reader emits a row for every record is what the fuzz and malformed-file tests check.
 """
 
 from __future__ import annotations

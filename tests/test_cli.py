@@ -20,8 +20,10 @@ def crawlsieve(*args: str, cwd: Path | None = None) -> subprocess.CompletedProce
 def test_help_lists_every_command_and_exits_0(tmp_path):
     result = crawlsieve("--help", cwd=tmp_path)  # from any directory
     assert result.returncode == 0
-    for command in ("run", "demo", "report", "mix", "train-quality", "config"):
-        assert command in result.stdout
+    listed = {
+        line.split()[0] for line in result.stdout.splitlines() if line.startswith("    ") and line.split()
+    }
+    assert {"run", "demo", "report", "review", "mix", "train-quality", "config"} <= listed
 
 
 def test_run_help_explains_inputs_and_options_and_exits_0():
@@ -67,3 +69,30 @@ def test_config_defaults_is_the_full_config_and_reads_back_equal():
     assert result.stdout == defaults_yaml()
     # every setting is documented by a comment line above it
     assert result.stdout.count("\n  # ") >= result.stdout.count(":\n  ")
+
+
+def test_a_non_empty_directory_that_holds_no_run_is_never_cleared(tmp_path, sample_warcs):
+    output = tmp_path / "home"
+    output.mkdir()
+    (output / "thesis.tex").write_text("years of work")
+    (output / "data").mkdir()
+    result = crawlsieve("run", str(sample_warcs[0]), "--output", str(output))
+    assert result.returncode == 2 and "not empty" in result.stderr
+    assert (output / "thesis.tex").read_text() == "years of work" and (output / "data").is_dir()
+
+
+def test_resume_refuses_a_config_that_would_change_the_output(tmp_path, sample_warcs):
+    import json
+
+    from crawlsieve.pipelines.inputs import shard_name
+
+    output = tmp_path / "out"
+    (output / "_state").mkdir(parents=True)
+    location = str(sample_warcs[0].resolve())
+    earlier = Config()
+    earlier.language.min_score = 0.9
+    (output / "_state" / "run.json").write_text(
+        json.dumps({"shards": {shard_name(location): location}, "config": earlier.model_dump(mode="json")})
+    )
+    result = crawlsieve("run", location, "--output", str(output), "--resume")
+    assert result.returncode == 2 and "config differs" in result.stderr
