@@ -10,6 +10,8 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pytest
 
@@ -299,3 +301,21 @@ def test_a_filter_in_tag_mode_keeps_its_documents_and_publishes_its_signals(
         tmp_path / "drop" / "data", format="parquet", partitioning="hive"
     ).schema.names
     assert "sig_gopher_repetition_dup_5_gram" not in dropped_columns
+
+
+def test_a_status_code_that_is_no_http_status_is_read_as_null_not_a_crash(tmp_path):
+    from crawlsieve.pipelines.config import ReadConfig
+    from crawlsieve.pipelines.warc import HttpCheckStage, read_warc
+
+    warc = one_page_warc(
+        tmp_path / "status.warc.gz",
+        [
+            Record("https://d.example/1", html_page("A", [ARTICLE]).encode(), status=99999999999),
+            Record("https://d.example/2", html_page("B", [ARTICLE]).encode()),
+        ],
+    )
+    batch = pa.concat_tables(read_warc(str(warc), "status", ReadConfig()))
+    responses = batch.filter(pc.equal(batch.column("record_type"), "response"))
+    assert responses.column("http_status").to_pylist() == [None, 200]
+    decided = HttpCheckStage(ReadConfig())(responses)
+    assert decided.column("_removed").to_pylist() == ["http_status", None]
