@@ -9,12 +9,12 @@ So we locate the file without importing the package (importing it needs its depe
 from __future__ import annotations
 
 import importlib.util
-from functools import lru_cache
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from crawlsieve.filters.models import fasttext_model
 from crawlsieve.pipelines.config import ConfigError, LanguageConfig
 from crawlsieve.pipelines.stages import with_decisions
 
@@ -37,24 +37,9 @@ def model_path(config: LanguageConfig) -> Path:
     return Path(config.model_path) if config.model_path else default_model_path()
 
 
-@lru_cache(maxsize=4)
-def load_fasttext(path: str):
-    """Load a fastText model once per worker process."""
-    import fasttext
-
-    fasttext.FastText.eprint = lambda *args, **kwargs: None  # silence its stderr warning per load
-    return fasttext.load_model(path)
-
-
 def validate(config: LanguageConfig) -> None:
     """Refuse a missing or unreadable model before any work starts."""
-    path = model_path(config)
-    if not path.is_file():
-        raise ConfigError(f"language.model_path: no such file {path}")
-    try:
-        load_fasttext(str(path))
-    except (ValueError, RuntimeError, OSError) as error:
-        raise ConfigError(f"language.model_path: {path} is not a fastText model ({error})") from None
+    fasttext_model(str(model_path(config)))
 
 
 class LanguageStage:
@@ -67,7 +52,7 @@ class LanguageStage:
         self.path = str(model_path(config))
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        model = load_fasttext(self.path)
+        model = fasttext_model(self.path)
         texts = batch.column("text").to_pylist()
         # fastText reads one line; newlines inside would split the prediction.
         samples = [" ".join((t or "")[: self.config.sample_chars].split()) for t in texts]
