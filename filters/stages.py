@@ -25,7 +25,7 @@ from crawlsieve.filters.repetition import Repetition
 from crawlsieve.filters.text_stats import DocStats
 from crawlsieve.filters.url_blocklist import UrlBlocklistStage
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.stages import Stage, with_decisions
+from crawlsieve.pipelines.stages import Stage, error_text, with_decisions
 
 #: Reason for a text with nothing but whitespace: no filter can judge it.
 EMPTY_TEXT = "filters:empty_text"
@@ -75,7 +75,7 @@ class HeuristicFilterStage:
             try:
                 removed[row], texts[row] = self._judge(text or "", language, columns, row)
             except Exception as error:  # bad input becomes a decision, never an exception
-                failed[row], errors[row] = "filter_error", f"{type(error).__name__}: {error}"[:500]
+                failed[row], errors[row] = "filter_error", error_text(error)
         for name, values in columns.items():
             batch = batch.append_column(name, pa.array(values, type=pa.float64()))
         text_index = batch.schema.get_field_index("text")

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from crawlsieve.pipelines.config import ExtractConfig
 from crawlsieve.pipelines.decode import decode_html
-from crawlsieve.pipelines.stages import with_decisions
+from crawlsieve.pipelines.stages import error_text, with_decisions
 
 
 class ExtractTimeout(Exception):
@@ -71,7 +71,7 @@ class ExtractStage:
             except RecursionError:
                 kind, error = "extract_error", "RecursionError: HTML nested too deep"
             except Exception as exc:
-                kind, error = "extract_error", f"{type(exc).__name__}: {exc}"[:500]
+                kind, error = "extract_error", error_text(exc)
             if kind is None and (text is None or len(text.strip()) < max(self.config.min_text_chars, 1)):
                 reason, text = "extract:empty", None
             texts.append(text)

@@ -20,7 +20,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.stages import ERROR, FAILED, REMOVED, Stage, decided_mask, with_decisions
+from crawlsieve.pipelines.stages import (
+    ERROR,
+    FAILED,
+    REMOVED,
+    Stage,
+    decided_mask,
+    error_text,
+    with_decisions,
+)
 
 LEDGER_TEXT_CHARS = 2000
 LEDGER_KEEP = ("id", "warc_path", "record_offset", "url", "language", "language_score", "quality_score")
@@ -91,7 +99,7 @@ def _run_stage(stage: Stage, batch: pa.Table) -> pa.Table:
             parts.append(stage(row))
         except Exception as error:
             kind = f"{stage.name}_error"
-            parts.append(with_decisions(row, failed=[kind], error=[f"{type(error).__name__}: {error}"[:500]]))
+            parts.append(with_decisions(row, failed=[kind], error=[error_text(error)]))
     return pa.concat_tables(parts, promote_options="permissive")
 
 
@@ -112,9 +120,7 @@ def run_stages(
             try:
                 batch = _run_stage(stage, batch)
             except Exception as error:
-                batch = with_decisions(
-                    batch, failed=[f"{stage.name}_error"], error=[f"{type(error).__name__}: {error}"[:500]]
-                )
+                batch = with_decisions(batch, failed=[f"{stage.name}_error"], error=[error_text(error)])
             batch = _split(batch, shard, stage.name, ledger)
         if batch.num_rows:
             docs.append(batch)

@@ -34,6 +34,11 @@ class Stage(Protocol):
     def __call__(self, batch: pa.Table) -> pa.Table: ...
 
 
+def error_text(error: BaseException) -> str:
+    """An exception as the ledger's `error` detail: its type and message, at most 500 characters."""
+    return f"{type(error).__name__}: {error}"[:500]
+
+
 def with_decisions(
     batch: pa.Table,
     removed: list[str | None] | pa.Array | None = None,

@@ -19,7 +19,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from crawlsieve.pipelines.config import ReadConfig
 from crawlsieve.pipelines.inputs import open_location
-from crawlsieve.pipelines.stages import ERROR, FAILED, with_decisions
+from crawlsieve.pipelines.stages import ERROR, FAILED, error_text, with_decisions
 
 DUMP_IN_PATH = re.compile(r"(CC-MAIN-\d{4}-\d{2})")
 #: A status line's code; anything else (overflowing numbers, non-ASCII digits) is stored as null.
@@ -136,7 +136,7 @@ def read_warc(location: str, shard: str, config: ReadConfig) -> Iterator[pa.Tabl
             id=f"{shard}@open",
             warc_path=location,
             record_offset=0,
-            **{FAILED: "open_error", ERROR: f"{type(error).__name__}: {error}"[:500]},
+            **{FAILED: "open_error", ERROR: error_text(error)},
         )
         yield rows.table()
         return
@@ -166,7 +166,7 @@ def read_warc(location: str, shard: str, config: ReadConfig) -> Iterator[pa.Tabl
                 break
             except CORRUPTION as error:
                 damage_at = records.offset if records.offset is not None else offset
-                rows.add(**_damage_row(shard, location, damage_at, f"{type(error).__name__}: {error}"))
+                rows.add(**_damage_row(shard, location, damage_at, error_text(error)))
                 break
             rows.add(**row)
             rows_seen += 1

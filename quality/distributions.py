@@ -26,6 +26,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from crawlsieve.quality.config import ReportConfig
+from crawlsieve.quality.mixture import data_files
 
 BATCH_ROWS = 65_536
 #: Derived column: characters of the document's text.
@@ -41,12 +42,6 @@ LABELS = {
     "dup_cluster_size": "Duplicate cluster size",
 }
 KEPT, PASSED, REMOVED = "kept", "passed_filters", "removed"
-
-
-def data_files(output_dir: Path) -> list[Path]:
-    """The kept documents' Parquet files (hidden temporary files excluded), in a stable order."""
-    data = output_dir / "data"
-    return sorted(p for p in data.rglob("*.parquet") if not p.name.startswith(".")) if data.exists() else []
 
 
 def report_config(output_dir: Path) -> ReportConfig:
@@ -175,7 +170,7 @@ class Histogram:
 
 def _sources(output_dir: Path) -> list[Source]:
     return [
-        Source(KEPT, data_files(output_dir)),
+        Source(KEPT, data_files(output_dir / "data")),
         Source(PASSED, sorted((output_dir / "_work" / "docs").glob("*.parquet"))),
         Source(REMOVED, sorted((output_dir / "_work" / "ledger").glob("*.parquet")), ledger=True),
     ]
@@ -239,7 +234,7 @@ def _histograms(sources: list[Source], plan: dict, ranges: dict, bins: int) -> d
 def top_sites(output_dir: Path, limit: int) -> list[list]:
     """The sites with the most kept documents (value counts merged batch by batch)."""
     counts: Counter = Counter()
-    for path in data_files(output_dir):
+    for path in data_files(output_dir / "data"):
         if "site" not in pq.read_schema(path).names:
             continue
         for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=["site"]):
@@ -300,7 +295,7 @@ def duplicates(output_dir: Path, config: ReportConfig) -> dict:
 def _sizes_from_kept(output_dir: Path) -> dict[str, int]:
     """Without a clusters file: each kept document stands for its cluster (one survivor each)."""
     counts: Counter = Counter()
-    for path in data_files(output_dir):
+    for path in data_files(output_dir / "data"):
         if "dup_cluster_size" not in pq.read_schema(path).names:
             continue
         for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=["dup_cluster_size"]):
@@ -313,7 +308,7 @@ def _texts_of(output_dir: Path, ids: set[str], chars: int) -> dict[str, dict]:
     wanted = pa.array(sorted(ids), pa.string())
     found: dict[str, dict] = {}
     files = [
-        *data_files(output_dir),
+        *data_files(output_dir / "data"),
         *sorted((output_dir / "_work" / "ledger").glob("*.parquet")),
     ]
     for path in files:

@@ -18,6 +18,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import xxhash
 
+from crawlsieve.quality.mixture import data_files
+
 TEXT_CHARS = 2000
 FIELDS = ("id", "url", "language", "language_score", "quality_score")
 
@@ -56,7 +58,7 @@ def _row(record: dict, reason: str | None, stage: str | None) -> dict:
 
 def _sample_kept(data_dir: Path, sampler: _BottomK) -> None:
     """Kept documents: pick the bottom-k ids from the id column alone, then read just those rows."""
-    files = sorted(data_dir.rglob("*.parquet")) if data_dir.exists() else []
+    files = data_files(data_dir)
     if not files:
         return
     dataset = ds.dataset(files, format="parquet", partitioning="hive")

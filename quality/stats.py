@@ -16,6 +16,8 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from crawlsieve.quality.mixture import data_files
+
 LEDGER_COLUMNS = ["warc_path", "stage", "removed", "failed"]
 
 
@@ -24,16 +26,11 @@ def _ledger_files(output_dir: Path) -> list[Path]:
 
 
 def _kept_per_input(output_dir: Path) -> Counter:
-    data = output_dir / "data"
     kept: Counter = Counter()
-    if not data.exists():
-        return kept
-    files = sorted(data.rglob("*.parquet"))
-    if not files:
-        return kept
-    dataset = ds.dataset(files, format="parquet")
-    for batch in dataset.to_batches(columns=["warc_path"]):
-        kept.update(batch.column("warc_path").to_pylist())
+    files = data_files(output_dir / "data")
+    if files:
+        for batch in ds.dataset(files, format="parquet").to_batches(columns=["warc_path"]):
+            kept.update(batch.column("warc_path").to_pylist())
     return kept
 
 
