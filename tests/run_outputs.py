@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyarrow.dataset as ds
@@ -25,3 +26,8 @@ def decisions(output: Path) -> list[tuple]:
             *(pq.read_table(path, columns=columns).column(c).to_pylist() for c in columns), strict=True
         )
     return sorted(rows, key=repr)
+
+
+def clean_env() -> dict[str, str]:
+    """This environment without RAY_ADDRESS, so a `crawlsieve run` subprocess starts its own Ray."""
+    return {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}

@@ -7,7 +7,6 @@ process executing a phase-A task (its process title names `_extract_batch`) and 
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from run_outputs import data_rows, decisions
+from run_outputs import clean_env, data_rows, decisions
 
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
@@ -24,11 +23,6 @@ from crawlsieve.pipelines.samples import generate_sample_warcs
 BIN = Path(sys.executable).parent
 TASK_TITLE = "_extract_batch"
 TIMEOUT = 240
-
-
-def clean_env() -> dict[str, str]:
-    """The environment without a Ray address, so the run starts its own local Ray."""
-    return {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
 
 
 def find_task_process(root: psutil.Process, title: str, timeout: float) -> psutil.Process:

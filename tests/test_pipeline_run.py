@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pytest
+from run_outputs import data_rows
 
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
@@ -253,11 +254,7 @@ def test_two_runs_with_different_parallelism_give_identical_rows(ray_local, samp
     run(sample_warcs, tmp_path / "wide", wide)
     run(sample_warcs, tmp_path / "narrow", narrow)
 
-    def rows(output: Path) -> list[dict]:
-        table = ds.dataset(output / "data", format="parquet", partitioning="hive").to_table()
-        return sorted(table.to_pylist(), key=lambda row: row["id"])
-
-    assert rows(tmp_path / "wide") == rows(tmp_path / "narrow")
+    assert data_rows(tmp_path / "wide") == data_rows(tmp_path / "narrow")
     files = lambda root: sorted(p.relative_to(root) for p in (root / "data").rglob("*.parquet"))  # noqa: E731
     assert files(tmp_path / "wide") == files(tmp_path / "narrow")
 

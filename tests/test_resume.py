@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 import psutil
 import pyarrow.parquet as pq
 import pytest
-from run_outputs import data_rows, decisions
+from run_outputs import clean_env, data_rows, decisions
 
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
@@ -32,10 +31,6 @@ TIMEOUT = 240
 
 def crawlsieve_run(inputs: list[Path], output: Path, *extra: str) -> list[str]:
     return [str(BIN / "crawlsieve"), "run", *map(str, inputs), "--output", str(output), "--no-report", *extra]
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
 
 
 def markers(output: Path) -> dict[str, tuple[int, str]]:
