@@ -30,6 +30,7 @@ datatrove's WarcReader needs undeclared packages: ``pip install -e .[bench]``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import io
 import random
@@ -82,23 +83,34 @@ def _sha1_digest(payload: bytes) -> str:
     return "sha1:" + base64.b32encode(hashlib.sha1(payload).digest()).decode("ascii")
 
 
-def generate_copies(sources: list[Path], out_dir: Path, copies: int, seed: int = 0) -> list[Path]:
-    """Write ``copies`` edited versions of each source WARC; returns their paths."""
+def generate_copies(
+    sources: list[Path], out_dir: Path, copies: int, files: int = 0, seed: int = 0
+) -> list[Path]:
+    """Write ``copies`` edited versions of each source WARC; returns their paths.
+
+    ``files`` = 0 writes one file per copy of each source (files as small as the corpus's);
+    ``files`` = N packs all copies into N files, as large as the run allows, the way a real
+    Common Crawl file holds ~30,000 records, so per-file start-up costs weigh as they do there.
+    """
     from warcio.archiveiterator import ArchiveIterator
     from warcio.warcwriter import WARCWriter
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for copy in range(1, copies + 1):
-        for source in sources:
+    jobs = [(copy, source) for copy in range(1, copies + 1) for source in sources]
+    targets = [
+        out_dir / f"{source.name.removesuffix('.warc.gz')}-copy{copy}.warc.gz" for copy, source in jobs
+    ]
+    if files:
+        targets = [out_dir / f"packed-{i % files:03d}.warc.gz" for i in range(len(jobs))]
+    with contextlib.ExitStack() as stack:
+        handles = {target: stack.enter_context(open(target, "wb")) for target in dict.fromkeys(targets)}
+        for (copy, source), target in zip(jobs, targets, strict=True):
             rng = random.Random(f"{seed}:{copy}:{source.name}")
-            target = out_dir / f"{source.name.removesuffix('.warc.gz')}-copy{copy}.warc.gz"
-            with open(source, "rb") as handle, open(target, "wb") as out:
-                writer = WARCWriter(out, gzip=True)
+            writer = WARCWriter(handles[target], gzip=True)
+            with open(source, "rb") as handle:
                 for record in ArchiveIterator(handle):
                     writer.write_record(_edited(record, writer, copy, rng))
-            written.append(target)
-    return written
+    return list(handles)
 
 
 def _edited(record, writer, copy: int, rng: random.Random):
@@ -469,6 +481,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--copies", type=int, default=3, help="edited copies per file in the larger set (0: none)"
     )
+    parser.add_argument(
+        "--files",
+        type=int,
+        default=0,
+        help="pack the edited copies into this many large files (0: one small file per copy)",
+    )
     parser.add_argument("--cpus", type=int, default=2, help="cores for both pipelines")
     parser.add_argument("--input", type=Path, default=CORPUS_WARCS, help="folder of *.warc.gz")
     parser.add_argument("--profile-only", action="store_true", help="only the in-process stage profile")
@@ -481,8 +499,9 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         sets = [("corpus", sources)]
         if args.copies:
-            copies = generate_copies(sources, work / "copies", args.copies)
-            sets.append((f"corpus x{args.copies + 1} (edited copies)", sources + copies))
+            copies = generate_copies(sources, work / "copies", args.copies, args.files)
+            packed = f" in {args.files} files" if args.files else ""
+            sets.append((f"corpus + {args.copies} edited copies{packed}", sources + copies))
         if not args.profile_only:
             rows = [
                 [
