@@ -1,0 +1,79 @@
+"""A default run over the shared corpus gives exactly the outputs recorded before optimizing.
+
+``tests/golden/corpus_outputs.json`` holds one SHA-256 per column of three tables of a default
+run over the six corpus WARC files: the published rows (``data/``), every ledger row (what was
+removed or failed, with its reason, signals and text) and phase A's work rows (text, signals,
+MinHash signatures), each in a canonical row order. It was recorded at commit 3bc98c2, before
+the performance work of issue 8 (URL-list cache, faster filters, scheduling); every
+optimization must reproduce it value for value. A change *meant* to change outputs records a
+new one, and says so in its commit:
+
+    CRAWLSIEVE_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_output_golden.py
+
+Paths and shard names (which hash the input's location) are replaced by file names first, so
+the digests do not depend on where the corpus or the checkout lies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+
+from crawlsieve.pipelines.config import Config
+from crawlsieve.pipelines.inputs import shard_name
+from crawlsieve.pipelines.run import run_pipeline
+
+GOLDEN = Path(__file__).parent / "golden" / "corpus_outputs.json"
+
+
+def canonical_tables(output: Path) -> dict[str, pa.Table]:
+    work = output / "_work"
+    return {
+        "data": ds.dataset(output / "data", format="parquet", partitioning="hive").to_table().sort_by("id"),
+        "ledger": ds.dataset(sorted(work.glob("ledger/*.parquet")), format="parquet")
+        .to_table()
+        .sort_by([("id", "ascending"), ("stage", "ascending")]),
+        "phase_a": ds.dataset(sorted(work.glob("docs/*.parquet")), format="parquet").to_table().sort_by("id"),
+    }
+
+
+def column_digests(tables: dict[str, pa.Table], replacements: dict[str, str]) -> dict:
+    digests: dict = {}
+    for name, table in tables.items():
+        columns = {}
+        for column in sorted(table.column_names):
+            text = json.dumps(table.column(column).to_pylist(), default=repr, ensure_ascii=False)
+            for old, new in replacements.items():
+                text = text.replace(old, new)
+            columns[column] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        digests[name] = {"rows": table.num_rows, "columns": columns}
+    return digests
+
+
+@pytest.mark.slow
+def test_a_default_corpus_run_reproduces_the_recorded_outputs(ray_local, shared_corpus, tmp_path):
+    files = sorted(str(p) for p in (shared_corpus / "warc").glob("*.warc.gz"))
+    run_pipeline(files, tmp_path / "out", Config(), report=False, log=lambda message: None)
+    replacements = {shard_name(f): Path(f).name for f in files}
+    replacements[str(shared_corpus)] = "<corpus>"
+    digests = column_digests(canonical_tables(tmp_path / "out"), replacements)
+    if os.environ.get("CRAWLSIEVE_UPDATE_GOLDEN") == "1":
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    recorded = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    differing = [
+        f"{table}.{column}"
+        for table in recorded
+        for column in sorted(set(recorded[table]["columns"]) | set(digests[table]["columns"]))
+        if recorded[table]["columns"].get(column) != digests[table]["columns"].get(column)
+    ]
+    rows = {table: (recorded[table]["rows"], digests[table]["rows"]) for table in recorded}
+    print(f"golden outputs: rows (recorded, now) {rows}; columns differing: {differing}")
+    assert all(before == now for before, now in rows.values()), rows
+    assert differing == []
