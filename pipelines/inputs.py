@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import gzip
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -108,3 +109,22 @@ def shard_name(location: str) -> str:
     base = re.sub(r"[^A-Za-z0-9._-]+", "_", base)[:80].strip("._") or "input"
     digest = hashlib.sha1(location.encode("utf-8")).hexdigest()[:8]
     return f"{base}-{digest}"
+
+
+def largest_first(locations: list[str]) -> list[str]:
+    """Local inputs by size, largest first, then remote ones in their given order.
+
+    Each input is one task of phase A. Started largest first (LPT scheduling), a big file
+    never runs alone at the end while the other cores idle; remote sizes would cost a
+    request each, so remote inputs keep their order. The order changes no output.
+    """
+    def size(location: str) -> int | None:
+        if is_remote(location):
+            return None
+        try:
+            return os.path.getsize(location)
+        except OSError:  # read as a failed input later, with its error kind
+            return None
+
+    sizes = {location: size(location) for location in locations}
+    return sorted(locations, key=lambda loc: (sizes[loc] is None, -(sizes[loc] or 0)))

@@ -242,7 +242,7 @@ def run_pipeline(
     log=print,
 ) -> dict:
     """The whole run; returns the stats (also written to DIR/stats.json)."""
-    from crawlsieve.pipelines.inputs import resolve_inputs, shard_name
+    from crawlsieve.pipelines.inputs import largest_first, resolve_inputs, shard_name
     from crawlsieve.pipelines.shard import write_json_atomically
 
     locations = resolve_inputs(inputs, config.read.crawl_base_url, limit, config.read.storage_options)
@@ -265,7 +265,8 @@ def run_pipeline(
     init_ray(config)
 
     done = completed(output_dir, "extract") if resume else set()
-    todo = [{"location": loc, "shard": s} for s, loc in shards.items() if s not in done]
+    order = [shard_name(loc) for loc in largest_first(list(shards.values()))]
+    todo = [{"location": shards[s], "shard": s} for s in order if s not in done]
     log(
         f"crawlsieve: {len(shards)} input file(s), {len(todo)} to process"
         + (f", {len(done)} done before" if done else "")
@@ -277,7 +278,7 @@ def run_pipeline(
 
     dedup_summary = deduplicate(output_dir / "_work", output_dir, config)
     log(f"crawlsieve: dedup done ({time.monotonic() - clock:.0f}s); tagging and writing shards")
-    _per_shard(_finalize_batch, [{"shard": s} for s in shards], config, output_dir)
+    _per_shard(_finalize_batch, [{"shard": s} for s in order], config, output_dir)
     log(f"crawlsieve: shards written ({time.monotonic() - clock:.0f}s); writing stats, mixture and report")
     return aggregate(output_dir, config, started, clock, dedup_summary, report=report, log=log)
 

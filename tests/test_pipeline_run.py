@@ -316,3 +316,16 @@ def test_a_status_code_that_is_no_http_status_is_read_as_null_not_a_crash(tmp_pa
     assert responses.column("http_status").to_pylist() == [None, 200]
     decided = HttpCheckStage(ReadConfig())(responses)
     assert decided.column("_removed").to_pylist() == ["http_status", None]
+
+
+def test_phase_a_starts_the_largest_local_files_first_and_keeps_remote_order(tmp_path):
+    from crawlsieve.pipelines.inputs import largest_first
+
+    sizes = {"small": 10, "large": 3000, "medium": 700}
+    for name, size in sizes.items():
+        (tmp_path / name).write_bytes(b"x" * size)
+    local = [str(tmp_path / name) for name in sizes]
+    remote = ["s3://bucket/b.warc.gz", "https://host/a.warc.gz"]
+    missing = str(tmp_path / "missing")
+    ordered = largest_first([remote[0], local[0], missing, local[1], remote[1], local[2]])
+    assert ordered == [local[1], local[2], local[0], remote[0], missing, remote[1]]
