@@ -1,10 +1,12 @@
 """crawlsieve against datatrove on the same WARC files, the same stages, the same 2 cores.
 
-    .venv/bin/python -m benchmarks.throughput [--repeat 2] [--copies 3] [--cpus 2]
+    .venv/bin/python -m benchmarks.throughput [--repeat 2] [--copies 3] [--files N] [--cpus 2]
 
 Inputs: the shared corpus's WARC files, and a larger set made by repeating each file
 ``--copies`` times with new URLs, new record ids and perturbed text (a few words dropped or
-doubled per paragraph), so the copies are near- but not exact duplicates.
+doubled per paragraph), so the copies are near- but not exact duplicates. ``--files N`` packs
+the copies into N large files, as a real Common Crawl file holds ~30,000 records; otherwise
+each copy is a file as small as the corpus's (57 records), where per-file start-up weighs most.
 
 (a) crawlsieve: ``run_pipeline`` on a local Ray with ``--cpus`` CPUs (Ray start and stop are
     inside the timing, as datatrove's process pool start is inside its timing);
