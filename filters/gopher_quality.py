@@ -14,6 +14,11 @@ _BULLETS = ("•", "-")
 _ELLIPSES = ("...", "…")
 
 
+def _has_letter(word: str) -> bool:
+    """Any character of ``word`` is alphabetic; whole-letter words (most) answer in one call."""
+    return word.isalpha() or any(map(str.isalpha, word))
+
+
 class GopherQuality:
     name = "gopher_quality"
 
@@ -41,14 +46,12 @@ class GopherQuality:
         return {
             "word_count": len(content),
             # Words of unspaced languages are one or two characters: the rule does not apply.
-            "mean_word_length": None
-            if stats.rules.unspaced
-            else ratio(sum(len(w) for w in content), len(content)),
+            "mean_word_length": None if stats.rules.unspaced else ratio(sum(map(len, content)), len(content)),
             "hash_ratio": ratio(text.count("#"), len(words)),
             "ellipsis_ratio": ratio(text.count("...") + text.count("…"), len(words)),
             "bullet_lines_frac": ratio(sum(s.lstrip().startswith(_BULLETS) for s in lines), len(lines)),
             "ellipsis_lines_frac": ratio(sum(s.rstrip().endswith(_ELLIPSES) for s in lines), len(lines)),
-            "alpha_words_frac": ratio(sum(any(c.isalpha() for c in w) for w in counted), len(counted)),
+            "alpha_words_frac": ratio(sum(1 for w in counted if _has_letter(w)), len(counted)),
             "stop_words": len(stop_words.intersection(words)) if stop_words else None,
         }
 

@@ -1,13 +1,14 @@
 """Gopher's repetition rules (Rae et al. 2021, table A1), as datatrove's GopherRepetitionFilter.
 
-datatrove's own helpers count the duplicates; the top n-gram characters come from the shared
-statistics, which join the words of unspaced languages without spaces so Chinese and
-Japanese n-grams are not inflated by separators the text never had.
+datatrove's own helper counts duplicated lines and paragraphs. The n-gram counts come from
+the shared statistics: duplicated n-grams as datatrove's ``find_all_duplicate`` counts them,
+and the top n-gram characters with the words of unspaced languages joined without spaces,
+so Chinese and Japanese n-grams are not inflated by separators the text never had.
 """
 
 from __future__ import annotations
 
-from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate, find_duplicates
+from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
 
 from crawlsieve.filters.base import Signals, above, ratio
 from crawlsieve.filters.config import GopherRepetitionConfig
@@ -43,7 +44,7 @@ class GopherRepetition:
             # Character runs of unspaced scripts repeat short words by nature ("しています"):
             # the duplicated-n-gram rule is not applied to them (signal left empty).
             by_chars = stats.rules.by_characters
-            signals[f"dup_{n}_gram"] = None if by_chars else ratio(find_all_duplicate(stats.words, n), size)
+            signals[f"dup_{n}_gram"] = None if by_chars else ratio(stats.duplicate_n_gram_chars(n), size)
         return signals
 
     def reason(self, s: Signals) -> str | None:

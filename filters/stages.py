@@ -63,9 +63,8 @@ class HeuristicFilterStage:
         self.filters = text_filters(config)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        columns = {
-            signal_column(f.name, s): [None] * batch.num_rows for f in self.filters for s in f.signal_names()
-        }
+        # Each filter's signals with their columns, worked out once per batch, not per document.
+        plan = [(f, [(s, [None] * batch.num_rows) for s in f.signal_names()]) for f in self.filters]
         removed: list[str | None] = [None] * batch.num_rows
         failed: list[str | None] = [None] * batch.num_rows
         errors: list[str | None] = [None] * batch.num_rows
@@ -73,26 +72,27 @@ class HeuristicFilterStage:
         languages = batch.column("language").to_pylist()
         for row, (text, language) in enumerate(zip(texts, languages, strict=True)):
             try:
-                removed[row], texts[row] = self._judge(text or "", language, columns, row)
+                removed[row], texts[row] = self._judge(text or "", language, plan, row)
             except Exception as error:  # bad input becomes a decision, never an exception
                 failed[row], errors[row] = "filter_error", error_text(error)
-        for name, values in columns.items():
-            batch = batch.append_column(name, pa.array(values, type=pa.float64()))
+        for text_filter, signals in plan:
+            for signal, values in signals:
+                batch = batch.append_column(
+                    signal_column(text_filter.name, signal), pa.array(values, type=pa.float64())
+                )
         text_index = batch.schema.get_field_index("text")
         batch = batch.set_column(text_index, "text", pa.array(texts, type=batch.schema.field("text").type))
         return with_decisions(batch, removed=removed, failed=failed, error=errors)
 
-    def _judge(self, text: str, language: str | None, columns: dict, row: int) -> tuple[str | None, str]:
+    def _judge(self, text: str, language: str | None, plan: list, row: int) -> tuple[str | None, str]:
         if not text.strip():
             return EMPTY_TEXT, text
         stats = DocStats(text, rules_for(language, self.config.per_language_rules))
-        for text_filter in self.filters:
+        for text_filter, columns in plan:
             signals = text_filter.signals(stats)
-            for signal in text_filter.signal_names():
+            for signal, values in columns:
                 value = signals[signal]
-                columns[signal_column(text_filter.name, signal)][row] = (
-                    None if value is None else float(value)
-                )
+                values[row] = None if value is None else float(value)
             if text_filter.mode == "drop" and (rule := text_filter.reason(signals)):
                 return f"{text_filter.name}:{rule}", text
         c4 = next((f for f in self.filters if isinstance(f, C4) and f.mode == "drop"), None)

@@ -12,6 +12,10 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
+import numpy as np
+from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate
+from datatrove.utils.text import PUNCTUATION_SET
+
 from crawlsieve.filters.languages import LanguageRules
 
 _PARAGRAPH_BREAK = re.compile(r"\n{2,}")
@@ -57,19 +61,132 @@ class DocStats:
 
     @cached_property
     def non_symbol_words(self) -> list[str]:
-        from datatrove.utils.text import PUNCTUATION_SET
+        """Words with at least one character that is not punctuation or a symbol (datatrove's set)."""
+        return [w for w in self.words if not PUNCTUATION_SET.issuperset(w)]
 
-        return [w for w in self.words if any(ch not in PUNCTUATION_SET for ch in w)]
+    def n_grams(self, n: int, joiner: str | None = None) -> list[str]:
+        """Word n-grams, joined by ``joiner`` (default: a space for spaced languages, as Gopher,
+        nothing for unspaced ones)."""
+        joiner = self.rules.ngram_joiner if joiner is None else joiner
+        if n < 1:  # degenerate sizes: keep the plain definition
+            words = self.words
+            return [joiner.join(words[i : i + n]) for i in range(len(words) - n + 1)]
+        return self._joined(joiner).n_grams(n)
 
-    def n_grams(self, n: int) -> list[str]:
-        """Word n-grams, joined by a space (spaced languages, as Gopher) or by nothing."""
-        words, joiner = self.words, self.rules.ngram_joiner
-        return [joiner.join(words[i : i + n]) for i in range(len(words) - n + 1)]
+    def _joined(self, joiner: str) -> JoinedWords:
+        key = f"joined:{joiner}"
+        if key not in self._shared:
+            self._shared[key] = JoinedWords(self.words, joiner)
+        return self._shared[key]
 
     def top_n_gram_chars(self, n: int) -> int:
-        """Characters covered by the most frequent n-gram (its length times its count)."""
-        counts = Counter(self.n_grams(n))
-        if not counts:
+        """Characters covered by the most frequent n-gram (its length times its count).
+
+        As ``Counter(self.n_grams(n)).most_common(1)`` (the first n-gram to reach the highest
+        count wins a tie), counting only the n-grams that may repeat: every other one occurs
+        once, so when nothing repeats the winner is the first n-gram, once.
+        """
+        if n < 1:
+            counts = Counter(self.n_grams(n))
+            if not counts:
+                return 0
+            gram, count = counts.most_common(1)[0]
+            return len(gram) * count
+        joined = self._joined(self.rules.ngram_joiner)
+        if joined.count(n) == 0:
             return 0
-        gram, count = counts.most_common(1)[0]
-        return len(gram) * count
+        repeats = joined.maybe_repeated(n)
+        if repeats:
+            gram, count = Counter(joined.n_gram(i, n) for i in repeats).most_common(1)[0]
+            if count > 1:
+                return len(gram) * count
+        return len(joined.n_gram(0, n))
+
+    def duplicate_n_gram_chars(self, n: int) -> int:
+        """datatrove's ``find_all_duplicate(words, n)``: characters of repeated n-grams.
+
+        Written out here because datatrove joins every n-gram anew, the costliest step of
+        the Gopher filters. Same strings (words joined by nothing, so different splits of one
+        string are one n-gram, as there) and same left-to-right scan: a repeat adds its length
+        and skips ``n`` words, anything else is remembered and the scan moves one word on.
+        Only n-grams that may repeat are visited: any other is never met again, so
+        remembering it or not changes nothing. ``tests/test_filters_fast_paths.py`` pins this
+        to datatrove's function.
+        """
+        if n < 1:
+            return find_all_duplicate(self.words, n)
+        joined = self._joined("")
+        seen: set[str] = set()
+        repeated_chars, idx = 0, 0
+        for position in joined.maybe_repeated(n):
+            if position < idx:  # skipped over by an earlier repeat
+                continue
+            gram = joined.n_gram(position, n)
+            if gram in seen:
+                repeated_chars += len(gram)
+                idx = position + n
+            else:
+                seen.add(gram)
+                idx = position + 1
+        return repeated_chars
+
+
+class JoinedWords:
+    """A document's words joined once, so every n-gram is one slice of one string.
+
+    ``n_gram(i, n)`` is ``joiner.join(words[i : i + n])``. Which n-grams may occur more
+    than once is found from a polynomial hash of each n-gram (numpy, over the joined text's
+    code points) without building the strings: equal strings have equal hashes, so an
+    n-gram whose hash is unique occurs once; hash collisions only add candidates, which the
+    callers compare as strings.
+    """
+
+    _BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64 (numpy's uint64 wraps)
+
+    def __init__(self, words: list[str], joiner: str):
+        self.text = joiner.join(words) + joiner
+        self.cut = len(joiner)
+        starts = np.zeros(len(words) + 1, dtype=np.int64)
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        np.cumsum(lengths + self.cut, out=starts[1:])
+        self._starts = starts
+        self.starts: list[int] = starts.tolist()
+        self._prefix_hashes: tuple[np.ndarray, np.ndarray] | None = None
+
+    def count(self, n: int) -> int:
+        return max(len(self.starts) - n, 0)
+
+    def n_gram(self, i: int, n: int) -> str:
+        return self.text[self.starts[i] : self.starts[i + n] - self.cut]
+
+    def n_grams(self, n: int) -> list[str]:
+        text, starts, cut = self.text, self.starts, self.cut
+        return [text[start : end - cut] for start, end in zip(starts, starts[n:], strict=False)]
+
+    def maybe_repeated(self, n: int) -> list[int]:
+        """Positions (ascending) of the n-grams whose hash another n-gram shares."""
+        if self.count(n) < 2:
+            return []
+        prefix, inverse_powers = self._hashes()
+        begin, end = self._starts[:-n], self._starts[n:] - self.cut
+        keys = (prefix[end] - prefix[begin]) * inverse_powers[begin]
+        ordered = np.sort(keys)
+        shared = ordered[1:][ordered[1:] == ordered[:-1]]
+        if not shared.size:
+            return []
+        return np.flatnonzero(np.isin(keys, shared)).tolist()
+
+    def _hashes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Prefix sums of code point times ``BASE**(k+1)``, and the inverse powers.
+
+        ``(prefix[e] - prefix[s]) * BASE**-(s+1)`` hashes ``text[s:e]`` wherever it occurs.
+        """
+        if self._prefix_hashes is None:
+            codes = np.frombuffer(self.text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+            size = len(codes) + 1
+            powers = np.cumprod(np.full(size, self._BASE, dtype=np.uint64))
+            inverse_powers = np.cumprod(np.full(size, pow(self._BASE, -1, 2**64), dtype=np.uint64))
+            prefix = np.zeros(size, dtype=np.uint64)
+            np.cumsum(codes * powers[: size - 1], out=prefix[1:])
+            self._prefix_hashes = (prefix, inverse_powers)
+        return self._prefix_hashes

@@ -1,0 +1,71 @@
+"""The hand-written fast paths of the heuristic filters give exactly the library's answers.
+
+``DocStats.duplicate_n_gram_chars`` stands in for datatrove's ``find_all_duplicate`` and
+``DocStats.top_n_gram_chars`` / ``n_grams`` count n-grams cut from one joined string; both
+skip n-grams whose hash is unique. These tests pin them to the plain definitions on
+generated word lists, including words whose concatenations collide ("ab"+"c" == "a"+"bc").
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate
+from datatrove.utils.text import PUNCTUATION_SET
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crawlsieve.filters.gopher_quality import _has_letter
+from crawlsieve.filters.languages import rules_for
+from crawlsieve.filters.text_stats import DocStats
+
+#: Few, short, overlapping words, so n-grams repeat and concatenations collide often.
+COLLIDING_WORDS = st.lists(
+    st.sampled_from(["a", "b", "ab", "ba", "aa", "c", "bc", "abc", "é", "😀", "."]), max_size=80
+)
+ANY_WORDS = st.lists(st.text(min_size=0, max_size=6), max_size=60)
+WORD_LISTS = st.one_of(COLLIDING_WORDS, ANY_WORDS)
+
+
+def stats_over(words: list[str], unspaced: bool) -> DocStats:
+    """Statistics whose word split returns ``words`` (the text itself is not used)."""
+    rules = replace(rules_for("zh" if unspaced else "en"), split_words=lambda _text: list(words))
+    return DocStats(" ".join(words), rules)
+
+
+def top_n_gram_chars_by_definition(words: list[str], n: int, joiner: str) -> int:
+    counts = Counter(joiner.join(words[i : i + n]) for i in range(len(words) - n + 1))
+    if not counts:
+        return 0
+    gram, count = counts.most_common(1)[0]
+    return len(gram) * count
+
+
+@settings(max_examples=400, deadline=None)
+@given(words=WORD_LISTS, n=st.integers(min_value=1, max_value=12))  # datatrove loops forever at 0
+def test_duplicate_n_gram_chars_equals_datatrove_find_all_duplicate(words, n):
+    assert stats_over(words, unspaced=False).duplicate_n_gram_chars(n) == find_all_duplicate(words, n)
+
+
+@settings(max_examples=400, deadline=None)
+@given(words=WORD_LISTS, n=st.integers(min_value=-1, max_value=12), unspaced=st.booleans())
+def test_top_n_gram_chars_and_n_grams_equal_their_plain_definitions(words, n, unspaced):
+    joiner = "" if unspaced else " "
+    stats = stats_over(words, unspaced)
+    assert stats.n_grams(n) == [joiner.join(words[i : i + n]) for i in range(len(words) - n + 1)]
+    assert stats.top_n_gram_chars(n) == top_n_gram_chars_by_definition(words, n, joiner)
+
+
+def test_duplicate_n_grams_count_concatenation_collisions_as_datatrove_does():
+    words = ["ab", "c", "x", "a", "bc", "x"]  # "abcx" twice, from different words
+    assert find_all_duplicate(words, 3) == 4
+    assert stats_over(words, unspaced=False).duplicate_n_gram_chars(3) == 4
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(st.text(max_size=5), max_size=40))
+def test_non_symbol_words_and_letter_test_equal_their_plain_definitions(words):
+    stats = stats_over(words, unspaced=False)
+    assert stats.non_symbol_words == [w for w in words if any(ch not in PUNCTUATION_SET for ch in w)]
+    assert [_has_letter(w) for w in words] == [any(c.isalpha() for c in w) for w in words]
