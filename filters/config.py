@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, PositiveInt
 
 from crawlsieve.pipelines.config_base import Section
 
@@ -107,11 +107,11 @@ class GopherRepetitionConfig(Section):
     dup_para_char_frac: float | None = Field(
         0.2, description="Max fraction of characters in duplicate paragraphs."
     )
-    top_n_grams: dict[int, float] = Field(
+    top_n_grams: dict[PositiveInt, float] = Field(
         default_factory=lambda: {2: 0.2, 3: 0.18, 4: 0.16},
         description="n -> max character fraction of the most frequent word n-gram.",
     )
-    dup_n_grams: dict[int, float] = Field(
+    dup_n_grams: dict[PositiveInt, float] = Field(
         default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10},
         description="n -> max character fraction of duplicated word n-grams.",
     )

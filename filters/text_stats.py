@@ -13,7 +13,6 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate
 from datatrove.utils.text import PUNCTUATION_SET
 
 from crawlsieve.filters.languages import LanguageRules
@@ -64,34 +63,16 @@ class DocStats:
         """Words with at least one character that is not punctuation or a symbol (datatrove's set)."""
         return [w for w in self.words if not PUNCTUATION_SET.issuperset(w)]
 
-    def n_grams(self, n: int, joiner: str | None = None) -> list[str]:
-        """Word n-grams, joined by ``joiner`` (default: a space for spaced languages, as Gopher,
-        nothing for unspaced ones)."""
-        joiner = self.rules.ngram_joiner if joiner is None else joiner
-        if n < 1:  # degenerate sizes: keep the plain definition
-            words = self.words
-            return [joiner.join(words[i : i + n]) for i in range(len(words) - n + 1)]
-        return self._joined(joiner).n_grams(n)
-
     def _joined(self, joiner: str) -> JoinedWords:
-        key = f"joined:{joiner}"
-        if key not in self._shared:
-            self._shared[key] = JoinedWords(self.words, joiner)
-        return self._shared[key]
+        return self.shared(f"joined:{joiner}", lambda: JoinedWords(self.words, joiner))
 
     def top_n_gram_chars(self, n: int) -> int:
         """Characters covered by the most frequent n-gram (its length times its count).
 
-        As ``Counter(self.n_grams(n)).most_common(1)`` (the first n-gram to reach the highest
+        As ``Counter`` over all n-grams and ``most_common(1)`` (the first n-gram to reach the highest
         count wins a tie), counting only the n-grams that may repeat: every other one occurs
         once, so when nothing repeats the winner is the first n-gram, once.
         """
-        if n < 1:
-            counts = Counter(self.n_grams(n))
-            if not counts:
-                return 0
-            gram, count = counts.most_common(1)[0]
-            return len(gram) * count
         joined = self._joined(self.rules.ngram_joiner)
         if joined.count(n) == 0:
             return 0
@@ -113,8 +94,6 @@ class DocStats:
         remembering it or not changes nothing. ``tests/test_filters_fast_paths.py`` pins this
         to datatrove's function.
         """
-        if n < 1:
-            return find_all_duplicate(self.words, n)
         joined = self._joined("")
         seen: set[str] = set()
         repeated_chars, idx = 0, 0
@@ -158,10 +137,6 @@ class JoinedWords:
 
     def n_gram(self, i: int, n: int) -> str:
         return self.text[self.starts[i] : self.starts[i + n] - self.cut]
-
-    def n_grams(self, n: int) -> list[str]:
-        text, starts, cut = self.text, self.starts, self.cut
-        return [text[start : end - cut] for start, end in zip(starts, starts[n:], strict=False)]
 
     def maybe_repeated(self, n: int) -> list[int]:
         """Positions (ascending) of the n-grams whose hash another n-gram shares."""

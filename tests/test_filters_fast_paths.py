@@ -1,7 +1,7 @@
 """The hand-written fast paths of the heuristic filters give exactly the library's answers.
 
 ``DocStats.duplicate_n_gram_chars`` stands in for datatrove's ``find_all_duplicate`` and
-``DocStats.top_n_gram_chars`` / ``n_grams`` count n-grams cut from one joined string; both
+``DocStats.top_n_gram_chars`` count n-grams cut from one joined string (``JoinedWords``); both
 skip n-grams whose hash is unique. These tests pin them to the plain definitions on
 generated word lists, including words whose concatenations collide ("ab"+"c" == "a"+"bc").
 """
@@ -11,14 +11,17 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
+import pytest
 from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate
 from datatrove.utils.text import PUNCTUATION_SET
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from crawlsieve.filters.config import GopherRepetitionConfig
 from crawlsieve.filters.gopher_quality import _has_letter
 from crawlsieve.filters.languages import rules_for
-from crawlsieve.filters.text_stats import DocStats
+from crawlsieve.filters.text_stats import DocStats, JoinedWords
 
 #: Few, short, overlapping words, so n-grams repeat and concatenations collide often.
 COLLIDING_WORDS = st.lists(
@@ -43,18 +46,19 @@ def top_n_gram_chars_by_definition(words: list[str], n: int, joiner: str) -> int
 
 
 @settings(max_examples=400, deadline=None)
-@given(words=WORD_LISTS, n=st.integers(min_value=1, max_value=12))  # datatrove loops forever at 0
+@given(words=WORD_LISTS, n=st.integers(min_value=1, max_value=12))  # the config rejects n < 1
 def test_duplicate_n_gram_chars_equals_datatrove_find_all_duplicate(words, n):
     assert stats_over(words, unspaced=False).duplicate_n_gram_chars(n) == find_all_duplicate(words, n)
 
 
 @settings(max_examples=400, deadline=None)
-@given(words=WORD_LISTS, n=st.integers(min_value=-1, max_value=12), unspaced=st.booleans())
-def test_top_n_gram_chars_and_n_grams_equal_their_plain_definitions(words, n, unspaced):
+@given(words=WORD_LISTS, n=st.integers(min_value=1, max_value=12), unspaced=st.booleans())
+def test_top_n_gram_chars_and_joined_slices_equal_their_plain_definitions(words, n, unspaced):
     joiner = "" if unspaced else " "
-    stats = stats_over(words, unspaced)
-    assert stats.n_grams(n) == [joiner.join(words[i : i + n]) for i in range(len(words) - n + 1)]
-    assert stats.top_n_gram_chars(n) == top_n_gram_chars_by_definition(words, n, joiner)
+    joined = JoinedWords(words, joiner)
+    slices = [joined.n_gram(i, n) for i in range(joined.count(n))]
+    assert slices == [joiner.join(words[i : i + n]) for i in range(len(words) - n + 1)]
+    assert stats_over(words, unspaced).top_n_gram_chars(n) == top_n_gram_chars_by_definition(words, n, joiner)
 
 
 def test_duplicate_n_grams_count_concatenation_collisions_as_datatrove_does():
@@ -69,3 +73,11 @@ def test_non_symbol_words_and_letter_test_equal_their_plain_definitions(words):
     stats = stats_over(words, unspaced=False)
     assert stats.non_symbol_words == [w for w in words if any(ch not in PUNCTUATION_SET for ch in w)]
     assert [_has_letter(w) for w in words] == [any(c.isalpha() for c in w) for w in words]
+
+
+@pytest.mark.parametrize("field", ["top_n_grams", "dup_n_grams"])
+def test_n_gram_sizes_below_one_are_refused_by_the_config(field):
+    # datatrove's find_all_duplicate never returns for n = 0; the config stops it at the door
+    with pytest.raises(ValidationError, match="greater than 0"):
+        GopherRepetitionConfig(**{field: {0: 0.1}})
+    assert getattr(GopherRepetitionConfig(**{field: {3: 0.1}}), field) == {3: 0.1}
