@@ -5,16 +5,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+
+
+def data_table(output: Path) -> pa.Table:
+    """The kept documents of a run (partition columns included), sorted by id."""
+    return ds.dataset(output / "data", format="parquet", partitioning="hive").to_table().sort_by("id")
 
 
 def data_rows(output: Path) -> list[dict]:
     """The kept documents of a run, sorted by id."""
     if not (output / "data").is_dir():
         return []
-    table = ds.dataset(output / "data", format="parquet", partitioning="hive").to_table()
-    return sorted(table.to_pylist(), key=lambda row: row["id"])
+    return data_table(output).to_pylist()
 
 
 def decisions(output: Path) -> list[tuple]:

@@ -24,6 +24,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
+from run_outputs import data_table
 
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.inputs import shard_name
@@ -35,7 +36,7 @@ GOLDEN = Path(__file__).parent / "golden" / "corpus_outputs.json"
 def canonical_tables(output: Path) -> dict[str, pa.Table]:
     work = output / "_work"
     return {
-        "data": ds.dataset(output / "data", format="parquet", partitioning="hive").to_table().sort_by("id"),
+        "data": data_table(output),
         "ledger": ds.dataset(sorted(work.glob("ledger/*.parquet")), format="parquet")
         .to_table()
         .sort_by([("id", "ascending"), ("stage", "ascending")]),
