@@ -2,12 +2,13 @@
 
 Every record of the file becomes a row, whatever its type, so the accounting can close:
 the HTTP check stage then removes what is not an HTML 200 response. A file that cannot be
-opened, or whose compression or framing breaks part-way, yields one `corrupt_warc`
-(or `open_error`) row for the damage after the rows of the records read before it.
+opened is one `open_error` row; a stretch whose compression or framing is broken is one
+`corrupt_warc` row, and reading goes on at the next record after it (``WarcFile``).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import zlib
 from collections.abc import Iterator
@@ -15,10 +16,10 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 
 from crawlsieve.pipelines.config import ReadConfig
-from crawlsieve.pipelines.inputs import open_location
+from crawlsieve.pipelines.http_payload import PayloadTooLarge, read_payload
+from crawlsieve.pipelines.inputs import display_location, open_location
 from crawlsieve.pipelines.stages import ERROR, FAILED, error_text, with_decisions
 
 DUMP_IN_PATH = re.compile(r"(CC-MAIN-\d{4}-\d{2})")
@@ -45,18 +46,11 @@ RECORD_SCHEMA = pa.schema(
     ]
 )
 
-#: What a broken file raises inside warcio and the gzip/zlib layers below it (AttributeError:
-#: warcio's parser on a response record whose WARC-Target-URI was lost, found by tests/test_fuzz.py).
-CORRUPTION = (
-    ArchiveLoadFailed,
-    zlib.error,
-    EOFError,
-    ValueError,
-    OSError,
-    IndexError,
-    TypeError,
-    AttributeError,
-)
+#: Bytes read at a time while looking for the next record after a damaged one.
+SCAN_BYTES = 1 << 20
+GZIP_MEMBER = b"\x1f\x8b\x08"
+PLAIN_RECORD = b"\nWARC/1."
+RECORD_START = re.compile(rb"WARC/1\.[01]\r?\n")
 
 
 def _parse_date(value: str | None) -> datetime | None:
@@ -88,14 +82,38 @@ def _record_id(header: str | None) -> str | None:
     return header.strip("<>").removeprefix("urn:uuid:")
 
 
-class _CheckedArchiveIterator(ArchiveIterator):
-    """warcio ends quietly on a truncated file; this notices it.
+def unique_id(record_id: str, shard: str, offset: int) -> str:
+    """The id of a record whose WARC-Record-ID another record of the run already has.
 
-    A gzip member cut short leaves its decompressor before end-of-stream; a plain record cut
-    short leaves bytes of its Content-Length unread.
+    Real crawls repeat ids after re-fetches and merges; the file and offset make this one unique.
+    """
+    return f"{record_id}@{shard}:{offset}"
+
+
+class _Records(ArchiveIterator):
+    """warcio's iterator, made to notice what it would pass over in silence.
+
+    A gzip member cut short leaves its decompressor before end-of-stream, and a plain record cut
+    short leaves bytes of its Content-Length unread: both set ``truncated``. A `.warc.gz` written
+    as one gzip member (valid, just not seekable per record) is read whole instead of refused;
+    its records' offsets are then positions in the decompressed stream (``single_member``).
     """
 
     truncated = False
+    single_member = False
+
+    def _raise_invalid_gzip_err(self):
+        self.single_member = True
+
+    def read_to_end(self, record=None):
+        super().read_to_end(record)
+        reader = self.reader
+        if reader is not None and reader.decompressor is not None and self.next_line:
+            # The next record starts inside this gzip member: warcio's offsets (compressed bytes
+            # minus buffered decompressed ones) mean nothing here, so count decompressed bytes.
+            self.single_member = True
+            buffered = reader.buff_size - reader.buff.tell() if reader.buff else 0
+            self.offset = reader.num_read - buffered - len(self.next_line)
 
     def close(self):
         decompressor = self.reader.decompressor if self.reader else None
@@ -125,84 +143,180 @@ class _Rows:
 
 def read_warc(location: str, shard: str, config: ReadConfig) -> Iterator[pa.Table]:
     """Yield batches of at most ``config.batch_records`` rows, one per WARC record."""
-    dump_match = DUMP_IN_PATH.search(location)
-    dump = dump_match.group(1) if dump_match else ""
     rows = _Rows()
-    offset = 0
-    try:
-        handle = open_location(location, config.storage_options)
-    except (OSError, ValueError) as error:
-        rows.add(
-            id=f"{shard}@open",
-            warc_path=location,
-            record_offset=0,
-            **{FAILED: "open_error", ERROR: error_text(error)},
-        )
-        yield rows.table()
-        return
-    with handle:
-        records = _CheckedArchiveIterator(handle)
-        iterator = iter(records)
-        rows_seen = 0
-        while True:
-            try:
-                record = next(iterator)
-                offset = records.offset  # start of this record; get_record_offset() would consume it
-                if record.format != "warc":  # warcio also reads ARC, and takes most text files for ARC
-                    rows.add(
-                        **_damage_row(
-                            shard, location, offset, f"not a WARC record ({record.format})", kind="not_warc"
-                        )
-                    )
-                    break
-                row = _record_row(record, location, shard, dump, offset, config)
-                if record.rec_type == "warcinfo" and not dump:
-                    dump = _dump_from_warcinfo(record) or dump
-            except StopIteration:
-                if not rows_seen:
-                    rows.add(**_damage_row(shard, location, 0, "no WARC records", kind="empty_file"))
-                elif records.truncated:
-                    rows.add(**_damage_row(shard, location, records.offset or offset, "file truncated"))
-                break
-            except CORRUPTION as error:
-                damage_at = records.offset if records.offset is not None else offset
-                rows.add(**_damage_row(shard, location, damage_at, error_text(error)))
-                break
-            rows.add(**row)
-            rows_seen += 1
-            if len(rows) >= config.batch_records:
-                yield rows.table()
-                rows = _Rows()
+    for row in WarcFile(location, shard, config).rows():
+        rows.add(**row)
+        if len(rows) >= config.batch_records:
+            yield rows.table()
+            rows = _Rows()
     if len(rows):
         yield rows.table()
 
 
-def _damage_row(shard: str, location: str, offset: int, error: str, kind: str = "corrupt_warc") -> dict:
-    return {
-        "id": f"{shard}@{offset}",
-        "warc_path": location,
-        "record_offset": offset,
-        FAILED: kind,
-        ERROR: error[:500],
-    }
+class WarcFile:
+    """Every record of one WARC file as a row, and one damage row per stretch that cannot be read.
+
+    One bad record must not cost the rest of its file: whatever warcio raises for a record
+    (a broken gzip member, a header it cannot parse, an overflowing Content-Length, ...) is
+    that stretch's `corrupt_warc` row, and reading goes on at the next record start found after
+    it (the next gzip member that opens with a WARC header, or a `WARC/1.x` line in a plain
+    file). Where reading cannot go on (a stream that cannot seek, one gzip member for the
+    whole file), the bytes left are counted in a `truncated_file` row, so no unread record
+    hides behind an accounting that closes.
+    """
+
+    def __init__(self, location: str, shard: str, config: ReadConfig):
+        self.location, self.shard, self.config = location, shard, config
+        self.warc_path = display_location(location)
+        dump_match = DUMP_IN_PATH.search(location)
+        self.dump = dump_match.group(1) if dump_match else ""
+        self.seen_ids: set[str] = set()
+        self.records = 0
+
+    def rows(self) -> Iterator[dict]:
+        try:
+            handle = open_location(self.location, self.config.storage_options)
+        except Exception as error:
+            yield self._damage(0, error_text(error), kind="open_error")
+            return
+        with handle:
+            size = _size(handle)
+            start: int | None = 0
+            while start is not None:
+                start = yield from self._stretch(handle, start, size)
+
+    def _stretch(self, handle, start: int, size: int | None):
+        """Rows from ``start`` to the end of the file or the next damage; returns where to go on."""
+        try:
+            handle.seek(start)
+            records = _Records(handle)
+            iterator = iter(records)
+        except Exception as error:
+            yield self._damage(start, error_text(error))
+            return None
+        damaged_at, error = None, None
+        while True:
+            try:
+                record = next(iterator)
+                offset = records.offset
+                if record.format != "warc":  # warcio also reads ARC, and takes most text files for ARC
+                    if start == 0 and not self.records:
+                        yield self._damage(0, f"not a WARC record ({record.format})", kind="not_warc")
+                        return None
+                    damaged_at, error = offset, f"not a WARC record ({record.format})"
+                    break
+                row = self._row(record, offset)
+            except StopIteration:
+                nothing_read = start == 0 and not self.records
+                if records.truncated and not nothing_read:  # an empty file "truncates" its first member
+                    damaged_at, error = records.offset or start, "file truncated"
+                break
+            except Exception as failure:
+                damaged_at = records.offset if records.offset is not None else start
+                error = error_text(failure)
+                break
+            self.records += 1
+            yield row
+        if damaged_at is None:
+            if start == 0 and not self.records:
+                yield self._damage(0, "no WARC records", kind="empty_file")
+            return None
+        if records.single_member:
+            left = f"; {size - handle.tell()} of {size} bytes unread" if size else ""
+            yield self._damage(damaged_at, f"{error} in a single-gzip-member file{left}", "truncated_file")
+            return None
+        resume = _next_record_start(handle, max(damaged_at, start) + 1)
+        skipped = f"; went on at byte {resume}" if resume is not None else ""
+        yield self._damage(damaged_at, f"{error}{skipped}")
+        return resume
+
+    def _damage(self, offset: int, error: str, kind: str = "corrupt_warc") -> dict:
+        return {
+            "id": f"{self.shard}@{offset}",
+            "warc_path": self.warc_path,
+            "record_offset": offset,
+            FAILED: kind,
+            ERROR: error[:500],
+        }
+
+    def _row(self, record, offset: int) -> dict:
+        row = _record_row(record, self.warc_path, self.dump, offset, self.config)
+        record_id = row["warc_record_id"]
+        if record_id is None:
+            row["id"] = f"{self.shard}@{offset}"
+        elif record_id in self.seen_ids:
+            row["id"] = unique_id(record_id, self.shard, offset)
+        else:
+            self.seen_ids.add(record_id)
+        if record.rec_type == "warcinfo" and not self.dump:
+            self.dump = _dump_from_warcinfo(record) or self.dump
+            row["dump"] = self.dump
+        return row
+
+
+def _size(handle) -> int | None:
+    try:
+        return int(handle.size)
+    except (AttributeError, TypeError, ValueError):
+        pass
+    try:
+        return os.fstat(handle.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _next_record_start(handle, position: int) -> int | None:
+    """The offset of the first gzip member or plain record at or after ``position`` that opens
+    with a WARC header line, or None. A candidate must decode to ``WARC/1.x``: compressed bytes
+    contain the gzip magic by chance about once per 16 MB.
+    """
+    try:
+        handle.seek(0)
+        gzipped = handle.read(2) == GZIP_MEMBER[:2]
+        magic = GZIP_MEMBER if gzipped else PLAIN_RECORD
+        while True:
+            handle.seek(position)
+            chunk = handle.read(SCAN_BYTES)
+            at = chunk.find(magic)
+            while at != -1:
+                candidate = position + at + (0 if gzipped else 1)
+                if _opens_a_record(handle, candidate, gzipped):
+                    return candidate
+                at = chunk.find(magic, at + 1)
+            if len(chunk) < SCAN_BYTES:
+                return None
+            position += len(chunk) - len(magic) + 1
+    except Exception:  # a stream that cannot seek: the caller counts what is left
+        return None
+
+
+def _opens_a_record(handle, offset: int, gzipped: bool) -> bool:
+    handle.seek(offset)
+    head = handle.read(4096)
+    if gzipped:
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 64)
+        except zlib.error:
+            return False
+    return RECORD_START.match(head) is not None
 
 
 def _dump_from_warcinfo(record) -> str | None:
     try:
         body = record.content_stream().read(64_000).decode("utf-8", "replace")
-    except CORRUPTION:
+    except Exception:  # a warcinfo body we cannot read only costs the dump name
         return None
     match = DUMP_IN_PATH.search(body)
     return match.group(1) if match else None
 
 
-def _record_row(record, location: str, shard: str, dump: str, offset: int, config: ReadConfig) -> dict:
+def _record_row(record, warc_path: str, dump: str, offset: int, config: ReadConfig) -> dict:
     headers = record.rec_headers
     record_id = _record_id(headers.get_header("WARC-Record-ID"))
     row = {
-        "id": record_id or f"{shard}@{offset}",
+        "id": record_id,
         "url": headers.get_header("WARC-Target-URI"),
-        "warc_path": location,
+        "warc_path": warc_path,
         "warc_record_id": record_id,
         "record_offset": offset,
         "record_type": record.rec_type,
@@ -218,12 +332,12 @@ def _record_row(record, location: str, shard: str, dump: str, offset: int, confi
     row["content_type"], row["http_charset"] = media_type, charset
     if row["http_status"] != 200 or media_type not in config.html_content_types:
         return row  # the HTTP check removes it; its payload is never needed
-    payload = record.content_stream().read(config.max_payload_bytes + 1)
-    if len(payload) > config.max_payload_bytes:
-        row[FAILED] = "payload_too_large"
-        row[ERROR] = f"payload over {config.max_payload_bytes} bytes"
-    else:
-        row["html"] = payload
+    try:
+        row["html"] = read_payload(record, config.max_payload_bytes)
+    except PayloadTooLarge as error:
+        row[FAILED], row[ERROR] = "payload_too_large", str(error)
+    except Exception as error:  # this record's body, not the file: reading goes on
+        row[FAILED], row[ERROR] = "payload_decode_error", error_text(error)
     return row
 
 

@@ -5,14 +5,16 @@ CI runs a bounded, derandomized number of cases; a longer random run:
     CRAWLSIEVE_FUZZ_EXAMPLES=20000 .venv/bin/pytest tests/test_fuzz.py -q
 
 The properties: nothing raises, nothing hangs (a per-case deadline), and every input is
-accounted for: the reader yields one row per record warcio can read, plus at most one damage
-row at the end; the extractor returns one row per page, each with text or a decision.
+accounted for: the reader yields a row for every record warcio can read, in file order, plus one
+damage row per broken stretch, after which it goes on at the next record (so a broken gzip member
+costs only its own record); the extractor returns one row per page, each with text or a decision.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from crawlsieve.pipelines.config import ExtractConfig, ReadConfig
 from crawlsieve.pipelines.extract import ExtractStage
 from crawlsieve.pipelines.samples import Record, html_page, write_warc
 from crawlsieve.pipelines.stages import ERROR, FAILED, REMOVED
-from crawlsieve.pipelines.warc import read_warc
+from crawlsieve.pipelines.warc import _record_id, read_warc
 
 LONG_RUN = "CRAWLSIEVE_FUZZ_EXAMPLES" in os.environ
 FUZZ = settings(
@@ -100,17 +102,22 @@ def mutated(draw, seeds: list[bytes]) -> bytes:
     return bytes(data)
 
 
-def records_warcio_reads(data: bytes) -> int:
-    """How many records plain warcio yields before the bytes stop making sense."""
-    count = 0
+def records_warcio_reads(data: bytes) -> list[str | None]:
+    """The ids of the records plain warcio yields before the bytes stop making sense."""
+    ids = []
     try:
         for record in ArchiveIterator(io.BytesIO(data)):
             if record.format != "warc":
                 break
-            count += 1
+            ids.append(_record_id(record.rec_headers.get_header("WARC-Record-ID")))
     except Exception:
         pass
-    return count
+    return ids
+
+
+def _read(path: Path, batch_records: int = 200) -> list[dict]:
+    config = ReadConfig(batch_records=batch_records)
+    return [row for batch in read_warc(str(path), "fuzz", config) for row in batch.to_pylist()]
 
 
 @FUZZ
@@ -120,18 +127,48 @@ def test_reader_never_raises_and_accounts_for_every_record_of_mutated_warcs(
 ):
     path = tmp_path_factory.mktemp("fuzz") / "mutated.warc.gz"
     path.write_bytes(data)
-    rows = [
-        row
-        for batch in read_warc(str(path), "fuzz", ReadConfig(batch_records=batch_records))
-        for row in batch.to_pylist()
-    ]
-    damage = [i for i, row in enumerate(rows) if row[FAILED] in DAMAGE]
-    records = len(rows) - len(damage)
-    assert len(damage) <= 1 and (not damage or damage[0] == len(rows) - 1), "damage row not last, or repeated"
-    expected = records_warcio_reads(data)
-    assert records <= expected
-    assert records == expected or damage, "records lost without a damage row"
-    assert all(row["id"] and row["warc_path"] == str(path) for row in rows)
+    rows = _read(path, batch_records)
+    assert rows and all(row["id"] and row["warc_path"] == str(path) for row in rows)
+    damage = [row for row in rows if row[FAILED] in DAMAGE]
+    records = [row for row in rows if row[FAILED] not in DAMAGE]
+    # Everything warcio reads before it gives up, we read too, in the same order; after damage we
+    # go on at the next record, so we may read more, never less.
+    prefix = [row["warc_record_id"] for row in records[: len(records_warcio_reads(data))]]
+    assert prefix == records_warcio_reads(data)[: len(prefix)]
+    offsets = [row["record_offset"] for row in rows]
+    assert offsets == sorted(offsets), "rows out of file order"
+    assert len({row["record_offset"] for row in damage}) == len(damage), "one stretch counted twice"
+
+
+def _members(data: bytes) -> list[bytes]:
+    """The gzip members of a gzip-per-record file."""
+    members, rest = [], data
+    while rest:
+        decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        decompressor.decompress(rest)
+        members.append(rest[: len(rest) - len(decompressor.unused_data)])
+        rest = decompressor.unused_data
+    return members
+
+
+@pytest.mark.parametrize("broken", range(10))
+def test_a_broken_gzip_member_costs_only_its_own_record(tmp_path, broken):
+    members = _members(SEED_WARCS[0])
+    assert len(members) == 10
+    damaged = bytearray(members[broken])
+    damaged[len(damaged) // 2 : len(damaged) // 2 + 8] = b"\xff" * 8
+    path = tmp_path / "one-broken.warc.gz"
+    path.write_bytes(b"".join([*members[:broken], bytes(damaged), *members[broken + 1 :]]))
+    rows = _read(path)
+    intact = _read_members([m for i, m in enumerate(members) if i != broken], tmp_path)
+    assert [r["id"] for r in rows if not r[FAILED]] == [r["id"] for r in intact]
+    assert [r[FAILED] for r in rows if r[FAILED]] == ["corrupt_warc"]
+
+
+def _read_members(members: list[bytes], directory: Path) -> list[dict]:
+    path = directory / "intact.warc.gz"
+    path.write_bytes(b"".join(members))
+    return _read(path)
 
 
 CHARSETS = [
@@ -179,15 +216,15 @@ def test_mutations_reach_the_damage_paths_of_the_reader(tmp_path):
     """Guards the fuzzer itself: a cut-short seed must come out as a damage row."""
     path = tmp_path / "cut.warc.gz"
     path.write_bytes(SEED_WARCS[0][: len(SEED_WARCS[0]) - 100])
-    rows = [row for batch in read_warc(str(path), "cut", ReadConfig()) for row in batch.to_pylist()]
+    rows = _read(path)
     assert rows[-1][FAILED] == "corrupt_warc"
-    assert len(rows) - 1 == records_warcio_reads(path.read_bytes())
+    assert len(rows) - 1 == len(records_warcio_reads(path.read_bytes()))
 
 
 @pytest.mark.parametrize("seed", range(len(SEED_WARCS)))
 def test_unmutated_seeds_read_cleanly(tmp_path, seed):
     path = tmp_path / "seed.warc"
     path.write_bytes(SEED_WARCS[seed])
-    rows = [row for batch in read_warc(str(path), "seed", ReadConfig()) for row in batch.to_pylist()]
-    assert len(rows) == records_warcio_reads(SEED_WARCS[seed]) == 1 + 3 * 3
+    rows = _read(path)
+    assert len(rows) == len(records_warcio_reads(SEED_WARCS[seed])) == 1 + 3 * 3
     assert not any(row[FAILED] for row in rows)
