@@ -1,0 +1,157 @@
+"""Extraction in a child process, so the per-page time limit is hard.
+
+A Python alarm cannot stop a page inside lxml's C parser (a page with a million attributes
+spins there for hours), and a crash inside it would take the Ray worker down with it. So each
+worker hands its pages, one at a time, to a long-lived child process that decodes and extracts
+them. When a page overruns ``extract.timeout_seconds`` the child is killed (SIGKILL) and the page
+fails as `extract_timeout`; a child that dies on a page fails it as `extract_error`. The next page
+starts a new child. Worst case per page: the time limit, plus the start of a new child (about a
+second) for the page after it.
+
+Protocol: length-prefixed pickles over the child's stdin/stdout. The parent sends the extract
+config once, then ``(payload, http_charset)`` per page; the child answers
+``(text, charset, cpu_seconds)`` or ``(None, None, cpu_seconds, error_text)``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
+import time
+
+from crawlsieve.pipelines.config import ExtractConfig
+
+_LENGTH = struct.Struct("<Q")
+
+
+class ExtractTimeout(Exception):
+    """A page took longer than `extract.timeout_seconds`."""
+
+
+class ExtractCrashed(Exception):
+    """The extraction process died on a page."""
+
+
+class PageError(Exception):
+    """The extractor raised on a page; the message is the child's error text."""
+
+
+def _write(stream, obj) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_LENGTH.pack(len(data)) + data)
+    stream.flush()
+
+
+def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
+    parts, left = [], size
+    while left:
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+                raise ExtractTimeout
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise ExtractCrashed("the extraction process exited")
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+class ExtractionProcess:
+    """The parent's handle on one extraction child (started on first use, restarted after a kill)."""
+
+    def __init__(self, config: ExtractConfig):
+        self.config = config
+        self._child: subprocess.Popen | None = None
+
+    def _start(self) -> subprocess.Popen:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "crawlsieve.pipelines.extract_process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
+        _write(child.stdin, self.config.model_dump())
+        return child
+
+    def extract(self, payload: bytes, http_charset: str | None) -> tuple[str | None, str, float]:
+        """(text, how the charset was found, the child's CPU seconds); raises on timeout or crash."""
+        if self._child is None or self._child.poll() is not None:
+            self._child = self._start()
+        child = self._child
+        try:
+            _write(child.stdin, (payload, http_charset))
+            deadline = time.monotonic() + self.config.timeout_seconds
+            fd = child.stdout.fileno()
+            size = _LENGTH.unpack(_read_exactly(fd, _LENGTH.size, deadline))[0]
+            answer = pickle.loads(_read_exactly(fd, size, deadline))
+        except ExtractTimeout:
+            self.close()
+            raise
+        except (BrokenPipeError, ExtractCrashed, OSError) as error:
+            self.close()
+            raise ExtractCrashed(f"the extraction process died ({error})") from None
+        if len(answer) == 4:
+            raise PageError(answer[3])
+        return answer
+
+    def close(self) -> None:
+        child, self._child = self._child, None
+        if child is not None:
+            child.kill()
+            child.wait()
+            for stream in (child.stdin, child.stdout):
+                stream.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+_processes: dict[str, ExtractionProcess] = {}
+
+
+def extraction_process(config: ExtractConfig) -> ExtractionProcess:
+    """This worker's extraction process for ``config``: one per worker, reused by every file."""
+    key = config.model_dump_json()
+    if key not in _processes:
+        _processes[key] = ExtractionProcess(config)
+    return _processes[key]
+
+
+def _serve() -> None:
+    """The child: decode and extract pages until the parent closes the pipe."""
+    from crawlsieve.pipelines.decode import decode_html
+    from crawlsieve.pipelines.extractors import make_extractor
+    from crawlsieve.pipelines.stages import error_text
+
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing a library prints may corrupt the protocol
+
+    def read():
+        head = source.read(_LENGTH.size)
+        if len(head) < _LENGTH.size:
+            return None
+        return pickle.loads(source.read(_LENGTH.unpack(head)[0]))
+
+    config = ExtractConfig.model_validate(read())
+    extract = make_extractor(config)
+    while (message := read()) is not None:
+        payload, http_charset = message
+        started = time.process_time()
+        try:
+            html, charset = decode_html(payload or b"", http_charset)
+            text = extract(html)
+            answer = (text, charset, time.process_time() - started)
+        except RecursionError:
+            answer = (None, None, time.process_time() - started, "RecursionError: HTML nested too deep")
+        except Exception as error:
+            answer = (None, None, time.process_time() - started, error_text(error))
+        _write(sink, answer)
+
+
+if __name__ == "__main__":
+    _serve()
