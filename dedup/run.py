@@ -42,11 +42,16 @@ from crawlsieve.dedup.minhash import MinHasher
 from crawlsieve.dedup.stages import BANDS, SIGNATURE, TEXT_HASH, DedupSignatures, minhasher, signature_matrix
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.stages import REMOVED
+from crawlsieve.pipelines.warc import unique_id
 
 EXACT, NEAR, INDEX = "dedup:exact", "dedup:near", "dedup:index"
 #: Prefix of earlier runs' indexed documents: sorts before every priority key, so they survive.
 INDEX_KEY_PREFIX = "!"
-DECISION_SCHEMA = pa.schema([("id", pa.string()), (REMOVED, pa.string()), ("dup_cluster_size", pa.int64())])
+DECISION_SCHEMA = pa.schema(
+    [("id", pa.string()), (REMOVED, pa.string()), ("dup_cluster_size", pa.int64()), ("new_id", pa.string())]
+)
+#: A rename row of a shard's decisions: the id another file's record already has, and this one's.
+RENAME_SCHEMA = pa.schema([("id", pa.string()), ("shard", pa.string()), ("new_id", pa.string())])
 CLUSTER_SCHEMA = pa.schema([("cluster_id", pa.string()), ("id", pa.string()), ("kept", pa.bool_())])
 _HEX = 16  # characters of each of the two numeric fields of a priority key
 NODE_HASHES = (TEXT_HASH, BANDS, SIGNATURE)
@@ -54,7 +59,9 @@ NODE_HASHES = (TEXT_HASH, BANDS, SIGNATURE)
 
 def priority_keys(batch: pa.Table) -> pa.Array:
     """Strings whose byte order is the survivor rule: highest ``quality_score`` (absent or NaN
-    counts as 0), then the most recent ``fetch_time`` (absent is oldest), then the smallest ``id``.
+    counts as 0), then the most recent ``fetch_time`` (absent is oldest), then the smallest ``id``,
+    then (for two files' records that share an id) the smaller ``shard``. The shard follows a NUL,
+    which sorts before every character, so it never reorders documents whose ids differ.
     """
     n = batch.num_rows
     if "quality_score" in batch.column_names:
@@ -74,10 +81,11 @@ def priority_keys(batch: pa.Table) -> pa.Array:
     newest_first = ~(micros.astype(np.int64).view(np.uint64) ^ np.uint64(1 << 63))
     quality_first = ~ascending
     ids = batch["id"].to_pylist()
+    shards = batch["shard"].to_pylist() if "shard" in batch.column_names else [""] * n
     return pa.array(
         [
-            f"{q:016x}{t:016x}{i}"
-            for q, t, i in zip(quality_first.tolist(), newest_first.tolist(), ids, strict=True)
+            f"{q:016x}{t:016x}{i}\x00{s}"
+            for q, t, i, s in zip(quality_first.tolist(), newest_first.tolist(), ids, shards, strict=True)
         ],
         type=pa.string(),
     )
@@ -86,7 +94,7 @@ def priority_keys(batch: pa.Table) -> pa.Array:
 def _id_of(key: str) -> str:
     if key.startswith(INDEX_KEY_PREFIX):
         return "index:" + key[len(INDEX_KEY_PREFIX) :]
-    return key[2 * _HEX :]
+    return key[2 * _HEX :].partition("\x00")[0]
 
 
 def shard_of_paths(paths: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -95,18 +103,28 @@ def shard_of_paths(paths: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def _nodes(batch: pa.Table, hasher: MinHasher, near: bool) -> pa.Table:
-    """Docs batch (with ``path``) -> ``key, id, shard, dedup_text_hash, dedup_bands, dedup_signature``
-    (signatures computed from ``text`` when the phase-A columns are absent).
+    """Docs batch (with ``path``) -> ``key, id, shard, record_offset, dedup_text_hash, dedup_bands,
+    dedup_signature`` (signatures computed from ``text`` when the phase-A columns are absent, and
+    left empty when there is no ``text`` either: dedup is off, only ids are made unique).
     """
-    if SIGNATURE not in batch.column_names:
+    if "record_offset" not in batch.column_names:
+        batch = batch.append_column("record_offset", pa.nulls(batch.num_rows, pa.int64()))
+    if SIGNATURE not in batch.column_names and "text" not in batch.column_names:
+        n = batch.num_rows
+        batch = batch.append_column(TEXT_HASH, pa.nulls(n, pa.uint64()))
+        batch = batch.append_column(BANDS, pa.nulls(n, pa.list_(pa.uint64())))
+        batch = batch.append_column(SIGNATURE, pa.nulls(n, pa.binary()))
+    elif SIGNATURE not in batch.column_names:
         batch = DedupSignatures(hasher, near=near)(
             batch.drop_columns([c for c in NODE_HASHES if c in batch.column_names])
         )
+    batch = batch.append_column("shard", shard_of_paths(batch["path"]))
     return pa.table(
         {
             "key": priority_keys(batch),
             "id": batch["id"],
-            "shard": shard_of_paths(batch["path"]),
+            "shard": batch["shard"],
+            "record_offset": batch["record_offset"],
             TEXT_HASH: batch[TEXT_HASH],
             BANDS: batch[BANDS],
             SIGNATURE: batch[SIGNATURE],
@@ -148,6 +166,7 @@ def _parents(edges: pa.Table) -> pa.Table:
             "key": edges["v"],
             "id": pa.nulls(n, pa.string()),
             "shard": pa.nulls(n, pa.string()),
+            "record_offset": pa.nulls(n, pa.int64()),
             TEXT_HASH: pa.nulls(n, pa.uint64()),
             BANDS: pa.nulls(n, pa.list_(pa.uint64())),
             SIGNATURE: pa.nulls(n, pa.binary()),
@@ -312,11 +331,14 @@ def _partitions(config: Config, rows: int, hasher: MinHasher) -> int:
     return int(min(200, max(2, bucket_rows // 2_000_000 + 2)))
 
 
-def _doc_columns(files: list[Path]) -> list[str]:
-    """Columns to read (those every file has): the phase-A signatures if there, else ``text``."""
+def _doc_columns(files: list[Path], enabled: bool = True) -> list[str]:
+    """Columns to read (those every file has): the phase-A signatures if there, else ``text``
+    (neither when dedup is off)."""
     common = set.intersection(*(set(pq.read_schema(f).names) for f in files))
     has_signatures = set(NODE_HASHES) <= common
-    wanted = ["id", "quality_score", "fetch_time"] + (list(NODE_HASHES) if has_signatures else ["text"])
+    wanted = ["id", "quality_score", "fetch_time", "record_offset"]
+    if enabled:
+        wanted += list(NODE_HASHES) if has_signatures else ["text"]
     return [c for c in wanted if c in common]
 
 
@@ -338,13 +360,69 @@ def _write_single_file(ds: ray.data.Dataset, path: Path, schema: pa.Schema) -> i
     return rows
 
 
+def renamed_ids(rows: pa.Table) -> pa.Table:
+    """``id, shard, record_offset`` rows -> a rename (``RENAME_SCHEMA``) for each record whose id a
+    record of a smaller shard has too: its id becomes ``unique_id(id, shard, record_offset)``.
+
+    Ids are unique within a file (the reader makes them so), so the smallest shard of an id holds
+    its one occurrence that keeps the plain id. All rows of an id must be in ``rows``.
+    """
+    if rows.num_rows == 0:
+        return RENAME_SCHEMA.empty_table()
+    counts = rows.group_by("id", use_threads=False).aggregate([("shard", "min"), ("shard", "count")])
+    repeated = counts.filter(pc.greater(counts["shard_count"], 1))
+    if repeated.num_rows == 0:
+        return RENAME_SCHEMA.empty_table()
+    first = _lookup(rows["id"], repeated["id"], repeated["shard_min"])
+    later = rows.filter(pc.fill_null(pc.not_equal(rows["shard"], first), False))
+    new_ids = [
+        unique_id(i, s, o)
+        for i, s, o in zip(*(later[c].to_pylist() for c in ("id", "shard", "record_offset")), strict=True)
+    ]
+    return pa.table({"id": later["id"], "shard": later["shard"], "new_id": new_ids}, schema=RENAME_SCHEMA)
+
+
+def _decision_rows(decided: pa.Table) -> pa.Table:
+    """Decided rows, or renames, as rows of the table ``write_shard_decisions`` groups by shard."""
+    n = decided.num_rows
+    if "dup_cluster_size" not in decided.column_names:  # renames
+        return pa.table(
+            {
+                "id": decided["id"],
+                REMOVED: pa.nulls(n, pa.string()),
+                "dup_cluster_size": pa.nulls(n, pa.int64()),
+                "new_id": decided["new_id"],
+                "shard": decided["shard"],
+            }
+        )
+    return pa.table(
+        {
+            "id": decided["id"],
+            REMOVED: decided[REMOVED],
+            "dup_cluster_size": decided["dup_cluster_size"],
+            "new_id": pa.nulls(n, pa.string()),
+            "shard": decided["shard"],
+        }
+    )
+
+
 def write_shard_decisions(decided: pa.Table, decisions_dir: str | Path) -> pa.Table:
     """Writes one shard's decisions as ``decisions/<shard>.parquet``, sorted by id, so phase C
-    reads only its own file. Called once per whole shard (``groupby("shard").map_groups``).
+    reads only its own file. Called once per whole shard (``groupby("shard").map_groups``) with
+    the shard's ``_decision_rows``: one per document, and one per rename (null cluster size).
     """
     if decided.num_rows == 0:
         return pa.table({"shard": pa.array([], pa.string()), "rows": pa.array([], pa.int64())})
     shard = decided["shard"][0].as_py()
+    is_rename = pc.is_null(decided["dup_cluster_size"])
+    renames = decided.filter(is_rename)
+    decided = decided.filter(pc.invert(is_rename))
+    if renames.num_rows:
+        decided = decided.set_column(
+            decided.schema.get_field_index("new_id"),
+            "new_id",
+            _lookup(decided["id"], renames["id"], renames["new_id"]),
+        )
     table = decided.select(DECISION_SCHEMA.names).cast(DECISION_SCHEMA).sort_by("id")
     tmp = Path(decisions_dir) / f".{shard}.parquet.tmp"
     pq.write_table(table, tmp, compression="zstd")
@@ -378,13 +456,11 @@ def deduplicate(work_dir: Path, output_dir: Path, config: Config) -> dict:
     outputs.decisions_dir.mkdir(parents=True)
     files = sorted((work_dir / "docs").glob("*.parquet"))
     rows = sum(pq.read_metadata(f).num_rows for f in files)
-    if rows == 0 or not dedup.enabled:
+    if rows == 0:
         if dedup.enabled:
             write_metadata(output_dir, hasher, 0)
-        ray.get([_all_kept.remote(str(f), str(outputs.decisions_dir)) for f in files])
         pq.write_table(CLUSTER_SCHEMA.empty_table(), outputs.clusters_path)
-        summary = {"documents": rows, "kept": rows, "removed": {}, "clusters": 0}
-        return {**summary, "seconds": round(time.monotonic() - started, 3)}
+        return {"documents": 0, "kept": 0, "removed": {}, "clusters": 0, "seconds": 0.0}
 
     index_paths = [p for root in index_roots for p in index_files(root)]
     if rows < dedup.shuffle_min_docs:
@@ -393,14 +469,18 @@ def deduplicate(work_dir: Path, output_dir: Path, config: Config) -> dict:
     else:
         summary = _deduplicate_by_shuffles(files, index_paths, config, outputs, rows)
         summary["path"] = "shuffle"
+    summary["seconds"] = round(time.monotonic() - started, 3)
+    if not dedup.enabled:  # only the ids were made unique
+        shutil.rmtree(outputs.index_dir, ignore_errors=True)
+        return summary
     write_metadata(output_dir, hasher, summary["kept"])
-    summary.update(
-        seconds=round(time.monotonic() - started, 3),
-        bands=hasher.bands,
-        rows=hasher.rows,
-        against=[str(r) for r in index_roots],
-    )
+    summary.update(bands=hasher.bands, rows=hasher.rows, against=[str(r) for r in index_roots])
     return summary
+
+
+def _members(config: Config, current: bool) -> _Members:
+    dedup = config.dedup
+    return _Members(dedup.enabled and dedup.exact, dedup.enabled and dedup.near, current)
 
 
 def _deduplicate_by_shuffles(
@@ -412,20 +492,18 @@ def _deduplicate_by_shuffles(
     partitions = _partitions(config, rows, hasher)
     nodes = (
         ray.data.read_parquet([str(f) for f in files], include_paths=True)
-        .select_columns([*_doc_columns(files), "path"])
+        .select_columns([*_doc_columns(files, dedup.enabled), "path"])
         .map_batches(_nodes, fn_kwargs={"hasher": hasher, "near": dedup.near}, batch_format="pyarrow")
         .materialize()
     )
-    members = nodes.map_batches(_Members(dedup.exact, dedup.near, True), batch_format="pyarrow")
+    members = nodes.map_batches(_members(config, True), batch_format="pyarrow")
     if index_paths:
         earlier = (
             ray.data.read_parquet(index_paths)
             .select_columns(["id", TEXT_HASH, BANDS])
             .map_batches(_index_nodes, batch_format="pyarrow")
         )
-        members = members.union(
-            earlier.map_batches(_Members(dedup.exact, dedup.near, False), batch_format="pyarrow")
-        )
+        members = members.union(earlier.map_batches(_members(config, False), batch_format="pyarrow"))
     edges = per_key(members, "bucket", bucket_edges, partitions)
     components = connected_components(edges, partitions, dedup.max_rounds)
     parents = components.map_batches(_parents, batch_format="pyarrow")
@@ -437,7 +515,10 @@ def _deduplicate_by_shuffles(
     )
     decided = per_key(labelled, "label", cluster_decider(config), partitions).materialize()
 
-    decided.select_columns([*DECISION_SCHEMA.names, "shard"]).groupby("shard").map_groups(
+    renames = per_key(
+        nodes.select_columns(["id", "shard", "record_offset"]), "id", renamed_ids, partitions
+    ).map_batches(_decision_rows, batch_format="pyarrow")
+    decided.map_batches(_decision_rows, batch_format="pyarrow").union(renames).groupby("shard").map_groups(
         write_shard_decisions, fn_kwargs={"decisions_dir": str(outputs.decisions_dir)}, batch_format="pyarrow"
     ).materialize()
     _write_single_file(
@@ -458,21 +539,27 @@ def _deduplicate_in_one_task(
     """The small-run path: the shuffle path's functions, each called once over all rows."""
     dedup = config.dedup
     hasher = minhasher(config)
-    columns = _doc_columns(files)
+    columns = _doc_columns(files, dedup.enabled)
     nodes = pa.concat_tables(
         [_nodes(_with_path(pq.read_table(f, columns=columns), f), hasher, dedup.near) for f in files]
     )
-    members = [_Members(dedup.exact, dedup.near, True)(nodes)]
+    members = [_members(config, True)(nodes)]
     for path in index_paths:
         earlier = _index_nodes(pq.read_table(path, columns=["id", TEXT_HASH, BANDS]))
-        members.append(_Members(dedup.exact, dedup.near, False)(earlier))
+        members.append(_members(config, False)(earlier))
     edges = bucket_edges(pa.concat_tables(members))
     components = connected_components_in_memory(edges, dedup.max_rounds)
     labelled = label_nodes(pa.concat_tables([_without_root(nodes), _parents(components)]))
     decided = cluster_decider(config)(labelled)
 
-    for shard in pc.unique(decided["shard"]).to_pylist():
-        write_shard_decisions(decided.filter(pc.equal(decided["shard"], shard)), outputs.decisions_dir)
+    rows = pa.concat_tables(
+        [
+            _decision_rows(decided),
+            _decision_rows(renamed_ids(nodes.select(["id", "shard", "record_offset"]))),
+        ]
+    )
+    for shard in pc.unique(rows["shard"]).to_pylist():
+        write_shard_decisions(rows.filter(pc.equal(rows["shard"], shard)), outputs.decisions_dir)
     clustered = decided.filter(pc.greater(decided["dup_cluster_size"], 1))
     pq.write_table(clustered.select(CLUSTER_SCHEMA.names).cast(CLUSTER_SCHEMA), outputs.clusters_path)
     (outputs.index_dir / BANDS_DIR).mkdir(parents=True, exist_ok=True)
@@ -495,20 +582,3 @@ def _summarize(parts: list[dict]) -> dict:
         "removed": {reason: n for reason, n in removed.items() if n},
         "clusters": sum(p["clusters"] for p in parts),
     }
-
-
-@ray.remote
-def _all_kept(docs_path: str, decisions_dir: str) -> None:
-    """Every document of one shard kept, cluster size 1 (dedup disabled or nothing to do)."""
-    ids = pq.read_table(docs_path, columns=["id"])["id"]
-    n = len(ids)
-    decided = pa.table(
-        {
-            "id": ids,
-            REMOVED: pa.nulls(n, pa.string()),
-            "dup_cluster_size": pa.array(np.ones(n, dtype=np.int64)),
-            "shard": shard_of_paths(pa.array([docs_path] * n, pa.string())),
-        }
-    )
-    if n:
-        write_shard_decisions(decided, decisions_dir)

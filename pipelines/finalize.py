@@ -50,7 +50,8 @@ def decisions_for(output_dir: Path, shard: str) -> pa.Table | None:
 
 
 def apply_decisions(docs: pa.Table, decisions: pa.Table | None) -> pa.Table:
-    """Add `dup_cluster_size` and the dedup `_removed` reason to each document, in document order.
+    """Add `dup_cluster_size` and the dedup `_removed` reason to each document, in document order,
+    and give a document whose id a record of another file has too its unique id.
 
     A lookup by id (the first decision of an id wins) rather than a join: it keeps the row count
     even if an id repeats, and the texts and list columns never move.
@@ -62,6 +63,11 @@ def apply_decisions(docs: pa.Table, decisions: pa.Table | None) -> pa.Table:
     docs = docs.append_column("dup_cluster_size", size)
     if REMOVED in decisions.column_names:
         docs = docs.append_column(REMOVED, decisions.column(REMOVED).take(position).cast(pa.string()))
+    if "new_id" in decisions.column_names:  # an id another file's record has too (dedup.run.renamed_ids)
+        new_id = decisions.column("new_id").take(position)
+        docs = docs.set_column(
+            docs.schema.get_field_index("id"), "id", pc.coalesce(new_id, docs.column("id"))
+        )
     return docs
 
 

@@ -101,13 +101,25 @@ def _read_listing(listing: str, crawl_base_url: str, storage_options: dict) -> l
     return locations
 
 
+def location_bytes(location: str) -> bytes:
+    """The location as the bytes the file system knows it by (Linux file names need not be UTF-8:
+    Python holds such bytes as lone surrogates, which UTF-8 text cannot carry)."""
+    return location.encode("utf-8", "surrogateescape")
+
+
+def display_location(location: str) -> str:
+    r"""The location as UTF-8 text for outputs and messages: bytes that are not UTF-8 become
+    ``\xNN`` escapes (``caf\xe9.warc.gz``), so every output can carry it."""
+    return location_bytes(location).decode("utf-8", "backslashreplace")
+
+
 def shard_name(location: str) -> str:
     """A stable, file-name-safe id for an input: its base name plus a hash of the full location."""
     base = location.rstrip("/").rsplit("/", 1)[-1]
     for suffix in (".gz", ".warc", ".arc"):
         base = base.removesuffix(suffix)
     base = re.sub(r"[^A-Za-z0-9._-]+", "_", base)[:80].strip("._") or "input"
-    digest = hashlib.sha1(location.encode("utf-8")).hexdigest()[:8]
+    digest = hashlib.sha1(location_bytes(location)).hexdigest()[:8]
     return f"{base}-{digest}"
 
 
@@ -118,6 +130,7 @@ def largest_first(locations: list[str]) -> list[str]:
     never runs alone at the end while the other cores idle; remote sizes would cost a
     request each, so remote inputs keep their order. The order changes no output.
     """
+
     def size(location: str) -> int | None:
         if is_remote(location):
             return None

@@ -176,6 +176,7 @@ def _ray_node_id() -> str | None:
 
 def process_shard(location: str, shard: str, config: Config, output_dir: Path) -> dict:
     """Phase A for one input file; returns the completion record written to _state/."""
+    from crawlsieve.pipelines.inputs import display_location
     from crawlsieve.pipelines.warc import read_warc
 
     started = time.monotonic()
@@ -202,7 +203,7 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
             path.unlink(missing_ok=True)
     record = {
         "shard": shard,
-        "warc_path": location,
+        "warc_path": display_location(location),
         "records_read": read_counter["records"],
         "documents_out": 0 if docs_table is None else docs_table.num_rows,
         "decided": 0 if ledger_table is None else ledger_table.num_rows,

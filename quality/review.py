@@ -8,6 +8,7 @@ workers, and the union of per-file samples contains the global one, so it scales
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import re
 from collections import defaultdict
@@ -24,8 +25,15 @@ TEXT_CHARS = 2000
 FIELDS = ("id", "url", "language", "language_score", "quality_score")
 
 
-def sample_key(doc_id: str) -> int:
-    return xxhash.xxh64_intdigest(doc_id.encode("utf-8"), seed=0)
+def sample_key(doc_id: str, place: str = "") -> int:
+    """The bottom-k key of a record: the hash of its id, then of its place (file and offset), so
+    two records that share an id (re-fetches, merged crawls) are still two distinct keys."""
+    id_hash = xxhash.xxh64_intdigest(doc_id.encode("utf-8", "surrogateescape"), seed=0)
+    return id_hash << 64 | xxhash.xxh64_intdigest(place.encode("utf-8", "surrogateescape"), seed=0)
+
+
+def _place(record: dict) -> str:
+    return f"{record.get('warc_path')}\x00{record.get('record_offset')}"
 
 
 def reason_file_name(reason: str) -> str:
@@ -34,19 +42,23 @@ def reason_file_name(reason: str) -> str:
 
 
 class _BottomK:
+    """The k rows of smallest key per group. Heap entries carry an arrival number after the key,
+    so two equal keys never fall through to comparing the rows themselves."""
+
     def __init__(self, k: int):
         self.k = k
         self.heaps: dict[str, list] = defaultdict(list)
+        self._arrivals = itertools.count()
 
     def offer(self, group: str, key: int, make_row) -> None:
         heap = self.heaps[group]
         if len(heap) < self.k:
-            heapq.heappush(heap, (-key, make_row()))
+            heapq.heappush(heap, (-key, -next(self._arrivals), make_row()))
         elif -heap[0][0] > key:
-            heapq.heapreplace(heap, (-key, make_row()))
+            heapq.heapreplace(heap, (-key, -next(self._arrivals), make_row()))
 
     def rows(self, group: str) -> list[dict]:
-        return [row for _, row in sorted(self.heaps[group], key=lambda item: -item[0])]
+        return [row for _, _, row in sorted(self.heaps[group], key=lambda item: (-item[0], -item[1]))]
 
 
 def _row(record: dict, reason: str | None, stage: str | None) -> dict:
@@ -80,7 +92,9 @@ def build_review(output_dir: Path, per_reason: int = 20) -> dict[str, int]:
                 (record.get("failed") and f"failed:{record['failed']}") or record.get("removed") or "unknown"
             )
             sampler.offer(
-                reason, sample_key(record["id"]), lambda r=record, g=reason: _row(r, g, r.get("stage"))
+                reason,
+                sample_key(record["id"], _place(record)),
+                lambda r=record, g=reason: _row(r, g, r.get("stage")),
             )
     _sample_kept(output_dir / "data", sampler)
     review = output_dir / "review"
