@@ -52,10 +52,11 @@ class DedupConfig(Section):
     shuffle_partitions: int | None = Field(
         None,
         ge=1,
+        le=1_000_000,
         description="Partitions of the band-bucket and graph shuffles; default: from the number of rows.",
     )
     max_rounds: int = Field(
-        40, ge=1, description="Upper bound on connected-components rounds (a run fails beyond it)."
+        40, ge=1, le=1000, description="Upper bound on connected-components rounds (a run fails beyond it)."
     )
     against: list[str] = Field(
         default_factory=list,

@@ -168,7 +168,9 @@ class ClassifierConfig(Section):
     min_score: float = Field(
         0.5, ge=0, le=1, description="Documents scoring below this are removed in drop mode."
     )
-    max_chars: int = Field(10_000, ge=100, description="Characters of text (newlines folded) the model sees.")
+    max_chars: int = Field(
+        10_000, ge=100, le=1_000_000, description="Characters of text (newlines folded) the model sees."
+    )
 
 
 class KenlmConfig(Section):

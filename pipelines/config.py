@@ -26,7 +26,7 @@ class ReadConfig(Section):
     """Reading WARC records and the checks that run before extraction."""
 
     batch_records: int = Field(
-        200, ge=1, description="Records read into one Arrow batch; bounds a worker's memory."
+        200, ge=1, le=100_000, description="Records read into one Arrow batch; bounds a worker's memory."
     )
     html_content_types: list[str] = Field(
         default_factory=lambda: ["text/html", "application/xhtml+xml"],
@@ -35,6 +35,7 @@ class ReadConfig(Section):
     max_payload_bytes: int = Field(
         10_000_000,
         ge=1,
+        le=1 << 30,
         description="Larger HTTP payloads are not decoded or extracted (failed: payload_too_large).",
     )
     storage_options: dict[str, dict[str, Any]] = Field(
@@ -61,10 +62,14 @@ class ExtractConfig(Section):
     include_links: bool = Field(False, description="trafilatura: keep link targets in the text.")
     deduplicate: bool = Field(False, description="trafilatura: drop repeated segments within a page.")
     timeout_seconds: float = Field(
-        20.0, gt=0, description="Per-page time limit; slower pages fail with extract_timeout."
+        20.0,
+        gt=0,
+        le=3600,
+        description="Per-page time limit, hard (the extraction process is killed); slower pages fail "
+        "with extract_timeout.",
     )
     min_text_chars: int = Field(
-        1, ge=0, description="Extracted texts shorter than this are removed as extract:empty."
+        1, ge=0, le=1_000_000, description="Extracted texts shorter than this are removed as extract:empty."
     )
 
 
@@ -83,7 +88,10 @@ class LanguageConfig(Section):
         0.65, ge=0, le=1, description="Documents whose top language scores below this are removed."
     )
     sample_chars: int = Field(
-        2000, ge=100, description="Characters of text (newlines folded) the model sees per document."
+        2000,
+        ge=100,
+        le=1_000_000,
+        description="Characters of text (newlines folded) the model sees per document.",
     )
 
 
@@ -93,10 +101,16 @@ class OutputConfig(Section):
     compression: Literal["zstd", "snappy", "gzip", "none"] = Field("zstd", description="Parquet codec.")
     compression_level: int = Field(3, ge=1, le=22, description="zstd level.")
     max_rows_per_file: int = Field(
-        200_000, ge=1, description="A shard's rows of one partition are split into files of at most this."
+        200_000,
+        ge=1,
+        le=100_000_000,
+        description="A shard's rows of one partition are split into files of at most this.",
     )
     row_group_bytes: int = Field(
-        128 * 1024 * 1024, ge=1024, description="Target uncompressed size of a Parquet row group."
+        128 * 1024 * 1024,
+        ge=1024,
+        le=1 << 34,
+        description="Target uncompressed size of a Parquet row group.",
     )
     keep_signals: list[str] = Field(
         default_factory=list,
@@ -110,12 +124,12 @@ class RayConfig(Section):
     address: str | None = Field(
         None, description="Ray cluster address (auto, ray://host:10001); default: start a local Ray."
     )
-    num_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray; default: all cores.")
+    num_cpus: int | None = Field(None, ge=1, le=4096, description="CPUs of a local Ray; default: all cores.")
     object_store_memory: int | None = Field(
         None, ge=75 * 1024 * 1024, description="Object store bytes of a local Ray; default: Ray's choice."
     )
-    cpus_per_shard_task: float = Field(1.0, gt=0, description="CPUs one WARC-file task reserves.")
-    max_task_retries: int = Field(3, ge=0, description="Retries of a task whose worker died.")
+    cpus_per_shard_task: float = Field(1.0, gt=0, le=1024, description="CPUs one WARC-file task reserves.")
+    max_task_retries: int = Field(3, ge=0, le=100, description="Retries of a task whose worker died.")
 
 
 class Config(Section):
@@ -147,21 +161,43 @@ def config_from_dict(data: dict[str, Any]) -> Config:
         raise ConfigError(_describe(error)) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml's safe loader, refusing a key given twice in one mapping (a typo would otherwise
+    silently lose to the later value)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, list | dict):
+                continue  # unhashable: the schema refuses it by name later
+            if key in seen:
+                raise ConfigError(f"key '{key}' given twice (line {key_node.start_mark.line + 1})")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_config(path: str | Path | None) -> Config:
     """Read a YAML config file over the defaults; ``None`` gives the defaults."""
     if path is None:
         return Config()
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except OSError as error:
         raise ConfigError(f"cannot read config {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"config {path} is not UTF-8 text (byte {error.start})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except ConfigError as error:
+        raise ConfigError(f"config {path}: {error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"config {path} is not valid YAML{where}") from None
+    except RecursionError:
+        raise ConfigError(f"config {path} is nested too deeply to be a crawlsieve config") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -170,6 +206,8 @@ def load_config(path: str | Path | None) -> Config:
         return config_from_dict(data)
     except ConfigError as error:
         raise ConfigError(f"config {path}: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"config {path} is nested too deeply to be a crawlsieve config") from None
 
 
 def defaults_yaml() -> str:

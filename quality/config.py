@@ -27,7 +27,10 @@ class DomainConfig(Section):
         0.5, ge=0, le=1, description="Below this probability the topic model's label is not used."
     )
     sample_chars: int = Field(
-        5000, ge=100, description="Characters of text the content signals and the topic model look at."
+        5000,
+        ge=100,
+        le=1_000_000,
+        description="Characters of text the content signals and the topic model look at.",
     )
     tokenizer_path: str | None = Field(
         None,
@@ -56,12 +59,13 @@ class ReportConfig(Section):
     duplicate_clusters_shown: int = Field(
         4, ge=0, le=50, description="Largest duplicate clusters shown with their members side by side."
     )
-    cluster_members_shown: int = Field(
-        4, ge=2, le=20, description="Members shown per duplicate cluster."
-    )
+    cluster_members_shown: int = Field(4, ge=2, le=20, description="Members shown per duplicate cluster.")
     top_sites: int = Field(25, ge=0, le=1000, description="Sites listed in the mixture's top-sites table.")
     inputs_listed: int = Field(
-        200, ge=1, description="Input files listed (those with most failures first); the rest are summed."
+        200,
+        ge=1,
+        le=100_000,
+        description="Input files listed (those with most failures first); the rest are summed.",
     )
     confidence: float = Field(
         0.95, gt=0, lt=1, description="Confidence level of the precision intervals of `crawlsieve review`."
