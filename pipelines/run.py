@@ -10,11 +10,15 @@ D. the run's stats, mixture, review samples and report.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import shlex
 import shutil
+import signal
 import sys
+import threading
 import time
 import warnings
 from datetime import UTC, datetime
@@ -23,6 +27,7 @@ from pathlib import Path
 from crawlsieve import __version__
 from crawlsieve.pipelines.cli import UsageError
 from crawlsieve.pipelines.config import Config, load_config
+from crawlsieve.pipelines.output_lock import LOCK_NAME, OutputLock
 
 HELP = "Run the pipeline over WARC files (paths, globs, URLs, @lists or a crawl name)."
 
@@ -123,7 +128,8 @@ def check_output_location(output: str) -> Path:
     return Path(output.removeprefix("file://"))
 
 
-def prepare_output(output_dir: Path, resume: bool) -> None:
+def check_output(output_dir: Path, resume: bool) -> None:
+    """Refuse an output that is a file, holds something else than a run, or has nothing to resume."""
     if output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"--output {output_dir} exists and is not a directory")
     if resume:
@@ -136,13 +142,72 @@ def prepare_output(output_dir: Path, resume: bool) -> None:
         and not (output_dir / "_state" / "run.json").is_file()
     ):
         raise UsageError(f"--output {output_dir} is not empty and holds no crawlsieve run: choose another")
+
+
+def clear_output(output_dir: Path) -> None:
+    """Remove an earlier run's outputs (never the lock this run holds on the directory)."""
     for name in RUN_OUTPUTS:
         path = output_dir / name
-        if path.is_dir():
+        if name == "_state" and path.is_dir():
+            for child in path.iterdir():
+                if child.name != LOCK_NAME:
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+        elif path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
     (output_dir / "data").mkdir(parents=True, exist_ok=True)  # readers see a dataset even if nothing is kept
+
+
+class Interrupted(KeyboardInterrupt):
+    """The driver got SIGINT (Ctrl-C) or SIGTERM (a scheduler stopping the job).
+
+    A KeyboardInterrupt, so that Ray Data passes it through instead of logging it as its own error.
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum
+
+
+class StopOnSignals:
+    """Turns SIGINT and SIGTERM into ``Interrupted`` in the driver's main thread, for a ``with`` block.
+
+    ``install()`` again after Ray starts: Ray's core sets its own SIGTERM handler. Handlers are
+    installed even where the shell started us with SIGINT ignored (a background job). A Ctrl-C
+    reaches Ray's own processes too, so whatever Ray raises after a signal arrived is reported as
+    the interruption it is, not as a failed run.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.previous: dict = {}
+
+    def _stop(self, signum, frame):
+        self.received = signum
+        raise Interrupted(signum)
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                handler = signal.signal(signum, self._stop)
+                self.previous.setdefault(signum, handler)
+
+    def __enter__(self) -> StopOnSignals:
+        self.install()
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        if self.received is not None and isinstance(error, Exception):
+            raise Interrupted(self.received) from error
 
 
 def init_ray(config: Config) -> None:
@@ -181,8 +246,8 @@ def _extract_batch(batch, config: Config, output_dir: str):
     from crawlsieve.pipelines.shard import process_shard
 
     records = [
-        process_shard(loc, shard, config, Path(output_dir))
-        for loc, shard in zip(
+        process_shard(location.decode("utf-8", "surrogateescape"), shard, config, Path(output_dir))
+        for location, shard in zip(
             batch.column("location").to_pylist(), batch.column("shard").to_pylist(), strict=True
         )
     ]
@@ -242,13 +307,31 @@ def run_pipeline(
     log=print,
 ) -> dict:
     """The whole run; returns the stats (also written to DIR/stats.json)."""
-    from crawlsieve.pipelines.inputs import largest_first, resolve_inputs, shard_name
-    from crawlsieve.pipelines.shard import write_json_atomically
+    from crawlsieve.pipelines.inputs import resolve_inputs
 
     locations = resolve_inputs(inputs, config.read.crawl_base_url, limit, config.read.storage_options)
     validate(config)
     output_dir = output_dir.resolve()
-    prepare_output(output_dir, resume)
+    check_output(output_dir, resume)
+    with OutputLock(output_dir / "_state"), StopOnSignals() as stop:
+        return _run_locked(locations, output_dir, config, stop, resume=resume, report=report, log=log)
+
+
+def _run_locked(
+    locations: list[str],
+    output_dir: Path,
+    config: Config,
+    stop: StopOnSignals,
+    *,
+    resume: bool,
+    report: bool,
+    log,
+) -> dict:
+    from crawlsieve.pipelines.inputs import shard_name
+    from crawlsieve.pipelines.shard import write_json_atomically
+
+    if not resume:
+        clear_output(output_dir)
     started = datetime.now(UTC)
     clock = time.monotonic()
     shards = {shard_name(loc): loc for loc in locations}
@@ -263,10 +346,19 @@ def run_pipeline(
         output_dir / "_state" / "run.json",
     )
     init_ray(config)
+    stop.install()
+    return _run_phases(output_dir, config, shards, started, clock, resume=resume, report=report, log=log)
+
+
+def _run_phases(
+    output_dir: Path, config: Config, shards: dict, started, clock: float, *, resume: bool, report: bool, log
+) -> dict:
+    from crawlsieve.pipelines.inputs import largest_first, location_bytes, shard_name
 
     done = completed(output_dir, "extract") if resume else set()
     order = [shard_name(loc) for loc in largest_first(list(shards.values()))]
-    todo = [{"location": shards[s], "shard": s} for s in order if s not in done]
+    # Locations travel as bytes: a Linux file name need not be UTF-8 (inputs.location_bytes).
+    todo = [{"location": location_bytes(shards[s]), "shard": s} for s in order if s not in done]
     log(
         f"crawlsieve: {len(shards)} input file(s), {len(todo)} to process"
         + (f", {len(done)} done before" if done else "")
@@ -320,6 +412,14 @@ def aggregate(
     return stats
 
 
+def _shutdown_ray() -> None:
+    """Stop this driver's tasks now (a local Ray stops with it)."""
+    import ray
+
+    with contextlib.suppress(Exception):
+        ray.shutdown()
+
+
 def summary_lines(output_dir: Path, stats: dict) -> list[str]:
     removed, failed = sum(stats["removed"].values()), sum(stats["failed"].values())
     check = "closes" if stats["accounting_closes"] else "DOES NOT CLOSE"
@@ -335,18 +435,33 @@ def summary_lines(output_dir: Path, stats: dict) -> list[str]:
     return lines
 
 
+def resume_hint(argv: list[str]) -> str:
+    """The command that continues this run: the same one, with --resume."""
+    args = [a for a in argv if a != "--resume"]
+    return shlex.join(["crawlsieve", *args, "--resume"])
+
+
 def main(args: argparse.Namespace) -> int:
     config = prepare_config(args)
     output_dir = check_output_location(args.output)
-    stats = run_pipeline(
-        args.inputs,
-        output_dir,
-        config,
-        resume=args.resume,
-        limit=args.limit,
-        report=not args.no_report,
-        log=lambda m: print(m, file=sys.stderr),
-    )
+    try:
+        stats = run_pipeline(
+            args.inputs,
+            output_dir,
+            config,
+            resume=args.resume,
+            limit=args.limit,
+            report=not args.no_report,
+            log=lambda m: print(m, file=sys.stderr),
+        )
+    except Interrupted as stop:
+        _shutdown_ray()
+        print(
+            f"crawlsieve run: stopped by {stop}; finished files are kept, continue with: "
+            f"{resume_hint(sys.argv[1:])}",
+            file=sys.stderr,
+        )
+        return stop.exit_status
     for line in summary_lines(output_dir.resolve(), stats):
         print(line)
     return 0 if stats["accounting_closes"] else 1
