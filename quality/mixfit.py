@@ -669,9 +669,11 @@ def format_fit(fit: MixtureFit, tokens: int) -> str:
     lines.append(f"predicted loss {chosen['predicted_loss']:.4f} ({per_set})")
     gain = (best["fitted"] - chosen["predicted_loss"]) / best["fitted"]
     lines.append(
-        f"best observed run {best['run']}: loss {best['loss']:.4f} (fitted {best['fitted']:.4f}); "
-        f"the chosen mixture is predicted {gain:.2%} lower than its fit"
+        f"best observed run {best['run']}: loss {best['loss']:.4f} (fitted {best['fitted']:.4f}); the chosen "
+        f"mixture is predicted {abs(gain):.2%} {'lower' if gain >= 0 else 'higher'} than its fit"
     )
+    if (exp.shares[fit.best_run()] > fit.cap + 1e-9).any():
+        lines.append(f"  (the best run's mixture takes more than --max-epochs allows at {tokens:,} tokens)")
     binding = [f"{c} ({b})" for c, b in chosen["binding"].items()]
     lines.append(f"binding constraints: {', '.join(binding) if binding else 'none'}")
     return "\n".join(lines)

@@ -230,3 +230,17 @@ def test_projection_lands_on_the_capped_simplex():
         feasible = [q for q in feasible if (q <= cap + 1e-12).all()]
         best = min(np.sum((q - point) ** 2) for q in feasible)
         assert np.sum((got - point) ** 2) <= best + 1e-9
+
+
+def test_the_report_of_a_materialized_fit_shows_the_fit(run_dir, tmp_path, capsys):
+    law = Law(c=2.0, k=1.0, t=np.array([0.5, -2.0, 1.5]))
+    shares = np.random.default_rng(0).dirichlet(np.ones(3), 12)
+    path = write_csv(tmp_path / "e.csv", COLUMNS, shares, {"val": law.loss(shares)})
+    out = tmp_path / "mixed"
+    argv = ["mix", str(run_dir), "--fit", str(path), "--tokens", "5000", "--max-epochs", "2"]
+    assert cli([*argv, "--materialize", str(out)]) == 0
+    assert cli(["report", str(out)]) == 0
+    capsys.readouterr()
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<h3>Mixture fit</h3>" in page and "leave-one-out" in page
+    assert "<td>domain=code/language=en</td><td class=\"n\">0.4</td><td>max epochs</td>" in page
