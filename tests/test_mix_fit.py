@@ -243,4 +243,4 @@ def test_the_report_of_a_materialized_fit_shows_the_fit(run_dir, tmp_path, capsy
     capsys.readouterr()
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "<h3>Mixture fit</h3>" in page and "leave-one-out" in page
-    assert "<td>domain=code/language=en</td><td class=\"n\">0.4</td><td>max epochs</td>" in page
+    assert '<td>domain=code/language=en</td><td class="n">0.4</td><td>max epochs</td>' in page
