@@ -1,5 +1,7 @@
 """`crawlsieve mix DIR --target target.yaml --tokens N`: a sampling plan for a target mixture.
 
+(`--fit experiments.csv` instead fits the mixture on small proxy runs: see `quality/mixfit.py`.)
+
 The target file gives weights by `language` and/or `domain`::
 
     language: {en: 2, zh: 1}     # English:Chinese 2:1
@@ -33,28 +35,50 @@ from pathlib import Path
 
 import yaml
 
-HELP = "Sampling plan (rate or epochs per domain/language group) to reach N tokens of a target mixture."
+HELP = (
+    "Sampling plan (rate or epochs per domain/language group) to reach N tokens of a target mixture, "
+    "or of the mixture a law fitted on proxy runs predicts best."
+)
 DEFAULT_MAX_EPOCHS = 4.0
 TARGET_KEYS = ("language", "domain")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", metavar="DIR", help="Output directory of `crawlsieve run` (holds data/).")
-    parser.add_argument(
-        "--target", required=True, help="YAML/JSON file with weights by language and/or domain."
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--target", help="YAML/JSON file with weights by language and/or domain.")
+    source.add_argument(
+        "--fit",
+        metavar="CSV",
+        help="Proxy runs (shares per group, loss:<evalset> columns): fit a law and plan its best mixture.",
     )
     parser.add_argument("--tokens", required=True, help="Tokens the mixture should have (e.g. 1000000, 2e9).")
     parser.add_argument(
         "--max-epochs",
         type=float,
         default=DEFAULT_MAX_EPOCHS,
-        help=f"Warn when a group is repeated more than this many times (default {DEFAULT_MAX_EPOCHS:g}).",
+        help=(
+            f"Warn when a group is repeated more than this many times; with --fit, a hard limit "
+            f"(default {DEFAULT_MAX_EPOCHS:g})."
+        ),
+    )
+    parser.add_argument(
+        "--method",
+        choices=("law", "regmix"),
+        help="With --fit: the data mixing law (default) or RegMix regression (needs crawlsieve[regmix]).",
+    )
+    parser.add_argument(
+        "--eval-weights",
+        metavar="SET=W,...",
+        help="With --fit: weights of the eval sets in the objective (default equal; unlisted sets 0).",
     )
     parser.add_argument("--output", help="Write the plan to this file (.yaml, .yml or .json).")
     parser.add_argument(
         "--materialize", metavar="OUT", help="Write the sampled mixture as Parquet under OUT."
     )
-    parser.add_argument("--seed", type=int, default=0, help="Seed of the per-document sampling hash.")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="Seed of the per-document sampling hash (and of --method regmix)."
+    )
 
 
 # --- the plan -------------------------------------------------------------------------------
@@ -89,8 +113,8 @@ def resolve_weights(
     return {k: w / total for k, w in shares.items() if w > 0}, missing
 
 
-def compute_plan(groups: list[dict], target: dict, tokens: int, max_epochs: float) -> dict:
-    """The plan for ``tokens`` tokens over mixture ``groups`` (dicts with domain, language, tokens)."""
+def target_shares(groups: list[dict], target: dict) -> tuple[dict[tuple[str, str], float], list[str]]:
+    """Each (domain, language) group's share of a target mixture, and warnings about missing values."""
     available = {(g["domain"], g["language"]): g for g in groups}
     by_language: dict[str, float] = defaultdict(float)
     for g in groups:
@@ -104,13 +128,27 @@ def compute_plan(groups: list[dict], target: dict, tokens: int, max_epochs: floa
         warnings += [f"target domain '{d}' has no tokens in language '{language}'" for d in missing_domains]
         for domain, domain_share in domain_shares.items():
             shares[(domain, language)] = language_share * domain_share
+    return shares, warnings
+
+
+def plan_for_shares(
+    groups: list[dict],
+    shares: dict[tuple[str, str], float],
+    tokens: int,
+    max_epochs: float,
+    warnings: list[str],
+    **source,
+) -> dict:
+    """The plan giving each group its share of ``tokens``; ``source`` (target or fit) is recorded as is."""
+    available = {(g["domain"], g["language"]): g for g in groups}
+    warnings = list(warnings)
     plan_groups = []
     for key in sorted(available):
         group = available[key]
         share = shares.get(key, 0.0)
         target_tokens = share * tokens
         epochs = target_tokens / group["tokens"] if group["tokens"] else 0.0
-        if epochs > max_epochs:
+        if epochs > max_epochs * (1 + 1e-9):
             warnings.append(
                 f"group domain={key[0]} language={key[1]} would be repeated {epochs:.2f} epochs "
                 f"(> max {max_epochs:g}): {group['tokens']:,} tokens available for {round(target_tokens):,}"
@@ -130,7 +168,7 @@ def compute_plan(groups: list[dict], target: dict, tokens: int, max_epochs: floa
     return {
         "tokens": tokens,
         "max_epochs": max_epochs,
-        "target": target,
+        **source,
         "groups": plan_groups,
         "totals": {
             "available_tokens": sum(g["tokens"] for g in groups),
@@ -138,6 +176,12 @@ def compute_plan(groups: list[dict], target: dict, tokens: int, max_epochs: floa
         },
         "warnings": warnings,
     }
+
+
+def compute_plan(groups: list[dict], target: dict, tokens: int, max_epochs: float) -> dict:
+    """The plan for ``tokens`` tokens over mixture ``groups`` (dicts with domain, language, tokens)."""
+    shares, warnings = target_shares(groups, target)
+    return plan_for_shares(groups, shares, tokens, max_epochs, warnings, target=target)
 
 
 # --- inputs ---------------------------------------------------------------------------------
@@ -278,6 +322,27 @@ def _config_of(mixture: dict | None):
     return Config()
 
 
+def fitted_plan(args: argparse.Namespace, output_dir: Path, groups: list[dict], tokens: int) -> dict:
+    """Fit the experiments, print the fit, and plan the mixture it predicts best."""
+    import importlib.util
+
+    from crawlsieve.pipelines.cli import UsageError
+    from crawlsieve.quality import mixfit
+
+    method = args.method or "law"
+    if method == "regmix" and importlib.util.find_spec("sklearn") is None:
+        raise UsageError("--method regmix needs scikit-learn: pip install 'crawlsieve[regmix]'")
+    experiments = mixfit.read_experiments(Path(args.fit))
+    members = mixfit.members_of(experiments, groups, output_dir)
+    weights = mixfit.parse_eval_weights(args.eval_weights, experiments.eval_sets)
+    fit = mixfit.fit_mixture(experiments, members, method, weights, tokens, args.max_epochs, args.seed)
+    print(mixfit.format_fit(fit, tokens))
+    print()
+    warnings = mixfit.uncovered_warnings(groups, members) + mixfit.extrapolation_warnings(fit)
+    shares = mixfit.group_shares(fit, members)
+    return plan_for_shares(groups, shares, tokens, args.max_epochs, warnings, fit=mixfit.fit_record(fit))
+
+
 def main(args: argparse.Namespace) -> int:
     from crawlsieve.pipelines.cli import UsageError
 
@@ -286,12 +351,17 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"{output_dir} has no data/ directory (run `crawlsieve run` first)")
     if args.max_epochs <= 0:
         raise UsageError("--max-epochs must be positive")
+    if args.fit is None and (args.method or args.eval_weights):
+        raise UsageError("--method and --eval-weights go with --fit")
     tokens = parse_tokens(args.tokens)
-    target = load_target(args.target)
+    target = load_target(args.target) if args.fit is None else None
     groups, mixture = load_groups(output_dir)
     if not groups:
         raise UsageError(f"{output_dir / 'data'} holds no documents")
-    plan = compute_plan(groups, target, tokens, args.max_epochs)
+    if target is not None:
+        plan = compute_plan(groups, target, tokens, args.max_epochs)
+    else:
+        plan = fitted_plan(args, output_dir, groups, tokens)
     plan["source"] = str(output_dir)
     print(format_plan(plan))
     for warning in plan["warnings"]:

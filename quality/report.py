@@ -44,7 +44,9 @@ _SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("directory", metavar="DIR", help="output directory of `crawlsieve run`")
+    parser.add_argument(
+        "directory", metavar="DIR", help="output directory of `crawlsieve run` (or of `mix --materialize`)"
+    )
     parser.add_argument(
         "--skip-distributions",
         action="store_true",
@@ -57,8 +59,11 @@ def main(args: argparse.Namespace) -> int:
     from crawlsieve.quality.distributions import build_distributions
 
     output_dir = Path(args.directory)
-    if not (output_dir / "stats.json").is_file():
-        raise UsageError(f"{output_dir} holds no stats.json: is it the --output of `crawlsieve run`?")
+    if not ((output_dir / "stats.json").is_file() or (output_dir / "plan.json").is_file()):
+        raise UsageError(
+            f"{output_dir} holds no stats.json: is it the --output of `crawlsieve run` "
+            "(or of `mix --materialize`)?"
+        )
     started = time.monotonic()
     if not (args.skip_distributions and (output_dir / "distributions.json").is_file()):
         build_distributions(output_dir)
@@ -104,6 +109,10 @@ def _read_json(path: Path) -> dict:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _mapping(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
@@ -154,6 +163,7 @@ class ReportBuilder:
         self.mixture = _read_json(output_dir / "mixture.json")
         self.distributions = _read_json(output_dir / "distributions.json")
         self.precision = _read_json(output_dir / "review" / "precision.json")
+        self.plan = _read_json(output_dir / "plan.json")  # in a `mix --materialize` output
         self.charts: dict[str, dict] = {}
 
     def chart(self, chart_id: str, data: list[dict], layout: dict) -> str:
@@ -474,6 +484,39 @@ class ReportBuilder:
             },
             "tokens_estimated": bool(self.mixture.get("tokens_estimated")),
             "sites": [{"site": s, "documents": _number(n)} for s, n in sites],
+            "fit": self.fit_section(),
+        }
+
+    def fit_section(self) -> dict | None:
+        """The law fitted by `mix --fit` that chose this mixture: its errors and the chosen shares."""
+        fit = _mapping(self.plan.get("fit"))
+        if not fit:
+            return None
+        eval_sets, chosen, best = (_mapping(fit.get(key)) for key in ("eval_sets", "chosen", "best_run"))
+        shares, binding = _mapping(chosen.get("shares")), _mapping(chosen.get("binding"))
+        return {
+            "method": str(fit.get("method", "–")),
+            "runs": _number(fit.get("runs")),
+            "held_out": str(fit.get("held_out") or "none"),
+            "eval_sets": [
+                {
+                    "name": str(name),
+                    "weight": _number(e.get("weight")),
+                    "rmse": _number(e.get("rmse")),
+                    "held_out_rmse": _number(e.get("held_out_rmse")),
+                    "predicted": _number(e.get("predicted_loss")),
+                }
+                for name, e in eval_sets.items()
+                if isinstance(e, dict)
+            ],
+            "shares": [
+                {"column": str(c), "share": _number(v), "binds": str(binding.get(c, ""))}
+                for c, v in shares.items()
+            ],
+            "predicted": _number(chosen.get("predicted_loss")),
+            "best_run": str(best.get("run", "–")),
+            "best_loss": _number(best.get("loss")),
+            "best_fitted": _number(best.get("fitted")),
         }
 
     def share_chart(self, chart_id: str, title: str, totals: dict[str, dict]) -> str:

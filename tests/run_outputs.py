@@ -1,4 +1,4 @@
-"""Readers of a run's output directory, for tests that compare runs."""
+"""Readers of a run's output directory, for tests that compare runs, and a writer of small ones."""
 
 from __future__ import annotations
 
@@ -36,3 +36,26 @@ def decisions(output: Path) -> list[tuple]:
 def clean_env() -> dict[str, str]:
     """This environment without RAY_ADDRESS, so a `crawlsieve run` subprocess starts its own Ray."""
     return {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+
+
+def small_run(out: Path, spec: list[tuple[str, str, int]]) -> Path:
+    """A run-like output dir: per (domain, language, n), n documents of 10 tokens in their own
+    shard (files of at most 64 rows), with its mixture.json."""
+    from crawlsieve.pipelines.config import Config, OutputConfig
+    from crawlsieve.pipelines.writer import write_shard
+    from crawlsieve.quality.mixture import build_mixture
+
+    for shard, (domain, language, n) in enumerate(spec):
+        table = pa.table(
+            {
+                "id": [f"{domain}-{language}-{i}" for i in range(n)],
+                "text": ["some words"] * n,
+                "domain": [domain] * n,
+                "language": [language] * n,
+                "quality_score": pa.array([0.5] * n, pa.float64()),
+                "token_count": pa.array([10] * n, pa.int64()),
+            }
+        )
+        write_shard(table, out / "data", f"s{shard}", OutputConfig(max_rows_per_file=64))
+    build_mixture(out, Config())
+    return out

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pyarrow as pa
 import pytest
 import yaml
+from run_outputs import small_run
 
 from crawlsieve.pipelines.cli import main as cli
-from crawlsieve.pipelines.config import Config, OutputConfig
-from crawlsieve.pipelines.writer import write_shard
 from crawlsieve.quality.mix import compute_plan, resolve_weights
-from crawlsieve.quality.mixture import build_mixture
 
 GROUPS = [
     {"domain": "news", "language": "en", "documents": 60, "tokens": 600},
@@ -69,23 +66,8 @@ def test_a_target_language_missing_from_the_data_is_warned_about_and_the_plan_st
 
 @pytest.fixture
 def run_dir(tmp_path):
-    """A run-like output dir: 400 docs of 10 tokens in three groups, with its mixture.json."""
-    out = tmp_path / "run"
-    spec = [("news", "en", 200), ("code", "en", 100), ("news", "de", 100)]
-    for shard, (domain, language, n) in enumerate(spec):
-        table = pa.table(
-            {
-                "id": [f"{domain}-{language}-{i}" for i in range(n)],
-                "text": ["some words"] * n,
-                "domain": [domain] * n,
-                "language": [language] * n,
-                "quality_score": pa.array([0.5] * n, pa.float64()),
-                "token_count": pa.array([10] * n, pa.int64()),
-            }
-        )
-        write_shard(table, out / "data", f"s{shard}", OutputConfig(max_rows_per_file=64))
-    build_mixture(out, Config())
-    return out
+    """400 docs of 10 tokens in three groups, with its mixture.json."""
+    return small_run(tmp_path / "run", [("news", "en", 200), ("code", "en", 100), ("news", "de", 100)])
 
 
 def test_mix_command_prints_and_writes_the_plan_and_warns(run_dir, tmp_path, capsys):
