@@ -33,6 +33,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import pyarrow as pa
 import yaml
 
 HELP = (
@@ -259,6 +260,23 @@ def shard_of(path: Path) -> str:
     return path.stem.removeprefix("part-").rsplit("-", 1)[0]
 
 
+def with_epochs(repeated: pa.Table, copies) -> pa.Table:
+    """Number the copies of each document (``epoch`` 0, 1, ...) and keep ids unique: copy k >= 1
+    of a document gets the id ``<id>#epoch<k>``, so a downstream dedup by id does not fold the
+    epochs the plan asked for back into one."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    starts = np.repeat(np.cumsum(copies) - copies, copies)
+    epoch = pa.array(np.arange(repeated.num_rows) - starts, pa.int32())
+    suffix = pc.if_else(
+        pc.equal(epoch, 0), pa.scalar(""), pc.binary_join_element_wise("#epoch", epoch.cast(pa.string()), "")
+    )
+    ids = pc.binary_join_element_wise(repeated.column("id"), suffix, "")
+    repeated = repeated.set_column(repeated.schema.get_field_index("id"), "id", ids)
+    return repeated.append_column("epoch", epoch)
+
+
 def materialize(output_dir: Path, plan: dict, out: Path, config, seed: int) -> dict:
     """Write the sample of ``plan`` under OUT (data/, mixture.json, plan.json); returns OUT's mixture."""
     import numpy as np
@@ -275,9 +293,9 @@ def materialize(output_dir: Path, plan: dict, out: Path, config, seed: int) -> d
         table = ds.dataset(files, format="parquet").to_table()
         keys = zip(table.column("domain").to_pylist(), table.column("language").to_pylist(), strict=True)
         row_epochs = [epochs.get(key, 0.0) for key in keys]
-        copies = copies_of(table.column("id").to_pylist(), row_epochs, seed)
+        copies = np.asarray(copies_of(table.column("id").to_pylist(), row_epochs, seed), dtype=np.int64)
         indices = np.repeat(np.arange(table.num_rows), copies)
-        write_shard(table.take(indices), out / "data", shard, config.output)
+        write_shard(with_epochs(table.take(indices), copies), out / "data", shard, config.output)
     (out / "plan.json").write_text(json.dumps(plan, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return build_mixture(out, config)
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import yaml
-from run_outputs import small_run
+from run_outputs import data_table, small_run
 
 from crawlsieve.pipelines.cli import main as cli
 from crawlsieve.quality.mix import compute_plan, resolve_weights
@@ -99,6 +99,10 @@ def test_materialize_matches_the_plan_within_sampling_tolerance(run_dir, tmp_pat
         expected = group["target_tokens"]  # en groups sample < 1 epoch, de repeats 1.5 epochs
         assert got[key] == pytest.approx(expected, rel=0.2), (key, got[key], expected)
     assert got[("news", "de")] >= 1000, "a 1.5-epoch group holds every document at least once"
+    rows = data_table(out).to_pylist()
+    assert len({row["id"] for row in rows}) == len(rows), "every copy has its own id"
+    repeated = [row for row in rows if row["epoch"] > 0]
+    assert repeated and all(row["id"].endswith(f"#epoch{row['epoch']}") for row in repeated)
     assert cli(argv) == 0, "a second materialize replaces rather than duplicates"
     again = json.loads((out / "mixture.json").read_text(encoding="utf-8"))
     assert again["totals"] == mixed["totals"]
