@@ -106,7 +106,7 @@ class C4:
                 result.policy_lines += 1
                 continue
             if result.sentences < c.min_num_sentences:  # enough is enough: splitting is costly
-                result.sentences += _sentence_count(line, rules)
+                result.sentences += _sentence_count(line, rules.language)
             result.kept.append(line)
         return result
 
