@@ -24,6 +24,10 @@ REMOVED = "_removed"
 FAILED = "_failed"
 #: Free-text detail of a failure (exception message), kept in the ledger for the report.
 ERROR = "_error"
+#: Failure kinds of a reader's damage row: a stretch of a file, not a record (so not a page either).
+DAMAGE_KINDS = frozenset({"corrupt_warc", "truncated_file", "not_warc", "empty_file", "open_error"})
+#: The HTTP check's reason for a record that is not an HTTP response (request, metadata, warcinfo).
+NOT_RESPONSE = "not_response"
 
 
 class Stage(Protocol):

@@ -20,7 +20,7 @@ from warcio.archiveiterator import ArchiveIterator
 from crawlsieve.pipelines.config import ReadConfig
 from crawlsieve.pipelines.http_payload import PayloadTooLarge, read_payload
 from crawlsieve.pipelines.inputs import display_location, open_location
-from crawlsieve.pipelines.stages import ERROR, FAILED, error_text, with_decisions
+from crawlsieve.pipelines.stages import ERROR, FAILED, NOT_RESPONSE, error_text, with_decisions
 
 DUMP_IN_PATH = re.compile(r"(CC-MAIN-\d{4}-\d{2})")
 #: A status line's code; anything else (overflowing numbers, non-ASCII digits) is stored as null.
@@ -358,7 +358,7 @@ class HttpCheckStage:
             strict=True,
         ):
             if rec_type != "response":
-                reasons.append("not_response")
+                reasons.append(NOT_RESPONSE)
             elif status != 200:
                 reasons.append("http_status")
             elif media_type not in self.html_types:

@@ -32,6 +32,7 @@ from itertools import islice
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from crawlsieve.pipelines.stages import DAMAGE_KINDS, NOT_RESPONSE
 from crawlsieve.quality.config import ReportConfig
 
 HELP = "(Re)build DIR/report.html, the reviewer's report, from a run's output directory."
@@ -206,6 +207,7 @@ class ReportBuilder:
         removed = sum((stats.get("removed") or {}).values())
         failed = sum((stats.get("failed") or {}).values())
         total = kept + removed + failed
+        pages, other, damaged = self._pages()
         # Recomputed here: the report flags a stats.json whose own flag disagrees with its numbers.
         closes = read == total and stats.get("accounting_closes", True) is not False
         return {
@@ -217,38 +219,72 @@ class ReportBuilder:
             "difference": _number(read - total),
             "closes": closes,
             "kept_share": _pct(kept, read),
+            "pages": _number(pages),
+            "other_records": _number(other),
+            "damaged": _number(damaged),
+            "pages_kept_share": _pct(kept, pages),
         }
 
-    def funnel(self) -> dict:
-        read = int(self.stats.get("records_read") or 0)
-        rows = []
+    def _pages(self) -> tuple[int, int, int]:
+        """(pages read, other records, damaged stretches); derived for a stats.json without them."""
+        stats = self.stats
+        other = stats.get("other_records") or {}
+        not_response = int(other.get("not_response", (stats.get("removed") or {}).get(NOT_RESPONSE, 0)))
+        damaged = other.get("damaged_stretches")
+        if damaged is None:
+            damaged = sum(n for kind, n in (stats.get("failed") or {}).items() if kind in DAMAGE_KINDS)
+        read = int(stats.get("records_read") or 0)
+        pages = int(stats.get("pages_read", read - not_response - int(damaged)))
+        return pages, not_response, int(damaged)
+
+    def page_stages(self) -> list[dict]:
+        """The stages counted in pages: the reader's damage rows and the HTTP check's non-responses
+        are records but not pages, so they leave the funnel before it starts."""
+        pages, _, _ = self._pages()
+        rows, alive = [], pages
         for stage in self.stats.get("stages") or []:
-            removed = sum((stage.get("removed") or {}).values())
-            failed = sum((stage.get("failed") or {}).values())
+            removed = {k: n for k, n in (stage.get("removed") or {}).items() if k != NOT_RESPONSE}
+            failed = {k: n for k, n in (stage.get("failed") or {}).items() if k not in DAMAGE_KINDS}
+            out = alive - sum(removed.values()) - sum(failed.values())
             rows.append(
                 {
                     "name": stage.get("name", "?"),
-                    "in": _number(stage.get("in")),
-                    "removed": _number(removed),
-                    "failed": _number(failed),
-                    "out": _number(stage.get("out")),
-                    "out_share": _pct(stage.get("out") or 0, read),
+                    "in": alive,
+                    "removed": removed,
+                    "failed": failed,
+                    "out": out,
                 }
             )
-        stages = self.stats.get("stages") or []
+            alive = out
+        return rows
+
+    def funnel(self) -> dict:
+        pages, _, _ = self._pages()
+        stages = self.page_stages()
+        rows = [
+            {
+                "name": stage["name"],
+                "in": _number(stage["in"]),
+                "removed": _number(sum(stage["removed"].values())),
+                "failed": _number(sum(stage["failed"].values())),
+                "out": _number(stage["out"]),
+                "out_share": _pct(stage["out"], pages),
+            }
+            for stage in stages
+        ]
         chart = self.chart(
             "funnel",
             [
                 {
                     "type": "funnel",
-                    "y": [chart_label(s.get("name", "?")) for s in stages],
-                    "x": [s.get("out") or 0 for s in stages],
+                    "y": [chart_label(s["name"]) for s in stages],
+                    "x": [s["out"] for s in stages],
                     "textinfo": "value+percent initial",
                     "marker": {"color": "#1565c0"},
                 }
             ],
             {
-                "title": {"text": "Documents left after each stage"},
+                "title": {"text": "Pages left after each stage"},
                 "height": max(300, 45 * len(stages)),
                 "margin": {"l": 140, "r": 20, "t": 40, "b": 40},  # room for stage names
             },

@@ -5,6 +5,10 @@ emitted, one per WARC record plus one per damaged stretch), while kept, removed 
 from what the run wrote (the Parquet shards and the ledgers). So the check
 `records_read == kept + removed + failed` catches any row lost or duplicated after reading;
 that the reader emits a row for every record is what the fuzz and malformed-file tests check.
+
+A reviewer thinks in pages: two thirds of a Common Crawl file's records are requests and metadata.
+So stats.json also has `pages_read` (HTTP responses read), the other records beside them
+(`other_records`: not responses, and damaged stretches of files) and `pages_kept_share`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from crawlsieve.pipelines.stages import DAMAGE_KINDS, NOT_RESPONSE
 from crawlsieve.quality.mixture import data_files
 
 LEDGER_COLUMNS = ["warc_path", "stage", "removed", "failed"]
@@ -95,9 +100,15 @@ def build_stats(output_dir: Path, stage_order: list[str], extra: dict | None = N
             row["removed"].values()
         ) + sum(row["failed"].values())
 
+    other_records = removed.get(NOT_RESPONSE, 0)
+    damaged = sum(n for kind, n in failed.items() if kind in DAMAGE_KINDS)
+    pages_read = records_read - other_records - damaged
     stats = {
         "records_read": records_read,
+        "pages_read": pages_read,
+        "other_records": {"not_response": other_records, "damaged_stretches": damaged},
         "documents_kept": kept,
+        "pages_kept_share": round(kept / pages_read, 6) if pages_read else 0.0,
         "removed": dict(removed.most_common()),
         "failed": dict(failed.most_common()),
         "accounting_closes": closes,

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pytest
 from run_outputs import data_rows
+from warcio.archiveiterator import ArchiveIterator
 
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
@@ -28,9 +29,8 @@ ARTICLE = (
 
 
 def run(inputs, output: Path, config: Config | None = None, **kwargs) -> dict:
-    return run_pipeline(
-        [str(i) for i in inputs], output, config or Config(), report=False, log=lambda m: None, **kwargs
-    )
+    kwargs.setdefault("report", False)
+    return run_pipeline([str(i) for i in inputs], output, config or Config(), log=lambda m: None, **kwargs)
 
 
 def assert_accounting(stats: dict, output: Path) -> None:
@@ -75,7 +75,7 @@ def test_shared_corpus_run_keeps_pages_and_closes_the_accounting(ray_local, shar
 
 
 def test_sample_warcs_every_record_is_accounted_for_per_stage(ray_local, sample_warcs, tmp_path):
-    stats = run(sample_warcs, tmp_path / "out")
+    stats = run(sample_warcs, tmp_path / "out", report=True)
     assert_accounting(stats, tmp_path / "out")
     assert stats["removed"]["not_html"] >= 1 and stats["removed"]["http_status"] >= 1
     assert stats["failed"]["corrupt_warc"] == 1  # the sample set has one truncated file
@@ -84,6 +84,18 @@ def test_sample_warcs_every_record_is_accounted_for_per_stage(ray_local, sample_
     for before, after in itertools.pairwise(stages):
         assert after["in"] == before["out"]
     assert stages[0]["in"] == stats["records_read"]
+    responses = sum(
+        1
+        for path in sample_warcs
+        for record in ArchiveIterator(open(path, "rb"))  # noqa: SIM115
+        if record.rec_type == "response"
+    )
+    assert stats["pages_read"] == responses
+    assert stats["pages_read"] + sum(stats["other_records"].values()) == stats["records_read"]
+    assert stats["other_records"]["damaged_stretches"] == 1
+    assert stats["pages_kept_share"] == pytest.approx(stats["documents_kept"] / responses, abs=1e-6)
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert f"Pages (HTTP responses) read: <b>{responses}</b>" in page
 
 
 def test_input_forms_local_glob_listing_gzip_listing_https_and_s3(
