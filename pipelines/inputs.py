@@ -28,8 +28,13 @@ def is_remote(location: str) -> bool:
 
 
 def open_location(location: str, storage_options: dict[str, dict]):
-    """Open a local path or URL for binary reading, with the config's options for its protocol."""
-    protocol = location.split("://", 1)[0].lower() if is_remote(location) else "file"
+    """Open a local path or URL for binary reading, with the config's options for its protocol.
+
+    Local paths are opened directly: fsspec's local files must seek, and a named pipe cannot.
+    """
+    if not is_remote(location):
+        return open(location.removeprefix("file://"), "rb")
+    protocol = location.split("://", 1)[0].lower()
     return fsspec.open(location, "rb", **storage_options.get(protocol, {})).open()
 
 

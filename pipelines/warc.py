@@ -188,7 +188,8 @@ class WarcFile:
     def _stretch(self, handle, start: int, size: int | None):
         """Rows from ``start`` to the end of the file or the next damage; returns where to go on."""
         try:
-            handle.seek(start)
+            if start:  # a pipe cannot seek, and need not at the start
+                handle.seek(start)
             records = _Records(handle)
             iterator = iter(records)
         except Exception as error:
