@@ -48,6 +48,7 @@ wheel-smoke: setup
 	$(PYTHON) -m venv $(SMOKE)/venv
 	$(SMOKE)/venv/bin/pip install --quiet $(SMOKE)/dist/crawlsieve-*.whl
 	$(SMOKE)/venv/bin/pip install --quiet --no-deps $(LID_MODEL_PACKAGE)
+	rm -rf build/lib  # setuptools leaves the built tree in the checkout
 	cd $(SMOKE) && venv/bin/crawlsieve demo --output demo --num-cpus 2
 
 clean:

@@ -526,10 +526,11 @@ def _deduplicate_by_shuffles(
     )
     kept = decided.filter(expr=col("kept")).select_columns(["id", TEXT_HASH, BANDS])
     kept.write_parquet(str(outputs.index_dir / BANDS_DIR))
-    summary = _summarize(
-        decided.map_batches(_summary_counts, batch_size=None, batch_format="pyarrow").take_all()
-    )
-    return {**summary, "partitions": partitions}
+    counted = decided.map_batches(_summary_counts, batch_size=None, batch_format="pyarrow")
+    summary = _summarize(counted.take_all())
+    # Ray Data's own account of its tasks' CPU time, over every operator up to the counts.
+    cpu = counted._plan.stats().to_summary().get_total_cpu_time()
+    return {**summary, "partitions": partitions, "cpu_seconds": cpu}
 
 
 @ray.remote
@@ -537,6 +538,7 @@ def _deduplicate_in_one_task(
     files: list[Path], index_paths: list[str], config: Config, outputs: _Outputs
 ) -> dict:
     """The small-run path: the shuffle path's functions, each called once over all rows."""
+    started = time.process_time()
     dedup = config.dedup
     hasher = minhasher(config)
     columns = _doc_columns(files, dedup.enabled)
@@ -565,7 +567,7 @@ def _deduplicate_in_one_task(
     (outputs.index_dir / BANDS_DIR).mkdir(parents=True, exist_ok=True)
     kept = decided.filter(decided["kept"]).select(["id", TEXT_HASH, BANDS])
     pq.write_table(kept, outputs.index_dir / BANDS_DIR / "part-00000.parquet", compression="zstd")
-    return _summarize(_summary_counts(decided).to_pylist())
+    return {**_summarize(_summary_counts(decided).to_pylist()), "cpu_seconds": time.process_time() - started}
 
 
 def _with_path(table: pa.Table, path: Path) -> pa.Table:

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.shard import run_stages, write_atomically, write_json_atomically
+from crawlsieve.pipelines.shard import CpuClock, run_stages, write_atomically, write_json_atomically
 from crawlsieve.pipelines.stages import REMOVED, Stage
 
 #: Columns of an output row, in order (DESIGN.md "Document columns"); signals follow.
@@ -93,32 +93,37 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
     from crawlsieve.pipelines.writer import write_shard
 
     started = time.monotonic()
+    clock = CpuClock()
     docs_path = output_dir / "_work" / "docs" / f"{shard}.parquet"
     ledger_path = output_dir / "_work" / "ledger" / f"{shard}.final.parquet"
     kept = pa.table({"id": pa.array([], pa.string())})
     decided = 0
-    docs = pq.read_table(docs_path) if docs_path.is_file() else None
+    with clock.part("finalize:read"):
+        docs = pq.read_table(docs_path) if docs_path.is_file() else None
+        if docs is not None and docs.num_rows:
+            docs = apply_decisions(docs, decisions_for(output_dir, shard))
     if docs is not None and docs.num_rows:
-        docs = apply_decisions(docs, decisions_for(output_dir, shard))
-        survivors, ledger = run_stages([docs], finalize_stages(config), shard, source="dedup")
-        if ledger:
-            write_atomically(pa.concat_tables(ledger, promote_options="permissive"), ledger_path)
-            decided = sum(t.num_rows for t in ledger)
-        else:
-            ledger_path.unlink(missing_ok=True)
-        if survivors:
-            kept = output_table(pa.concat_tables(survivors, promote_options="permissive"), config)
+        survivors, ledger = run_stages([docs], finalize_stages(config), shard, source="dedup", clock=clock)
+        with clock.part("finalize:write"):
+            if ledger:
+                write_atomically(pa.concat_tables(ledger, promote_options="permissive"), ledger_path)
+                decided = sum(t.num_rows for t in ledger)
+            else:
+                ledger_path.unlink(missing_ok=True)
+            if survivors:
+                kept = output_table(pa.concat_tables(survivors, promote_options="permissive"), config)
     else:
         ledger_path.unlink(missing_ok=True)
-    # Always called: an empty table still replaces what an earlier run wrote for this shard.
-    written = write_shard(kept, output_dir / "data", shard, config.output)
-    kept_rows = kept.num_rows
+    with clock.part("finalize:write"):
+        # Always called: an empty table still replaces what an earlier run wrote for this shard.
+        written = write_shard(kept, output_dir / "data", shard, config.output)
     record = {
         "shard": shard,
-        "documents_kept": kept_rows,
+        "documents_kept": kept.num_rows,
         "decided": decided,
         "files": [str(p.relative_to(output_dir)) for p in written],
         "seconds": round(time.monotonic() - started, 3),
+        "cpu_seconds": {("finalize:ledger" if k == "ledger" else k): v for k, v in clock.rounded().items()},
     }
     write_json_atomically(record, output_dir / "_state" / "final" / f"{shard}.json")
     return record

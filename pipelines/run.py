@@ -159,6 +159,28 @@ def clear_output(output_dir: Path) -> None:
     (output_dir / "data").mkdir(parents=True, exist_ok=True)  # readers see a dataset even if nothing is kept
 
 
+class Phases:
+    """Wall seconds and the driver's own CPU seconds of each phase of a run, in order.
+
+    `startup` runs from the command's start to Ray being up; the driver's CPU time joins the
+    workers' in the run's cost (`stats.json` `cost`).
+    """
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.driver_cpu: dict[str, float] = {}
+        self._mark = (time.monotonic(), time.process_time())
+
+    def end(self, name: str) -> None:
+        wall, cpu = time.monotonic(), time.process_time()
+        self.wall[name] = round(self.wall.get(name, 0.0) + wall - self._mark[0], 3)
+        self.driver_cpu[name] = round(self.driver_cpu.get(name, 0.0) + cpu - self._mark[1], 3)
+        self._mark = (wall, cpu)
+
+    def summary(self) -> dict:
+        return {"wall_seconds": dict(self.wall), "driver_cpu_seconds": dict(self.driver_cpu)}
+
+
 class Interrupted(KeyboardInterrupt):
     """The driver got SIGINT (Ctrl-C) or SIGTERM (a scheduler stopping the job).
 
@@ -309,12 +331,13 @@ def run_pipeline(
     """The whole run; returns the stats (also written to DIR/stats.json)."""
     from crawlsieve.pipelines.inputs import resolve_inputs
 
+    phases = Phases()
     locations = resolve_inputs(inputs, config.read.crawl_base_url, limit, config.read.storage_options)
     validate(config)
     output_dir = output_dir.resolve()
     check_output(output_dir, resume)
     with OutputLock(output_dir / "_state"), StopOnSignals() as stop:
-        return _run_locked(locations, output_dir, config, stop, resume=resume, report=report, log=log)
+        return _run_locked(locations, output_dir, config, stop, phases, resume=resume, report=report, log=log)
 
 
 def _run_locked(
@@ -322,6 +345,7 @@ def _run_locked(
     output_dir: Path,
     config: Config,
     stop: StopOnSignals,
+    phases: Phases,
     *,
     resume: bool,
     report: bool,
@@ -347,11 +371,23 @@ def _run_locked(
     )
     init_ray(config)
     stop.install()
-    return _run_phases(output_dir, config, shards, started, clock, resume=resume, report=report, log=log)
+    phases.end("startup")
+    return _run_phases(
+        output_dir, config, shards, started, clock, phases, resume=resume, report=report, log=log
+    )
 
 
 def _run_phases(
-    output_dir: Path, config: Config, shards: dict, started, clock: float, *, resume: bool, report: bool, log
+    output_dir: Path,
+    config: Config,
+    shards: dict,
+    started,
+    clock: float,
+    phases: Phases,
+    *,
+    resume: bool,
+    report: bool,
+    log,
 ) -> dict:
     from crawlsieve.pipelines.inputs import largest_first, location_bytes, shard_name
 
@@ -364,15 +400,18 @@ def _run_phases(
         + (f", {len(done)} done before" if done else "")
     )
     _per_shard(_extract_batch, todo, config, output_dir)
+    phases.end("extract")
     log(f"crawlsieve: extraction and filters done ({time.monotonic() - clock:.0f}s); deduplicating the run")
 
     from crawlsieve.dedup.run import deduplicate
 
     dedup_summary = deduplicate(output_dir / "_work", output_dir, config)
+    phases.end("dedup")
     log(f"crawlsieve: dedup done ({time.monotonic() - clock:.0f}s); tagging and writing shards")
     _per_shard(_finalize_batch, [{"shard": s} for s in order], config, output_dir)
+    phases.end("finalize")
     log(f"crawlsieve: shards written ({time.monotonic() - clock:.0f}s); writing stats, mixture and report")
-    return aggregate(output_dir, config, started, clock, dedup_summary, report=report, log=log)
+    return aggregate(output_dir, config, started, clock, dedup_summary, phases, report=report, log=log)
 
 
 def aggregate(
@@ -381,11 +420,12 @@ def aggregate(
     started: datetime,
     clock: float,
     dedup_summary: dict,
+    phases: Phases | None = None,
     *,
     report: bool,
     log,
 ) -> dict:
-    """Phase D: the run's stats, mixture, review samples and report."""
+    """Phase D: the run's stats, review samples and mixture, then (stats final) the report."""
     from crawlsieve.pipelines.finalize import finalize_stages
     from crawlsieve.pipelines.shard import stage_names
     from crawlsieve.quality.distributions import build_distributions
@@ -394,18 +434,23 @@ def aggregate(
     from crawlsieve.quality.review import build_review
     from crawlsieve.quality.stats import build_stats
 
+    phases = phases or Phases()
     order = [*stage_names(config), "dedup", *(s.name for s in finalize_stages(config))]
+    build_review(output_dir, config.report.review_per_reason)
+    build_mixture(output_dir, config)
+    phases.end("aggregate")
+    driver = sum(phases.driver_cpu.values())
     extra = {
         "version": __version__,
         "started": started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),
         "duration_seconds": round(time.monotonic() - clock, 3),
+        "phases": phases.summary(),
         "dedup": dedup_summary,
         "config": config.model_dump(mode="json"),
+        "other_cpu_seconds": {"dedup": dedup_summary.get("cpu_seconds", 0.0), "driver": driver},
     }
-    stats = build_stats(output_dir, order, extra)
-    build_review(output_dir, config.report.review_per_reason)
-    build_mixture(output_dir, config)
+    stats = build_stats(output_dir, order, extra, config.report)
     if report:
         build_distributions(output_dir, config.report)
         build_report(output_dir, config.report)
@@ -423,9 +468,14 @@ def _shutdown_ray() -> None:
 def summary_lines(output_dir: Path, stats: dict) -> list[str]:
     removed, failed = sum(stats["removed"].values()), sum(stats["failed"].values())
     check = "closes" if stats["accounting_closes"] else "DOES NOT CLOSE"
+    cost = stats.get("cost") or {}
     lines = [
         f"records read {stats['records_read']:,} = kept {stats['documents_kept']:,} + removed {removed:,}"
         f" + failed {failed:,}  (accounting {check})",
+        f"pages read {stats.get('pages_read', 0):,}, kept {stats['documents_kept']:,}; "
+        f"{cost.get('core_seconds_per_1000_pages', 0):,.1f} core-seconds per 1,000 pages "
+        f"(a {cost.get('dump', {}).get('pages', 0) / 1e9:g}-billion-page dump: "
+        f"~{cost.get('dump', {}).get('core_hours', 0):,.0f} core-hours)",
         f"  data:     {output_dir / 'data'}",
         f"  stats:    {output_dir / 'stats.json'}",
     ]

@@ -9,9 +9,11 @@ file is either completely done (and skipped by --resume) or redone from scratch.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
+from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -103,25 +105,68 @@ def _run_stage(stage: Stage, batch: pa.Table) -> pa.Table:
     return pa.concat_tables(parts, promote_options="permissive")
 
 
+class CpuClock:
+    """CPU seconds of this process booked by part (stage names, ``read``, ``write``, ...).
+
+    What a dump costs is CPU time: ``time.process_time`` counts this worker's own, and a stage that
+    works in a child process (extraction) adds the child's through ``child_cpu_seconds``.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextlib.contextmanager
+    def part(self, name: str, stage: object = None):
+        started = time.process_time()
+        child = getattr(stage, "child_cpu_seconds", 0.0)
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.process_time() - started
+            self.seconds[name] += getattr(stage, "child_cpu_seconds", 0.0) - child
+
+    def timed(self, name: str, batches: Iterable[pa.Table]) -> Iterable[pa.Table]:
+        """``batches``, with the time spent producing each booked under ``name``."""
+        iterator = iter(batches)
+        while True:
+            with self.part(name):
+                batch = next(iterator, None)
+            if batch is None:
+                return
+            yield batch
+
+    def rounded(self) -> dict[str, float]:
+        return {name: round(seconds, 4) for name, seconds in self.seconds.items()}
+
+
 def run_stages(
-    batches: Iterable[pa.Table], stages: list[Stage], shard: str, source: str = "read"
+    batches: Iterable[pa.Table],
+    stages: list[Stage],
+    shard: str,
+    source: str = "read",
+    clock: CpuClock | None = None,
 ) -> tuple[list, list]:
     """Push batches through the stages; returns (surviving batches, ledger batches).
 
-    Decisions already on the incoming batches are booked under ``source``.
+    Decisions already on the incoming batches are booked under ``source``. With a ``clock``, each
+    stage's CPU seconds are booked under its name, and moving rows to the ledger under ``ledger``.
     """
+    clock = clock or CpuClock()
     docs: list[pa.Table] = []
     ledger: list[pa.Table] = []
     for batch in batches:
-        batch = _split(batch, shard, source, ledger)
+        with clock.part("ledger"):
+            batch = _split(batch, shard, source, ledger)
         for stage in stages:
             if batch.num_rows == 0:
                 break
-            try:
-                batch = _run_stage(stage, batch)
-            except Exception as error:
-                batch = with_decisions(batch, failed=[f"{stage.name}_error"], error=[error_text(error)])
-            batch = _split(batch, shard, stage.name, ledger)
+            with clock.part(stage.name, stage):
+                try:
+                    batch = _run_stage(stage, batch)
+                except Exception as error:
+                    batch = with_decisions(batch, failed=[f"{stage.name}_error"], error=[error_text(error)])
+            with clock.part("ledger"):
+                batch = _split(batch, shard, stage.name, ledger)
         if batch.num_rows:
             docs.append(batch)
     return docs, ledger
@@ -152,11 +197,11 @@ def _fsync_directory(directory: Path) -> None:
         os.close(handle)
 
 
-def write_json_atomically(data: dict, path: Path) -> None:
+def write_json_atomically(data: dict, path: Path, sort_keys: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1, sort_keys=True)
+        json.dump(data, handle, indent=1, sort_keys=sort_keys, default=str)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
@@ -180,6 +225,7 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
     from crawlsieve.pipelines.warc import read_warc
 
     started = time.monotonic()
+    clock = CpuClock()
     read_counter = {"records": 0}
 
     def counted(batches: Iterable[pa.Table]) -> Iterable[pa.Table]:
@@ -187,20 +233,25 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
             read_counter["records"] += batch.num_rows
             yield batch
 
-    docs, ledger = run_stages(
-        counted(read_warc(location, shard, config.read)), per_file_stages(config), shard
-    )
-    docs_table = _concat(docs)
-    if docs_table is not None:
-        docs_table = docs_table.append_column("shard", pa.array([shard] * docs_table.num_rows, pa.string()))
-    ledger_table = _concat(ledger)
-    work = output_dir / "_work"
-    docs_path, ledger_path = work / "docs" / f"{shard}.parquet", work / "ledger" / f"{shard}.extract.parquet"
-    for table, path in ((docs_table, docs_path), (ledger_table, ledger_path)):
-        if table is not None:
-            write_atomically(table, path)
-        else:
-            path.unlink(missing_ok=True)
+    batches = counted(clock.timed("read", read_warc(location, shard, config.read)))
+    docs, ledger = run_stages(batches, per_file_stages(config), shard, clock=clock)
+    with clock.part("write"):
+        docs_table = _concat(docs)
+        if docs_table is not None:
+            docs_table = docs_table.append_column(
+                "shard", pa.array([shard] * docs_table.num_rows, pa.string())
+            )
+        ledger_table = _concat(ledger)
+        work = output_dir / "_work"
+        docs_path, ledger_path = (
+            work / "docs" / f"{shard}.parquet",
+            work / "ledger" / f"{shard}.extract.parquet",
+        )
+        for table, path in ((docs_table, docs_path), (ledger_table, ledger_path)):
+            if table is not None:
+                write_atomically(table, path)
+            else:
+                path.unlink(missing_ok=True)
     record = {
         "shard": shard,
         "warc_path": display_location(location),
@@ -208,6 +259,7 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
         "documents_out": 0 if docs_table is None else docs_table.num_rows,
         "decided": 0 if ledger_table is None else ledger_table.num_rows,
         "seconds": round(time.monotonic() - started, 3),
+        "cpu_seconds": clock.rounded(),
         "node_id": _ray_node_id(),
     }
     write_json_atomically(record, output_dir / "_state" / "extract" / f"{shard}.json")

@@ -44,6 +44,19 @@ class DomainConfig(Section):
 class ReportConfig(Section):
     """The reviewer's report (DIR/report.html) and its distributions (DIR/distributions.json)."""
 
+    price_per_core_hour: float | None = Field(
+        None,
+        ge=0,
+        description="Price of one core-hour (e.g. 0.02 USD): the report then prices the dump "
+        "projection. Default: no price.",
+    )
+    currency: str = Field("USD", max_length=8, description="Currency of price_per_core_hour.")
+    dump_pages: int = Field(
+        3_000_000_000,
+        ge=1,
+        description="Pages (HTTP responses) of the dump the cost is projected to (a Common Crawl "
+        "dump: ~90,000 files of ~30,000 pages).",
+    )
     review_per_reason: int = Field(
         20, ge=1, le=10_000, description="Documents sampled per removal reason (and kept) into DIR/review/."
     )

@@ -186,7 +186,32 @@ class ReportBuilder:
             "mixture": self.mixture_section(),
             "duplicates": self.duplicates_section(),
             "inputs": self.inputs_section(),
+            "cost": self.cost_section(),
             "charts_json": script_json(self.charts),
+        }
+
+    def cost_section(self) -> dict | None:
+        """CPU seconds by part, per 1,000 pages, and the dump projection (``stats.json`` ``cost``)."""
+        cost = self.stats.get("cost")
+        if not cost:
+            return None
+        total = cost.get("cpu_seconds_total") or 0.0
+        dump = cost.get("dump") or {}
+        parts = [
+            {"name": name, "seconds": f"{seconds:,.1f}", "share": _pct(seconds, total)}
+            for name, seconds in (cost.get("cpu_seconds") or {}).items()
+        ]
+        price = dump.get("price_per_core_hour")
+        return {
+            "total": f"{total:,.1f}",
+            "per_1000_pages": f"{cost.get('core_seconds_per_1000_pages', 0):,.1f}",
+            "dump_pages": f"{(dump.get('pages') or 0) / 1e9:g} billion",
+            "core_hours": f"{dump.get('core_hours', 0):,.0f}",
+            "price": None if price is None else f"{price:g} {dump.get('currency', '')}",
+            "dump_cost": None
+            if dump.get("cost") is None
+            else f"{dump['cost']:,.0f} {dump.get('currency', '')}",
+            "parts": parts,
         }
 
     def run_info(self) -> dict:

@@ -20,7 +20,9 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from crawlsieve.pipelines.shard import write_json_atomically
 from crawlsieve.pipelines.stages import DAMAGE_KINDS, NOT_RESPONSE
+from crawlsieve.quality.config import ReportConfig
 from crawlsieve.quality.mixture import data_files
 
 LEDGER_COLUMNS = ["warc_path", "stage", "removed", "failed"]
@@ -39,8 +41,48 @@ def _kept_per_input(output_dir: Path) -> Counter:
     return kept
 
 
-def build_stats(output_dir: Path, stage_order: list[str], extra: dict | None = None) -> dict:
-    """Compute the funnel from the run's outputs and write DIR/stats.json."""
+def cost(cpu_seconds: dict[str, float], pages_read: int, report: ReportConfig) -> dict:
+    """What the run cost in CPU time, per stage and per 1,000 pages, and projected to a dump.
+
+    ``cpu_seconds``: CPU seconds by part, summed over every worker (and the driver's own). The
+    projection scales the run's CPU time per page to ``report.dump_pages`` pages; it leaves out
+    what does not grow with pages the same way (Ray's start) only in as far as the run was large.
+    """
+    total = sum(cpu_seconds.values())
+    per_page = total / pages_read if pages_read else 0.0
+    core_hours = per_page * report.dump_pages / 3600
+    price = report.price_per_core_hour
+    return {
+        "cpu_seconds": {name: round(s, 3) for name, s in sorted(cpu_seconds.items(), key=lambda kv: -kv[1])},
+        "cpu_seconds_total": round(total, 3),
+        "core_seconds_per_1000_pages": round(1000 * per_page, 3),
+        "dump": {
+            "pages": report.dump_pages,
+            "core_hours": round(core_hours, 1),
+            "price_per_core_hour": price,
+            "cost": None if price is None else round(core_hours * price, 2),
+            "currency": report.currency,
+        },
+    }
+
+
+def task_cpu_seconds(output_dir: Path) -> dict[str, float]:
+    """CPU seconds by part, summed over the phase A and phase C tasks' completion records."""
+    seconds: Counter = Counter()
+    for phase in ("extract", "final"):
+        for marker in sorted((output_dir / "_state" / phase).glob("*.json")):
+            seconds.update(json.loads(marker.read_text(encoding="utf-8")).get("cpu_seconds") or {})
+    return dict(seconds)
+
+
+def build_stats(
+    output_dir: Path, stage_order: list[str], extra: dict | None = None, report: ReportConfig | None = None
+) -> dict:
+    """Compute the funnel from the run's outputs and write DIR/stats.json.
+
+    ``extra`` may hold ``other_cpu_seconds`` (dedup, the driver): they join the tasks' CPU seconds.
+    """
+    extra = dict(extra or {})
     read_per_input: Counter = Counter()
     for marker in sorted((output_dir / "_state" / "extract").glob("*.json")):
         record = json.loads(marker.read_text(encoding="utf-8"))
@@ -114,7 +156,12 @@ def build_stats(output_dir: Path, stage_order: list[str], extra: dict | None = N
         "accounting_closes": closes,
         "stages": stages,
         "inputs": inputs,
-        **(extra or {}),
+        "cost": cost(
+            {**task_cpu_seconds(output_dir), **extra.pop("other_cpu_seconds", {})},
+            pages_read,
+            report or ReportConfig(),
+        ),
+        **extra,
     }
-    (output_dir / "stats.json").write_text(json.dumps(stats, indent=1, default=str) + "\n", encoding="utf-8")
+    write_json_atomically(stats, output_dir / "stats.json", sort_keys=False)
     return stats

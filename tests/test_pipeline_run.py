@@ -97,6 +97,19 @@ def test_sample_warcs_every_record_is_accounted_for_per_stage(ray_local, sample_
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert f"Pages (HTTP responses) read: <b>{responses}</b>" in page
 
+    cost = stats["cost"]
+    parts = cost["cpu_seconds"]
+    assert {"read", "extract", "heuristic_filters", "dedup", "driver", "finalize:write"} <= set(parts)
+    assert all(seconds >= 0 for seconds in parts.values()) and parts["extract"] > 0
+    assert cost["cpu_seconds_total"] == pytest.approx(sum(parts.values()), abs=0.01)
+    per_page = cost["cpu_seconds_total"] / responses
+    assert cost["core_seconds_per_1000_pages"] == pytest.approx(1000 * per_page, rel=1e-3)
+    assert per_page > 0
+    assert cost["dump"]["core_hours"] == pytest.approx(per_page * 3e9 / 3600, rel=1e-3)
+    assert cost["dump"]["cost"] is None  # no price configured
+    assert "core-seconds per 1,000 pages" in page and 'id="cost"' in page
+    assert set(stats["phases"]["wall_seconds"]) == {"startup", "extract", "dedup", "finalize", "aggregate"}
+
 
 def test_input_forms_local_glob_listing_gzip_listing_https_and_s3(
     ray_local, sample_warcs, https_server, s3_server, tmp_path

@@ -337,3 +337,19 @@ def test_report_builds_without_distributions_or_mixture(tmp_path: Path) -> None:
     (run_dir / "mixture.json").unlink()
     page = build_report(run_dir).read_text(encoding="utf-8")
     assert "No mixture.json in this run." in page and "No distributions.json" in page
+
+
+def test_report_prices_the_dump_projection_when_a_price_is_configured(tmp_path: Path) -> None:
+    from crawlsieve.quality.config import ReportConfig
+    from crawlsieve.quality.stats import cost
+
+    run_dir = write_run_dir(tmp_path / "run")
+    stats = json.loads((run_dir / "stats.json").read_text())
+    report = ReportConfig(price_per_core_hour=0.02, currency="EUR")
+    stats["cost"] = cost({"extract": 30.0, "read": 6.0, "driver": 4.0}, 12, report)
+    (run_dir / "stats.json").write_text(json.dumps(stats))
+    assert stats["cost"]["core_seconds_per_1000_pages"] == pytest.approx(40_000 / 12, rel=1e-3)
+    assert stats["cost"]["dump"]["cost"] == pytest.approx(40 / 12 * 3e9 / 3600 * 0.02, rel=1e-3)
+    page = build_report(run_dir).read_text(encoding="utf-8")
+    assert "core-hours" in page and "EUR at 0.02 EUR per core-hour" in page
+    assert "<td>extract</td><td class=\"n\">30.0</td><td class=\"n\">75.0%</td>" in page
