@@ -1,27 +1,33 @@
 """crawlsieve against datatrove on the same WARC files, the same stages, the same 2 cores.
 
     .venv/bin/python -m benchmarks.throughput [--repeat 2] [--copies 3] [--files N] [--cpus 2]
+    .venv/bin/python -m benchmarks.throughput --repeat 1 --copies 0 --cc-files 2   # CC-sized files
 
 Inputs: the shared corpus's WARC files, and a larger set made by repeating each file
 ``--copies`` times with new URLs, new record ids and perturbed text (a few words dropped or
 doubled per paragraph), so the copies are near- but not exact duplicates. ``--files N`` packs
 the copies into N large files, as a real Common Crawl file holds ~30,000 records; otherwise
 each copy is a file as small as the corpus's (57 records), where per-file start-up weighs most.
+``--cc-files N`` adds N files shaped like Common Crawl's (``benchmarks.cc_shaped``: 30,000
+responses each with their request and metadata records, a few % non-HTML and non-200).
 
 (a) crawlsieve: ``run_pipeline`` on a local Ray with ``--cpus`` CPUs (Ray start and stop are
-    inside the timing, as datatrove's process pool start is inside its timing);
+    inside the timing, as datatrove's process pool start is inside its timing), with the stock
+    trafilatura and, where it is installed, with the accelerated one (``extract.accelerated``);
 (b) datatrove: WarcReader -> Trafilatura -> LanguageFilter -> GopherRepetition + GopherQuality
     -> C4QualityFilter -> FineWebQualityFilter -> ParquetWriter + MinhashDedupSignature, then
     MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, on a LocalPipelineExecutor
     with ``--cpus`` workers and one task per file.
 
-Runs alternate (crawlsieve, datatrove, crawlsieve, ...) so background load hits both alike.
+Runs alternate (crawlsieve, datatrove, crawlsieve, ...) so background load hits all alike.
 Documents are the HTML 200 responses of the input (the same count for both pipelines);
-documents/second/core = documents / wall seconds / cpus.
+documents/second/core = documents / wall seconds / cpus. The table also gives each system's
+core-hours for a whole dump at that rate, and crawlsieve's CPU seconds by part, from its own
+stats.json (the figures every run records).
 
-It then profiles one phase-A pass in this process (outside Ray): each stage of
-``per_file_stages(config)`` timed over the batches of ``read_warc``, the time inside the
-extractor call separated from the rest of the extract stage, and the Parquet writes.
+It then profiles one phase-A pass in this process (outside Ray): the CPU seconds of each stage
+of ``per_file_stages(config)`` over the batches of ``read_warc``, the time inside the extractor
+separated from the rest of the extract stage, and the Parquet writes.
 
 Offline: datatrove's language filter is pointed at crawlsieve's lid.176.ftz (its default
 downloads lid.176.bin); its English word tokenizer is spaCy's blank one (no download), and
@@ -43,7 +49,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import defaultdict
 from pathlib import Path
 
 from datatrove.pipeline.filters import LanguageFilter
@@ -163,20 +168,22 @@ def count_html_responses(paths: list[Path]) -> int:
 # --------------------------------------------------------------------------- crawlsieve
 
 
-def crawlsieve_config(cpus: int):
+def crawlsieve_config(cpus: int, accelerated: bool | None = None):
     from crawlsieve.pipelines.config import Config
 
     config = Config()
     config.ray.num_cpus = cpus
+    if accelerated is not None and "accelerated" in type(config.extract).model_fields:
+        config.extract.accelerated = accelerated
     return config
 
 
-def run_crawlsieve(paths: list[Path], work: Path, cpus: int) -> dict:
+def run_crawlsieve(paths: list[Path], work: Path, cpus: int, accelerated: bool | None = None) -> dict:
     import ray
 
     from crawlsieve.pipelines.run import init_ray, run_pipeline
 
-    config = crawlsieve_config(cpus)
+    config = crawlsieve_config(cpus, accelerated)
     out = work / "crawlsieve"
     started = time.perf_counter()
     init_ray(config)
@@ -185,7 +192,15 @@ def run_crawlsieve(paths: list[Path], work: Path, cpus: int) -> dict:
     ray.shutdown()
     seconds = time.perf_counter() - started
     shutil.rmtree(out, ignore_errors=True)
-    return {"seconds": seconds, "ray_init": ray_up - started, "kept": stats["documents_kept"]}
+    phases = stats["phases"]["wall_seconds"]
+    return {
+        "seconds": seconds,
+        "ray_init": ray_up - started,
+        "kept": stats["documents_kept"],
+        "cost": stats["cost"],
+        # Driver start-up and everything after phase A, against the whole wall time.
+        "outside_phase_a": (ray_up - started) + sum(v for k, v in phases.items() if k != "extract"),
+    }
 
 
 # --------------------------------------------------------------------------- datatrove
@@ -345,49 +360,13 @@ def run_datatrove(paths: list[Path], work: Path, cpus: int) -> dict:
 # --------------------------------------------------------------------------- stage profile
 
 
-class _Timed:
-    """A stage wrapper that adds the stage's wall time to ``totals[name]``."""
-
-    def __init__(self, stage, totals: dict):
-        self.stage, self.totals, self.name = stage, totals, stage.name
-
-    def __call__(self, batch):
-        started = time.perf_counter()
-        try:
-            return self.stage(batch)
-        finally:
-            self.totals[self.name] += time.perf_counter() - started
-
-
-def _timed_call(fn, totals: dict, key: str):
-    def timed(*args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            totals[key] += time.perf_counter() - started
-
-    return timed
-
-
-def _timed_iter(iterator, totals: dict, key: str):
-    while True:
-        started = time.perf_counter()
-        try:
-            item = next(iterator)
-        except StopIteration:
-            totals[key] += time.perf_counter() - started
-            return
-        totals[key] += time.perf_counter() - started
-        yield item
-
-
 def profile_phase_a(paths: list[Path], config) -> tuple[dict[str, float], float]:
-    """Seconds per part of phase A over ``paths``, in this process; returns (parts, total).
+    """CPU seconds per part of phase A over ``paths``, in this process; returns (parts, total).
 
-    Parts: ``read`` (warcio + row building), each stage by name, ``extract`` split into
-    ``extract:<extractor>`` (inside the extractor call) and ``extract:decode+rest``,
-    ``write`` (the Parquet files) and ``bookkeeping`` (splitting decided rows to the ledger).
+    Parts: ``read`` (warcio + row building), each stage by name (the extraction process's CPU
+    included), with ``extract`` split into ``extract:<extractor>`` (inside the extractor) and
+    ``extract:decode+ipc``, ``ledger`` (moving decided rows) and ``write`` (the Parquet files).
+    CPU time, not wall time: what another process on the machine does changes it least.
     """
     import pyarrow as pa
 
@@ -395,28 +374,23 @@ def profile_phase_a(paths: list[Path], config) -> tuple[dict[str, float], float]
     from crawlsieve.pipelines.extract import ExtractStage
     from crawlsieve.pipelines.warc import read_warc
 
-    totals: dict[str, float] = defaultdict(float)
+    clock = shard_module.CpuClock()
     stages = shard_module.per_file_stages(config)
-    inner = "extract:" + config.extract.extractor
-    for stage in stages:
-        if isinstance(stage, ExtractStage):
-            stage._extract = _timed_call(stage._extract, totals, inner)
-    timed_stages = [_Timed(s, totals) for s in stages]
-    started = time.perf_counter()
+    extract = next(s for s in stages if isinstance(s, ExtractStage))
     with tempfile.TemporaryDirectory() as tmp:
         for path in paths:
-            batches = _timed_iter(read_warc(str(path), path.name, config.read), totals, "read")
-            docs, ledger = shard_module.run_stages(batches, timed_stages, path.name)
-            write_started = time.perf_counter()
-            for name, tables in (("docs", docs), ("ledger", ledger)):
-                if tables:
-                    table = pa.concat_tables(tables, promote_options="permissive")
-                    shard_module.write_atomically(table, Path(tmp) / f"{path.name}.{name}.parquet")
-            totals["write"] += time.perf_counter() - write_started
-    total = time.perf_counter() - started
-    totals["extract:decode+rest"] = totals.pop("extract", 0.0) - totals[inner]
-    totals["bookkeeping"] = total - sum(totals.values())
-    return dict(totals), total
+            batches = clock.timed("read", read_warc(str(path), path.name, config.read))
+            docs, ledger = shard_module.run_stages(batches, stages, path.name, clock=clock)
+            with clock.part("write"):
+                for name, tables in (("docs", docs), ("ledger", ledger)):
+                    if tables:
+                        table = pa.concat_tables(tables, promote_options="permissive")
+                        shard_module.write_atomically(table, Path(tmp) / f"{path.name}.{name}.parquet")
+    parts = dict(clock.seconds)
+    inner = "extract:" + config.extract.extractor
+    parts[inner] = extract.extractor_cpu_seconds
+    parts["extract:decode+ipc"] = parts.pop("extract", 0.0) - extract.extractor_cpu_seconds
+    return parts, sum(parts.values())
 
 
 # --------------------------------------------------------------------------- report
@@ -429,43 +403,87 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def compare(name: str, paths: list[Path], repeat: int, cpus: int, work: Path) -> list[str]:
+SYSTEMS = {
+    "crawlsieve": lambda paths, work, cpus: run_crawlsieve(paths, work, cpus, accelerated=False),
+    "crawlsieve+fast": lambda paths, work, cpus: run_crawlsieve(paths, work, cpus, accelerated=True),
+    "datatrove": run_datatrove,
+}
+
+
+def _accelerator_available() -> bool:
+    from crawlsieve.pipelines.config import ExtractConfig
+
+    return "accelerated" in ExtractConfig.model_fields
+
+
+def compare(
+    name: str, paths: list[Path], repeat: int, cpus: int, work: Path, dump_pages: float
+) -> tuple[list[list[str]], dict]:
+    """Rows of the table for one input set: each system's median over ``repeat`` alternating rounds."""
     docs = count_html_responses(paths)
-    runs: dict[str, list[dict]] = {"crawlsieve": [], "datatrove": []}
+    systems = [s for s in SYSTEMS if s != "crawlsieve+fast" or _accelerator_available()]
+    runs: dict[str, list[dict]] = {s: [] for s in systems}
     for round_ in range(repeat):
-        for system, fn in (("crawlsieve", run_crawlsieve), ("datatrove", run_datatrove)):
-            result = fn(paths, work / f"{system}-{round_}", cpus)
+        for system in systems:
+            result = SYSTEMS[system](paths, work / f"{system}-{round_}", cpus)
             runs[system].append(result)
             print(
                 f"  [{name}] round {round_ + 1} {system}: {result['seconds']:.1f}s, kept {result['kept']}",
                 file=sys.stderr,
                 flush=True,
             )
-    rate = {s: docs / statistics.median(r["seconds"] for r in rs) / cpus for s, rs in runs.items()}
     median = {s: statistics.median(r["seconds"] for r in rs) for s, rs in runs.items()}
-    ray_init = statistics.median(r["ray_init"] for r in runs["crawlsieve"])
-    return [
-        name,
-        f"{len(paths)}",
-        f"{docs}",
-        f"{median['crawlsieve']:.1f} (ray init {ray_init:.1f})",
-        f"{median['datatrove']:.1f}",
-        f"{rate['crawlsieve']:.2f}",
-        f"{rate['datatrove']:.2f}",
-        f"{rate['crawlsieve'] / rate['datatrove']:.2f}x",
-        f"{runs['crawlsieve'][-1]['kept']} / {runs['datatrove'][-1]['kept']}",
-    ]
+    rate = {s: docs / median[s] / cpus for s in systems}
+    rows = []
+    for system in systems:
+        last = runs[system][-1]
+        outside = (
+            f"{100 * statistics.median(r['outside_phase_a'] / r['seconds'] for r in runs[system]):.1f}%"
+            if "outside_phase_a" in last
+            else "–"
+        )
+        core_hours = dump_pages / rate[system] / 3600
+        rows.append(
+            [
+                name if system == systems[0] else "",
+                f"{len(paths)}",
+                f"{docs}",
+                system,
+                f"{median[system]:.1f}",
+                f"{rate[system]:.2f}",
+                f"{1000 / rate[system]:.1f}",
+                f"{rate[system] / rate['datatrove']:.2f}x",
+                outside,
+                f"{core_hours:,.0f}",
+                f"{last['kept']}",
+            ]
+        )
+    return rows, runs
 
 
-def profile_report(paths: list[Path], extractor: str) -> str:
+def stage_shares(result: dict) -> str:
+    """crawlsieve's CPU seconds by part, from the run's own stats.json cost."""
+    cost = result["cost"]
+    total = cost["cpu_seconds_total"]
+    rows = [["part", "cpu s", "share", "ms/page"]]
+    pages = 1000 * total / cost["core_seconds_per_1000_pages"] if cost["core_seconds_per_1000_pages"] else 0
+    for part, seconds in cost["cpu_seconds"].items():
+        if seconds >= 0.005 * total:
+            share, per_page = f"{100 * seconds / total:.1f}%", f"{1000 * seconds / pages:.2f}"
+            rows.append([part, f"{seconds:.1f}", share, per_page])
+    rows.append(["total", f"{total:.1f}", "100%", f"{cost['core_seconds_per_1000_pages']:.2f}"])
+    return _table(rows)
+
+
+def profile_report(paths: list[Path], extractor: str, accelerated: bool | None = None) -> str:
     """Two passes in one process: the first pays one-time loading (models, spaCy languages, the
     URL list), the second is the steady state a worker reaches on a real, 30,000-page WARC file."""
-    config = crawlsieve_config(1)
+    config = crawlsieve_config(1, accelerated)
     config.extract.extractor = extractor
     reports = []
     for label in ("cold: first pass, loading included", "warm: second pass, steady state"):
         parts, total = profile_phase_a(paths, config)
-        rows = [[f"phase A, {label}", "seconds", "share"]]
+        rows = [[f"phase A, {label}", "cpu s", "share"]]
         for name, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
             rows.append([name, f"{seconds:.2f}", f"{100 * seconds / total:.1f}%"])
         rows.append(["total", f"{total:.2f}", "100.0%"])
@@ -475,6 +493,21 @@ def profile_report(paths: list[Path], extractor: str) -> str:
             f"everything else: {100 * (total - inner) / total:.1f}%"
         )
     return "\n\n".join(reports)
+
+
+HEADER = [
+    "input",
+    "files",
+    "docs",
+    "system",
+    "wall s",
+    "doc/s/core",
+    "ms/page-core",
+    "vs datatrove",
+    "outside phase A",
+    "core-h/dump",
+    "kept",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -489,6 +522,20 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="pack the edited copies into this many large files (0: one small file per copy)",
     )
+    parser.add_argument(
+        "--cc-files",
+        type=int,
+        default=0,
+        help="also run this many Common-Crawl-shaped files (benchmarks.cc_shaped; 2 = one per core)",
+    )
+    parser.add_argument("--cc-responses", type=int, default=30_000, help="responses per CC-shaped file")
+    parser.add_argument(
+        "--cc-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "crawlsieve-cc-shaped",
+        help="where the CC-shaped files are written (and reused from)",
+    )
+    parser.add_argument("--dump-pages", type=float, default=3e9, help="pages of the dump projected to")
     parser.add_argument("--cpus", type=int, default=2, help="cores for both pipelines")
     parser.add_argument("--input", type=Path, default=CORPUS_WARCS, help="folder of *.warc.gz")
     parser.add_argument("--profile-only", action="store_true", help="only the in-process stage profile")
@@ -504,25 +551,33 @@ def main(argv: list[str] | None = None) -> int:
             copies = generate_copies(sources, work / "copies", args.copies, args.files)
             packed = f" in {args.files} files" if args.files else ""
             sets.append((f"corpus + {args.copies} edited copies{packed}", sources + copies))
+        if args.cc_files:
+            from benchmarks.cc_shaped import generate_cc_files
+
+            cc = generate_cc_files(args.cc_dir, args.cc_files, args.cc_responses, sources=sources)
+            sets.append((f"CC-shaped {args.cc_files} x {args.cc_responses:,} responses", cc))
         if not args.profile_only:
-            rows = [
-                [
-                    "input",
-                    "files",
-                    "docs",
-                    "crawlsieve s",
-                    "datatrove s",
-                    "crawlsieve doc/s/core",
-                    "datatrove doc/s/core",
-                    "ratio",
-                    "kept (cs / dt)",
-                ]
-            ]
+            rows, shares = [HEADER], []
             for name, paths in sets:
-                rows.append(compare(name, paths, args.repeat, args.cpus, work / f"set{len(rows)}"))
+                set_rows, runs = compare(
+                    name, paths, args.repeat, args.cpus, work / f"set{len(rows)}", args.dump_pages
+                )
+                rows += set_rows
+                shares += [(name, system, rs[-1]) for system, rs in runs.items() if "cost" in rs[-1]]
             print(_table(rows))
+            print(
+                "\noutside phase A: Ray start, driver start-up, dedup, finalize and aggregate, "
+                "as a share of the wall time; core-h/dump: core-hours for a "
+                f"{args.dump_pages / 1e9:g}-billion-page dump at the measured doc/s/core"
+            )
+            name, system, last = shares[-1]
+            print(f"\ncrawlsieve's CPU by part ({system}, {name}, last round, from its stats.json):")
+            print(stage_shares(last))
             print()
-        print(profile_report(sources, "trafilatura"))
+        print(profile_report(sources, "trafilatura", accelerated=False))
+        if _accelerator_available():
+            print("\nwith the accelerated extractor:\n")
+            print(profile_report(sources, "trafilatura", accelerated=True))
     return 0
 
 

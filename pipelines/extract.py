@@ -21,8 +21,10 @@ class ExtractStage:
 
     def __init__(self, config: ExtractConfig):
         self.config = config
-        #: CPU seconds the extraction process spent on this stage's pages (its own, not the worker's).
+        #: CPU seconds the extraction process spent on this stage's pages (its own, not the worker's),
+        #: and those of them inside the extractor (the rest: decoding).
         self.child_cpu_seconds = 0.0
+        self.extractor_cpu_seconds = 0.0
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         texts: list[str | None] = []
@@ -36,8 +38,9 @@ class ExtractStage:
         ):
             text, charset, reason, kind, error = None, None, None, None, None
             try:
-                text, charset, cpu_seconds = process.extract(payload, http_charset)
+                text, charset, cpu_seconds, extractor_seconds = process.extract(payload, http_charset)
                 self.child_cpu_seconds += cpu_seconds
+                self.extractor_cpu_seconds += extractor_seconds
             except ExtractTimeout:
                 kind, error = "extract_timeout", f"over {self.config.timeout_seconds}s"
             except (ExtractCrashed, PageError) as exc:

@@ -10,7 +10,8 @@ second) for the page after it.
 
 Protocol: length-prefixed pickles over the child's stdin/stdout. The parent sends the extract
 config once, then ``(payload, http_charset)`` per page; the child answers
-``(text, charset, cpu_seconds)`` or ``(None, None, cpu_seconds, error_text)``.
+``(text, charset, cpu_seconds, extractor_cpu_seconds)`` or, when the page failed,
+``(None, None, cpu_seconds, extractor_cpu_seconds, error_text)``.
 """
 
 from __future__ import annotations
@@ -78,8 +79,9 @@ class ExtractionProcess:
         _write(child.stdin, self.config.model_dump())
         return child
 
-    def extract(self, payload: bytes, http_charset: str | None) -> tuple[str | None, str, float]:
-        """(text, how the charset was found, the child's CPU seconds); raises on timeout or crash."""
+    def extract(self, payload: bytes, http_charset: str | None) -> tuple[str | None, str, float, float]:
+        """(text, how the charset was found, the child's CPU seconds, those inside the extractor);
+        raises on timeout or crash."""
         if self._child is None or self._child.poll() is not None:
             self._child = self._start()
         child = self._child
@@ -95,8 +97,8 @@ class ExtractionProcess:
         except (BrokenPipeError, ExtractCrashed, OSError) as error:
             self.close()
             raise ExtractCrashed(f"the extraction process died ({error})") from None
-        if len(answer) == 4:
-            raise PageError(answer[3])
+        if len(answer) == 5:
+            raise PageError(answer[4])
         return answer
 
     def close(self) -> None:
@@ -142,14 +144,19 @@ def _serve() -> None:
     while (message := read()) is not None:
         payload, http_charset = message
         started = time.process_time()
+        extracting = started
         try:
             html, charset = decode_html(payload or b"", http_charset)
+            extracting = time.process_time()
             text = extract(html)
-            answer = (text, charset, time.process_time() - started)
+            now = time.process_time()
+            answer = (text, charset, now - started, now - extracting)
         except RecursionError:
-            answer = (None, None, time.process_time() - started, "RecursionError: HTML nested too deep")
+            now = time.process_time()
+            answer = (None, None, now - started, now - extracting, "RecursionError: HTML nested too deep")
         except Exception as error:
-            answer = (None, None, time.process_time() - started, error_text(error))
+            now = time.process_time()
+            answer = (None, None, now - started, now - extracting, error_text(error))
         _write(sink, answer)
 
 
