@@ -129,7 +129,12 @@ class RayConfig(Section):
         None, ge=75 * 1024 * 1024, description="Object store bytes of a local Ray; default: Ray's choice."
     )
     cpus_per_shard_task: float = Field(1.0, gt=0, le=1024, description="CPUs one WARC-file task reserves.")
-    max_task_retries: int = Field(3, ge=0, le=100, description="Retries of a task whose worker died.")
+    max_task_retries: int = Field(
+        3,
+        ge=0,
+        le=100,
+        description="Retries of a file whose worker died; past them, the file is one worker_lost row.",
+    )
 
 
 class Config(Section):

@@ -20,7 +20,6 @@ import signal
 import sys
 import threading
 import time
-import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -265,14 +264,17 @@ def init_ray(config: Config) -> None:
 def _extract_batch(batch, config: Config, output_dir: str):
     import pyarrow as pa
 
-    from crawlsieve.pipelines.shard import process_shard
+    from crawlsieve.pipelines.shard import process_shard, worker_lost
 
-    records = [
-        process_shard(location.decode("utf-8", "surrogateescape"), shard, config, Path(output_dir))
-        for location, shard in zip(
-            batch.column("location").to_pylist(), batch.column("shard").to_pylist(), strict=True
-        )
-    ]
+    records = []
+    for location, shard in zip(
+        batch.column("location").to_pylist(), batch.column("shard").to_pylist(), strict=True
+    ):
+        location = location.decode("utf-8", "surrogateescape")
+        if _attempt(Path(output_dir), "extract", shard) > config.ray.max_task_retries + 1:
+            records.append(worker_lost(location, shard, Path(output_dir), config.ray.max_task_retries + 1))
+        else:
+            records.append(process_shard(location, shard, config, Path(output_dir)))
     return pa.Table.from_pylist([{"shard": r["shard"], "records_read": r["records_read"]} for r in records])
 
 
@@ -281,31 +283,52 @@ def _finalize_batch(batch, config: Config, output_dir: str):
 
     from crawlsieve.pipelines.finalize import finalize_shard
 
-    records = [finalize_shard(shard, config, Path(output_dir)) for shard in batch.column("shard").to_pylist()]
+    records = []
+    for shard in batch.column("shard").to_pylist():
+        attempts = _attempt(Path(output_dir), "final", shard)
+        if attempts > config.ray.max_task_retries + 1:
+            raise RuntimeError(f"finalizing {shard}: its worker died {attempts - 1} times")
+        records.append(finalize_shard(shard, config, Path(output_dir)))
     return pa.Table.from_pylist(
         [{"shard": r["shard"], "documents_kept": r["documents_kept"]} for r in records]
     )
 
 
+def _attempt(output_dir: Path, phase: str, shard: str) -> int:
+    """Counts (on the shared output volume) and returns this attempt at ``shard`` in ``phase``.
+
+    Ray Data retries a task whose worker died, without limit (its supported behaviour; the
+    per-operator ``max_retries`` it took is deprecated). A file that kills every worker that
+    reads it would then never end the run, so each attempt is counted, and past
+    ``ray.max_task_retries`` retries the file is given up (phase A: one `worker_lost` row).
+    """
+    path = output_dir / "_state" / "attempts" / phase / shard
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        count = int(path.read_text(encoding="utf-8")) + 1
+    except (OSError, ValueError):
+        count = 1
+    tmp = path.with_name(f".{shard}.tmp-{os.getpid()}")
+    tmp.write_text(str(count), encoding="utf-8")
+    os.replace(tmp, path)
+    return count
+
+
 def _per_shard(fn, items: list[dict], config: Config, output_dir: Path) -> list[dict]:
-    """Run ``fn`` once per shard as Ray Data tasks (retried when a worker dies)."""
+    """Run ``fn`` once per shard as Ray Data tasks (retried when a worker dies: ``_attempt``)."""
     import ray
 
     if not items:
         return []
     dataset = ray.data.from_items(items, override_num_blocks=len(items))
-    with warnings.catch_warnings():
-        # Ray Data has no named parameter for task retries yet; the generic one is deprecated.
-        warnings.simplefilter("ignore", category=DeprecationWarning)
-        dataset = dataset.map_batches(
-            fn,
-            batch_size=1,
-            batch_format="pyarrow",
-            zero_copy_batch=True,
-            fn_kwargs={"config": config, "output_dir": str(output_dir)},
-            num_cpus=config.ray.cpus_per_shard_task,
-            max_retries=config.ray.max_task_retries,
-        )
+    dataset = dataset.map_batches(
+        fn,
+        batch_size=1,
+        batch_format="pyarrow",
+        zero_copy_batch=True,
+        fn_kwargs={"config": config, "output_dir": str(output_dir)},
+        num_cpus=config.ray.cpus_per_shard_task,
+    )
     return dataset.take_all()
 
 
@@ -369,6 +392,7 @@ def _run_locked(
         {"shards": shards, "config": config.model_dump(mode="json"), "version": __version__},
         output_dir / "_state" / "run.json",
     )
+    shutil.rmtree(output_dir / "_state" / "attempts", ignore_errors=True)  # counted per run
     init_ray(config)
     stop.install()
     phases.end("startup")

@@ -264,3 +264,38 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
     }
     write_json_atomically(record, output_dir / "_state" / "extract" / f"{shard}.json")
     return record
+
+
+def worker_lost(location: str, shard: str, output_dir: Path, attempts: int) -> dict:
+    """Phase A's record for a file whose worker died on every attempt: the file is one
+    `worker_lost` row (how many records it holds is not known), so the run can end."""
+    from crawlsieve.pipelines.inputs import display_location
+
+    warc_path = display_location(location)
+    row = pa.table(
+        {
+            "id": [f"{shard}@lost"],
+            "warc_path": [warc_path],
+            "record_offset": pa.array([0], pa.int64()),
+            "shard": [shard],
+            "stage": ["read"],
+            "removed": pa.array([None], pa.string()),
+            "failed": ["worker_lost"],
+            "error": [f"the worker died on this file {attempts} times (ray.max_task_retries)"],
+        }
+    )
+    work = output_dir / "_work"
+    (work / "docs" / f"{shard}.parquet").unlink(missing_ok=True)
+    write_atomically(row, work / "ledger" / f"{shard}.extract.parquet")
+    record = {
+        "shard": shard,
+        "warc_path": warc_path,
+        "records_read": 1,
+        "documents_out": 0,
+        "decided": 1,
+        "seconds": 0.0,
+        "cpu_seconds": {},
+        "node_id": _ray_node_id(),
+    }
+    write_json_atomically(record, output_dir / "_state" / "extract" / f"{shard}.json")
+    return record

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import re
 import subprocess
 import sys
@@ -158,3 +159,38 @@ def test_killing_a_worker_mid_file_retries_its_task_and_the_output_matches_an_un
     assert without_paths(data_rows(outputs["disturbed"])) == without_paths(data_rows(outputs["undisturbed"]))
     fates = decisions(outputs["disturbed"])
     assert len(fates) > 100 and fates == decisions(outputs["undisturbed"])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_file_whose_worker_dies_on_every_attempt_becomes_one_worker_lost_row(tmp_path):
+    warcs = generate_sample_warcs(tmp_path / "in", files=2, pages_per_file=10)
+    config = tmp_path / "one-retry.yaml"
+    config.write_text("ray: {max_task_retries: 1}\n", encoding="utf-8")
+    server = StallingServer(warcs[0].read_bytes())  # never released: every attempt stalls
+    output = tmp_path / "out"
+    command = [str(BIN / "crawlsieve"), "run", str(warcs[1]), server.url, "--output", str(output)]
+    driver = subprocess.Popen(
+        [*command, "--num-cpus", "2", "--no-report", "--config", str(config)],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    root = psutil.Process(driver.pid)
+    try:
+        for _ in range(2):  # the first attempt and its one retry
+            assert server.stalled.wait(timeout=180), "no task read the served file"
+            server.stalled.clear()
+            victim = client_of(root, server.port, timeout=60)
+            victim.kill()
+            victim.wait(timeout=30)
+        _, stderr = driver.communicate(timeout=TIMEOUT)
+    finally:
+        kill_tree(root)
+        server.close()
+    assert driver.returncode == 0, stderr[-3000:]
+    stats = json.loads((output / "stats.json").read_text())
+    assert stats["accounting_closes"] and stats["failed"].get("worker_lost") == 1
+    assert stats["inputs"][server.url]["failed"] == {"worker_lost": 1}
+    assert stats["inputs"][str(warcs[1])]["documents_kept"] > 0
