@@ -106,19 +106,26 @@ class C4:
                 result.policy_lines += 1
                 continue
             if result.sentences < c.min_num_sentences:  # enough is enough: splitting is costly
-                result.sentences += _sentence_count(line, rules.language)
+                result.sentences += _sentence_count(line, rules)
             result.kept.append(line)
         return result
 
 
-def _sentence_count(line: str, language: str) -> int:
+def _sentence_count(line: str, rules: LanguageRules) -> int:
     """Sentences of a line as datatrove's ``split_into_sentences`` counts them (spaCy's
-    sentencizer), without its per-call memory zone; a regex splitter where no spaCy loads."""
+    sentencizer for the document's language), without its per-call memory zone.
+
+    Languages written without spaces, and those no spaCy loads for offline, are counted by the
+    regex splitter: spaCy's blank Chinese pipeline, for one, sees a whole line of sentences
+    ending in 。 as one sentence, which would remove every Chinese page as too short.
+    """
     from datatrove.utils.word_tokenizers import SpaCyTokenizer, load_word_tokenizer
 
+    if rules.unspaced:
+        return _regex_sentences(line)
     try:
-        tokenizer = load_word_tokenizer(language)
-    except Exception:  # no tokenizer for the language offline (ja, th, ...)
+        tokenizer = load_word_tokenizer(rules.language)
+    except Exception:  # no tokenizer for the language offline
         tokenizer = None
     if isinstance(tokenizer, SpaCyTokenizer) and tokenizer.config is None:
         nlp = tokenizer.tokenizer

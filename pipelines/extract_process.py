@@ -9,7 +9,8 @@ starts a new child. Worst case per page: the time limit, plus the start of a new
 second) for the page after it.
 
 Protocol: length-prefixed pickles over the child's stdin/stdout. The parent sends the extract
-config once, then ``(payload, http_charset)`` per page; the child answers
+config once (the child answers "ready" when its extractor is loaded), then
+``(payload, http_charset)`` per page; the child answers
 ``(text, charset, cpu_seconds, extractor_cpu_seconds)`` or, when the page failed,
 ``(None, None, cpu_seconds, extractor_cpu_seconds, error_text)``.
 """
@@ -27,6 +28,8 @@ import time
 from crawlsieve.pipelines.config import ExtractConfig
 
 _LENGTH = struct.Struct("<Q")
+#: How long a new extraction process may take to load its extractor.
+START_SECONDS = 300.0
 
 
 class ExtractTimeout(Exception):
@@ -62,6 +65,10 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
     return b"".join(parts)
 
 
+def _read_length(fd: int, deadline: float | None) -> int:
+    return _LENGTH.unpack(_read_exactly(fd, _LENGTH.size, deadline))[0]
+
+
 class ExtractionProcess:
     """The parent's handle on one extraction child (started on first use, restarted after a kill)."""
 
@@ -70,13 +77,23 @@ class ExtractionProcess:
         self._child: subprocess.Popen | None = None
 
     def _start(self) -> subprocess.Popen:
+        """A new child, once it has loaded the extractor: its start-up (imports, a second or
+        more on a busy machine) must not count against the first page's time limit."""
         child = subprocess.Popen(
             [sys.executable, "-m", "crawlsieve.pipelines.extract_process"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
         )
-        _write(child.stdin, self.config.model_dump())
+        try:
+            _write(child.stdin, self.config.model_dump())
+            deadline = time.monotonic() + START_SECONDS
+            fd = child.stdout.fileno()
+            _read_exactly(fd, _read_length(fd, deadline), deadline)
+        except (ExtractTimeout, ExtractCrashed, OSError) as error:
+            child.kill()
+            child.wait()
+            raise ExtractCrashed(f"the extraction process did not start ({type(error).__name__})") from None
         return child
 
     def extract(self, payload: bytes, http_charset: str | None) -> tuple[str | None, str, float, float]:
@@ -89,8 +106,7 @@ class ExtractionProcess:
             _write(child.stdin, (payload, http_charset))
             deadline = time.monotonic() + self.config.timeout_seconds
             fd = child.stdout.fileno()
-            size = _LENGTH.unpack(_read_exactly(fd, _LENGTH.size, deadline))[0]
-            answer = pickle.loads(_read_exactly(fd, size, deadline))
+            answer = pickle.loads(_read_exactly(fd, _read_length(fd, deadline), deadline))
         except ExtractTimeout:
             self.close()
             raise
@@ -141,6 +157,7 @@ def _serve() -> None:
 
     config = ExtractConfig.model_validate(read())
     extract = make_extractor(config)
+    _write(sink, "ready")
     while (message := read()) is not None:
         payload, http_charset = message
         started = time.process_time()
