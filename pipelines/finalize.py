@@ -7,6 +7,7 @@ Parquet shard. Like phase A it records its completion last.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -15,7 +16,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.shard import CpuClock, run_stages, write_atomically, write_json_atomically
+from crawlsieve.pipelines.shard import (
+    CpuClock,
+    run_stages,
+    summary_files,
+    write_atomically,
+    write_json_atomically,
+)
 from crawlsieve.pipelines.stages import REMOVED, Stage
 
 #: Columns of an output row, in order (DESIGN.md "Document columns"); signals follow.
@@ -89,8 +96,15 @@ def output_table(kept: pa.Table, config: Config) -> pa.Table:
     return pa.table(columns)
 
 
+def warc_path_of(output_dir: Path, shard: str) -> str:
+    """The input file of a shard, as phase A recorded it."""
+    marker = output_dir / "_state" / "extract" / f"{shard}.json"
+    return json.loads(marker.read_text(encoding="utf-8"))["warc_path"]
+
+
 def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
-    from crawlsieve.pipelines.writer import write_shard
+    from crawlsieve.pipelines.writer import sanitized, write_shard
+    from crawlsieve.quality.summaries import final_summary, write_summary
 
     started = time.monotonic()
     clock = CpuClock()
@@ -115,15 +129,24 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
     else:
         ledger_path.unlink(missing_ok=True)
     with clock.part("finalize:write"):
+        kept = sanitized(kept)
         # Always called: an empty table still replaces what an earlier run wrote for this shard.
         written = write_shard(kept, output_dir / "data", shard, config.output)
+    with clock.part("finalize:summary"):
+        ledger_table = pq.read_table(ledger_path) if decided else None
+        summary, review = final_summary(
+            shard, warc_path_of(output_dir, shard), kept, ledger_table, config.report.review_per_reason
+        )
+    cpu = {("finalize:ledger" if k == "ledger" else k): v for k, v in clock.rounded().items()}
+    summary.cpu_seconds = cpu
+    write_summary(summary, review, *summary_files(output_dir, shard, "final"))
     record = {
         "shard": shard,
         "documents_kept": kept.num_rows,
         "decided": decided,
         "files": [str(p.relative_to(output_dir)) for p in written],
         "seconds": round(time.monotonic() - started, 3),
-        "cpu_seconds": {("finalize:ledger" if k == "ledger" else k): v for k, v in clock.rounded().items()},
+        "cpu_seconds": cpu,
     }
     write_json_atomically(record, output_dir / "_state" / "final" / f"{shard}.json")
     return record

@@ -457,11 +457,13 @@ def aggregate(
     from crawlsieve.quality.report import build_report
     from crawlsieve.quality.review import build_review
     from crawlsieve.quality.stats import build_stats
+    from crawlsieve.quality.summaries import merge_run
 
     phases = phases or Phases()
     order = [*stage_names(config), "dedup", *(s.name for s in finalize_stages(config))]
-    build_review(output_dir, config.report.review_per_reason)
-    build_mixture(output_dir, config)
+    run = merge_run(output_dir, config.report.review_per_reason)
+    build_review(output_dir, config.report.review_per_reason, run)
+    build_mixture(output_dir, config, run)
     phases.end("aggregate")
     driver = sum(phases.driver_cpu.values())
     extra = {
@@ -474,9 +476,9 @@ def aggregate(
         "config": config.model_dump(mode="json"),
         "other_cpu_seconds": {"dedup": dedup_summary.get("cpu_seconds", 0.0), "driver": driver},
     }
-    stats = build_stats(output_dir, order, extra, config.report)
+    stats = build_stats(output_dir, order, extra, config.report, run)
     if report:
-        build_distributions(output_dir, config.report)
+        build_distributions(output_dir, config.report, run)
         build_report(output_dir, config.report)
     return stats
 

@@ -223,6 +223,7 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
     """Phase A for one input file; returns the completion record written to _state/."""
     from crawlsieve.pipelines.inputs import display_location
     from crawlsieve.pipelines.warc import read_warc
+    from crawlsieve.quality.summaries import extract_summary, write_summary
 
     started = time.monotonic()
     clock = CpuClock()
@@ -252,6 +253,17 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
                 write_atomically(table, path)
             else:
                 path.unlink(missing_ok=True)
+    with clock.part("summary"):
+        summary, review = extract_summary(
+            shard,
+            display_location(location),
+            read_counter["records"],
+            docs_table,
+            ledger_table,
+            config.report.review_per_reason,
+        )
+    summary.cpu_seconds = clock.rounded()
+    write_summary(summary, review, *summary_files(output_dir, shard, "extract"))
     record = {
         "shard": shard,
         "warc_path": display_location(location),
@@ -259,11 +271,17 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
         "documents_out": 0 if docs_table is None else docs_table.num_rows,
         "decided": 0 if ledger_table is None else ledger_table.num_rows,
         "seconds": round(time.monotonic() - started, 3),
-        "cpu_seconds": clock.rounded(),
+        "cpu_seconds": summary.cpu_seconds,
         "node_id": _ray_node_id(),
     }
     write_json_atomically(record, output_dir / "_state" / "extract" / f"{shard}.json")
     return record
+
+
+def summary_files(output_dir: Path, shard: str, phase: str) -> tuple[Path, Path]:
+    """Where a task writes its summary and its review candidates (``quality.summaries``)."""
+    work = output_dir / "_work"
+    return work / "summaries" / f"{shard}.{phase}.sum", work / "review" / f"{shard}.{phase}.parquet"
 
 
 def worker_lost(location: str, shard: str, output_dir: Path, attempts: int) -> dict:
@@ -284,9 +302,13 @@ def worker_lost(location: str, shard: str, output_dir: Path, attempts: int) -> d
             "error": [f"the worker died on this file {attempts} times (ray.max_task_retries)"],
         }
     )
+    from crawlsieve.quality.summaries import extract_summary, write_summary
+
     work = output_dir / "_work"
     (work / "docs" / f"{shard}.parquet").unlink(missing_ok=True)
     write_atomically(row, work / "ledger" / f"{shard}.extract.parquet")
+    summary, review = extract_summary(shard, warc_path, 1, None, row, k=1)
+    write_summary(summary, review, *summary_files(output_dir, shard, "extract"))
     record = {
         "shard": shard,
         "warc_path": warc_path,

@@ -43,7 +43,8 @@ def partition_value(value: str | None, key: str) -> str:
     return text or FALLBACK[key]
 
 
-def _sanitized(table: pa.Table) -> pa.Table:
+def sanitized(table: pa.Table) -> pa.Table:
+    """``table`` with its partition columns as the files hold them (``partition_value``)."""
     for key in PARTITION_KEYS:
         raw = table.column(key).to_pylist() if key in table.column_names else [None] * table.num_rows
         values = pa.array([partition_value(v, key) for v in raw], pa.string())
@@ -104,7 +105,7 @@ def write_shard(table: pa.Table, data_dir: Path, shard: str, output) -> list[Pat
     remove_shard_files(data_dir, shard)
     if table.num_rows == 0:
         return []
-    table = _sanitized(table)
+    table = sanitized(table)
     keys = table.select(list(PARTITION_KEYS)).group_by(list(PARTITION_KEYS), use_threads=False)
     groups = sorted(keys.aggregate([]).to_pylist(), key=lambda g: (g["domain"], g["language"]))
     written = []

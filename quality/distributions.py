@@ -1,22 +1,16 @@
-"""DIR/distributions.json: what the report plots, computed once from the run's Parquet outputs.
+"""DIR/distributions.json: what the report plots, merged from the run's per-file summaries.
 
-Fixed-bin histograms of document length, language and quality score and every `sig_*`
-signal, for kept documents against removed ones (overall and per stage), plus the top sites
-and the duplicate clusters. Everything here streams over the Parquet files batch by batch,
-reading only the numeric columns it histograms (and the text lengths), so memory stays
-bounded whatever the size of the run; the report then reads this small file instead of the
-corpus.
-
-Two passes: the first finds each column's range, the second counts into bins fixed from it.
-Ledger files are read one by one because their schemas differ (each stage adds its signals).
+Histograms of document length, language and quality score and every `sig_*` signal, for kept
+documents against removed ones (overall and per stage), plus the top sites and the duplicate
+clusters. Each task counted its file's values on one fixed grid (``quality.summaries.GRID``),
+so the run's histograms are sums, computed without reading a record; the bins shown are the
+grid's, chosen by each column's range. The report then reads this small file.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections import Counter
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +21,23 @@ import pyarrow.parquet as pq
 
 from crawlsieve.quality.config import ReportConfig
 from crawlsieve.quality.mixture import data_files
+from crawlsieve.quality.summaries import (
+    BASE_COLUMNS,
+    GRID,
+    KEPT,
+    LENGTH,
+    LINEAR_BINS,
+    NEGATIVE_BINS,
+    PASSED,
+    REMOVED,
+    RunSummary,
+    grid_bins,
+    merge_run,
+)
 
 BATCH_ROWS = 65_536
-#: Derived column: characters of the document's text.
-LENGTH = "text_chars"
 #: The ledger keeps the first 2,000 characters of a removed document's text.
 LEDGER_TEXT_CHARS = 2000
-BASE_COLUMNS = ("language_score", "quality_score", "token_count", "dup_cluster_size")
 LABELS = {
     LENGTH: "Document length (characters)",
     "language_score": "Language score",
@@ -41,7 +45,6 @@ LABELS = {
     "token_count": "Tokens per document",
     "dup_cluster_size": "Duplicate cluster size",
 }
-KEPT, PASSED, REMOVED = "kept", "passed_filters", "removed"
 
 
 def report_config(output_dir: Path) -> ReportConfig:
@@ -54,194 +57,89 @@ def report_config(output_dir: Path) -> ReportConfig:
     return ReportConfig()
 
 
-def wanted_columns(schema: pa.Schema) -> list[str]:
-    """The numeric columns worth a histogram: scores, token counts and filter signals."""
-    names = []
-    for schema_field in schema:
-        numeric = pa.types.is_integer(schema_field.type) or pa.types.is_floating(schema_field.type)
-        if numeric and (schema_field.name in BASE_COLUMNS or schema_field.name.startswith("sig_")):
-            names.append(schema_field.name)
-    return names
+def display_bins(counts: np.ndarray, low: float, high: float) -> tuple[list[float], list[int], str]:
+    """Edges and counts to show for a column, from its counts on the fixed grid and its range.
 
-
-@dataclass
-class Source:
-    """Parquet files of one population; `ledger` files carry `stage` and `removed` per row."""
-
-    name: str
-    files: list[Path]
-    ledger: bool = False
-
-    def columns_of(self, path: Path) -> list[str]:
-        schema = pq.read_schema(path)
-        has_length = LENGTH in schema.names or "text" in schema.names
-        return [*([LENGTH] if has_length else []), *wanted_columns(schema)]
-
-    def batches(self, path: Path, columns: list[str]):
-        """Yields (group names, {column: float64 numpy array}) per batch, nulls as NaN."""
-        schema = pq.read_schema(path)
-        read = [c for c in columns if c in schema.names]
-        if LENGTH in columns and LENGTH not in schema.names:
-            read.append("text")
-        if self.ledger:
-            read += ["stage", "removed"]
-        if not read:
-            return
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=sorted(set(read))):
-            yield from self._split(batch, columns)
-
-    def _split(self, batch: pa.RecordBatch, columns: list[str]):
-        if self.ledger:
-            batch = batch.filter(pc.is_valid(batch.column("removed")))
-            for stage in pc.unique(batch.column("stage")).to_pylist():
-                part = batch.filter(pc.equal(batch.column("stage"), stage))
-                yield [REMOVED, f"{REMOVED}:{stage}"], _arrays(part, columns)
-        else:
-            yield [self.name], _arrays(batch, columns)
-
-
-def _arrays(batch: pa.RecordBatch, columns: list[str]) -> dict[str, np.ndarray]:
-    arrays = {}
-    for name in columns:
-        if name in batch.schema.names:
-            column = batch.column(name)
-        elif name == LENGTH and "text" in batch.schema.names:
-            column = pc.utf8_length(batch.column("text"))
-        else:
-            continue
-        arrays[name] = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    return arrays
-
-
-def _finite(values: np.ndarray) -> np.ndarray:
-    return values[np.isfinite(values)]
-
-
-def bin_edges(low: float, high: float, bins: int) -> tuple[list[float], str]:
-    """Fixed edges: [0, 1] for shares, log-spaced for long-tailed counts, else linear.
-
-    Log bins start at 1 (values below count in the first bin) so a log axis can draw them.
+    Values within [0, 1] (scores, shares): the grid's 40 linear bins. Other non-negative values
+    (lengths, counts, ratios): the grid's log bins from 1 to the bin holding the maximum, the first
+    one also holding what is below it (so a log axis can draw it). With negative values: the grid
+    from the minimum's bin to the maximum's.
     """
+    linear = slice(NEGATIVE_BINS, NEGATIVE_BINS + LINEAR_BINS)
     if low >= 0 and high <= 1:
-        return np.linspace(0.0, 1.0, bins + 1).tolist(), "linear"
-    if low >= 0 and high >= 1000:
-        return np.geomspace(1.0, high, bins + 1).tolist(), "log"
-    if low == high:
-        low, high = low - 0.5, high + 0.5
-    return np.linspace(low, high, bins + 1).tolist(), "linear"
+        return (
+            GRID[NEGATIVE_BINS : NEGATIVE_BINS + LINEAR_BINS + 1].tolist(),
+            counts[linear].tolist(),
+            "linear",
+        )
+    if low >= 0:
+        first_log = NEGATIVE_BINS + LINEAR_BINS
+        last = int(grid_bins(np.array([high]))[0])
+        shown = counts[first_log : last + 1].copy()
+        shown[0] += counts[:first_log].sum()
+        return GRID[first_log : last + 2].tolist(), shown.tolist(), "log"
+    first, last = (int(i) for i in grid_bins(np.array([low, high])))
+    return GRID[first : last + 2].tolist(), counts[first : last + 1].tolist(), "linear"
 
 
-@dataclass
-class Histogram:
-    edges: np.ndarray
-    counts: dict[str, np.ndarray] = field(default_factory=dict)
-    moments: dict[str, list[float]] = field(default_factory=dict)  # group -> [n, sum, min, max]
-
-    def add(self, group: str, values: np.ndarray) -> None:
-        values = _finite(values)
-        if not values.size:
-            return
-        clipped = np.clip(values, self.edges[0], self.edges[-1])
-        counts, _ = np.histogram(clipped, bins=self.edges)
-        self.counts[group] = self.counts.get(group, np.zeros(len(self.edges) - 1, np.int64)) + counts
-        n, total, low, high = self.moments.get(group, [0, 0.0, math.inf, -math.inf])
-        self.moments[group] = [
-            n + values.size,
-            total + float(values.sum()),
-            min(low, float(values.min())),
-            max(high, float(values.max())),
-        ]
-
-    def groups(self) -> dict[str, dict]:
-        stage_groups = sorted(g for g in self.counts if g.startswith(f"{REMOVED}:"))
-        result = {}
-        for group in [KEPT, PASSED, REMOVED, *stage_groups]:
-            if group in self.counts:
-                n, total, low, high = self.moments[group]
-                result[group] = {
-                    "counts": self.counts[group].tolist(),
-                    "n": int(n),
-                    "mean": total / n,
-                    "min": low,
-                    "max": high,
-                }
-        return result
-
-
-def _sources(output_dir: Path) -> list[Source]:
-    return [
-        Source(KEPT, data_files(output_dir / "data")),
-        Source(PASSED, sorted((output_dir / "_work" / "docs").glob("*.parquet"))),
-        Source(REMOVED, sorted((output_dir / "_work" / "ledger").glob("*.parquet")), ledger=True),
-    ]
-
-
-def _plan(sources: list[Source]) -> dict[str, dict[str, list[str]]]:
-    """source -> file -> columns to read. Kept signals come from DIR/data when the run keeps
-    them there; otherwise from the documents that passed the filters (before dedup)."""
-    plan: dict[str, dict[str, list[str]]] = {}
-    for source in sources:
-        plan[source.name] = {str(path): source.columns_of(path) for path in source.files}
-    in_data = {c for columns in plan[KEPT].values() for c in columns}
-    plan[PASSED] = {
-        path: missing
-        for path, columns in plan[PASSED].items()
-        if (missing := [c for c in columns if c not in in_data])
-    }
-    return plan
-
-
-def _ranges(sources: list[Source], plan: dict) -> dict[str, list[float]]:
-    ranges: dict[str, list[float]] = {}
-    for source in sources:
-        for path, columns in plan[source.name].items():
-            for _, arrays in source.batches(Path(path), columns):
-                for name, values in arrays.items():
-                    values = _finite(values)
-                    if values.size:
-                        low, high = ranges.get(name, [math.inf, -math.inf])
-                        ranges[name] = [min(low, float(values.min())), max(high, float(values.max()))]
-    return ranges
-
-
-def _histograms(sources: list[Source], plan: dict, ranges: dict, bins: int) -> dict[str, dict]:
-    histograms, scales = {}, {}
-    for name, (low, high) in ranges.items():
-        edges, scales[name] = bin_edges(low, high, bins)
-        histograms[name] = Histogram(np.asarray(edges))
-    for source in sources:
-        for path, columns in plan[source.name].items():
-            for groups, arrays in source.batches(Path(path), columns):
-                for name, values in arrays.items():
-                    if name not in histograms:
-                        continue  # no value anywhere: a signal the run never computed
-                    for group in groups:
-                        histograms[name].add(group, values)
-    ordered = [c for c in (LENGTH, *BASE_COLUMNS) if c in histograms] + sorted(
-        c for c in histograms if c.startswith("sig_")
-    )
-    return {
-        name: {
-            "label": LABELS.get(name, name.removeprefix("sig_")),
-            "scale": scales[name],
-            "edges": histograms[name].edges.tolist(),
-            "groups": histograms[name].groups(),
-        }
-        for name in ordered
-    }
-
-
-def top_sites(output_dir: Path, limit: int) -> list[list]:
-    """The sites with the most kept documents (value counts merged batch by batch)."""
-    counts: Counter = Counter()
-    for path in data_files(output_dir / "data"):
-        if "site" not in pq.read_schema(path).names:
+def _columns(run: RunSummary) -> dict[str, dict]:
+    """Per column, per population (kept, passed_filters, removed, removed:<stage>): counts on the
+    shown bins, n, mean, min and max. Kept values of a column the published rows hold come from
+    them; of any other column, from the documents that passed the filters (before dedup)."""
+    by_column: dict[str, dict[str, tuple[np.ndarray, list[float]]]] = defaultdict(dict)
+    for column, group in run.hist_index:
+        if group == PASSED and column in run.kept_columns:
             continue
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=["site"]):
-            for item in pc.value_counts(batch.column("site")).to_pylist():
-                if item["values"] is not None:
-                    counts[item["values"]] += item["counts"]
-    return [[site, n] for site, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+        by_column[column][group] = run.histogram(column, group)
+    result = {}
+    ordered = [c for c in (LENGTH, *BASE_COLUMNS) if c in by_column] + sorted(
+        c for c in by_column if c.startswith("sig_")
+    )
+    for name in ordered:
+        groups = by_column[name]
+        removed = [g for g in groups if g.startswith(f"{REMOVED}:")]
+        if removed:
+            counts = sum(groups[g][0] for g in removed)
+            moments = [groups[g][1] for g in removed]
+            groups[REMOVED] = (
+                counts,
+                [
+                    sum(m[0] for m in moments),
+                    sum(m[1] for m in moments),
+                    min(m[2] for m in moments),
+                    max(m[3] for m in moments),
+                ],
+            )
+        low = min(m[2] for _, m in groups.values())
+        high = max(m[3] for _, m in groups.values())
+        shown_groups = {}
+        edges, scale = None, "linear"
+        for group in [KEPT, PASSED, REMOVED, *sorted(removed)]:
+            if group not in groups or not groups[group][1][0]:
+                continue
+            counts, (n, total, minimum, maximum) = groups[group]
+            edges, shown, scale = display_bins(counts, low, high)
+            shown_groups[group] = {
+                "counts": shown,
+                "n": int(n),
+                "mean": total / n,
+                "min": minimum,
+                "max": maximum,
+            }
+        if shown_groups:
+            result[name] = {
+                "label": LABELS.get(name, name.removeprefix("sig_")),
+                "scale": scale,
+                "edges": edges,
+                "groups": shown_groups,
+            }
+    return result
+
+
+def top_sites(run: RunSummary, limit: int) -> list[list]:
+    """The sites with the most kept documents (exact while no file listed more sites than its
+    summary keeps: ``summaries.SITES_PER_FILE``)."""
+    return [[site, n] for site, n in sorted(run.sites.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
 
 
 def duplicates(output_dir: Path, config: ReportConfig) -> dict:
@@ -251,9 +149,7 @@ def duplicates(output_dir: Path, config: ReportConfig) -> dict:
         return {"size_counts": _sizes_from_kept(output_dir), "clusters": [], "source": "dup_cluster_size"}
     clusters = ds.dataset(clusters_path, format="parquet")
     sizes = (
-        clusters.to_table(columns=["cluster_id"])
-        .group_by("cluster_id")
-        .aggregate([("cluster_id", "count")])
+        clusters.to_table(columns=["cluster_id"]).group_by("cluster_id").aggregate([("cluster_id", "count")])
     )
     size_counts = Counter(sizes.column("cluster_id_count").to_pylist())
     ranked = sorted(
@@ -337,22 +233,24 @@ def _notes(columns: dict[str, dict]) -> dict[str, str]:
     return notes
 
 
-def build_distributions(output_dir: Path, config: ReportConfig | None = None) -> dict:
-    """Compute the report's distributions and write DIR/distributions.json."""
+def build_distributions(
+    output_dir: Path, config: ReportConfig | None = None, run: RunSummary | None = None
+) -> dict:
+    """Compute the report's distributions from the run's summaries and write DIR/distributions.json."""
     output_dir = Path(output_dir)
     config = config or report_config(output_dir)
-    sources = _sources(output_dir)
-    plan = _plan(sources)
-    ranges = _ranges(sources, plan)
-    columns = _histograms(sources, plan, ranges, config.histogram_bins)
+    run = run or merge_run(output_dir, config.review_per_reason)
+    columns = _columns(run)
     result = {
-        "bins": config.histogram_bins,
+        "bins": "fixed grid (quality.summaries.GRID)",
         "columns": columns,
         "notes": _notes(columns),
-        "top_sites": top_sites(output_dir, config.top_sites),
+        "top_sites": top_sites(run, config.top_sites),
+        "top_sites_exact": not run.sites_truncated,
         "duplicates": duplicates(output_dir, config),
     }
-    (output_dir / "distributions.json").write_text(
-        json.dumps(result, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8"
-    )
+    path = output_dir / "distributions.json"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(result, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
     return result

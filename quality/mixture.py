@@ -94,10 +94,23 @@ def mixture_groups(sums: dict[tuple[str, str], dict[str, float]]) -> list[dict]:
     return groups
 
 
-def build_mixture(output_dir: Path, config) -> dict:
-    """Compute DIR/mixture.json from DIR/data and write it (atomically); returns it."""
+def build_mixture(output_dir: Path, config, run=None) -> dict:
+    """Compute DIR/mixture.json and write it (atomically); returns it.
+
+    A run's mixture is the merge of its per-file summaries (``run``, or read from DIR/_work); a
+    directory without them (``mix --materialize`` output) is summed from its Parquet files.
+    """
+    from crawlsieve.quality.summaries import merge_run, summary_paths
+
     output_dir = Path(output_dir)
-    groups = mixture_groups(group_sums(output_dir / "data"))
+    if run is None and summary_paths(output_dir):
+        run = merge_run(output_dir, config.report.review_per_reason)
+    if run is not None:
+        keys = ("documents", "tokens", "bytes", "quality_sum", "quality_count")
+        sums = {group: dict(zip(keys, values, strict=True)) for group, values in run.groups.items()}
+    else:
+        sums = group_sums(output_dir / "data")
+    groups = mixture_groups(sums)
     tokenizer = config.domain.tokenizer_path
     mixture = {
         "version": __version__,

@@ -1,8 +1,9 @@
 """stats.json: the funnel of a run, with the accounting check.
 
-`records_read` comes from the readers' own counts (phase A completion records: rows the reader
-emitted, one per WARC record plus one per damaged stretch), while kept, removed and failed come
-from what the run wrote (the Parquet shards and the ledgers). So the check
+Built from the per-file summaries (``quality.summaries``) alone, so the driver's work grows with
+the number of files, not records. `records_read` comes from the readers' own counts (rows the
+reader emitted, one per WARC record plus one per damaged stretch), while kept, removed and failed
+are counted by the tasks from what they wrote (the shards and the ledgers). So the check
 `records_read == kept + removed + failed` catches any row lost or duplicated after reading;
 that the reader emits a row for every record is what the fuzz and malformed-file tests check.
 
@@ -13,32 +14,13 @@ So stats.json also has `pages_read` (HTTP responses read), the other records bes
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from pathlib import Path
-
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from crawlsieve.pipelines.shard import write_json_atomically
 from crawlsieve.pipelines.stages import DAMAGE_KINDS, NOT_RESPONSE
 from crawlsieve.quality.config import ReportConfig
-from crawlsieve.quality.mixture import data_files
-
-LEDGER_COLUMNS = ["warc_path", "stage", "removed", "failed"]
-
-
-def _ledger_files(output_dir: Path) -> list[Path]:
-    return sorted((output_dir / "_work" / "ledger").glob("*.parquet"))
-
-
-def _kept_per_input(output_dir: Path) -> Counter:
-    kept: Counter = Counter()
-    files = data_files(output_dir / "data")
-    if files:
-        for batch in ds.dataset(files, format="parquet").to_batches(columns=["warc_path"]):
-            kept.update(batch.column("warc_path").to_pylist())
-    return kept
+from crawlsieve.quality.summaries import RunSummary, merge_run
 
 
 def cost(cpu_seconds: dict[str, float], pages_read: int, report: ReportConfig) -> dict:
@@ -66,48 +48,41 @@ def cost(cpu_seconds: dict[str, float], pages_read: int, report: ReportConfig) -
     }
 
 
-def task_cpu_seconds(output_dir: Path) -> dict[str, float]:
-    """CPU seconds by part, summed over the phase A and phase C tasks' completion records."""
-    seconds: Counter = Counter()
-    for phase in ("extract", "final"):
-        for marker in sorted((output_dir / "_state" / phase).glob("*.json")):
-            seconds.update(json.loads(marker.read_text(encoding="utf-8")).get("cpu_seconds") or {})
-    return dict(seconds)
+def _ranked(counter: Counter) -> dict:
+    """Most frequent first, ties by name: the same order whatever order the files merged in."""
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def build_stats(
-    output_dir: Path, stage_order: list[str], extra: dict | None = None, report: ReportConfig | None = None
+    output_dir: Path,
+    stage_order: list[str],
+    extra: dict | None = None,
+    report: ReportConfig | None = None,
+    run: RunSummary | None = None,
 ) -> dict:
-    """Compute the funnel from the run's outputs and write DIR/stats.json.
+    """Compute the funnel from the run's per-file summaries and write DIR/stats.json.
 
     ``extra`` may hold ``other_cpu_seconds`` (dedup, the driver): they join the tasks' CPU seconds.
     """
     extra = dict(extra or {})
-    read_per_input: Counter = Counter()
-    for marker in sorted((output_dir / "_state" / "extract").glob("*.json")):
-        record = json.loads(marker.read_text(encoding="utf-8"))
-        read_per_input[record["warc_path"]] += record["records_read"]
-
+    run = run or merge_run(output_dir, (report or ReportConfig()).review_per_reason)
+    read_per_input = run.read_per_input
     removed: Counter = Counter()
     failed: Counter = Counter()
     by_stage: dict[str, dict[str, Counter]] = defaultdict(lambda: {"removed": Counter(), "failed": Counter()})
     by_input: dict[str, dict[str, Counter]] = defaultdict(lambda: {"removed": Counter(), "failed": Counter()})
-    for path in _ledger_files(output_dir):
-        table = pq.read_table(path, columns=LEDGER_COLUMNS)
-        for warc_path, stage, reason, kind in zip(
-            *(table.column(c).to_pylist() for c in LEDGER_COLUMNS), strict=True
-        ):
-            if kind is not None:
-                failed[kind] += 1
-                by_stage[stage]["failed"][kind] += 1
-                by_input[warc_path]["failed"][kind] += 1
-            else:
-                reason = reason or "unknown"
-                removed[reason] += 1
-                by_stage[stage]["removed"][reason] += 1
-                by_input[warc_path]["removed"][reason] += 1
+    for (warc_path, stage, reason, kind), n in sorted(run.decided.items()):
+        if kind:
+            failed[kind] += n
+            by_stage[stage]["failed"][kind] += n
+            by_input[warc_path]["failed"][kind] += n
+        else:
+            reason = reason or "unknown"
+            removed[reason] += n
+            by_stage[stage]["removed"][reason] += n
+            by_input[warc_path]["removed"][reason] += n
 
-    kept_per_input = _kept_per_input(output_dir)
+    kept_per_input = run.kept_per_input
     records_read = sum(read_per_input.values())
     kept = sum(kept_per_input.values())
     closes = records_read == kept + sum(removed.values()) + sum(failed.values())
@@ -122,8 +97,8 @@ def build_stats(
                 "name": name,
                 "in": alive,
                 "out": out,
-                "removed": dict(counts["removed"].most_common()),
-                "failed": dict(counts["failed"].most_common()),
+                "removed": _ranked(counts["removed"]),
+                "failed": _ranked(counts["failed"]),
             }
         )
         alive = out
@@ -134,8 +109,8 @@ def build_stats(
         inputs[warc_path] = {
             "records_read": read_per_input.get(warc_path, 0),
             "documents_kept": kept_per_input.get(warc_path, 0),
-            "removed": dict(counts["removed"].most_common()),
-            "failed": dict(counts["failed"].most_common()),
+            "removed": _ranked(counts["removed"]),
+            "failed": _ranked(counts["failed"]),
         }
         row = inputs[warc_path]
         row["accounting_closes"] = row["records_read"] == row["documents_kept"] + sum(
@@ -151,13 +126,13 @@ def build_stats(
         "other_records": {"not_response": other_records, "damaged_stretches": damaged},
         "documents_kept": kept,
         "pages_kept_share": round(kept / pages_read, 6) if pages_read else 0.0,
-        "removed": dict(removed.most_common()),
-        "failed": dict(failed.most_common()),
+        "removed": _ranked(removed),
+        "failed": _ranked(failed),
         "accounting_closes": closes,
         "stages": stages,
         "inputs": inputs,
         "cost": cost(
-            {**task_cpu_seconds(output_dir), **extra.pop("other_cpu_seconds", {})},
+            {**run.cpu_seconds, **extra.pop("other_cpu_seconds", {})},
             pages_read,
             report or ReportConfig(),
         ),

@@ -6,13 +6,23 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from crawlsieve.pipelines.cli import main as cli_main
-from crawlsieve.quality.distributions import bin_edges, build_distributions
+from crawlsieve.pipelines.shard import summary_files
+from crawlsieve.quality.distributions import build_distributions, display_bins
 from crawlsieve.quality.report import build_report, safe_href, script_json
+from crawlsieve.quality.summaries import (
+    GRID,
+    GRID_BINS,
+    extract_summary,
+    final_summary,
+    grid_bins,
+    write_summary,
+)
 
 PAYLOAD = "<script>alert(1)</script> <img src=x onerror=alert(2)> </script><b>bold</b>"
 KEPT_TEXTS = [f"Kept article number {i}. " + "words " * (50 * (i + 1)) for i in range(5)]
@@ -195,7 +205,25 @@ def write_run_dir(root: Path, *, records_read: int = 12, report: dict | None = N
             "kept": [True, False],
         },
     )
+    write_summaries(root, "a", "/warcs/a.warc.gz", records_read)
     return root
+
+
+def write_summaries(root: Path, shard: str, warc_path: str, records_read: int) -> None:
+    """The per-file summaries the run's tasks write, from the files above (as the tasks do)."""
+    kept = pq.read_table(root / "data" / "domain=news" / "language=en" / f"part-{shard}-0.parquet")
+    kept = kept.append_column("domain", pa.array(["news"] * kept.num_rows)).append_column(
+        "language", pa.array(["en"] * kept.num_rows)
+    )
+    ledger = root / "_work" / "ledger"
+    summary, review = extract_summary(
+        shard, warc_path, records_read, None, pq.read_table(ledger / f"{shard}.extract.parquet"), 20
+    )
+    write_summary(summary, review, *summary_files(root, shard, "extract"))
+    summary, review = final_summary(
+        shard, warc_path, kept, pq.read_table(ledger / f"{shard}.final.parquet"), 20
+    )
+    write_summary(summary, review, *summary_files(root, shard, "final"))
 
 
 @pytest.fixture
@@ -213,8 +241,7 @@ def test_distributions_count_each_kept_and_removed_document_once(run_dir: Path) 
     assert per_stage == {"removed:dedup": 1, "removed:filters": 3, "removed:language": 2}
     assert score["kept"]["mean"] == pytest.approx(sum([0.95, 0.9, 0.85, 0.99, 0.97]) / 5)
     assert (
-        json.loads((run_dir / "distributions.json").read_text())["columns"].keys()
-        == result["columns"].keys()
+        json.loads((run_dir / "distributions.json").read_text())["columns"].keys() == result["columns"].keys()
     )
 
 
@@ -227,11 +254,23 @@ def test_signals_only_in_some_ledger_files_are_read_per_file(run_dir: Path) -> N
 
 def test_document_length_histogram_uses_log_bins_for_long_texts(run_dir: Path) -> None:
     length = build_distributions(run_dir)["columns"]["text_chars"]
+    assert length["scale"] == "log" and length["edges"][0] == 1
     assert length["groups"]["kept"]["max"] == len(KEPT_TEXTS[-1])
-    edges, scale = bin_edges(0, 50_000, 40)
-    assert scale == "log" and len(edges) == 41 and edges[0] == 1 and edges[-1] == pytest.approx(50_000)
-    assert bin_edges(0.2, 0.7, 10) == (pytest.approx([i / 10 for i in range(11)]), "linear")
-    assert bin_edges(3, 3, 4)[0] == [2.5, 2.75, 3.0, 3.25, 3.5]
+    assert length["edges"][-2] <= len(KEPT_TEXTS[-1]) < length["edges"][-1]
+    assert sum(length["groups"]["kept"]["counts"]) == 5
+
+
+def test_the_grid_bins_shares_like_numpy_and_everything_else_on_log_bins() -> None:
+    shares = np.array([0.0, 0.024, 0.025, 0.5, 0.999, 1.0])
+    counts = np.bincount(grid_bins(shares), minlength=GRID_BINS)
+    edges, shown, scale = display_bins(counts, 0.0, 1.0)
+    assert scale == "linear" and edges == pytest.approx(np.linspace(0, 1, 41).tolist())
+    assert shown == np.histogram(shares, bins=np.linspace(0, 1, 41))[0].tolist()
+    edges, shown, scale = display_bins(
+        np.bincount(grid_bins(np.array([0.0, 3.0, 999.0])), minlength=GRID_BINS), 0, 999
+    )
+    assert scale == "log" and edges[0] == 1 and edges[-2] <= 999 < edges[-1] and sum(shown) == 3
+    assert grid_bins(np.array([-5.0, 2e12]))[0] < grid_bins(np.array([0.0]))[0] and GRID[-1] == 1e9
 
 
 def test_duplicates_pair_the_kept_document_with_its_removed_copy(run_dir: Path) -> None:
@@ -269,18 +308,14 @@ def test_report_escapes_page_text_and_never_links_javascript_urls(run_dir: Path)
     page = build_report(run_dir).read_text(encoding="utf-8")
     assert PAYLOAD not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &lt;img src=x onerror=alert(2)&gt;" in page
-    assert (
-        len(re.findall(r"<script\b", page, re.IGNORECASE)) == 3
-    )  # charts JSON, plotly.js, the boot script
+    assert len(re.findall(r"<script\b", page, re.IGNORECASE)) == 3  # charts JSON, plotly.js, the boot script
     assert len(re.findall(r"</script", page, re.IGNORECASE)) == 3
     assert 'href="javascript:' not in page.lower()
     assert '<span class="url">javascript:alert(3)</span>' in page
     assert '<a class="url" href="https://ok.example/page"' in page
     assert 'onmouseover=1"' not in page  # a URL with a quote is shown as text, escaped
     charts = re.search(r'<script type="application/json" id="report-charts">(.*?)</script>', page, re.S)
-    assert (
-        "&lt;b&gt;evil&lt;/b&gt;.example" in json.loads(charts.group(1))["mix-sites"]["data"][0]["y"][0:5]
-    )
+    assert "&lt;b&gt;evil&lt;/b&gt;.example" in json.loads(charts.group(1))["mix-sites"]["data"][0]["y"][0:5]
 
 
 def test_script_json_cannot_end_its_script_element() -> None:
@@ -352,4 +387,4 @@ def test_report_prices_the_dump_projection_when_a_price_is_configured(tmp_path: 
     assert stats["cost"]["dump"]["cost"] == pytest.approx(40 / 12 * 3e9 / 3600 * 0.02, rel=1e-3)
     page = build_report(run_dir).read_text(encoding="utf-8")
     assert "core-hours" in page and "EUR at 0.02 EUR per core-hour" in page
-    assert "<td>extract</td><td class=\"n\">30.0</td><td class=\"n\">75.0%</td>" in page
+    assert '<td>extract</td><td class="n">30.0</td><td class="n">75.0%</td>' in page

@@ -1,0 +1,575 @@
+"""Per-file summaries: what each task did, in a form the driver merges without reading a record.
+
+A Common Crawl dump is ~90,000 files and ~9 billion records, so the run's stats, mixture,
+distributions and review samples are not computed by reading the records on the driver: each
+phase-A task (one input file) and each finalize task (the same file after dedup) writes a small
+summary of what it did next to its outputs, and the driver merges the summaries. A summary holds:
+
+* the file's counts: records read, rows decided per (stage, removed reason, failure kind), kept;
+* per (domain, language): documents, tokens, bytes, quality sum and count (the mixture);
+* the file's most frequent sites with their counts (top ``SITES_PER_FILE``);
+* histograms of every column the report plots (document length, scores, every ``sig_*``
+  signal) per population, on one fixed grid (``GRID``) so they add up across files, with each
+  histogram's count, sum, min and max;
+* review candidates: for each review group (a removal reason, a failure kind, ``kept``) the
+  ``k`` records of smallest sample key, whose union over all files holds the run's bottom-k.
+  Their keys are in the summary; their rows in a small Parquet file beside it.
+
+File format (``Summary.to_bytes``): ``CSUM``, a 4-byte header length, a JSON header, then the
+numeric arrays as raw little-endian bytes (described by the header), so reading one is one
+``read`` and a few ``numpy.frombuffer`` views.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from crawlsieve.pipelines.shard import write_atomically
+from crawlsieve.quality.review import review_row, sample_key
+
+MAGIC = b"CSUM"
+#: Derived column: characters of the document's text.
+LENGTH = "text_chars"
+BASE_COLUMNS = ("language_score", "quality_score", "token_count", "dup_cluster_size")
+KEPT, PASSED, REMOVED = "kept", "passed_filters", "removed"
+#: Sites kept per file summary; the run's top sites are exact while no file had more.
+SITES_PER_FILE = 100
+#: A file's review candidates: the review group and the sample as JSON.
+REVIEW_SCHEMA = pa.schema([("group", pa.string()), ("row", pa.string())])
+
+# --- the histogram grid ----------------------------------------------------------------------
+#: One grid for every column, so histograms of any signal add up across files without knowing
+#: the run's range first: 40 linear bins over [0, 1] (scores and shares, as the report shows
+#: them), 5 log bins per decade over (1, 1e9] (lengths, counts, ratios), and the same mirrored
+#: below 0. Values beyond ±1e9 count in the outermost bins.
+LINEAR_BINS = 40
+LOG_PER_DECADE = 5
+LOG_DECADES = 9
+_LINEAR = np.linspace(0.0, 1.0, LINEAR_BINS + 1)
+_LOG = np.logspace(0, LOG_DECADES, LOG_DECADES * LOG_PER_DECADE + 1)
+#: Edges of the grid, ascending: -1e9 ... -1, 0 (the bin (-1, 0) between), 0 ... 1, 1 ... 1e9.
+GRID = np.concatenate([-_LOG[::-1], _LINEAR, _LOG[1:]])
+NEGATIVE_BINS = len(_LOG)  # log bins below -1, and the one bin (-1, 0)
+GRID_BINS = len(GRID) - 1
+
+
+def grid_bins(values: np.ndarray) -> np.ndarray:
+    """The grid bin of each (finite) value: [a, b) bins, except that 1.0 closes the linear part."""
+    index = np.searchsorted(GRID, values, side="right") - 1
+    index[values == 1.0] = NEGATIVE_BINS + LINEAR_BINS - 1
+    return np.clip(index, 0, GRID_BINS - 1)
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    return values[np.isfinite(values)]
+
+
+def numeric_columns(schema: pa.Schema) -> list[str]:
+    """The numeric columns worth a histogram: scores, token counts and filter signals."""
+    names = []
+    for schema_field in schema:
+        numeric = pa.types.is_integer(schema_field.type) or pa.types.is_floating(schema_field.type)
+        if numeric and (schema_field.name in BASE_COLUMNS or schema_field.name.startswith("sig_")):
+            names.append(schema_field.name)
+    return names
+
+
+def column_values(table: pa.Table) -> dict[str, np.ndarray]:
+    """float64 arrays (nulls as NaN) of the histogram columns of ``table``, length included."""
+    arrays = {}
+    if LENGTH in table.column_names:
+        arrays[LENGTH] = table.column(LENGTH)
+    elif "text" in table.column_names:
+        arrays[LENGTH] = pc.utf8_length(table.column("text"))
+    for name in numeric_columns(table.schema):
+        arrays[name] = table.column(name)
+    return {name: column.cast(pa.float64()).to_numpy(zero_copy_only=False) for name, column in arrays.items()}
+
+
+@dataclass
+class Histograms:
+    """Sparse grid histograms and moments per (column, population)."""
+
+    counts: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # dense over the grid
+    moments: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # n, sum, min, max
+
+    def add_values(self, column: str, group: str, values: np.ndarray) -> None:
+        values = _finite(values)
+        if not values.size:
+            return
+        self.add(
+            (column, group),
+            np.bincount(grid_bins(values), minlength=GRID_BINS),
+            [values.size, float(values.sum()), float(values.min()), float(values.max())],
+        )
+
+    def add_table(self, group: str, table: pa.Table) -> None:
+        for column, values in column_values(table).items():
+            self.add_values(column, group, values)
+
+    def add(self, key: tuple[str, str], counts: np.ndarray, moments: list[float]) -> None:
+        if key in self.counts:
+            self.counts[key] = self.counts[key] + counts
+            n, total, low, high = self.moments[key]
+            self.moments[key] = [
+                n + moments[0],
+                total + moments[1],
+                min(low, moments[2]),
+                max(high, moments[3]),
+            ]
+        else:
+            self.counts[key] = counts.astype(np.int64)
+            self.moments[key] = list(moments)
+
+    def merge(self, other: Histograms) -> None:
+        for key, counts in other.counts.items():
+            self.add(key, counts, other.moments[key])
+
+
+@dataclass
+class Summary:
+    """What one task did for one input file (see the module docstring)."""
+
+    shard: str
+    phase: str  # "extract" or "final"
+    warc_path: str = ""
+    records_read: int = 0
+    kept: int = 0
+    #: (stage, removed reason or "", failure kind or "") -> rows
+    decided: Counter = field(default_factory=Counter)
+    #: (domain, language) -> [documents, tokens, bytes, quality_sum, quality_count]
+    groups: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    sites: dict[str, int] = field(default_factory=dict)
+    sites_truncated: bool = False
+    #: histogram columns the kept rows have (the report shows kept values of these from here)
+    kept_columns: list[str] = field(default_factory=list)
+    histograms: Histograms = field(default_factory=Histograms)
+    #: review group -> [(sample key, row index in the review file)]
+    review: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    #: a read summary's histograms as stored (keys, bins, counts, lengths, moments), for merging
+    sparse: tuple | None = None
+
+    # --- the file format ---
+
+    def to_bytes(self) -> bytes:
+        keys = sorted(self.histograms.counts)
+        nonzero = [np.flatnonzero(self.histograms.counts[k]) for k in keys]
+        bins = np.concatenate(nonzero).astype("<u1") if keys else np.zeros(0, "<u1")
+        counts = (
+            np.concatenate([self.histograms.counts[k][i] for k, i in zip(keys, nonzero, strict=True)]).astype(
+                "<u8"
+            )
+            if keys
+            else np.zeros(0, "<u8")
+        )
+        lengths = np.array([len(i) for i in nonzero], "<u4")
+        moments = np.array([self.histograms.moments[k] for k in keys], "<f8").reshape(-1)
+        review_groups = sorted(self.review)
+        review = [
+            (g, key, row)
+            for g, entries in ((g, self.review[g]) for g in review_groups)
+            for key, row in entries
+        ]
+        arrays = {
+            "bins": bins,
+            "counts": counts,
+            "lengths": lengths,
+            "moments": moments,
+            "review_group": np.array([review_groups.index(g) for g, _, _ in review], "<u4"),
+            "review_key_hi": np.array([key >> 64 for _, key, _ in review], "<u8"),
+            "review_key_lo": np.array([key & (2**64 - 1) for _, key, _ in review], "<u8"),
+            "review_row": np.array([row for _, _, row in review], "<u4"),
+        }
+        header = {
+            "shard": self.shard,
+            "phase": self.phase,
+            "warc_path": self.warc_path,
+            "records_read": self.records_read,
+            "kept": self.kept,
+            "decided": [[*key, n] for key, n in sorted(self.decided.items())],
+            "groups": [[*key, *values] for key, values in sorted(self.groups.items())],
+            "sites": sorted(self.sites.items(), key=lambda kv: (-kv[1], kv[0])),
+            "sites_truncated": self.sites_truncated,
+            "kept_columns": self.kept_columns,
+            "histograms": [list(k) for k in keys],
+            "review_groups": review_groups,
+            "cpu_seconds": self.cpu_seconds,
+            "arrays": {name: [a.dtype.str, len(a)] for name, a in arrays.items()},
+        }
+        head = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return MAGIC + struct.pack("<I", len(head)) + head + b"".join(a.tobytes() for a in arrays.values())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Summary:
+        if data[:4] != MAGIC:
+            raise ValueError("not a crawlsieve summary")
+        (size,) = struct.unpack("<I", data[4:8])
+        header = json.loads(data[8 : 8 + size])
+        arrays, offset = {}, 8 + size
+        for name, (dtype, length) in header["arrays"].items():
+            array = np.frombuffer(data, dtype=dtype, count=length, offset=offset)
+            arrays[name] = array
+            offset += array.nbytes
+        summary = cls(
+            shard=header["shard"],
+            phase=header["phase"],
+            warc_path=header["warc_path"],
+            records_read=header["records_read"],
+            kept=header["kept"],
+            decided=Counter({tuple(row[:3]): row[3] for row in header["decided"]}),
+            groups={tuple(row[:2]): list(row[2:]) for row in header["groups"]},
+            sites=dict(header["sites"]),
+            sites_truncated=header["sites_truncated"],
+            kept_columns=header["kept_columns"],
+            cpu_seconds=header["cpu_seconds"],
+        )
+        summary.sparse = (
+            [tuple(key) for key in header["histograms"]],
+            arrays["bins"],
+            arrays["counts"],
+            arrays["lengths"],
+            arrays["moments"].reshape(-1, 4),
+        )
+        groups = header["review_groups"]
+        keys = (arrays["review_key_hi"].astype(object) << 64) | arrays["review_key_lo"].astype(object)
+        for g, key, row in zip(
+            arrays["review_group"].tolist(), keys.tolist(), arrays["review_row"].tolist(), strict=True
+        ):
+            summary.review.setdefault(groups[g], []).append((int(key), row))
+        return summary
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(self.to_bytes())
+        tmp.replace(path)
+
+    @classmethod
+    def read(cls, path: Path) -> Summary:
+        return cls.from_bytes(Path(path).read_bytes())
+
+
+# --- what the tasks summarize ----------------------------------------------------------------
+
+
+def review_group(removed: str | None, failed: str | None) -> str:
+    return (failed and f"failed:{failed}") or removed or "unknown"
+
+
+def _count_decided(summary: Summary, ledger: pa.Table) -> None:
+    keys = ledger.select(["stage", "removed", "failed"])
+    filled = pa.table({name: pc.fill_null(keys.column(name), "") for name in keys.column_names})
+    for row in (
+        filled.group_by(["stage", "removed", "failed"], use_threads=False)
+        .aggregate([([], "count_all")])
+        .to_pylist()
+    ):
+        summary.decided[(row["stage"], row["removed"], row["failed"])] += row["count_all"]
+
+
+def _removed_histograms(summary: Summary, ledger: pa.Table) -> None:
+    removed = ledger.filter(pc.is_valid(ledger.column("removed")))
+    for stage in pc.unique(removed.column("stage")).to_pylist():
+        summary.histograms.add_table(
+            f"{REMOVED}:{stage}", removed.filter(pc.equal(removed.column("stage"), stage))
+        )
+
+
+def _review_candidates(summary: Summary, candidates: list[tuple[str, int, dict]], k: int) -> list[dict]:
+    """Keeps each group's ``k`` smallest keys; returns the rows for the review file, in order."""
+    by_group: dict[str, list[tuple[int, dict]]] = defaultdict(list)
+    for group, key, record in candidates:
+        by_group[group].append((key, record))
+    rows: list[dict] = []
+    for group, entries in by_group.items():
+        for key, row in sorted(entries, key=lambda entry: entry[0])[:k]:
+            summary.review.setdefault(group, []).append((key, len(rows)))
+            rows.append({"group": group, "row": json.dumps(row, ensure_ascii=False, default=str)})
+    return rows
+
+
+def _bottom_k_records(table: pa.Table, keys: list[int], k: int) -> list[tuple[int, dict]]:
+    """The ``k`` rows of smallest key, as dicts (only those rows are turned into Python)."""
+    order = sorted(range(len(keys)), key=keys.__getitem__)[:k]
+    return [(keys[i], record) for i, record in zip(order, table.take(order).to_pylist(), strict=True)]
+
+
+def extract_summary(
+    shard: str, warc_path: str, records_read: int, docs: pa.Table | None, ledger: pa.Table | None, k: int
+) -> tuple[Summary, pa.Table]:
+    """Phase A's summary of one file (its ledger rows and the documents that passed) and the
+    rows of its review candidates."""
+    summary = Summary(shard=shard, phase="extract", warc_path=warc_path, records_read=records_read)
+    rows: list[dict] = []
+    if docs is not None and docs.num_rows:
+        summary.histograms.add_table(PASSED, docs)
+    if ledger is not None and ledger.num_rows:
+        _count_decided(summary, ledger)
+        _removed_histograms(summary, ledger)
+        rows = _review_candidates(summary, _ledger_candidates(ledger, k), k)
+    return summary, pa.Table.from_pylist(rows, schema=REVIEW_SCHEMA)
+
+
+def final_summary(
+    shard: str, warc_path: str, kept: pa.Table, ledger: pa.Table | None, k: int
+) -> tuple[Summary, pa.Table]:
+    """Phase C's summary of one file: what dedup and tagging removed, and what was kept."""
+    summary = Summary(shard=shard, phase="final", warc_path=warc_path, kept=kept.num_rows)
+    candidates: list[tuple[str, int, dict]] = []
+    if ledger is not None and ledger.num_rows:
+        _count_decided(summary, ledger)
+        _removed_histograms(summary, ledger)
+        candidates += _ledger_candidates(ledger, k)
+    if kept.num_rows:
+        summary.kept_columns = sorted(column_values(kept.slice(0, 0)))
+        summary.histograms.add_table(KEPT, kept)
+        _mixture_groups(summary, kept)
+        _sites(summary, kept)
+        keys = [sample_key(doc_id) for doc_id in kept.column("id").to_pylist()]
+        candidates += [
+            ("kept", key, review_row(r, None, None)) for key, r in _bottom_k_records(kept, keys, k)
+        ]
+    rows = _review_candidates(summary, candidates, k)
+    return summary, pa.Table.from_pylist(rows, schema=REVIEW_SCHEMA)
+
+
+def _ledger_candidates(ledger: pa.Table, k: int) -> list[tuple[str, int, dict]]:
+    """Review candidates of ledger rows: per group only the ``k`` smallest keys become dicts."""
+    ids = ledger.column("id").to_pylist()
+    paths = (
+        ledger.column("warc_path").to_pylist() if "warc_path" in ledger.column_names else [None] * len(ids)
+    )
+    offsets = (
+        ledger.column("record_offset").to_pylist()
+        if "record_offset" in ledger.column_names
+        else [None] * len(ids)
+    )
+    removed = ledger.column("removed").to_pylist()
+    failed = ledger.column("failed").to_pylist()
+    groups: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for i, (doc_id, path, offset, reason, kind) in enumerate(
+        zip(ids, paths, offsets, removed, failed, strict=True)
+    ):
+        groups[review_group(reason, kind)].append((sample_key(doc_id, f"{path}\x00{offset}"), i))
+    chosen = sorted(i for entries in groups.values() for _, i in sorted(entries)[:k])
+    keys = {i: key for entries in groups.values() for key, i in entries}
+    out = []
+    for i, record in zip(chosen, ledger.take(chosen).to_pylist(), strict=True):
+        group = review_group(record.get("removed"), record.get("failed"))
+        out.append((group, keys[i], review_row(record, group, record.get("stage"))))
+    return out
+
+
+def _mixture_groups(summary: Summary, kept: pa.Table) -> None:
+    quality = (
+        kept.column("quality_score") if "quality_score" in kept.column_names else pa.nulls(kept.num_rows)
+    )
+    sums = (
+        pa.table(
+            {
+                "domain": kept.column("domain"),
+                "language": kept.column("language"),
+                "tokens": pc.fill_null(kept.column("token_count"), 0).cast(pa.int64()),
+                "bytes": pc.fill_null(pc.binary_length(kept.column("text")), 0).cast(pa.int64()),
+                "quality": pc.cast(quality, pa.float64()),
+            }
+        )
+        .group_by(["domain", "language"], use_threads=False)
+        .aggregate(
+            [([], "count_all"), ("tokens", "sum"), ("bytes", "sum"), ("quality", "sum"), ("quality", "count")]
+        )
+    )
+    for row in sums.to_pylist():
+        summary.groups[(row["domain"], row["language"])] = [
+            row["count_all"],
+            row["tokens_sum"] or 0,
+            row["bytes_sum"] or 0,
+            row["quality_sum"] or 0.0,
+            row["quality_count"] or 0,
+        ]
+
+
+def _sites(summary: Summary, kept: pa.Table) -> None:
+    if "site" not in kept.column_names:
+        return
+    counts = [
+        (c["values"], c["counts"]) for c in pc.value_counts(kept.column("site")).to_pylist() if c["values"]
+    ]
+    counts.sort(key=lambda item: (-item[1], item[0]))
+    summary.sites = dict(counts[:SITES_PER_FILE])
+    summary.sites_truncated = len(counts) > SITES_PER_FILE
+
+
+def write_summary(summary: Summary, review_rows: pa.Table, summary_path: Path, review_path: Path) -> None:
+    """The review rows first, then the summary that points at them (both atomic)."""
+    if review_rows.num_rows:
+        write_atomically(review_rows, review_path)
+    else:
+        review_path.unlink(missing_ok=True)
+    summary.write(summary_path)
+
+
+# --- merging on the driver -------------------------------------------------------------------
+
+
+@dataclass
+class RunSummary:
+    """The merge of every file's summaries: all the run's figures, none of its records."""
+
+    review_k: int
+    read_per_input: Counter = field(default_factory=Counter)
+    kept_per_input: Counter = field(default_factory=Counter)
+    #: (warc_path, stage, removed reason or "", failure kind or "") -> rows
+    decided: Counter = field(default_factory=Counter)
+    groups: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    sites: Counter = field(default_factory=Counter)
+    sites_truncated: bool = False
+    kept_columns: set[str] = field(default_factory=set)
+    #: (column, population) -> row of ``hist_counts`` and ``hist_moments``
+    hist_index: dict[tuple[str, str], int] = field(default_factory=dict)
+    hist_counts: np.ndarray = field(default_factory=lambda: np.zeros((0, GRID_BINS), np.int64))
+    hist_moments: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    #: review group -> the k candidates of smallest key: (key, shard, phase, row index)
+    review: dict[str, list[tuple[int, str, str, int]]] = field(default_factory=dict)
+    cpu_seconds: Counter = field(default_factory=Counter)
+    files: int = 0
+
+    def add(self, summary: Summary) -> None:
+        self.files += 1
+        if summary.phase == "extract":
+            self.read_per_input[summary.warc_path] += summary.records_read
+        else:
+            self.kept_per_input[summary.warc_path] += summary.kept
+        for (stage, removed, failed), n in summary.decided.items():
+            self.decided[(summary.warc_path, stage, removed, failed)] += n
+        for key, values in summary.groups.items():
+            into = self.groups.setdefault(key, [0, 0, 0, 0.0, 0])
+            for i, value in enumerate(values):
+                into[i] += value
+        self.sites.update(summary.sites)
+        self.sites_truncated |= summary.sites_truncated
+        self.kept_columns.update(summary.kept_columns)
+        if summary.sparse is None:
+            summary = Summary.from_bytes(summary.to_bytes())
+        self._add_histograms(*summary.sparse)
+        for group, entries in summary.review.items():
+            self._offer(group, [(key, summary.shard, summary.phase, row) for key, row in entries])
+        self.cpu_seconds.update(summary.cpu_seconds)
+
+    def merge(self, other: RunSummary) -> None:
+        self.files += other.files
+        self.read_per_input.update(other.read_per_input)
+        self.kept_per_input.update(other.kept_per_input)
+        self.decided.update(other.decided)
+        for key, values in other.groups.items():
+            into = self.groups.setdefault(key, [0, 0, 0, 0.0, 0])
+            for i, value in enumerate(values):
+                into[i] += value
+        self.sites.update(other.sites)
+        self.sites_truncated |= other.sites_truncated
+        self.kept_columns |= other.kept_columns
+        keys = list(other.hist_index)
+        nonzero = other.hist_counts != 0
+        rows, bins = np.nonzero(nonzero)
+        self._add_histograms(
+            keys, bins, other.hist_counts[nonzero], np.bincount(rows, minlength=len(keys)), other.hist_moments
+        )
+        for group, entries in other.review.items():
+            self._offer(group, entries)
+        self.cpu_seconds.update(other.cpu_seconds)
+
+    def _rows_of(self, keys: list[tuple[str, str]]) -> np.ndarray:
+        new = [key for key in keys if key not in self.hist_index]
+        if new:
+            for key in new:
+                self.hist_index[key] = len(self.hist_index)
+            grow = len(self.hist_index) - len(self.hist_counts)
+            self.hist_counts = np.vstack([self.hist_counts, np.zeros((grow, GRID_BINS), np.int64)])
+            empty = np.tile([0.0, 0.0, np.inf, -np.inf], (grow, 1))
+            self.hist_moments = np.vstack([self.hist_moments, empty])
+        return np.array([self.hist_index[key] for key in keys], np.int64)
+
+    def _add_histograms(self, keys, bins, counts, lengths, moments) -> None:
+        """One summary's sparse histograms into the run's, in a few vectorized operations."""
+        if not keys:
+            return
+        rows = self._rows_of(keys)
+        flat = np.repeat(rows, lengths) * GRID_BINS + bins.astype(np.int64)
+        np.add.at(self.hist_counts.reshape(-1), flat, counts.astype(np.int64))
+        np.add.at(self.hist_moments[:, 0], rows, moments[:, 0])
+        np.add.at(self.hist_moments[:, 1], rows, moments[:, 1])
+        np.minimum.at(self.hist_moments[:, 2], rows, moments[:, 2])
+        np.maximum.at(self.hist_moments[:, 3], rows, moments[:, 3])
+
+    def histogram(self, column: str, group: str) -> tuple[np.ndarray, list[float]] | None:
+        row = self.hist_index.get((column, group))
+        if row is None:
+            return None
+        return self.hist_counts[row], self.hist_moments[row].tolist()
+
+    def _offer(self, group: str, entries: list[tuple[int, str, str, int]]) -> None:
+        merged = self.review.get(group, []) + entries
+        self.review[group] = sorted(merged, key=lambda entry: entry[:2])[: self.review_k]
+
+
+def summary_paths(output_dir: Path) -> list[Path]:
+    return sorted((Path(output_dir) / "_work" / "summaries").glob("*.sum"))
+
+
+def _merge_files(paths: list[Path], review_k: int) -> RunSummary:
+    run = RunSummary(review_k=review_k)
+    for path in paths:
+        run.add(Summary.read(path))
+    return run
+
+
+#: Files merged per Ray task: the driver then merges one partial per this many files.
+FILES_PER_MERGE_TASK = 2000
+
+
+def merge_run(output_dir: Path, review_k: int) -> RunSummary:
+    """Merge every summary of the run: in Ray tasks of ``FILES_PER_MERGE_TASK`` files when Ray is
+    up and the run is large, else here; the driver's own work grows with files / that number."""
+    paths = summary_paths(output_dir)
+    chunks = [paths[i : i + FILES_PER_MERGE_TASK] for i in range(0, len(paths), FILES_PER_MERGE_TASK)]
+    if len(chunks) <= 1:
+        return _merge_files(paths, review_k)
+    import ray
+
+    if not ray.is_initialized():
+        parts = [_merge_files(chunk, review_k) for chunk in chunks]
+    else:
+        task = ray.remote(_merge_files)
+        parts = ray.get([task.remote(chunk, review_k) for chunk in chunks])
+    run = RunSummary(review_k=review_k)
+    for part in parts:
+        run.merge(part)
+    return run
+
+
+def review_rows(output_dir: Path, entries: list[tuple[int, str, str, int]]) -> list[str]:
+    """The stored review rows (JSON text) of chosen candidates, read from their files only."""
+    by_file: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for _, shard, phase, row in entries:
+        by_file[(shard, phase)].append(row)
+    texts: dict[tuple[str, str, int], str] = {}
+    for (shard, phase), rows in by_file.items():
+        table = _read_review(Path(output_dir) / "_work" / "review" / f"{shard}.{phase}.parquet")
+        for row, text in zip(rows, table.column("row").take(rows).to_pylist(), strict=True):
+            texts[(shard, phase, row)] = text
+    return [texts[(shard, phase, row)] for _, shard, phase, row in entries]
+
+
+def _read_review(path: Path) -> pa.Table:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path, columns=["row"])
