@@ -33,6 +33,7 @@ re-create a function that reads a global its module rebinds (mutating a list suc
 from __future__ import annotations
 
 import dis
+import importlib
 import re
 import types
 from collections.abc import Callable, Sequence
@@ -42,6 +43,8 @@ from typing import Any
 
 from lxml.etree import XPath, _Element
 from trafilatura import core, external, main_extractor
+from trafilatura import settings as stock_settings
+from trafilatura import utils as stock_utils
 from trafilatura import xpaths as stock
 
 #: Attribute values whose regex result one pattern remembers before it starts over.
@@ -126,7 +129,12 @@ def _appended_articles(element: _Element) -> bool:
 
 RAW_TREE_PRUNE = [
     _Select(stock.RAW_TREE_PRUNE_XPATH[0], ("div", "section", "aside"), _appended_articles),
-    stock.RAW_TREE_PRUNE_XPATH[1],
+    # RAW_TREE_PRUNE_XPATH[1]: no regex, but libxml2 tests each element against the three tags
+    _Select(
+        stock.RAW_TREE_PRUNE_XPATH[1],
+        ("div", "section", "aside"),
+        lambda element: "elementor-share-buttons" in (element.get("class") or ""),
+    ),
 ]
 
 # --- REMOVE_COMMENTS_XPATH and REMOVE_COMMENTS_AND_LISTS_XPATH: comment sections ---------------
@@ -226,6 +234,25 @@ PRECISION_DISCARD = [
     _Select(stock.PRECISION_DISCARD_XPATH[1], _BLOCKS, _bottom_or_link),
 ]
 
+# --- TEASER_DISCARD_XPATH and DISCARD_IMAGE_ELEMENTS: no regex, but six tag tests per element ---
+TEASER_DISCARD = [
+    _Select(
+        stock.TEASER_DISCARD_XPATH[0],
+        _BLOCKS,
+        lambda element: (
+            "teaser" in (element.get("id") or "").replace("T", "t")
+            or "teaser" in (element.get("class") or "").replace("T", "t")
+        ),
+    )
+]
+DISCARD_IMAGES = [
+    _Select(
+        stock.DISCARD_IMAGE_ELEMENTS[0],
+        _BLOCKS,
+        lambda element: "caption" in (element.get("id") or "") or "caption" in (element.get("class") or ""),
+    )
+]
+
 # --- BODY_XPATH: where the main content is; _extract takes the first node of each ---------------
 _article_content_id = _Regex(stock._alt(stock._ARTICLE_CONTENT_ID_TOKENS))
 _article_content_class = _Regex(stock._alt(stock._ARTICLE_CONTENT_CLASS_TOKENS))
@@ -274,13 +301,58 @@ def _main_content(element: _Element) -> bool:
     )
 
 
+def _main_frame(element: _Element) -> bool:
+    get = element.get
+    return (
+        element.tag == "main"
+        or (get("class") or "").startswith("main")
+        or (get("id") or "").startswith("main")
+        or (get("role") or "").startswith("main")
+    )
+
+
 BODY = [
     _Select(stock.BODY_XPATH[0], _CONTENT_FRAMES, _article_content, first_only=True),
     stock.BODY_XPATH[1],
     _Select(stock.BODY_XPATH[2], _CONTENT_FRAMES, _story, first_only=True),
     _Select(stock.BODY_XPATH[3], _CONTENT_FRAMES, _main_content, first_only=True),
-    stock.BODY_XPATH[4],
+    # BODY_XPATH[4], a union of two first matches: the first of the two in document order
+    _Select(stock.BODY_XPATH[4], _CONTENT_FRAMES, _main_frame, first_only=True),
 ]
+
+# --- settings.BASIC_CLEAN_XPATH (used by baseline.basic_cleaning, before justext) ---------------
+_BASIC_CLEAN_TAGS = frozenset({"aside", "fencedframe", "footer", "script", "style", "svg", "template"})
+_cookie_consent = _Regex(stock_settings._COOKIE_CONSENT_RE, re.IGNORECASE)
+
+
+def _basic_clean(element: _Element) -> bool:
+    tag, get = element.tag, element.get
+    return (
+        tag in _BASIC_CLEAN_TAGS
+        or (tag == "div" and "footer" in first_of(element, "class", "id"))
+        or _cookie_consent[get("class") or ""]
+        or _cookie_consent[get("id") or ""]
+    )
+
+
+BASIC_CLEAN = _Select(stock_settings.BASIC_CLEAN_XPATH, None, _basic_clean)
+
+
+# --- utils.INVALID_XML_CHARS, for its one use: repair_faulty_html's .sub("", html) ------------------
+_CONTROL_BYTES = bytes(b for b in range(0x20) if b not in (0x09, 0x0A, 0x0D))
+
+
+class _InvalidXmlChars:
+    """The same substitution, but the regex runs only where a character to remove occurs:
+    most pages have none, and finding that out on the UTF-8 bytes (control characters are
+    single bytes there, U+FFFE/U+FFFF the only EF BF BE/BF sequences) takes half the time
+    of the regex's scan of the text."""
+
+    def sub(self, replacement: str, text: str) -> str:
+        data = text.encode("utf-8", "surrogatepass")
+        if any(byte in data for byte in _CONTROL_BYTES) or b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:
+            return stock_utils.INVALID_XML_CHARS.sub(replacement, text)
+        return text
 
 
 # --- justext's stop words, hashed once -----------------------------------------------------------
@@ -350,8 +422,16 @@ class _Shadow:
 
 def _accelerated_extract() -> Callable[..., str | None]:
     """trafilatura.extract over the shadow namespaces, from the inside out."""
+    utils_ns = _Shadow(stock_utils, INVALID_XML_CHARS=_InvalidXmlChars())
+    utils_ns.recreate("repair_faulty_html", "load_html")
+
+    # the module: the package attribute trafilatura.baseline is its function baseline()
+    baseline_ns = _Shadow(importlib.import_module("trafilatura.baseline"), BASIC_CLEAN_XPATH=BASIC_CLEAN)
+    baseline_ns.recreate("basic_cleaning")
+
     external_ns = _Shadow(
         external,
+        basic_cleaning=baseline_ns["basic_cleaning"],
         OVERALL_DISCARD_XPATH=OVERALL_DISCARD,
         JT_STOPLIST=None,
         jt_stoplist_init=_justext_stop_words,
@@ -363,6 +443,8 @@ def _accelerated_extract() -> Callable[..., str | None]:
         BODY_XPATH=BODY,
         OVERALL_DISCARD_XPATH=OVERALL_DISCARD,
         PRECISION_DISCARD_XPATH=PRECISION_DISCARD,
+        TEASER_DISCARD_XPATH=TEASER_DISCARD,
+        DISCARD_IMAGE_ELEMENTS=DISCARD_IMAGES,
     )
     main_ns.recreate("prune_unwanted_sections", "recover_wild_text", "_extract", "extract_content")
 
@@ -381,6 +463,7 @@ def _accelerated_extract() -> Callable[..., str | None]:
 
     core_ns = _Shadow(
         core,
+        load_html=utils_ns["load_html"],
         RAW_TREE_PRUNE_XPATH=RAW_TREE_PRUNE,
         REMOVE_COMMENTS_AND_LISTS_XPATH=REMOVE_COMMENTS_AND_LISTS,
         REMOVE_COMMENTS_XPATH=REMOVE_COMMENTS,

@@ -21,10 +21,12 @@ import pytest
 import trafilatura
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from justext.core import define_stoplist
 from lxml.etree import XPath
+from trafilatura import external
 from trafilatura.htmlprocessing import convert_tags, tree_cleaning
 from trafilatura.settings import Extractor
-from trafilatura.utils import load_html
+from trafilatura.utils import INVALID_XML_CHARS, load_html
 
 from crawlsieve.pipelines import fast_trafilatura as fast
 from crawlsieve.pipelines import fast_trafilatura_twins as twins
@@ -59,7 +61,10 @@ TWINS = [
         twins.REMOVE_COMMENTS_AND_LISTS,
         twins.OVERALL_DISCARD,
         twins.PRECISION_DISCARD,
+        twins.TEASER_DISCARD,
+        twins.DISCARD_IMAGES,
         twins.BODY,
+        [twins.BASIC_CLEAN],
     )
     for twin in group
     if not isinstance(twin, XPath)
@@ -136,8 +141,9 @@ def test_twins_select_what_their_xpaths_select_on_corpus_pages(corpus):
     matched: Counter = Counter()
     for html in corpus[::16]:
         assert twin_differences(html, matched) == []
-    # each twin's expression matches on some of these real pages (no page has infinite scroll)
-    assert {repr(twin) for twin in TWINS if twin is not twins.RAW_TREE_PRUNE[0]} <= set(+matched)
+    # each twin's expression matches on some of these real pages (none has the raw-tree prune's
+    # infinite-scroll or elementor share containers)
+    assert {repr(twin) for twin in TWINS if twin not in twins.RAW_TREE_PRUNE} <= set(+matched)
 
 
 def test_make_extractor_uses_the_accelerated_path_unless_configured_off():
@@ -313,6 +319,32 @@ HAND_MADE = {
         f'<main class="content__body"><p>{LONG}</p></main><div class="post"><p>{ARTICLE}</p></div>',
         f'<div itemprop="articleBody"><p>{ARTICLE}</p></div>',
     ),
+    # the last body candidate: a main element or a frame whose class/id/role starts with main
+    "main frames": page(
+        f'<div class="wrap"><div role="main-region"><p>{LONG}</p></div></div><main><p>{ARTICLE}</p></main>'
+    ),
+    # teasers, captions (tag tests only), and what basic_cleaning removes before justext
+    "teasers captions footers banners": page(
+        f'<section class="mainbar"><p>{LONG}</p>',
+        block('class="Teaser-box"'),
+        block('id="teaser"'),
+        block('class="TEASER"', ARTICLE),
+        block('class="img-caption"'),
+        block('id="caption"'),
+        block('class="Caption"', ARTICLE),
+        '<div id="pagefooter" class="x">footer by its id</div>',
+        '<div class="x" id="pagefooter">kept: its class comes first</div>',
+        block('class="cookie-banner"'),
+        block('id="CookieNotice"'),
+        block('class="cookies-not-set"', ARTICLE),
+        "<aside>an aside</aside><template>a template</template><svg><text>svg</text></svg>",
+        f"<p>{ARTICLE}</p></section>",
+    ),
+    # characters repair_faulty_html removes (and the ones it keeps), in text and attributes
+    "control characters": page(
+        f'<article class="a\x01b"><p>{LONG}\x00\x08\x0b\x0c\x1f\ufffe\uffff\t\r\n end.</p>',
+        f"<p>{ARTICLE}\x7f\x85\ufffd\U0001f600</p></article>",
+    ),
     # adjacent pruned blocks with tails, nested matches, a pruned root child
     "tails and nesting": page(
         f"<article><p>{LONG}</p>",
@@ -341,6 +373,19 @@ def test_hand_made_pages_reach_every_twin():
     assert {repr(twin) for twin in TWINS} <= set(+matched)
 
 
+@settings(max_examples=300, derandomize=True, database=None)
+@given(text=st.text() | st.binary().map(lambda b: b.decode("utf-8", "surrogateescape")))
+def test_invalid_xml_chars_twin_removes_what_the_regex_removes(text):
+    assert twins._InvalidXmlChars().sub("", text) == INVALID_XML_CHARS.sub("", text)
+
+
+def test_stop_words_twin_is_the_stop_word_tuple_with_the_same_hash():
+    stop_words = twins._justext_stop_words()
+    words = external.JT_STOPLIST or external.jt_stoplist_init()
+    assert stop_words == words and hash(stop_words) == hash(words) and len(words) > 10_000
+    assert define_stoplist(stop_words) == define_stoplist(words)
+
+
 # --- generated pages ------------------------------------------------------------------------------
 #: Class/id values that match, and nearly match, trafilatura's patterns.
 NAMES_TEXT = (
@@ -359,6 +404,8 @@ NAMES_TEXT = (
     "postarea art-postcontent related elated next-post top-stories most-popular more-on premium bmdh "
     "yin nfoline user-info timestamp -icon ZendeskForm breadcrumb bread-crumb button banner embed "
     "paid-content criteo obfuscated blurred modal-content permission suggest-links notloaded -hide- "
+    "cookie-banner Cookie_Notice cookieconsent notice__cookie consent-manager CookieBot onetrust "
+    "moove_gdpr borlabs cmplz footer-links Footerbar teaser-box Teaser caption-text "
     "коммент サイドバー ñav naïve 💬 header x y"
 )
 NAMES = NAMES_TEXT.split()
