@@ -345,6 +345,10 @@ HAND_MADE = {
         f'<article class="a\x01b"><p>{LONG}\x00\x08\x0b\x0c\x1f\ufffe\uffff\t\r\n end.</p>',
         f"<p>{ARTICLE}\x7f\x85\ufffd\U0001f600</p></article>",
     ),
+    # nesting deeper than the recursion of trafilatura's text rendering usually sees
+    "deep nesting": page(
+        '<div class="content">' + '<ul class="x"><li>item' * 300 + ARTICLE + "</li></ul>" * 300 + "</div>"
+    ),
     # adjacent pruned blocks with tails, nested matches, a pruned root child
     "tails and nesting": page(
         f"<article><p>{LONG}</p>",
