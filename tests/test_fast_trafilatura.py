@@ -13,6 +13,7 @@ from __future__ import annotations
 import html as htmllib
 import logging
 import os
+import pickle
 from collections import Counter
 from copy import copy
 from pathlib import Path
@@ -152,6 +153,7 @@ def test_make_extractor_uses_the_accelerated_path_unless_configured_off():
     assert type(stock) is TrafilaturaExtractor
     page = f"<html><body><article><p>{ARTICLE * 2}</p></article></body></html>"
     assert make_extractor(ExtractConfig())(page) == stock(page) is not None
+    assert pickle.loads(pickle.dumps(make_extractor(ExtractConfig())))(page) == stock(page)
 
 
 def test_other_trafilatura_versions_get_stock_extract_and_one_warning(caplog):
