@@ -428,7 +428,13 @@ WORDS_TEXT = (
 )
 WORDS = WORDS_TEXT.split()
 
-name = st.sampled_from(NAMES)
+#: One name per twin that only a few names reach, drawn more often so that each twin is met.
+TRIGGERS = [
+    "elementor-share-buttons", "infinite-scroll", "mvp-post-add-box", "comment-list", "disqus_thread",
+    "teaser", "caption", "bottom", "link", "main-content", "mainbar", "fulltext", "entry-content",
+    "footer", "cookie-banner", "hidden",
+]  # fmt: skip
+name = st.one_of(st.sampled_from(NAMES), st.sampled_from(NAMES), st.sampled_from(TRIGGERS))
 names = st.one_of(
     name,
     name,
@@ -466,7 +472,8 @@ elements = st.recursive(
         st.builds(render, st.sampled_from(BLOCK_TAGS), st.lists(attribute, max_size=3),
                   st.lists(inner, max_size=5)),
         st.builds(lambda a: f"<br{a}>", st.sampled_from(["", ' class="x"'])),
-        st.sampled_from(["<hr>", "<img src='a.png' alt='x'>", "<!-- a comment -->", "<wbr>"]),
+        st.sampled_from(["<hr>", "<img src='a.png' alt='x'>", "<!-- a comment -->", "<wbr>",
+                         "<script>var s = '<div class=\"sidebar\">';</script>", "<style>.ad {}</style>"]),
     ),
     max_leaves=20,
 )  # fmt: skip
