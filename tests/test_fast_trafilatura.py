@@ -347,6 +347,15 @@ HAND_MADE = {
         f'<article class="a\x01b"><p>{LONG}\x00\x08\x0b\x0c\x1f\ufffe\uffff\t\r\n end.</p>',
         f"<p>{ARTICLE}\x7f\x85\ufffd\U0001f600</p></article>",
     ),
+    # prefixed and custom tags, upper-case and unquoted attributes, a repeated attribute
+    "markup variants": page(
+        f"<article><p>{LONG}</p>",
+        '<o:p class="sidebar">office paragraph</o:p><div:x class="nav">prefixed div</div:x>',
+        '<my-widget class="hidden">custom element</my-widget>',
+        "<DIV CLASS=SideBar ID=Comments>upper case</DIV><div class=sidebar>unquoted</div>",
+        '<div class=\'nav\'>single quotes</div><div class="a" class="sidebar">repeated</div>',
+        f"<p>{ARTICLE}</p></article>",
+    ),
     # nesting deeper than the recursion of trafilatura's text rendering usually sees
     "deep nesting": page(
         '<div class="content">' + '<ul class="x"><li>item' * 300 + ARTICLE + "</li></ul>" * 300 + "</div>"
