@@ -382,8 +382,8 @@ def _justext_stop_words() -> _StopWords:
 
 # --- trafilatura's functions, re-created over shadow namespaces ----------------------------------
 def _assigned_globals(module: types.ModuleType) -> set[str]:
-    """Globals that ``module``'s functions rebind (``global`` statements): a shadow namespace
-    would not see the new values."""
+    """Globals that functions in ``module``'s namespace rebind (``global`` statements; imported
+    functions count too, which only errs on the safe side): a shadow copy would miss the new values."""
     names: set[str] = set()
     codes = [f.__code__ for f in vars(module).values() if isinstance(f, types.FunctionType)]
     while codes:
@@ -431,7 +431,7 @@ def _accelerated_extract() -> Callable[..., str | None]:
 
     # the module: the package attribute trafilatura.baseline is its function baseline()
     baseline_ns = _Shadow(importlib.import_module("trafilatura.baseline"), BASIC_CLEAN_XPATH=BASIC_CLEAN)
-    baseline_ns.recreate("basic_cleaning")
+    baseline_ns.recreate("basic_cleaning", "baseline", "html2txt")
 
     external_ns = _Shadow(
         external,
@@ -472,6 +472,8 @@ def _accelerated_extract() -> Callable[..., str | None]:
         REMOVE_COMMENTS_AND_LISTS_XPATH=REMOVE_COMMENTS_AND_LISTS,
         REMOVE_COMMENTS_XPATH=REMOVE_COMMENTS,
         justext_rescue=external_ns["justext_rescue"],
+        baseline=baseline_ns["baseline"],
+        html2txt=baseline_ns["html2txt"],
         _extract_and_compare=_extract_and_compare,
     )
     core_ns.recreate(
