@@ -61,6 +61,10 @@ class ExtractConfig(Section):
     include_tables: bool = Field(True, description="trafilatura: keep the text of tables.")
     include_links: bool = Field(False, description="trafilatura: keep link targets in the text.")
     deduplicate: bool = Field(False, description="trafilatura: drop repeated segments within a page.")
+    accelerated: bool = Field(
+        True,
+        description="trafilatura: faster extraction, same text (pipelines/fast_trafilatura.py); off: stock.",
+    )
     timeout_seconds: float = Field(
         20.0,
         gt=0,

@@ -94,4 +94,8 @@ def make_extractor(config: ExtractConfig, name: str | None = None) -> Extractor:
     except KeyError:
         known = ", ".join(sorted(EXTRACTORS))
         raise ConfigError(f"extract.extractor: unknown extractor {name!r} (one of {known})") from None
+    if factory is TrafilaturaExtractor and config.accelerated:
+        from crawlsieve.pipelines.fast_trafilatura import FastTrafilaturaExtractor
+
+        return FastTrafilaturaExtractor(config)
     return factory(config)
