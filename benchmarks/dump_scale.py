@@ -1,0 +1,213 @@
+"""The end of a whole-dump run on the driver: merging 1,000 to 90,000 per-file summaries.
+
+    .venv/bin/python -m benchmarks.dump_scale [--sizes 1000 10000 90000] [--work /tmp/dump-scale]
+
+A Common Crawl dump is ~90,000 files. For each size this writes that many synthetic per-file
+summaries with the shape of a real Common Crawl file's (``quality.summaries``: ~90,000 records,
+~30,000 pages, ~25 removal reasons and failure kinds, ~40 (domain, language) groups, the top 100
+sites, grid histograms of ~45 columns in 6 populations, 20 review candidates in each of ~20
+groups, and the review rows beside them), then runs phase D alone on a local Ray the way a run
+does (``pipelines.run.aggregate``: merge, stats.json, review/, mixture.json,
+distributions.json, report.html) and prints its wall time and the driver's peak resident memory.
+Targets for 90,000 files: <= 60 s and <= 2 GiB. Prints, does not assert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from crawlsieve.pipelines.shard import summary_files, write_atomically
+from crawlsieve.quality.summaries import KEPT, PASSED, REMOVED, Histograms, Summary
+
+REASONS = [
+    ("http", "not_response", ""),
+    ("http", "http_status", ""),
+    ("http", "not_html", ""),
+    ("url_filter", "url:blocklist", ""),
+    ("url_filter", "url:soft_words", ""),
+    ("dedup_payload", "dedup:payload", ""),
+    ("extract", "extract:empty", ""),
+    ("extract", "", "extract_timeout"),
+    ("language", "language:low_score", ""),
+    ("heuristic_filters", "fineweb_quality:line_punct_ratio", ""),
+    ("heuristic_filters", "fineweb_quality:char_dup_ratio", ""),
+    ("heuristic_filters", "fineweb_quality:short_line_ratio", ""),
+    ("heuristic_filters", "gopher_quality:word_count", ""),
+    ("heuristic_filters", "gopher_quality:stop_words", ""),
+    ("heuristic_filters", "gopher_quality:alpha_ratio", ""),
+    ("heuristic_filters", "gopher_repetition:dup_line_frac", ""),
+    ("heuristic_filters", "gopher_repetition:top_2_gram", ""),
+    ("heuristic_filters", "c4:too_few_sentences", ""),
+    ("heuristic_filters", "c4:curly_bracket", ""),
+    ("heuristic_filters", "compression:ratio", ""),
+    ("read", "", "corrupt_warc"),
+    ("read", "", "payload_too_large"),
+]
+FINAL_REASONS = [("dedup", "dedup:exact", ""), ("dedup", "dedup:near", "")]
+DOMAINS = ["news", "reference", "forum", "code", "science", "government", "commerce", "personal", "other"]
+LANGUAGES = ["en", "de", "fr", "es", "ru", "ja", "zh", "pt", "it", "pl"]
+COLUMNS = ["text_chars", "language_score", "quality_score", "token_count"] + [
+    f"sig_filter_{i}" for i in range(41)
+]
+REVIEW_GROUPS = [r or f"failed:{k}" for _, r, k in REASONS + FINAL_REASONS] + ["kept"]
+
+
+def _histograms(rng: np.random.Generator, groups: list[str]) -> Histograms:
+    histograms = Histograms()
+    for group in groups:
+        for column in COLUMNS:
+            if column.startswith("sig_") or column in ("text_chars", "token_count"):
+                values = (
+                    rng.lognormal(3, 1.5, 600)
+                    if column.endswith(("chars", "count", "0"))
+                    else rng.random(600)
+                )
+            else:
+                values = rng.random(600)
+            histograms.add_values(column, group, values)
+    return histograms
+
+
+def templates(count: int, seed: int) -> list[tuple[Summary, Summary]]:
+    """(phase A, finalize) summaries of realistic size; the files reuse them with their own names."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        extract = Summary(shard="", phase="extract", records_read=90_000)
+        extract.decided.update({key: int(rng.integers(1, 2000)) for key in REASONS})
+        extract.decided[REASONS[0]] = 60_000
+        extract.histograms = _histograms(rng, [PASSED, f"{REMOVED}:heuristic_filters", f"{REMOVED}:language"])
+        extract.cpu_seconds = {
+            name: float(rng.random() * 100) for name in ("read", "extract", "language", "ledger")
+        }
+        final = Summary(shard="", phase="final", kept=9_000)
+        final.decided.update({key: int(rng.integers(1, 3000)) for key in FINAL_REASONS})
+        final.groups = {
+            (d, lang): [
+                int(rng.integers(1, 500)),
+                int(rng.integers(1000, 10**6)),
+                int(rng.integers(1000, 10**7)),
+                1.0,
+                1,
+            ]
+            for d in DOMAINS
+            for lang in LANGUAGES[:4]
+            if rng.random() < 0.9
+        }
+        final.sites = {
+            f"site{int(rng.integers(0, 10**7))}.example": int(rng.integers(1, 9)) for _ in range(100)
+        }
+        final.sites_truncated = True
+        final.kept_columns = COLUMNS[:20]
+        final.histograms = _histograms(rng, [KEPT, f"{REMOVED}:dedup"])
+        final.cpu_seconds = {"site": 1.0, "domain": 3.0, "tokens": 2.0, "finalize:write": 1.0}
+        out.append((extract, final))
+    return out
+
+
+def write_run(root: Path, files: int, review_k: int = 20, seed: int = 0) -> None:
+    """``files`` pairs of summaries (and their review rows) under ``root/_work``."""
+    rng = random.Random(seed)
+    kinds = templates(16, seed)
+    row = '{"id": "x", "url": "https://example.org/", "reason": "r", "text": "' + "w " * 200 + '"}'
+    for i in range(files):
+        shard = f"CC-MAIN-20240220000000-{i:05d}-{i:08x}"
+        warc_path = f"s3://commoncrawl/crawl-data/CC-MAIN-2024-10/segments/x/warc/{shard}.warc.gz"
+        for summary, groups in zip(
+            kinds[i % len(kinds)], (REVIEW_GROUPS[:-3], REVIEW_GROUPS[-3:]), strict=True
+        ):
+            summary.shard, summary.warc_path = shard, warc_path
+            summary.review = {
+                g: [(rng.getrandbits(128), j * len(groups) + n) for j in range(review_k)]
+                for n, g in enumerate(groups)
+            }
+            rows = pa.table(
+                {
+                    "group": [g for g in groups for _ in range(review_k)],
+                    "row": [row] * (len(groups) * review_k),
+                }
+            )
+            summary_path, review_path = summary_files(root, shard, summary.phase)
+            write_atomically(rows, review_path, compression="zstd")
+            summary.write(summary_path)
+
+
+PHASE_D = """
+import json, resource, sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+from crawlsieve.pipelines.config import Config
+from crawlsieve.pipelines.run import aggregate, init_ray
+from crawlsieve.pipelines.shard import stage_names
+config = Config()
+config.ray.num_cpus = int(sys.argv[2])
+init_ray(config)
+stage_names(config)  # imports what a run's driver has imported long before its end
+started = time.perf_counter()
+stats = aggregate(Path(sys.argv[1]), config, datetime.now(UTC), time.monotonic(), {}, report=True, log=print)
+seconds = time.perf_counter() - started
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"seconds": seconds, "peak": peak, "records": stats["records_read"]}))
+"""
+
+
+def phase_d(root: Path, cpus: int) -> dict:
+    """Phase D in a fresh driver process, so its peak memory is its own."""
+    import json
+
+    result = subprocess.run(
+        [sys.executable, "-c", PHASE_D, str(root), str(cpus)], capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 90_000])
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "crawlsieve-dump-scale")
+    parser.add_argument("--cpus", type=int, default=2)
+    args = parser.parse_args(argv)
+    rows = [["files", "records", "write s", "phase D s", "s / 1,000 files", "driver peak RSS"]]
+    for files in args.sizes:
+        root = args.work / f"run-{files}"
+        shutil.rmtree(root, ignore_errors=True)
+        started = time.perf_counter()
+        write_run(root, files)
+        written = time.perf_counter() - started
+        result = phase_d(root, args.cpus)
+        rows.append(
+            [
+                f"{files:,}",
+                f"{result['records']:,}",
+                f"{written:.0f}",
+                f"{result['seconds']:.1f}",
+                f"{1000 * result['seconds'] / files:.2f}",
+                f"{result['peak'] / 2**30:.2f} GiB",
+            ]
+        )
+        print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
+        shutil.rmtree(root, ignore_errors=True)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for n, row in enumerate(rows):
+        print("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+    last = rows[-1]
+    per_file = float(last[4]) / 1000
+    print(f"\nprojection: a 90,000-file dump's phase D at {per_file * 1000:.2f} s per 1,000 files: ", end="")
+    print(f"{per_file * 90_000:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
