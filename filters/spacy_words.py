@@ -217,34 +217,33 @@ class _Rules:
         pairs = {pair for pattern in patterns for pair in pairwise(pattern)}
         self.space_tokens = {token for pattern in patterns for token in pattern if token.isspace()}
         bits: dict[str, int] = {}
-        self.before: dict[str, int] = {}  # a -> what may follow it across a boundary
-        self.after: dict[str, int] = {}  # b -> what it may follow
+        before: dict[str, int] = {}  # a -> what may follow it across a boundary
+        after: dict[str, int] = {}  # b -> what it may follow
         self.any_end = self.any_start = 0
         for a, b in sorted(pairs):
             if not a.isspace() and not b.isspace():
                 bit = bits.setdefault(b, 1 << (len(bits) + 2))
-                self.before[a] = self.before.get(a, 0) | bit
-                self.after[b] = self.after.get(b, 0) | bit
+                before[a] = before.get(a, 0) | bit
+                after[b] = after.get(b, 0) | bit
             elif not a.isspace():
-                self.before[a] = self.before.get(a, 0) | _INTO_SPACE_AFTER
+                before[a] = before.get(a, 0) | _INTO_SPACE_AFTER
                 self.any_start = _INTO_SPACE_AFTER
             elif not b.isspace():
-                self.after[b] = self.after.get(b, 0) | _INTO_SPACE_BEFORE
+                after[b] = after.get(b, 0) | _INTO_SPACE_BEFORE
                 self.any_end = _INTO_SPACE_BEFORE
-        self.longest_before = max(map(len, self.before), default=0)
-        self.longest_after = max(map(len, self.after), default=0)
+        self.pair_tokens = before.keys() | after.keys()
+        self._endings = _trie({a[::-1]: mask for a, mask in before.items()})
+        self._beginnings = _trie(after)
         self._masks: dict[int, int] = {}  # one object per distinct mask (they run to thousands of bits)
 
     def end_mask(self, chunk: str) -> int:
-        mask = self.any_end
-        for length in range(1, min(len(chunk), self.longest_before) + 1):
-            mask |= self.before.get(chunk[-length:], 0)
+        """The bits of the b's that may follow the chunk: those of every a it ends with."""
+        mask = self.any_end | _walk(self._endings, reversed(chunk))
         return self._masks.setdefault(mask, mask)
 
     def start_mask(self, chunk: str) -> int:
-        mask = self.any_start
-        for length in range(1, min(len(chunk), self.longest_after) + 1):
-            mask |= self.after.get(chunk[:length], 0)
+        """The bits of every b the chunk starts with."""
+        mask = self.any_start | _walk(self._beginnings, chunk)
         return self._masks.setdefault(mask, mask)
 
     def edge_end(self, text: str) -> int:
@@ -254,3 +253,25 @@ class _Rules:
     def edge_start(self, text: str) -> int:
         """The start mask of what follows the last chunk: whitespace or nothing."""
         return self.any_start if text[-1:].isspace() else 0
+
+
+def _trie(masks: dict[str, int]) -> dict:
+    """A character trie of the strings; each string's mask under the key ``""`` of its node."""
+    root: dict = {}
+    for string, mask in masks.items():
+        node = root
+        for char in string:
+            node = node.setdefault(char, {})
+        node[""] = mask
+    return root
+
+
+def _walk(trie: dict, chars) -> int:
+    """The masks of all the trie's strings that ``chars`` starts with, or-ed."""
+    mask, node = 0, trie
+    for char in chars:
+        node = node.get(char)
+        if node is None:
+            break
+        mask |= node.get("", 0)
+    return mask

@@ -191,7 +191,7 @@ def _texts(splitter: SpacyWords) -> st.SearchStrategy[str]:
     piece = st.one_of(
         st.sampled_from(WORDS + PUNCTUATION + FORMS),
         st.sampled_from(sorted(tokenizer.rules)),
-        st.sampled_from(sorted(splitter.rules.before.keys() | splitter.rules.after.keys())),
+        st.sampled_from(sorted(splitter.rules.pair_tokens)),
         st.text(max_size=6),
         st.text(st.sampled_from("ab.-:'/ "), min_size=60, max_size=90),
     )
