@@ -182,16 +182,16 @@ def compare_splitters(docs: list[tuple[str, str]], repeat: int) -> None:
 @contextlib.contextmanager
 def _stage_splitters(spacy_words: Callable[[str], Callable[[str], list[str]]] | None) -> Iterator[None]:
     """The filters get the cached splitters, or those of ``spacy_words`` (spaCy language ->
-    splitter): the language rules are rebuilt with ``languages._spacy_words`` swapped."""
+    splitter): the language rules are rebuilt with ``languages.spacy_words`` swapped."""
     from crawlsieve.filters import languages
 
-    cached = languages._spacy_words
-    languages._spacy_words = spacy_words or cached
+    cached = languages.spacy_words
+    languages.spacy_words = spacy_words or cached
     languages._rules.cache_clear()
     try:
         yield
     finally:
-        languages._spacy_words = cached
+        languages.spacy_words = cached
         languages._rules.cache_clear()
 
 

@@ -14,8 +14,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import regex
+
+if TYPE_CHECKING:
+    from crawlsieve.filters.spacy_words import SpacyWords
 
 ENGLISH = "en"
 
@@ -121,21 +125,22 @@ def _datatrove_words(language: str) -> Callable[[str], list[str]]:
     try:
         tokenizer = load_word_tokenizer(language)
     except Exception:  # unknown language or a tokenizer we cannot load offline
-        return _spacy_words("xx")
+        return spacy_words("xx")
     if isinstance(tokenizer, SpaCyTokenizer) and tokenizer.config is None:
-        return _spacy_words(tokenizer.language)
+        return spacy_words(tokenizer.language)
     if type(tokenizer) is WhitespaceTokenizer:  # its words are spaCy xx's
-        return _spacy_words("xx")
+        return spacy_words("xx")
     try:
         tokenizer.word_tokenize("probe")
     except Exception:  # needs a package or model we do not install
-        return _spacy_words("xx")
+        return spacy_words("xx")
     return tokenizer.word_tokenize
 
 
 @cache
-def _spacy_words(language: str) -> Callable[[str], list[str]]:
-    """spaCy's blank tokenizer for ``language``, one per process for all the codes that use it."""
+def spacy_words(language: str) -> SpacyWords:
+    """spaCy's blank tokenizer for ``language`` (``xx`` if it cannot load), one per process for
+    all the codes that use it."""
     from datatrove.utils.word_tokenizers import SpaCyTokenizer
 
     from crawlsieve.filters.spacy_words import SpacyWords
@@ -143,7 +148,7 @@ def _spacy_words(language: str) -> Callable[[str], list[str]]:
     try:
         return SpacyWords(SpaCyTokenizer(language))
     except Exception:  # a spaCy language that needs a package we do not install (vi: pyvi)
-        return _spacy_words("xx")
+        return spacy_words("xx")
 
 
 def _spacy_stop_words(language: str) -> frozenset[str] | None:

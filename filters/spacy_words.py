@@ -14,11 +14,14 @@ import sys
 from itertools import chain, compress, pairwise
 from operator import and_, itemgetter, not_
 
+from spacy.attrs import IS_PUNCT, ORTH, intify_attrs
+from spacy.lang.lex_attrs import LEX_ATTRS
 from spacy.tokenizer import Tokenizer
 
 _TOKENS, _ENDS, _STARTS = itemgetter(0), itemgetter(1), itemgetter(2)
 _SPACES = re.compile(r"\s+")  # str.isspace runs, as str.split and spaCy cut at
 _APART = "\u2029"  # PARAGRAPH SEPARATOR: joins chunks that are tokenized in one call
+_GIVES_SPACE_TOKENS = re.compile(r"\s{2,}|[^\S ]")  # whitespace runs but one space: spaCy keeps them
 #: Mask bits for special-case patterns that run into whitespace tokens (see ``_Rules``).
 _INTO_SPACE_AFTER, _INTO_SPACE_BEFORE = 1, 2
 _INTO_SPACE = _INTO_SPACE_AFTER | _INTO_SPACE_BEFORE
@@ -89,9 +92,15 @@ class SpacyWords:
         self.spacy = ReferenceSpacyWords(tokenizer, lexeme_attributes=False)
         self.max_entries = max_entries
         self.chunks: dict[str, tuple[tuple[str, ...], int, int]] = {}
-        spacy_tokenizer = tokenizer.tokenizer.tokenizer
-        rules = _Rules(spacy_tokenizer) if type(spacy_tokenizer) is Tokenizer else None
+        nlp = tokenizer.tokenizer
+        rules = _Rules(nlp.tokenizer) if type(nlp.tokenizer) is Tokenizer else None
         self.rules = rules if rules and not any(_APART in token for token in rules.space_tokens) else None
+        self._sentences = _Sentencizer(nlp)
+        self._sentences_from_words = bool(
+            self.rules
+            and not (self.rules.any_end or self.rules.any_start)
+            and self._sentences.same_for_words(nlp.tokenizer.rules)
+        )
 
     @property
     def language(self) -> str:
@@ -109,6 +118,28 @@ class SpacyWords:
         if any(map(and_, ends, starts)):
             return self._split_joined(text, chunks, entries, list(map(and_, ends, starts)))
         return list(chain.from_iterable(map(_TOKENS, entries)))
+
+    def sentence_count(self, text: str) -> int:
+        """The sentences of ``text`` (at least one) as datatrove's pipeline counts them: spaCy's
+        blank tokenizer, then its sentencizer (``Doc.sents``).
+
+        The sentencizer needs each token's class (``_Sentencizer``), whitespace tokens
+        included. Where no special-case pattern involves whitespace (every spaCy tokenizer but
+        Malay's) and stripping a special case's token never changes its class, the tokens
+        are the words of the pieces between the whitespace runs that spaCy keeps as tokens
+        (all but single spaces; nothing spans them), with one whitespace token for each such
+        run (several behave as one); a single space only begins a text, where its token
+        changes nothing. Otherwise the tokens are spaCy's.
+        """
+        if self._sentences_from_words:
+            tokens: list[str] = []
+            for index, piece in enumerate(_GIVES_SPACE_TOKENS.split(text)):
+                if index:
+                    tokens.append(" ")
+                tokens += self(piece)
+        else:
+            tokens = [token.text for token in self.spacy.doc(text)]
+        return self._sentences.count(tokens)
 
     def _add_missing(self, chunks: list[str], entries: list) -> list[tuple[tuple[str, ...], int, int]]:
         """The entries of all ``chunks``: the missing ones (``None`` in ``entries``) tokenized in
@@ -171,6 +202,43 @@ class SpacyWords:
             done = high + 1
         words += chain.from_iterable(map(_TOKENS, entries[done:]))
         return words
+
+
+class _Sentencizer:
+    """spaCy's ``Sentencizer.predict`` and ``Doc.sents``, counting: a sentence starts at the
+    first token and at each token that is neither a sentence-final character (the pipe's
+    ``punct_chars``) nor punctuation (the vocabulary's ``IS_PUNCT`` getter: every character
+    a Unicode P*), after a sentence-final character since the last start."""
+
+    def __init__(self, nlp):
+        self.punct_chars = frozenset(nlp.get_pipe("sentencizer").punct_chars)
+        self.is_punct = {**LEX_ATTRS, **nlp.Defaults.lex_attr_getters}[IS_PUNCT]  # spacy.vocab.create_vocab
+
+    def count(self, tokens: list[str]) -> int:
+        count, seen_period = 1, False
+        for token in tokens:
+            if token in self.punct_chars:
+                seen_period = True
+            elif seen_period and not self.is_punct(token):
+                count += 1
+                seen_period = False
+        return count
+
+    def opens(self, token: str) -> bool:
+        """Whether the token starts a sentence after a sentence-final character."""
+        return token not in self.punct_chars and not self.is_punct(token)
+
+    def same_for_words(self, rules: dict) -> bool:
+        """Whether stripping a special case's token never changes what it does here (a token
+        with whitespace opens a sentence) nor leaves nothing, outside whitespace runs."""
+        for string, substrings in rules.items():
+            if string.isspace():
+                continue
+            for substring in substrings:
+                token = intify_attrs(substring, _do_deprecated=True)[ORTH]
+                if not token.strip() or (token != token.strip() and not self.opens(token.strip())):
+                    return False
+        return True
 
 
 def _runs(indices) -> list[tuple[int, int]]:

@@ -1,10 +1,11 @@
 """The cached word splitter gives exactly the reference's words, for every language split with spaCy.
 
 ``SpacyWords`` (chunks tokenized once and cached) against ``ReferenceSpacyWords`` (spaCy's
-blank tokenizer over the whole text, the splitter the filters used before): on every corpus
-text under several language codes, and on generated text for every spaCy tokenizer that a
-language code lid.176 can output is split with. CI runs a bounded, derandomized number of
-generated cases per tokenizer; a longer random run:
+blank tokenizer over the whole text, the splitter the filters used before), and C4's
+``sentence_count`` (from those words) against ``_sentence_count`` (spaCy's sentencizer): on
+every corpus text and line under several language codes, and on generated text for every
+spaCy tokenizer that a language code lid.176 can output is split with. CI runs a bounded,
+derandomized number of generated cases per tokenizer; a longer random run:
 
     CRAWLSIEVE_FUZZ_EXAMPLES=2000 .venv/bin/pytest tests/test_word_splitter.py -q
 """
@@ -17,11 +18,14 @@ from datetime import timedelta
 from functools import cache
 
 import pytest
+from datatrove.pipeline.filters.c4_filters import CITATION_REGEX
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from spacy.pipeline import Sentencizer
 
+from crawlsieve.filters.c4 import _sentence_count, sentence_count
 from crawlsieve.filters.language import default_model_path
-from crawlsieve.filters.languages import UNSPACED_LANGUAGES, rules_for
+from crawlsieve.filters.languages import UNSPACED_LANGUAGES, rules_for, spacy_words
 from crawlsieve.filters.models import fasttext_model
 from crawlsieve.filters.spacy_words import _SPACES, ReferenceSpacyWords, SpacyWords
 
@@ -121,6 +125,31 @@ def test_words_equal_the_reference_on_every_corpus_text(corpus_docs, code, capsy
     assert compared >= 330
 
 
+@pytest.mark.parametrize("code", CORPUS_CODES)
+def test_sentence_counts_equal_the_reference_on_every_corpus_line(corpus_docs, code, capsys):
+    """Each line as C4 counts it (stripped, citations removed), and under the own language each
+    whole text, under the codes above (Malay's count takes spaCy's tokens; Georgian's is
+    datatrove's regex, as before)."""
+    compared = 0
+    for doc in corpus_docs:
+        language = doc["language"] if code == "own" else code
+        if language not in SPACED_CODES:
+            continue
+        texts = [CITATION_REGEX.sub("", line.strip()) for line in doc["text"].splitlines()]
+        for text in [*texts, doc["text"]] if code == "own" else texts:
+            assert sentence_count(text, language) == _sentence_count(text, language), (doc["url"], text)
+            compared += 1
+    with capsys.disabled():
+        print(f"\n{code}: {compared} corpus lines and texts, sentence counts identical")
+    assert compared >= 5000
+
+
+def test_sentences_are_counted_from_the_words_for_every_spacy_language_but_malay():
+    assert {language for language in SPACY_LANGUAGES if not spacy_words(language)._sentences_from_words} == {
+        "ms"
+    }
+
+
 def test_the_chunk_cache_is_bounded_and_refills(corpus_docs):
     from datatrove.utils.word_tokenizers import SpaCyTokenizer
 
@@ -165,6 +194,27 @@ def test_words_equal_the_reference_where_special_cases_meet_whitespace(code, tex
     assert rules_for(code).split_words(text) == _reference(code)(text)
 
 
+@pytest.mark.parametrize("code", ["en", "ms", "ru", "ar"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hi.  !",  # a whitespace token between two sentence-final characters starts a sentence
+        "Hi. !",
+        "Hi.\t!\n",  # ... and so does one at the end
+        "a .  . b",
+        " . a",
+        "Yes. No. Maybe... Fine!!! ok",
+        "Er sagte: «Nein.» Dann ging er.",
+        "Wait।  ok؟ fine。 yes",
+        "M\n. x M\n",
+        "",
+        " ",
+    ],
+)
+def test_sentence_counts_equal_the_reference_around_whitespace_tokens(code, text):
+    assert sentence_count(text, code) == _sentence_count(text, code)
+
+
 WORDS = [
     "the", "Straße", "naïve", "façade", "привет", "Ελλάδα", "مرحبا", "שלום", "नमस्ते", "ქართული",
     "中文", "日本語", "한국어", "ไทย", "İstanbul", "ǅemal", "Ａｂｃ",
@@ -189,7 +239,7 @@ def _texts(splitter: SpacyWords) -> st.SearchStrategy[str]:
     characters, chunks too long to cache) joined by assorted whitespace or nothing."""
     tokenizer = splitter.spacy.tokenizer.tokenizer.tokenizer
     piece = st.one_of(
-        st.sampled_from(WORDS + PUNCTUATION + FORMS),
+        st.sampled_from(WORDS + PUNCTUATION + FORMS + sorted(Sentencizer.default_punct_chars)),
         st.sampled_from(sorted(tokenizer.rules)),
         st.sampled_from(sorted(splitter.rules.pair_tokens)),
         st.text(max_size=6),
@@ -201,7 +251,7 @@ def _texts(splitter: SpacyWords) -> st.SearchStrategy[str]:
 
 
 @pytest.mark.parametrize("language", SPACY_LANGUAGES)
-def test_words_equal_the_reference_on_generated_text(language):
+def test_words_and_sentence_counts_equal_the_reference_on_generated_text(language):
     """For every spaCy tokenizer that splits some code."""
     code = next(c for c in SPACED_CODES if _datatrove_language(c) == language)
     splitter, reference = rules_for(code).split_words, _reference(code)
@@ -210,5 +260,6 @@ def test_words_equal_the_reference_on_generated_text(language):
     @given(text=_texts(splitter))
     def check(text):
         assert splitter(text) == reference(text)
+        assert sentence_count(text, code) == _sentence_count(text, code)
 
     check()
