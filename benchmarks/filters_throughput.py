@@ -108,14 +108,19 @@ def compare_with_datatrove(docs: list[tuple[str, str]], repeat: int) -> None:
 
 
 def _splitter_factories() -> dict[str, Callable[[str], Callable[[str], list[str]]]]:
-    """Fresh splitters per spaCy language: the reference and the cached one."""
+    """Fresh splitters per spaCy language, their pipelines built: the reference and the cached one."""
     from datatrove.utils.word_tokenizers import SpaCyTokenizer
 
     from crawlsieve.filters.spacy_words import ReferenceSpacyWords, SpacyWords
 
+    def built(language: str) -> SpaCyTokenizer:
+        tokenizer = SpaCyTokenizer(language)
+        tokenizer.word_tokenize("probe")  # datatrove builds the pipeline on first use: now, not timed
+        return tokenizer
+
     return {
-        "reference": cache(lambda language: ReferenceSpacyWords(SpaCyTokenizer(language))),
-        "SpacyWords": cache(lambda language: SpacyWords(SpaCyTokenizer(language))),
+        "reference": cache(lambda language: ReferenceSpacyWords(built(language))),
+        "SpacyWords": cache(lambda language: SpacyWords(built(language))),
     }
 
 
