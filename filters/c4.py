@@ -15,7 +15,7 @@ from datatrove.pipeline.filters.c4_filters import CITATION_REGEX, ELLIPSIS, END_
 
 from crawlsieve.filters.base import Signals, ratio
 from crawlsieve.filters.config import C4Config
-from crawlsieve.filters.languages import LanguageRules
+from crawlsieve.filters.languages import LanguageRules, spacy_words
 from crawlsieve.filters.text_stats import DocStats
 
 
@@ -135,6 +135,22 @@ def _sentence_count(line: str, rules: LanguageRules) -> int:
         return len(tokenizer.sent_tokenize(line)) or 1 if tokenizer else _regex_sentences(line)
     except Exception:  # a tokenizer that needs a package we do not install
         return _regex_sentences(line)
+
+
+def sentence_count(line: str, language: str) -> int:
+    """``_sentence_count(line, language)``, faster where that count is spaCy's: the same count
+    from the words of the language's cached splitter (``SpacyWords.sentence_count``)."""
+    from datatrove.utils.word_tokenizers import SpaCyTokenizer, load_word_tokenizer
+
+    try:
+        tokenizer = load_word_tokenizer(language)
+    except Exception:  # no tokenizer for the language offline: _sentence_count's regex
+        tokenizer = None
+    if isinstance(tokenizer, SpaCyTokenizer) and tokenizer.config is None:
+        splitter = spacy_words(tokenizer.language)
+        if splitter.language == tokenizer.language:  # not the xx stand-in for a pipeline that fails
+            return splitter.sentence_count(line)
+    return _sentence_count(line, language)
 
 
 def _regex_sentences(line: str) -> int:

@@ -14,8 +14,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import regex
+
+if TYPE_CHECKING:
+    from crawlsieve.filters.spacy_words import SpacyWords
 
 ENGLISH = "en"
 
@@ -113,40 +117,38 @@ def _datatrove_words(language: str) -> Callable[[str], list[str]]:
     """datatrove's word tokenizer for the language (spaCy's blank tokenizer), offline only.
 
     Where datatrove's choice needs a package or model we do not install (Korean's kiwipiepy,
-    stanza), the language-neutral spaCy ``xx`` tokenizer splits on spaces and punctuation.
+    stanza), the language-neutral spaCy ``xx`` tokenizer splits on spaces and punctuation,
+    as datatrove's ``WhitespaceTokenizer`` does for the languages it is assigned to.
     """
-    from datatrove.utils.word_tokenizers import SpaCyTokenizer, load_word_tokenizer
+    from datatrove.utils.word_tokenizers import SpaCyTokenizer, WhitespaceTokenizer, load_word_tokenizer
 
     try:
         tokenizer = load_word_tokenizer(language)
-        tokenizer.word_tokenize("probe")
     except Exception:  # unknown language or a tokenizer we cannot load offline
-        tokenizer = SpaCyTokenizer("xx")
+        return spacy_words("xx")
     if isinstance(tokenizer, SpaCyTokenizer) and tokenizer.config is None:
-        return _SpacyWords(tokenizer)
+        return spacy_words(tokenizer.language)
+    if type(tokenizer) is WhitespaceTokenizer:  # its words are spaCy xx's
+        return spacy_words("xx")
+    try:
+        tokenizer.word_tokenize("probe")
+    except Exception:  # needs a package or model we do not install
+        return spacy_words("xx")
     return tokenizer.word_tokenize
 
 
-class _SpacyWords:
-    """The same tokens as datatrove's ``SpaCyTokenizer.word_tokenize``, about 3x faster.
+@cache
+def spacy_words(language: str) -> SpacyWords:
+    """spaCy's blank tokenizer for ``language`` (``xx`` if it cannot load), one per process for
+    all the codes that use it."""
+    from datatrove.utils.word_tokenizers import SpaCyTokenizer
 
-    datatrove tokenizes inside a spaCy memory zone, which forgets every word's lexeme after
-    each document and rebuilds it for the next; here the vocabulary is kept and the blank
-    pipeline is rebuilt only when it has grown past ``MAX_VOCAB`` entries (bounded memory).
-    """
+    from crawlsieve.filters.spacy_words import SpacyWords
 
-    MAX_VOCAB = 1_000_000
-
-    def __init__(self, tokenizer):
-        self.tokenizer = tokenizer
-
-    def __call__(self, text: str) -> list[str]:
-        nlp = self.tokenizer.tokenizer
-        if len(nlp.vocab) > self.MAX_VOCAB:
-            self.tokenizer._tokenizer = None  # datatrove builds a fresh blank pipeline on next use
-            nlp = self.tokenizer.tokenizer
-        nlp.max_length = len(text) + 10
-        return [token.text.strip() for token in nlp.make_doc(text) if token.text.strip()]
+    try:
+        return SpacyWords(SpaCyTokenizer(language))
+    except Exception:  # a spaCy language that needs a package we do not install (vi: pyvi)
+        return spacy_words("xx")
 
 
 def _spacy_stop_words(language: str) -> frozenset[str] | None:

