@@ -106,25 +106,31 @@ class C4:
                 result.policy_lines += 1
                 continue
             if result.sentences < c.min_num_sentences:  # enough is enough: splitting is costly
-                result.sentences += _sentence_count(line, rules)
+                result.sentences += _line_sentences(line, rules)
             result.kept.append(line)
         return result
 
 
-def _sentence_count(line: str, rules: LanguageRules) -> int:
-    """Sentences of a line as datatrove's ``split_into_sentences`` counts them (spaCy's
-    sentencizer for the document's language), without its per-call memory zone.
+def _line_sentences(line: str, rules: LanguageRules) -> int:
+    """Sentences of a line under the document's language rules.
 
-    Languages written without spaces, and those no spaCy loads for offline, are counted by the
-    regex splitter: spaCy's blank Chinese pipeline, for one, sees a whole line of sentences
-    ending in 。 as one sentence, which would remove every Chinese page as too short.
+    Languages written without spaces are counted by the regex splitter: spaCy's blank Chinese
+    pipeline, for one, sees a whole line of sentences ending in 。 as one sentence, which would
+    remove every Chinese page as too short. The others as spaCy's sentencizer counts them.
     """
-    from datatrove.utils.word_tokenizers import SpaCyTokenizer, load_word_tokenizer
-
     if rules.unspaced:
         return _regex_sentences(line)
+    return sentence_count(line, rules.language)
+
+
+def _sentence_count(line: str, language: str) -> int:
+    """Sentences of a line as datatrove's ``split_into_sentences`` counts them (spaCy's
+    sentencizer for the language), without its per-call memory zone; the regex splitter where no
+    spaCy loads offline. The reference ``sentence_count`` is proven equal to."""
+    from datatrove.utils.word_tokenizers import SpaCyTokenizer, load_word_tokenizer
+
     try:
-        tokenizer = load_word_tokenizer(rules.language)
+        tokenizer = load_word_tokenizer(language)
     except Exception:  # no tokenizer for the language offline
         tokenizer = None
     if isinstance(tokenizer, SpaCyTokenizer) and tokenizer.config is None:
