@@ -6,7 +6,8 @@ A Common Crawl dump is ~90,000 files. For each size this writes that many synthe
 summaries with the shape of a real Common Crawl file's (``quality.summaries``: ~90,000 records,
 ~30,000 pages, ~25 removal reasons and failure kinds, ~40 (domain, language) groups, the top 100
 sites, grid histograms of ~45 columns in 6 populations, 20 review candidates in each of ~20
-groups, and the review rows beside them), then runs phase D alone on a local Ray the way a run
+groups, and the review rows beside them; one per file, both phases in it, as finalize writes
+them), then runs phase D alone on a local Ray the way a run
 does (``pipelines.run.aggregate``: merge, stats.json, review/, mixture.json,
 distributions.json, report.html) and prints its wall time and the driver's peak resident memory.
 Targets for 90,000 files: <= 60 s and <= 2 GiB. Prints, does not assert.
@@ -78,21 +79,19 @@ def _histograms(rng: np.random.Generator, groups: list[str]) -> Histograms:
     return histograms
 
 
-def templates(count: int, seed: int) -> list[tuple[Summary, Summary]]:
-    """(phase A, finalize) summaries of realistic size; the files reuse them with their own names."""
+def templates(count: int, seed: int) -> list[Summary]:
+    """Per-file summaries (both phases of a file, as finalize writes them) of realistic size; the
+    files reuse them with their own names."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(count):
-        extract = Summary(shard="", phase="extract", records_read=90_000)
-        extract.decided.update({key: int(rng.integers(1, 2000)) for key in REASONS})
-        extract.decided[REASONS[0]] = 60_000
-        extract.histograms = _histograms(rng, [PASSED, f"{REMOVED}:heuristic_filters", f"{REMOVED}:language"])
-        extract.cpu_seconds = {
-            name: float(rng.random() * 100) for name in ("read", "extract", "language", "ledger")
-        }
-        final = Summary(shard="", phase="final", kept=9_000)
-        final.decided.update({key: int(rng.integers(1, 3000)) for key in FINAL_REASONS})
-        final.groups = {
+        summary = Summary(shard="", phase="files", records_read=90_000, kept=9_000)
+        summary.decided.update({key: int(rng.integers(1, 2000)) for key in REASONS + FINAL_REASONS})
+        summary.decided[REASONS[0]] = 60_000
+        summary.histograms = _histograms(
+            rng, [PASSED, f"{REMOVED}:heuristic_filters", f"{REMOVED}:language", KEPT, f"{REMOVED}:dedup"]
+        )
+        summary.groups = {
             (d, lang): [
                 int(rng.integers(1, 500)),
                 int(rng.integers(1000, 10**6)),
@@ -104,42 +103,38 @@ def templates(count: int, seed: int) -> list[tuple[Summary, Summary]]:
             for lang in LANGUAGES[:4]
             if rng.random() < 0.9
         }
-        final.sites = {
+        summary.sites = {
             f"site{int(rng.integers(0, 10**7))}.example": int(rng.integers(1, 9)) for _ in range(100)
         }
-        final.sites_truncated = True
-        final.kept_columns = COLUMNS[:20]
-        final.histograms = _histograms(rng, [KEPT, f"{REMOVED}:dedup"])
-        final.cpu_seconds = {"site": 1.0, "domain": 3.0, "tokens": 2.0, "finalize:write": 1.0}
-        out.append((extract, final))
+        summary.sites_truncated = True
+        summary.kept_columns = COLUMNS[:20]
+        parts = ("read", "extract", "language", "heuristic_filters", "ledger", "site", "domain", "tokens")
+        summary.cpu_seconds = {name: float(rng.random() * 100) for name in parts}
+        out.append(summary)
     return out
 
 
 def write_run(root: Path, files: int, review_k: int = 20, seed: int = 0) -> None:
-    """``files`` pairs of summaries (and their review rows) under ``root/_work``."""
+    """``files`` per-file summaries (and their review rows) under ``root/_work``."""
     rng = random.Random(seed)
     kinds = templates(16, seed)
     row = '{"id": "x", "url": "https://example.org/", "reason": "r", "text": "' + "w " * 200 + '"}'
+    groups = REVIEW_GROUPS
+    rows = pa.table(
+        {"group": [g for g in groups for _ in range(review_k)], "row": [row] * (len(groups) * review_k)}
+    )
     for i in range(files):
         shard = f"CC-MAIN-20240220000000-{i:05d}-{i:08x}"
-        warc_path = f"s3://commoncrawl/crawl-data/CC-MAIN-2024-10/segments/x/warc/{shard}.warc.gz"
-        for summary, groups in zip(
-            kinds[i % len(kinds)], (REVIEW_GROUPS[:-3], REVIEW_GROUPS[-3:]), strict=True
-        ):
-            summary.shard, summary.warc_path = shard, warc_path
-            summary.review = {
-                g: [(rng.getrandbits(128), j * len(groups) + n) for j in range(review_k)]
-                for n, g in enumerate(groups)
-            }
-            rows = pa.table(
-                {
-                    "group": [g for g in groups for _ in range(review_k)],
-                    "row": [row] * (len(groups) * review_k),
-                }
-            )
-            summary_path, review_path = summary_files(root, shard, summary.phase)
-            write_atomically(rows, review_path, compression="zstd")
-            summary.write(summary_path)
+        summary = kinds[i % len(kinds)]
+        summary.shard = shard
+        summary.warc_path = f"s3://commoncrawl/crawl-data/CC-MAIN-2024-10/segments/x/warc/{shard}.warc.gz"
+        summary.review = {
+            g: [(rng.getrandbits(128), n * review_k + j) for j in range(review_k)]
+            for n, g in enumerate(groups)
+        }
+        summary_path, review_path = summary_files(root, shard, "files")
+        write_atomically(rows, review_path, compression="zstd")
+        summary.write(summary_path)
 
 
 PHASE_D = """

@@ -96,6 +96,10 @@ def output_table(kept: pa.Table, config: Config) -> pa.Table:
     return pa.table(columns)
 
 
+def _read_or_empty(path: Path) -> pa.Table | None:
+    return pq.read_table(path) if path.is_file() else None
+
+
 def warc_path_of(output_dir: Path, shard: str) -> str:
     """The input file of a shard, as phase A recorded it."""
     marker = output_dir / "_state" / "extract" / f"{shard}.json"
@@ -104,7 +108,7 @@ def warc_path_of(output_dir: Path, shard: str) -> str:
 
 def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
     from crawlsieve.pipelines.writer import sanitized, write_shard
-    from crawlsieve.quality.summaries import final_summary, write_summary
+    from crawlsieve.quality.summaries import Summary, file_summary, final_summary, write_summary
 
     started = time.monotonic()
     clock = CpuClock()
@@ -137,9 +141,13 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
         summary, review = final_summary(
             shard, warc_path_of(output_dir, shard), kept, ledger_table, config.report.review_per_reason
         )
-    cpu = {("finalize:ledger" if k == "ledger" else k): v for k, v in clock.rounded().items()}
-    summary.cpu_seconds = cpu
-    write_summary(summary, review, *summary_files(output_dir, shard, "final"))
+        extract_path, extract_review = summary_files(output_dir, shard, "extract")
+        cpu = {("finalize:ledger" if k == "ledger" else k): v for k, v in clock.rounded().items()}
+        summary.cpu_seconds = cpu
+        summary, review = file_summary(
+            Summary.read(extract_path), _read_or_empty(extract_review), summary, review
+        )
+    write_summary(summary, review, *summary_files(output_dir, shard, "files"))
     record = {
         "shard": shard,
         "documents_kept": kept.num_rows,

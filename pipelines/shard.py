@@ -279,9 +279,13 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
 
 
 def summary_files(output_dir: Path, shard: str, phase: str) -> tuple[Path, Path]:
-    """Where a task writes its summary and its review candidates (``quality.summaries``)."""
+    """Where a task writes its summary and its review candidates (``quality.summaries``): phase A
+    under ``extract/``, finalize the file's whole summary (both phases) under ``files/``."""
     work = output_dir / "_work"
-    return work / "summaries" / f"{shard}.{phase}.sum", work / "review" / f"{shard}.{phase}.parquet"
+    return (
+        work / "summaries" / phase / f"{shard}.sum",
+        work / "review" / phase / f"{shard}.parquet",
+    )
 
 
 def worker_lost(location: str, shard: str, output_dir: Path, attempts: int) -> dict:

@@ -133,6 +133,21 @@ class Histograms:
         for key, counts in other.counts.items():
             self.add(key, counts, other.moments[key])
 
+    @classmethod
+    def from_stored(cls, stored: Stored) -> Histograms:
+        """The dense histograms of a summary read from its file."""
+        a = stored.arrays
+        histograms = cls()
+        starts = np.concatenate([[0], np.cumsum(a["lengths"])]).astype(np.int64)
+        moments = a["moments"].reshape(-1, 4)
+        for i, (c, g) in enumerate(
+            zip(a["hist_column"].tolist(), a["hist_population"].tolist(), strict=True)
+        ):
+            dense = np.zeros(GRID_BINS, np.int64)
+            dense[a["bins"][starts[i] : starts[i + 1]]] = a["counts"][starts[i] : starts[i + 1]]
+            histograms.add((stored.hist_columns[c], stored.hist_populations[g]), dense, moments[i].tolist())
+        return histograms
+
 
 @dataclass
 class Stored:
@@ -403,6 +418,37 @@ def _sites(summary: Summary, kept: pa.Table) -> None:
     summary.sites_truncated = len(counts) > SITES_PER_FILE
 
 
+def file_summary(
+    extract: Summary, extract_rows: pa.Table | None, final: Summary, final_rows: pa.Table
+) -> tuple[Summary, pa.Table]:
+    """One summary for the whole of a file (phase A's and finalize's, as read and as built), so
+    the driver reads one summary and one review file per input file."""
+    whole = Summary(
+        shard=final.shard,
+        phase="files",
+        warc_path=extract.warc_path,
+        records_read=extract.records_read,
+        kept=final.kept,
+        decided=extract.decided + final.decided,
+        groups=final.groups,
+        sites=final.sites,
+        sites_truncated=final.sites_truncated,
+        kept_columns=final.kept_columns,
+        cpu_seconds=dict(Counter(extract.cpu_seconds) + Counter(final.cpu_seconds)),
+    )
+    whole.histograms = Histograms.from_stored(extract.stored)
+    whole.histograms.merge(final.histograms)
+    a = extract.stored.arrays
+    keys = (a["review_key_hi"].astype(object) << 64) | a["review_key_lo"].astype(object)
+    for g, key, row in zip(a["review_group"].tolist(), keys.tolist(), a["review_row"].tolist(), strict=True):
+        whole.review.setdefault(extract.stored.review_groups[g], []).append((int(key), row))
+    offset = 0 if extract_rows is None else extract_rows.num_rows
+    for group, entries in final.review.items():
+        whole.review.setdefault(group, []).extend((key, row + offset) for key, row in entries)
+    rows = final_rows if extract_rows is None else pa.concat_tables([extract_rows, final_rows])
+    return whole, rows
+
+
 def write_summary(summary: Summary, review_rows: pa.Table, summary_path: Path, review_path: Path) -> None:
     """The review rows first, then the summary that points at them (both atomic)."""
     if review_rows.num_rows:
@@ -446,9 +492,10 @@ class RunSummary:
     hist_moments: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     #: (shard, phase) of each file merged; review candidates point into this list
     files: list[tuple[str, str]] = field(default_factory=list)
-    #: review group -> (key high 64 bits, key low 64 bits, file index, row) array chunks
-    candidates: dict[str, list[tuple[np.ndarray, ...]]] = field(default_factory=dict)
-    buffered: dict[str, int] = field(default_factory=dict)
+    #: review candidates as array chunks: (group id, key high 64 bits, low 64 bits, file, row)
+    candidates: list[tuple[np.ndarray, ...]] = field(default_factory=list)
+    group_ids: dict[str, int] = field(default_factory=dict)
+    buffered: int = 0
     cpu_seconds: Counter = field(default_factory=Counter)
 
     def add(self, summary: Summary) -> None:
@@ -463,24 +510,21 @@ class RunSummary:
         self._add_histograms(rows, a["bins"], a["counts"], a["lengths"], a["moments"].reshape(-1, 4))
         file = len(self.files)
         self.files.append((summary.shard, summary.phase))
-        groups = a["review_group"]
-        for n, group in enumerate(stored.review_groups):
-            mine = groups == n
-            self._offer(
-                group,
-                (
-                    a["review_key_hi"][mine],
-                    a["review_key_lo"][mine],
-                    np.full(mine.sum(), file),
-                    a["review_row"][mine],
-                ),
+        group_ids = np.array([self._group_id(g) for g in stored.review_groups], np.int64)
+        local = a["review_group"].astype(np.int64)
+        self._offer(
+            (
+                group_ids[local] if len(local) else local,
+                a["review_key_hi"],
+                a["review_key_lo"],
+                np.full(len(local), file, np.int64),
+                a["review_row"],
             )
+        )
 
     def _add_counts(self, summary: Summary) -> None:
-        if summary.phase == "extract":
-            self.read_per_input[summary.warc_path] += summary.records_read
-        else:
-            self.kept_per_input[summary.warc_path] += summary.kept
+        self.read_per_input[summary.warc_path] += summary.records_read
+        self.kept_per_input[summary.warc_path] += summary.kept
         for (stage, removed, failed), n in summary.decided.items():
             self.decided[(summary.warc_path, stage, removed, failed)] += n
         self._add_groups(summary.groups)
@@ -522,9 +566,10 @@ class RunSummary:
         self._add_histograms(rows, bins, other.hist_counts[nonzero], lengths, other.hist_moments)
         offset = len(self.files)
         self.files += other.files
-        for group, chunks in other.candidates.items():
-            for hi, lo, file, row in chunks:
-                self._offer(group, (hi, lo, file + offset, row))
+        group, hi, lo, file, row = other._bottom()
+        names = {n: g for g, n in other.group_ids.items()}
+        ids = np.array([self._group_id(names[n]) for n in range(len(names))], np.int64)
+        self._offer((ids[group] if len(group) else group, hi, lo, file + offset, row))
 
     def _rows_of(self, columns: list[str], populations: list[str], column_of, population_of) -> np.ndarray:
         """Rows of the run's histogram arrays for a file's (column, population) pairs."""
@@ -545,7 +590,10 @@ class RunSummary:
         if not len(rows):
             return
         flat = np.repeat(rows, lengths) * GRID_BINS + bins.astype(np.int64)
-        np.add.at(self.hist_counts.reshape(-1), flat, counts.astype(np.int64))
+        size = self.hist_counts.size
+        self.hist_counts += (
+            np.bincount(flat, weights=counts, minlength=size).astype(np.int64).reshape(self.hist_counts.shape)
+        )
         np.add.at(self.hist_moments[:, 0], rows, moments[:, 0])
         np.add.at(self.hist_moments[:, 1], rows, moments[:, 1])
         np.minimum.at(self.hist_moments[:, 2], rows, moments[:, 2])
@@ -557,34 +605,42 @@ class RunSummary:
             return None
         return self.hist_counts[row], self.hist_moments[row].tolist()
 
-    def _offer(self, group: str, chunk: tuple[np.ndarray, ...]) -> None:
-        chunks = self.candidates.setdefault(group, [])
-        chunks.append(chunk)
-        self.buffered[group] = self.buffered.get(group, 0) + len(chunk[0])
-        if self.buffered[group] > REVIEW_BUFFER:
-            self.candidates[group] = [self._bottom(group)]
-            self.buffered[group] = len(self.candidates[group][0][0])
+    def _group_id(self, group: str) -> int:
+        if group not in self.group_ids:
+            self.group_ids[group] = len(self.group_ids)
+        return self.group_ids[group]
 
-    def _bottom(self, group: str) -> tuple[np.ndarray, ...]:
-        hi, lo, file, row = (np.concatenate(parts) for parts in zip(*self.candidates[group], strict=True))
-        order = np.lexsort((row, file, lo, hi))[: self.review_k]
-        return hi[order], lo[order], file[order], row[order]
+    def _offer(self, chunk: tuple[np.ndarray, ...]) -> None:
+        self.candidates.append(chunk)
+        self.buffered += len(chunk[0])
+        if self.buffered > REVIEW_BUFFER * max(len(self.group_ids), 1):
+            self.candidates = [self._bottom()]
+            self.buffered = len(self.candidates[0][0])
+
+    def _bottom(self) -> tuple[np.ndarray, ...]:
+        """Each review group's ``review_k`` candidates of smallest key, in key order."""
+        if not self.candidates:
+            return tuple(np.zeros(0, np.int64) for _ in range(5))
+        group, hi, lo, file, row = (np.concatenate(parts) for parts in zip(*self.candidates, strict=True))
+        order = np.lexsort((row, file, lo, hi, group))
+        group, hi, lo, file, row = group[order], hi[order], lo[order], file[order], row[order]
+        first = np.searchsorted(group, group, side="left")
+        keep = np.arange(len(group)) - first < self.review_k
+        return group[keep], hi[keep], lo[keep], file[keep], row[keep]
 
     @property
     def review(self) -> dict[str, list[tuple[int, str, str, int]]]:
         """group -> the run's k candidates of smallest key: (key, shard, phase, row index)."""
-        out = {}
-        for group in sorted(self.candidates):
-            hi, lo, file, row = self._bottom(group)
-            out[group] = [
-                ((int(h) << 64) | int(low), *self.files[f], int(r))
-                for h, low, f, r in zip(hi.tolist(), lo.tolist(), file.tolist(), row.tolist(), strict=True)
-            ]
-        return out
+        names = {n: g for g, n in self.group_ids.items()}
+        out: dict[str, list[tuple[int, str, str, int]]] = {}
+        for g, h, low, f, r in zip(*(a.tolist() for a in self._bottom()), strict=True):
+            out.setdefault(names[g], []).append(((int(h) << 64) | int(low), *self.files[f], int(r)))
+        return dict(sorted(out.items()))
 
 
 def summary_paths(output_dir: Path) -> list[Path]:
-    return sorted((Path(output_dir) / "_work" / "summaries").glob("*.sum"))
+    """The run's per-file summaries (finalize's, each holding both phases of its file)."""
+    return sorted((Path(output_dir) / "_work" / "summaries" / "files").glob("*.sum"))
 
 
 def _merge_files(paths: list[Path], review_k: int) -> RunSummary:
@@ -625,7 +681,7 @@ def review_rows(output_dir: Path, entries: list[tuple[int, str, str, int]]) -> l
         by_file[(shard, phase)].append(row)
     texts: dict[tuple[str, str, int], str] = {}
     for (shard, phase), rows in by_file.items():
-        table = _read_review(Path(output_dir) / "_work" / "review" / f"{shard}.{phase}.parquet")
+        table = _read_review(Path(output_dir) / "_work" / "review" / phase / f"{shard}.parquet")
         for row, text in zip(rows, table.column("row").take(rows).to_pylist(), strict=True):
             texts[(shard, phase, row)] = text
     return [texts[(shard, phase, row)] for _, shard, phase, row in entries]

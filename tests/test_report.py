@@ -18,7 +18,9 @@ from crawlsieve.quality.report import build_report, safe_href, script_json
 from crawlsieve.quality.summaries import (
     GRID,
     GRID_BINS,
+    Summary,
     extract_summary,
+    file_summary,
     final_summary,
     grid_bins,
     write_summary,
@@ -219,11 +221,11 @@ def write_summaries(root: Path, shard: str, warc_path: str, records_read: int) -
     summary, review = extract_summary(
         shard, warc_path, records_read, None, pq.read_table(ledger / f"{shard}.extract.parquet"), 20
     )
-    write_summary(summary, review, *summary_files(root, shard, "extract"))
-    summary, review = final_summary(
-        shard, warc_path, kept, pq.read_table(ledger / f"{shard}.final.parquet"), 20
-    )
-    write_summary(summary, review, *summary_files(root, shard, "final"))
+    extract_path, extract_review = summary_files(root, shard, "extract")
+    write_summary(summary, review, extract_path, extract_review)
+    final, rows = final_summary(shard, warc_path, kept, pq.read_table(ledger / f"{shard}.final.parquet"), 20)
+    whole, rows = file_summary(Summary.read(extract_path), pq.read_table(extract_review), final, rows)
+    write_summary(whole, rows, *summary_files(root, shard, "files"))
 
 
 @pytest.fixture

@@ -73,9 +73,7 @@ def write_injection_warc(path: Path) -> Path:
         headers = StatusAndHeaders(
             "200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1"
         )
-        record = writer.create_warc_record(
-            url, "response", payload=io.BytesIO(payload), http_headers=headers
-        )
+        record = writer.create_warc_record(url, "response", payload=io.BytesIO(payload), http_headers=headers)
         writer.write_record(record)
     path.write_bytes(buffer.getvalue())
     return path
