@@ -30,6 +30,7 @@ browser:
 
 test: setup browser
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q --durations=15
 
 test-fast: setup

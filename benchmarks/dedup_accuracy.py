@@ -86,7 +86,7 @@ def main() -> None:
     sets = {d["id"]: shingles(d["text"]) for d in docs}
     config = Config()
     config.dedup.verify_threshold = args.verify_threshold
-    stage = signature_stages(config)[0]
+    stage = signature_stages(config.dedup)[0]
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "_work"

@@ -84,7 +84,7 @@ def make_shard(path: str, shard: int, docs: int, words: int, config: Config) -> 
             "fetch_time": pa.array([when] * docs, pa.timestamp("us", tz="UTC")),
         }
     )
-    for stage in signature_stages(config):
+    for stage in signature_stages(config.dedup):
         table = stage(table)
     pq.write_table(table.drop_columns(["text"]), path)
 

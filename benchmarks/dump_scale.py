@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from crawlsieve.pipelines.shard import summary_files, write_atomically
+from crawlsieve.core.io import write_atomically
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.quality.summaries import KEPT, PASSED, REMOVED, Histograms, Summary
 
 REASONS = [
@@ -132,7 +133,8 @@ def write_run(root: Path, files: int, review_k: int = 20, seed: int = 0) -> None
             g: [(rng.getrandbits(128), n * review_k + j) for j in range(review_k)]
             for n, g in enumerate(groups)
         }
-        summary_path, review_path = summary_files(root, shard, "files")
+        layout = RunLayout(root)
+        summary_path, review_path = layout.summary(shard, "files"), layout.review_rows(shard, "files")
         write_atomically(rows, review_path, compression="zstd")
         summary.write(summary_path)
 

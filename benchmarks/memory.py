@@ -34,7 +34,7 @@ MB = 1024 * 1024
 
 def generate_inputs(directory: Path, input_mb: int, files: int, pages_per_file: int) -> list[Path]:
     """WARC files of about ``input_mb`` MB in total, each with pages and large binary records."""
-    from crawlsieve.pipelines.samples import Record, build_samples, write_warc
+    from crawlsieve.samples.warcs import Record, build_samples, write_warc
 
     directory.mkdir(parents=True, exist_ok=True)
     rng = random.Random(5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from crawlsieve.pipelines.config_base import Section
+from crawlsieve.core.config import Section
 
 
 class DedupConfig(Section):

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from crawlsieve.core.errors import ConfigError
+from crawlsieve.dedup.config import DedupConfig
 from crawlsieve.dedup.minhash import HASH_SCHEME, MinHasher
 from crawlsieve.dedup.stages import BANDS, TEXT_HASH
-from crawlsieve.pipelines.config import Config, ConfigError
 
 INDEX_DIR = "dedup_index"
 METADATA = "metadata.json"
@@ -83,12 +84,12 @@ def validate_index(directory: str | Path, hasher: MinHasher) -> Path:
     return root
 
 
-def validate_against(config: Config) -> list[Path]:
+def validate_against(dedup: DedupConfig) -> list[Path]:
     """Check every ``dedup.against`` index before any work starts; returns their folders."""
     from crawlsieve.dedup.stages import minhasher
 
-    hasher = minhasher(config)
-    return [validate_index(directory, hasher) for directory in config.dedup.against]
+    hasher = minhasher(dedup)
+    return [validate_index(directory, hasher) for directory in dedup.against]
 
 
 def index_files(root: Path) -> list[str]:

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 import ray.data
 from ray.data.expressions import col
 
+from crawlsieve.core.stages import REMOVED, unique_id
 from crawlsieve.dedup.graph import (
     bucket_edges,
     connected_components,
@@ -41,8 +42,6 @@ from crawlsieve.dedup.index import BANDS_DIR, INDEX_DIR, index_files, validate_a
 from crawlsieve.dedup.minhash import MinHasher
 from crawlsieve.dedup.stages import BANDS, SIGNATURE, TEXT_HASH, DedupSignatures, minhasher, signature_matrix
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.stages import REMOVED
-from crawlsieve.pipelines.warc import unique_id
 
 EXACT, NEAR, INDEX = "dedup:exact", "dedup:near", "dedup:index"
 #: Prefix of earlier runs' indexed documents: sorts before every priority key, so they survive.
@@ -446,8 +445,8 @@ def deduplicate(work_dir: Path, output_dir: Path, config: Config) -> dict:
     started = time.monotonic()
     work_dir, output_dir = Path(work_dir), Path(output_dir)
     dedup = config.dedup
-    hasher = minhasher(config)
-    index_roots = validate_against(config) if dedup.enabled else []
+    hasher = minhasher(config.dedup)
+    index_roots = validate_against(dedup) if dedup.enabled else []
     out = work_dir / "dedup"
     out.mkdir(parents=True, exist_ok=True)
     outputs = _Outputs(
@@ -488,7 +487,7 @@ def _deduplicate_by_shuffles(
 ) -> dict:
     """The scalable path: every step a Ray Data shuffle (see the module docstring)."""
     dedup = config.dedup
-    hasher = minhasher(config)
+    hasher = minhasher(config.dedup)
     partitions = _partitions(config, rows, hasher)
     nodes = (
         ray.data.read_parquet([str(f) for f in files], include_paths=True)
@@ -540,7 +539,7 @@ def _deduplicate_in_one_task(
     """The small-run path: the shuffle path's functions, each called once over all rows."""
     started = time.process_time()
     dedup = config.dedup
-    hasher = minhasher(config)
+    hasher = minhasher(config.dedup)
     columns = _doc_columns(files, dedup.enabled)
     nodes = pa.concat_tables(
         [_nodes(_with_path(pq.read_table(f, columns=columns), f), hasher, dedup.near) for f in files]

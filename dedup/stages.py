@@ -17,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from crawlsieve.core.stages import Stage, with_decisions
+from crawlsieve.dedup.config import DedupConfig
 from crawlsieve.dedup.minhash import (
     MinHasher,
     lsh_params,
@@ -24,8 +26,6 @@ from crawlsieve.dedup.minhash import (
     normalized_words,
     shingle_hashes,
 )
-from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.stages import Stage, with_decisions
 
 TEXT_HASH = "dedup_text_hash"
 BANDS = "dedup_bands"
@@ -33,9 +33,8 @@ SIGNATURE = "dedup_signature"
 PAYLOAD_REASON = "dedup:payload"
 
 
-def minhasher(config: Config) -> MinHasher:
+def minhasher(d: DedupConfig) -> MinHasher:
     """The MinHash settings of a config (bands x rows by datasketch's optimal-parameter routine)."""
-    d = config.dedup
     bands, rows = lsh_params(d.threshold, d.num_perm, d.false_positive_weight, d.false_negative_weight)
     return MinHasher(num_perm=d.num_perm, seed=d.seed, ngram=d.ngram_size, bands=bands, rows=rows)
 
@@ -105,11 +104,11 @@ def signature_matrix(column: pa.Array | pa.ChunkedArray, num_perm: int) -> tuple
     return data.view("<u4").reshape(n, num_perm).astype(np.uint32), valid
 
 
-def signature_stages(config: Config) -> list[Stage]:
+def signature_stages(dedup: DedupConfig) -> list[Stage]:
     """Stages that add the columns the global dedup step needs (hashes, MinHash bands)."""
-    if not config.dedup.enabled:
+    if not dedup.enabled:
         return []
-    return [DedupSignatures(minhasher(config), near=config.dedup.near)]
+    return [DedupSignatures(minhasher(dedup), near=dedup.near)]
 
 
 class PayloadDigestDedup:
@@ -155,8 +154,8 @@ class PayloadDigestDedup:
         return list(range(batch.num_rows)), [object()] * batch.num_rows
 
 
-def payload_stages(config: Config) -> list[Stage]:
+def payload_stages(dedup: DedupConfig) -> list[Stage]:
     """Pre-extraction stages over rows with ``payload_digest`` (see module docstring)."""
-    if not (config.dedup.enabled and config.dedup.payload):
+    if not (dedup.enabled and dedup.payload):
         return []
     return [PayloadDigestDedup()]

@@ -1,19 +1,20 @@
 """fastText quality classifier and KenLM perplexity: the expensive stages, run last.
 
 Both hold only a model path (stages are pickled to Ray workers); the model loads once per
-worker process through ``filters.models``.
+worker process through ``core.models``.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from importlib import resources
 
 import pyarrow as pa
 
+from crawlsieve.core.models import fasttext_model, kenlm_model
+from crawlsieve.core.stages import with_decisions
 from crawlsieve.filters.config import ClassifierConfig, KenlmConfig
-from crawlsieve.filters.models import default_quality_model_path, fasttext_model, kenlm_model
-from crawlsieve.pipelines.stages import with_decisions
 
 QUALITY_SCORE = "quality_score"
 _WHITESPACE = re.compile(r"\s+")
@@ -34,6 +35,14 @@ def positive_probability(model, texts: list[str], positive_label: str) -> list[f
     return scores
 
 
+#: The project's own quality classifier (see filters/train_default.py and the README).
+DEFAULT_QUALITY_MODEL = "quality_default.ftz"
+
+
+def default_quality_model_path() -> str:
+    return str(resources.files("crawlsieve.filters") / "data" / DEFAULT_QUALITY_MODEL)
+
+
 class QualityClassifierStage:
     """Adds ``quality_score`` to every row; in drop mode removes rows below ``min_score``
     (reason ``quality_classifier:score``)."""
@@ -43,6 +52,9 @@ class QualityClassifierStage:
     def __init__(self, config: ClassifierConfig):
         self.config = config
         self.model_path = config.model_path or default_quality_model_path()
+
+    def check(self) -> None:
+        fasttext_model(self.model_path)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         c = self.config
@@ -72,6 +84,9 @@ class KenlmPerplexityStage:
 
     def __init__(self, config: KenlmConfig):
         self.config = config
+
+    def check(self) -> None:
+        kenlm_model(self.config.model_path)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         model = kenlm_model(self.config.model_path)

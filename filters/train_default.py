@@ -21,8 +21,8 @@ import json
 import random
 from pathlib import Path
 
-from crawlsieve.filters.models import default_quality_model_path
-from crawlsieve.quality.train import Metrics, train_classifier
+from crawlsieve.filters.classifier import default_quality_model_path
+from crawlsieve.filters.train import Metrics, train_classifier
 
 _REPO = Path(__file__).resolve().parent.parent
 

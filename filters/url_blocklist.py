@@ -23,8 +23,8 @@ import xxhash
 from datatrove.pipeline.filters.url_filter import normalize, normalizer, parse_list
 from datatrove.utils._import_utils import ASSETS_PATH
 
+from crawlsieve.core.stages import with_decisions
 from crawlsieve.filters.config import UrlFilterConfig
-from crawlsieve.pipelines.stages import with_decisions
 
 _ARCHIVE = os.path.join(ASSETS_PATH, "url_filterblacklistsv0_3_0.tar.gz")
 #: Part of the cache folder's name; bump it when the cached arrays change meaning.

@@ -15,6 +15,7 @@ import os
 import sys
 
 from crawlsieve import __version__
+from crawlsieve.core.errors import ConfigError, UsageError
 
 #: subcommand -> module implementing it, in the order `--help` lists them.
 COMMANDS = {
@@ -23,13 +24,9 @@ COMMANDS = {
     "report": "crawlsieve.quality.report",
     "review": "crawlsieve.quality.review_labels",
     "mix": "crawlsieve.quality.mix",
-    "train-quality": "crawlsieve.quality.train",
+    "train-quality": "crawlsieve.filters.train",
     "config": "crawlsieve.pipelines.config_command",
 }
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,8 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "handler", None) is None:
         parser.print_help()
         return 0
-    from crawlsieve.pipelines.config import ConfigError
-
     try:
         return int(args.handler(args) or 0)
     except (UsageError, ConfigError) as error:

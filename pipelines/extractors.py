@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from crawlsieve.pipelines.config import ConfigError, ExtractConfig
+from crawlsieve.core.errors import ConfigError
+from crawlsieve.pipelines.config import ExtractConfig
 
 
 class Extractor(Protocol):

@@ -15,15 +15,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from crawlsieve.core.io import write_atomically, write_json_atomically
+from crawlsieve.core.layout import RunLayout
+from crawlsieve.core.stages import REMOVED, Stage
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.shard import (
-    CpuClock,
-    run_stages,
-    summary_files,
-    write_atomically,
-    write_json_atomically,
-)
-from crawlsieve.pipelines.stages import REMOVED, Stage
+from crawlsieve.pipelines.shard import CpuClock, run_stages
 
 #: Columns of an output row, in order (DESIGN.md "Document columns"); signals follow.
 OUTPUT_COLUMNS = (
@@ -45,14 +41,14 @@ OUTPUT_COLUMNS = (
 
 
 def finalize_stages(config: Config) -> list[Stage]:
-    from crawlsieve.quality import domain
+    from crawlsieve.tagging import domain
 
-    return list(domain.domain_stages(config))
+    return list(domain.domain_stages(config.domain))
 
 
 def decisions_for(output_dir: Path, shard: str) -> pa.Table | None:
     """This shard's rows of the global dedup decisions (the dedup step writes one file per shard)."""
-    path = output_dir / "_work" / "dedup" / "decisions" / f"{shard}.parquet"
+    path = RunLayout(output_dir).decisions(shard)
     return pq.read_table(path) if path.is_file() else None
 
 
@@ -102,18 +98,18 @@ def _read_or_empty(path: Path) -> pa.Table | None:
 
 def warc_path_of(output_dir: Path, shard: str) -> str:
     """The input file of a shard, as phase A recorded it."""
-    marker = output_dir / "_state" / "extract" / f"{shard}.json"
+    marker = RunLayout(output_dir).marker("extract", shard)
     return json.loads(marker.read_text(encoding="utf-8"))["warc_path"]
 
 
 def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
-    from crawlsieve.pipelines.writer import sanitized, write_shard
+    from crawlsieve.core.shards import sanitized, write_shard
     from crawlsieve.quality.summaries import Summary, file_summary, final_summary, write_summary
 
     started = time.monotonic()
     clock = CpuClock()
-    docs_path = output_dir / "_work" / "docs" / f"{shard}.parquet"
-    ledger_path = output_dir / "_work" / "ledger" / f"{shard}.final.parquet"
+    layout = RunLayout(output_dir)
+    docs_path, ledger_path = layout.docs(shard), layout.ledger(shard, "final")
     kept = pa.table({"id": pa.array([], pa.string())})
     decided = 0
     with clock.part("finalize:read"):
@@ -135,19 +131,19 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
     with clock.part("finalize:write"):
         kept = sanitized(kept)
         # Always called: an empty table still replaces what an earlier run wrote for this shard.
-        written = write_shard(kept, output_dir / "data", shard, config.output)
+        written = write_shard(kept, layout.data, shard, config.output)
     with clock.part("finalize:summary"):
         ledger_table = pq.read_table(ledger_path) if decided else None
         summary, review = final_summary(
             shard, warc_path_of(output_dir, shard), kept, ledger_table, config.report.review_per_reason
         )
-        extract_path, extract_review = summary_files(output_dir, shard, "extract")
+        extract_path, extract_review = layout.summary(shard, "extract"), layout.review_rows(shard, "extract")
         cpu = {("finalize:ledger" if k == "ledger" else k): v for k, v in clock.rounded().items()}
         summary.cpu_seconds = cpu
         summary, review = file_summary(
             Summary.read(extract_path), _read_or_empty(extract_review), summary, review
         )
-    write_summary(summary, review, *summary_files(output_dir, shard, "files"))
+    write_summary(summary, review, layout.summary(shard, "files"), layout.review_rows(shard, "files"))
     record = {
         "shard": shard,
         "documents_kept": kept.num_rows,
@@ -156,5 +152,5 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
         "seconds": round(time.monotonic() - started, 3),
         "cpu_seconds": cpu,
     }
-    write_json_atomically(record, output_dir / "_state" / "final" / f"{shard}.json")
+    write_json_atomically(record, layout.marker("final", shard))
     return record

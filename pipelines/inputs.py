@@ -16,7 +16,7 @@ from pathlib import Path
 
 import fsspec
 
-from crawlsieve.pipelines.cli import UsageError
+from crawlsieve.core.errors import UsageError
 
 CRAWL_NAME = re.compile(r"^CC-MAIN-\d{4}-\d{2}$")
 REMOTE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)

@@ -1,7 +1,7 @@
 """One run at a time per output directory.
 
 Two runs into one directory would mix each other's work files and publish stats of both. The
-driver holds ``DIR/_state/lock.json`` for the whole run in two ways:
+driver holds the lock file (``RunLayout.lock``) for the whole run in two ways:
 
 * an exclusive ``flock`` on the file, which the kernel (or the NFS lock manager on a shared
   volume) releases when the holder dies, so a crashed run never leaves the directory locked;
@@ -27,9 +27,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crawlsieve.pipelines.cli import UsageError
+from crawlsieve.core.errors import UsageError
 
-LOCK_NAME = "lock.json"
 HEARTBEAT_SECONDS = 30.0
 STALE_SECONDS = 120.0
 
@@ -51,8 +50,8 @@ def _holder_alive_elsewhere(holder: dict) -> bool:
 class OutputLock:
     """Held from ``acquire`` to ``release`` (or the end of the process)."""
 
-    def __init__(self, state_dir: Path):
-        self.path = Path(state_dir) / LOCK_NAME
+    def __init__(self, path: Path):
+        self.path = Path(path)
         self.run_id = uuid.uuid4().hex[:12]
         self._fd: int | None = None
         self._stop = threading.Event()

@@ -24,24 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from crawlsieve import __version__
-from crawlsieve.pipelines.cli import UsageError
+from crawlsieve.core.errors import UsageError
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.pipelines.config import Config, load_config
-from crawlsieve.pipelines.output_lock import LOCK_NAME, OutputLock
+from crawlsieve.pipelines.output_lock import OutputLock
 
 HELP = "Run the pipeline over WARC files (paths, globs, URLs, @lists or a crawl name)."
-
-#: Work products of a run; a fresh (non --resume) run clears them, nothing else in DIR.
-RUN_OUTPUTS = (
-    "data",
-    "_work",
-    "_state",
-    "review",
-    "dedup_index",
-    "stats.json",
-    "mixture.json",
-    "distributions.json",
-    "report.html",
-)
 
 
 EXAMPLES = """examples:
@@ -105,15 +93,17 @@ def prepare_config(args: argparse.Namespace) -> Config:
 
 
 def validate(config: Config) -> None:
-    """Refuse bad models and indexes with one line before any work starts."""
+    """Refuse bad models, lists and indexes with one line before any work starts: every stage
+    that will run loads what it declares it needs (``Stage.check``)."""
     from crawlsieve.dedup.index import validate_against
-    from crawlsieve.filters import language, stages
-    from crawlsieve.pipelines.extractors import make_extractor
+    from crawlsieve.pipelines.finalize import finalize_stages
+    from crawlsieve.pipelines.shard import per_file_stages
 
-    make_extractor(config.extract)
-    language.validate(config.language)
-    stages.validate(config)
-    validate_against(config)
+    for stage in [*per_file_stages(config), *finalize_stages(config)]:
+        check = getattr(stage, "check", None)
+        if check is not None:
+            check()
+    validate_against(config.dedup)
 
 
 def check_output_location(output: str) -> Path:
@@ -132,30 +122,26 @@ def check_output(output_dir: Path, resume: bool) -> None:
     if output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"--output {output_dir} exists and is not a directory")
     if resume:
-        if not (output_dir / "_state" / "run.json").is_file():
+        if not RunLayout(output_dir).run_record.is_file():
             raise UsageError(f"--resume: {output_dir} holds no run to resume")
         return
-    if (
-        output_dir.is_dir()
-        and any(output_dir.iterdir())
-        and not (output_dir / "_state" / "run.json").is_file()
-    ):
+    if output_dir.is_dir() and any(output_dir.iterdir()) and not RunLayout(output_dir).run_record.is_file():
         raise UsageError(f"--output {output_dir} is not empty and holds no crawlsieve run: choose another")
 
 
 def clear_output(output_dir: Path) -> None:
     """Remove an earlier run's outputs (never the lock this run holds on the directory)."""
-    for name in RUN_OUTPUTS:
-        path = output_dir / name
-        if name == "_state" and path.is_dir():
+    layout = RunLayout(output_dir)
+    for path in layout.outputs():
+        if path == layout.state and path.is_dir():
             for child in path.iterdir():
-                if child.name != LOCK_NAME:
+                if child != layout.lock:
                     shutil.rmtree(child) if child.is_dir() else child.unlink()
         elif path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
-    (output_dir / "data").mkdir(parents=True, exist_ok=True)  # readers see a dataset even if nothing is kept
+    layout.data.mkdir(parents=True, exist_ok=True)  # readers see a dataset even if nothing is kept
 
 
 class Phases:
@@ -302,7 +288,7 @@ def _attempt(output_dir: Path, phase: str, shard: str) -> int:
     reads it would then never end the run, so each attempt is counted, and past
     ``ray.max_task_retries`` retries the file is given up (phase A: one `worker_lost` row).
     """
-    path = output_dir / "_state" / "attempts" / phase / shard
+    path = RunLayout(output_dir).attempts(phase, shard)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         count = int(path.read_text(encoding="utf-8")) + 1
@@ -338,7 +324,7 @@ def _shaping(config: dict) -> dict:
 
 
 def completed(output_dir: Path, phase: str) -> set[str]:
-    return {p.stem for p in (output_dir / "_state" / phase).glob("*.json")}
+    return {p.stem for p in RunLayout(output_dir).markers(phase)}
 
 
 def run_pipeline(
@@ -359,7 +345,7 @@ def run_pipeline(
     validate(config)
     output_dir = output_dir.resolve()
     check_output(output_dir, resume)
-    with OutputLock(output_dir / "_state"), StopOnSignals() as stop:
+    with OutputLock(RunLayout(output_dir).lock), StopOnSignals() as stop:
         return _run_locked(locations, output_dir, config, stop, phases, resume=resume, report=report, log=log)
 
 
@@ -374,8 +360,8 @@ def _run_locked(
     report: bool,
     log,
 ) -> dict:
+    from crawlsieve.core.io import write_json_atomically
     from crawlsieve.pipelines.inputs import shard_name
-    from crawlsieve.pipelines.shard import write_json_atomically
 
     if not resume:
         clear_output(output_dir)
@@ -383,16 +369,16 @@ def _run_locked(
     clock = time.monotonic()
     shards = {shard_name(loc): loc for loc in locations}
     if resume:
-        previous = json.loads((output_dir / "_state" / "run.json").read_text(encoding="utf-8"))
+        previous = json.loads(RunLayout(output_dir).run_record.read_text(encoding="utf-8"))
         if sorted(previous["shards"]) != sorted(shards):
             raise UsageError("--resume: the inputs differ from the interrupted run's")
         if _shaping(previous["config"]) != _shaping(config.model_dump(mode="json")):
             raise UsageError("--resume: the config differs from the interrupted run's (other than `ray`)")
     write_json_atomically(
         {"shards": shards, "config": config.model_dump(mode="json"), "version": __version__},
-        output_dir / "_state" / "run.json",
+        RunLayout(output_dir).run_record,
     )
-    shutil.rmtree(output_dir / "_state" / "attempts", ignore_errors=True)  # counted per run
+    shutil.rmtree(RunLayout(output_dir).attempts_dir, ignore_errors=True)  # counted per run
     init_ray(config)
     stop.install()
     phases.end("startup")
@@ -429,7 +415,7 @@ def _run_phases(
 
     from crawlsieve.dedup.run import deduplicate
 
-    dedup_summary = deduplicate(output_dir / "_work", output_dir, config)
+    dedup_summary = deduplicate(RunLayout(output_dir).work, output_dir, config)
     phases.end("dedup")
     log(f"crawlsieve: dedup done ({time.monotonic() - clock:.0f}s); tagging and writing shards")
     _per_shard(_finalize_batch, [{"shard": s} for s in order], config, output_dir)
@@ -463,7 +449,7 @@ def aggregate(
     order = [*stage_names(config), "dedup", *(s.name for s in finalize_stages(config))]
     run = merge_run(output_dir, config.report.review_per_reason)
     build_review(output_dir, config.report.review_per_reason, run)
-    build_mixture(output_dir, config, run)
+    build_mixture(output_dir, config.domain.tokenizer_path, config.model_dump(mode="json"), run)
     phases.end("aggregate")
     driver = sum(phases.driver_cpu.values())
     extra = {
@@ -502,12 +488,13 @@ def summary_lines(output_dir: Path, stats: dict) -> list[str]:
         f"{cost.get('core_seconds_per_1000_pages', 0):,.1f} core-seconds per 1,000 pages "
         f"(a {cost.get('dump', {}).get('pages', 0) / 1e9:g}-billion-page dump: "
         f"~{cost.get('dump', {}).get('core_hours', 0):,.0f} core-hours)",
-        f"  data:     {output_dir / 'data'}",
-        f"  stats:    {output_dir / 'stats.json'}",
+        f"  data:     {RunLayout(output_dir).data}",
+        f"  stats:    {RunLayout(output_dir).stats}",
     ]
-    for name, label in (("mixture.json", "mixture"), ("report.html", "report"), ("review", "review")):
-        if (output_dir / name).exists():
-            lines.append(f"  {label + ':':<9} {output_dir / name}")
+    layout = RunLayout(output_dir)
+    for path, label in ((layout.mixture, "mixture"), (layout.report, "report"), (layout.review, "review")):
+        if path.exists():
+            lines.append(f"  {label + ':':<9} {path}")
     return lines
 
 

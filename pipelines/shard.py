@@ -10,8 +10,6 @@ file is either completely done (and skipped by --resume) or redone from scratch.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -19,10 +17,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.stages import (
+from crawlsieve.core.io import write_atomically, write_json_atomically
+from crawlsieve.core.layout import RunLayout
+from crawlsieve.core.stages import (
     ERROR,
     FAILED,
     REMOVED,
@@ -31,6 +29,7 @@ from crawlsieve.pipelines.stages import (
     error_text,
     with_decisions,
 )
+from crawlsieve.pipelines.config import Config
 
 LEDGER_TEXT_CHARS = 2000
 LEDGER_KEEP = ("id", "warc_path", "record_offset", "url", "language", "language_score", "quality_score")
@@ -46,12 +45,12 @@ def per_file_stages(config: Config) -> list[Stage]:
 
     return [
         HttpCheckStage(config.read),
-        *pre_extraction_stages(config),
-        *dedup_stages.payload_stages(config),
+        *pre_extraction_stages(config.filters),
+        *dedup_stages.payload_stages(config.dedup),
         ExtractStage(config.extract),
         LanguageStage(config.language),
-        *post_language_stages(config),
-        *dedup_stages.signature_stages(config),
+        *post_language_stages(config.filters),
+        *dedup_stages.signature_stages(config.dedup),
     ]
 
 
@@ -172,42 +171,6 @@ def run_stages(
     return docs, ledger
 
 
-def write_atomically(table: pa.Table, path: Path, **parquet_options) -> None:
-    """Write Parquet under a temporary name, fsync, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp, **({"compression": "zstd"} | parquet_options))
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename durable, so a machine crash cannot keep a marker yet lose the file renamed before it.
-
-    Best effort: some network and FUSE file systems refuse fsync on a directory.
-    """
-    handle = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
-
-
-def write_json_atomically(data: dict, path: Path, sort_keys: bool = True) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1, sort_keys=sort_keys, default=str)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_directory(path.parent)
-
-
 def _concat(tables: list[pa.Table]) -> pa.Table | None:
     return pa.concat_tables(tables, promote_options="permissive") if tables else None
 
@@ -243,11 +206,8 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
                 "shard", pa.array([shard] * docs_table.num_rows, pa.string())
             )
         ledger_table = _concat(ledger)
-        work = output_dir / "_work"
-        docs_path, ledger_path = (
-            work / "docs" / f"{shard}.parquet",
-            work / "ledger" / f"{shard}.extract.parquet",
-        )
+        layout = RunLayout(output_dir)
+        docs_path, ledger_path = layout.docs(shard), layout.ledger(shard, "extract")
         for table, path in ((docs_table, docs_path), (ledger_table, ledger_path)):
             if table is not None:
                 write_atomically(table, path)
@@ -263,7 +223,7 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
             config.report.review_per_reason,
         )
     summary.cpu_seconds = clock.rounded()
-    write_summary(summary, review, *summary_files(output_dir, shard, "extract"))
+    write_summary(summary, review, layout.summary(shard, "extract"), layout.review_rows(shard, "extract"))
     record = {
         "shard": shard,
         "warc_path": display_location(location),
@@ -274,18 +234,8 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
         "cpu_seconds": summary.cpu_seconds,
         "node_id": _ray_node_id(),
     }
-    write_json_atomically(record, output_dir / "_state" / "extract" / f"{shard}.json")
+    write_json_atomically(record, layout.marker("extract", shard))
     return record
-
-
-def summary_files(output_dir: Path, shard: str, phase: str) -> tuple[Path, Path]:
-    """Where a task writes its summary and its review candidates (``quality.summaries``): phase A
-    under ``extract/``, finalize the file's whole summary (both phases) under ``files/``."""
-    work = output_dir / "_work"
-    return (
-        work / "summaries" / phase / f"{shard}.sum",
-        work / "review" / phase / f"{shard}.parquet",
-    )
 
 
 def worker_lost(location: str, shard: str, output_dir: Path, attempts: int) -> dict:
@@ -308,11 +258,11 @@ def worker_lost(location: str, shard: str, output_dir: Path, attempts: int) -> d
     )
     from crawlsieve.quality.summaries import extract_summary, write_summary
 
-    work = output_dir / "_work"
-    (work / "docs" / f"{shard}.parquet").unlink(missing_ok=True)
-    write_atomically(row, work / "ledger" / f"{shard}.extract.parquet")
+    layout = RunLayout(output_dir)
+    layout.docs(shard).unlink(missing_ok=True)
+    write_atomically(row, layout.ledger(shard, "extract"))
     summary, review = extract_summary(shard, warc_path, 1, None, row, k=1)
-    write_summary(summary, review, *summary_files(output_dir, shard, "extract"))
+    write_summary(summary, review, layout.summary(shard, "extract"), layout.review_rows(shard, "extract"))
     record = {
         "shard": shard,
         "warc_path": warc_path,
@@ -323,5 +273,5 @@ def worker_lost(location: str, shard: str, output_dir: Path, attempts: int) -> d
         "cpu_seconds": {},
         "node_id": _ray_node_id(),
     }
-    write_json_atomically(record, output_dir / "_state" / "extract" / f"{shard}.json")
+    write_json_atomically(record, layout.marker("extract", shard))
     return record

@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 import pyarrow as pa
 from warcio.archiveiterator import ArchiveIterator
 
+from crawlsieve.core.stages import ERROR, FAILED, NOT_RESPONSE, error_text, unique_id, with_decisions
 from crawlsieve.pipelines.config import ReadConfig
 from crawlsieve.pipelines.http_payload import PayloadTooLarge, read_payload
 from crawlsieve.pipelines.inputs import display_location, open_location
-from crawlsieve.pipelines.stages import ERROR, FAILED, NOT_RESPONSE, error_text, with_decisions
 
 DUMP_IN_PATH = re.compile(r"(CC-MAIN-\d{4}-\d{2})")
 #: A status line's code; anything else (overflowing numbers, non-ASCII digits) is stored as null.
@@ -80,14 +80,6 @@ def _record_id(header: str | None) -> str | None:
     if not header:
         return None
     return header.strip("<>").removeprefix("urn:uuid:")
-
-
-def unique_id(record_id: str, shard: str, offset: int) -> str:
-    """The id of a record whose WARC-Record-ID another record of the run already has.
-
-    Real crawls repeat ids after re-fetches and merges; the file and offset make this one unique.
-    """
-    return f"{record_id}@{shard}:{offset}"
 
 
 class _Records(ArchiveIterator):

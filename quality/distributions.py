@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.quality.config import ReportConfig
 from crawlsieve.quality.mixture import data_files
 from crawlsieve.quality.summaries import (
@@ -49,7 +50,7 @@ LABELS = {
 
 def report_config(output_dir: Path) -> ReportConfig:
     """The run's report settings, as recorded in stats.json (defaults when absent)."""
-    stats_path = output_dir / "stats.json"
+    stats_path = RunLayout(output_dir).stats
     if stats_path.is_file():
         section = json.loads(stats_path.read_text(encoding="utf-8")).get("config", {}).get("report")
         if isinstance(section, dict):
@@ -144,7 +145,7 @@ def top_sites(run: RunSummary, limit: int) -> list[list]:
 
 def duplicates(output_dir: Path, config: ReportConfig) -> dict:
     """Cluster size counts and the largest clusters with their members' texts."""
-    clusters_path = output_dir / "_work" / "dedup" / "clusters.parquet"
+    clusters_path = RunLayout(output_dir).clusters
     if not clusters_path.exists():
         return {"size_counts": _sizes_from_kept(output_dir), "clusters": [], "source": "dup_cluster_size"}
     clusters = ds.dataset(clusters_path, format="parquet")
@@ -191,7 +192,7 @@ def duplicates(output_dir: Path, config: ReportConfig) -> dict:
 def _sizes_from_kept(output_dir: Path) -> dict[str, int]:
     """Without a clusters file: each kept document stands for its cluster (one survivor each)."""
     counts: Counter = Counter()
-    for path in data_files(output_dir / "data"):
+    for path in data_files(RunLayout(output_dir).data):
         if "dup_cluster_size" not in pq.read_schema(path).names:
             continue
         for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=["dup_cluster_size"]):
@@ -204,8 +205,8 @@ def _texts_of(output_dir: Path, ids: set[str], chars: int) -> dict[str, dict]:
     wanted = pa.array(sorted(ids), pa.string())
     found: dict[str, dict] = {}
     files = [
-        *data_files(output_dir / "data"),
-        *sorted((output_dir / "_work" / "ledger").glob("*.parquet")),
+        *data_files(RunLayout(output_dir).data),
+        *RunLayout(output_dir).ledger_files(),
     ]
     for path in files:
         names = pq.read_schema(path).names
@@ -249,7 +250,7 @@ def build_distributions(
         "top_sites_exact": not run.sites_truncated,
         "duplicates": duplicates(output_dir, config),
     }
-    path = output_dir / "distributions.json"
+    path = RunLayout(output_dir).distributions
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(result, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
     tmp.replace(path)

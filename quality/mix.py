@@ -36,6 +36,8 @@ from pathlib import Path
 import pyarrow as pa
 import yaml
 
+from crawlsieve.core.layout import RunLayout
+
 HELP = (
     "Sampling plan (rate or epochs per domain/language group) to reach N tokens of a target mixture, "
     "or of the mixture a law fitted on proxy runs predicts best."
@@ -189,7 +191,7 @@ def compute_plan(groups: list[dict], target: dict, tokens: int, max_epochs: floa
 
 
 def parse_tokens(value: str) -> int:
-    from crawlsieve.pipelines.cli import UsageError
+    from crawlsieve.core.errors import UsageError
 
     try:
         number = float(value.replace("_", "").replace(",", ""))
@@ -202,8 +204,8 @@ def parse_tokens(value: str) -> int:
 
 def load_target(path: str) -> dict:
     """{language: {code: weight}, domain: {tag: weight}}, keys sanitized like partition values."""
-    from crawlsieve.pipelines.cli import UsageError
-    from crawlsieve.pipelines.writer import partition_value
+    from crawlsieve.core.errors import UsageError
+    from crawlsieve.core.shards import partition_value
 
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
@@ -233,11 +235,11 @@ def load_groups(output_dir: Path) -> tuple[list[dict], dict | None]:
     """The groups of DIR/mixture.json (or computed from DIR/data), and the mixture if there is one."""
     from crawlsieve.quality.mixture import group_sums, mixture_groups
 
-    path = output_dir / "mixture.json"
+    path = RunLayout(output_dir).mixture
     if path.is_file():
         mixture = json.loads(path.read_text(encoding="utf-8"))
         return mixture["groups"], mixture
-    return mixture_groups(group_sums(output_dir / "data")), None
+    return mixture_groups(group_sums(RunLayout(output_dir).data)), None
 
 
 # --- materializing --------------------------------------------------------------------------
@@ -277,17 +279,25 @@ def with_epochs(repeated: pa.Table, copies) -> pa.Table:
     return repeated.append_column("epoch", epoch)
 
 
-def materialize(output_dir: Path, plan: dict, out: Path, config, seed: int) -> dict:
-    """Write the sample of ``plan`` under OUT (data/, mixture.json, plan.json); returns OUT's mixture."""
+def materialize(output_dir: Path, plan: dict, out: Path, recorded: dict, seed: int) -> dict:
+    """Write the sample of ``plan`` under OUT (data/, mixture.json, plan.json); returns OUT's mixture.
+
+    ``recorded``: the run's config as its mixture.json records it (its output and tokenizer
+    settings carry over to OUT)."""
     import numpy as np
     import pyarrow.dataset as ds
 
-    from crawlsieve.pipelines.writer import write_shard
+    from crawlsieve.core.errors import ConfigError
+    from crawlsieve.core.shards import OutputConfig, write_shard
     from crawlsieve.quality.mixture import build_mixture, data_files
 
+    try:
+        output = OutputConfig.model_validate(recorded.get("output") or {})
+    except (ConfigError, ValueError):  # a mixture.json from another version: default shard settings
+        output = OutputConfig()
     epochs = {(g["domain"], g["language"]): g["epochs"] for g in plan["groups"]}
     by_shard: dict[str, list[Path]] = defaultdict(list)
-    for path in data_files(output_dir / "data"):
+    for path in data_files(RunLayout(output_dir).data):
         by_shard[shard_of(path)].append(path)
     for shard, files in sorted(by_shard.items()):
         table = ds.dataset(files, format="parquet").to_table()
@@ -295,9 +305,10 @@ def materialize(output_dir: Path, plan: dict, out: Path, config, seed: int) -> d
         row_epochs = [epochs.get(key, 0.0) for key in keys]
         copies = np.asarray(copies_of(table.column("id").to_pylist(), row_epochs, seed), dtype=np.int64)
         indices = np.repeat(np.arange(table.num_rows), copies)
-        write_shard(with_epochs(table.take(indices), copies), out / "data", shard, config.output)
-    (out / "plan.json").write_text(json.dumps(plan, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return build_mixture(out, config)
+        write_shard(with_epochs(table.take(indices), copies), RunLayout(out).data, shard, output)
+    RunLayout(out).plan.write_text(json.dumps(plan, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tokenizer = (recorded.get("domain") or {}).get("tokenizer_path")
+    return build_mixture(out, tokenizer, recorded)
 
 
 # --- the command ----------------------------------------------------------------------------
@@ -317,7 +328,7 @@ def format_plan(plan: dict) -> str:
 
 
 def write_plan(plan: dict, path: Path) -> None:
-    from crawlsieve.pipelines.cli import UsageError
+    from crawlsieve.core.errors import UsageError
 
     if path.suffix == ".json":
         text = json.dumps(plan, indent=1, ensure_ascii=False) + "\n"
@@ -329,22 +340,11 @@ def write_plan(plan: dict, path: Path) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _config_of(mixture: dict | None):
-    from crawlsieve.pipelines.config import Config, ConfigError, config_from_dict
-
-    if mixture and isinstance(mixture.get("config"), dict):
-        try:
-            return config_from_dict(mixture["config"])
-        except ConfigError:
-            pass  # a mixture.json from another version: its output settings do not matter here
-    return Config()
-
-
 def fitted_plan(args: argparse.Namespace, output_dir: Path, groups: list[dict], tokens: int) -> dict:
     """Fit the experiments, print the fit, and plan the mixture it predicts best."""
     import importlib.util
 
-    from crawlsieve.pipelines.cli import UsageError
+    from crawlsieve.core.errors import UsageError
     from crawlsieve.quality import mixfit
 
     method = args.method or "law"
@@ -362,10 +362,10 @@ def fitted_plan(args: argparse.Namespace, output_dir: Path, groups: list[dict], 
 
 
 def main(args: argparse.Namespace) -> int:
-    from crawlsieve.pipelines.cli import UsageError
+    from crawlsieve.core.errors import UsageError
 
     output_dir = Path(args.dir)
-    if not (output_dir / "data").is_dir():
+    if not RunLayout(output_dir).data.is_dir():
         raise UsageError(f"{output_dir} has no data/ directory (run `crawlsieve run` first)")
     if args.max_epochs <= 0:
         raise UsageError("--max-epochs must be positive")
@@ -391,7 +391,9 @@ def main(args: argparse.Namespace) -> int:
         out = Path(args.materialize)
         if out.resolve() == output_dir.resolve():
             raise UsageError("--materialize must be a different directory from DIR")
-        written = materialize(output_dir, plan, out, _config_of(mixture), args.seed)
+        recorded = (mixture or {}).get("config")
+        recorded = recorded if isinstance(recorded, dict) else {}
+        written = materialize(output_dir, plan, out, recorded, args.seed)
         totals = written["totals"]
         print(f"materialized {totals['documents']:,} documents, {totals['tokens']:,} tokens under {out}")
     return 0

@@ -54,7 +54,7 @@ FORMULA = "L = c + k*exp(sum_j t_j*r_j)"
 
 
 def _usage(message: str) -> Exception:
-    from crawlsieve.pipelines.cli import UsageError
+    from crawlsieve.core.errors import UsageError
 
     return UsageError(message)
 

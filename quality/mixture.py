@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from crawlsieve import __version__
+from crawlsieve.core.layout import RunLayout
 
 GROUP_KEYS = ("domain", "language")
 _SUMS = ("documents", "tokens", "bytes", "quality_sum", "quality_count")
@@ -94,28 +95,31 @@ def mixture_groups(sums: dict[tuple[str, str], dict[str, float]]) -> list[dict]:
     return groups
 
 
-def build_mixture(output_dir: Path, config, run=None) -> dict:
+def build_mixture(
+    output_dir: Path, tokenizer_path: str | None, config: dict, run=None, review_k: int = 20
+) -> dict:
     """Compute DIR/mixture.json and write it (atomically); returns it.
 
     A run's mixture is the merge of its per-file summaries (``run``, or read from DIR/_work); a
     directory without them (``mix --materialize`` output) is summed from its Parquet files.
+    ``tokenizer_path`` is what counted the tokens (none: estimated); ``config`` is recorded.
     """
     from crawlsieve.quality.summaries import merge_run, summary_paths
 
     output_dir = Path(output_dir)
     if run is None and summary_paths(output_dir):
-        run = merge_run(output_dir, config.report.review_per_reason)
+        run = merge_run(output_dir, review_k)
     if run is not None:
         keys = ("documents", "tokens", "bytes", "quality_sum", "quality_count")
         sums = {group: dict(zip(keys, values, strict=True)) for group, values in run.groups.items()}
     else:
-        sums = group_sums(output_dir / "data")
+        sums = group_sums(RunLayout(output_dir).data)
     groups = mixture_groups(sums)
-    tokenizer = config.domain.tokenizer_path
+    tokenizer = tokenizer_path
     mixture = {
         "version": __version__,
         "tokens_estimated": not tokenizer,
-        "tokenizer": tokenizer or "estimate: crawlsieve.quality.tokens.ESTIMATE_PATTERN",
+        "tokenizer": tokenizer or "estimate: crawlsieve.tagging.tokens.ESTIMATE_PATTERN",
         "groups": groups,
         "totals": {
             "documents": sum(g["documents"] for g in groups),
@@ -125,9 +129,9 @@ def build_mixture(output_dir: Path, config, run=None) -> dict:
             "domains": sorted({g["domain"] for g in groups}),
             "languages": sorted({g["language"] for g in groups}),
         },
-        "config": config.model_dump(mode="json"),
+        "config": config,
     }
-    path = output_dir / "mixture.json"
+    path = RunLayout(output_dir).mixture
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(mixture, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

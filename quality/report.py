@@ -32,7 +32,8 @@ from itertools import islice
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from crawlsieve.pipelines.stages import DAMAGE_KINDS, NOT_RESPONSE
+from crawlsieve.core.layout import RunLayout
+from crawlsieve.core.stages import DAMAGE_KINDS, NOT_RESPONSE
 from crawlsieve.quality.config import ReportConfig
 
 HELP = "(Re)build DIR/report.html, the reviewer's report, from a run's output directory."
@@ -56,17 +57,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from crawlsieve.pipelines.cli import UsageError
+    from crawlsieve.core.errors import UsageError
     from crawlsieve.quality.distributions import build_distributions
 
     output_dir = Path(args.directory)
-    if not ((output_dir / "stats.json").is_file() or (output_dir / "plan.json").is_file()):
+    layout = RunLayout(output_dir)
+    if not (layout.stats.is_file() or layout.plan.is_file()):
         raise UsageError(
             f"{output_dir} holds no stats.json: is it the --output of `crawlsieve run` "
             "(or of `mix --materialize`)?"
         )
     started = time.monotonic()
-    if not (args.skip_distributions and (output_dir / "distributions.json").is_file()):
+    if not (args.skip_distributions and layout.distributions.is_file()):
         build_distributions(output_dir)
     path = build_report(output_dir)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB in {time.monotonic() - started:.1f} s)")
@@ -160,10 +162,11 @@ class ReportBuilder:
     def __init__(self, output_dir: Path, config: ReportConfig):
         self.output_dir = output_dir
         self.config = config
-        self.stats = _read_json(output_dir / "stats.json")
-        self.mixture = _read_json(output_dir / "mixture.json")
-        self.distributions = _read_json(output_dir / "distributions.json")
-        self.precision = _read_json(output_dir / "review" / "precision.json")
+        layout = RunLayout(output_dir)
+        self.stats = _read_json(layout.stats)
+        self.mixture = _read_json(layout.mixture)
+        self.distributions = _read_json(layout.distributions)
+        self.precision = _read_json(layout.review / "precision.json")
         self.plan = _read_json(output_dir / "plan.json")  # in a `mix --materialize` output
         self.charts: dict[str, dict] = {}
 
@@ -332,7 +335,7 @@ class ReportBuilder:
         counts.sort(key=lambda item: (-item[1], item[0]))
         removed_total = sum(n for _, n, _ in counts)
         per_reason = (self.precision.get("reasons") or {}) if self.precision else {}
-        review_dir = self.output_dir / "review" / "removed"
+        review_dir = RunLayout(self.output_dir).review / "removed"
         rows = []
         for reason, n, kind in counts:
             examples = _read_jsonl_head(
@@ -372,7 +375,9 @@ class ReportBuilder:
                 "margin": {"l": 260, "r": 20, "t": 40, "b": 40},
             },
         )
-        kept = _read_jsonl_head(self.output_dir / "review" / "kept.jsonl", self.config.examples_per_reason)
+        kept = _read_jsonl_head(
+            RunLayout(self.output_dir).review / "kept.jsonl", self.config.examples_per_reason
+        )
         return {
             "rows": rows,
             "kept_examples": [self.example(row, "kept") for row in kept],
@@ -842,7 +847,7 @@ def build_report(output_dir: Path, config: ReportConfig | None = None) -> Path:
     config = config or report_config(output_dir)
     builder = ReportBuilder(output_dir, config)
     page = render(builder.context())
-    target = output_dir / "report.html"
+    target = RunLayout(output_dir).report
     temporary = target.with_name(f".{target.name}.tmp-{time.time_ns()}")
     temporary.write_text(page, encoding="utf-8")
     temporary.replace(target)

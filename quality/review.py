@@ -14,6 +14,8 @@ from pathlib import Path
 
 import xxhash
 
+from crawlsieve.core.layout import RunLayout
+
 TEXT_CHARS = 2000
 FIELDS = ("id", "url", "language", "language_score", "quality_score")
 
@@ -43,7 +45,7 @@ def build_review(output_dir: Path, per_reason: int = 20, run=None) -> dict[str, 
     from crawlsieve.quality.summaries import merge_run, review_rows
 
     run = run or merge_run(output_dir, per_reason)
-    review = output_dir / "review"
+    review = RunLayout(output_dir).review
     removed_dir = review / "removed"
     removed_dir.mkdir(parents=True, exist_ok=True)
     for old in removed_dir.glob("*.jsonl"):

@@ -16,6 +16,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from statistics import NormalDist
 
+from crawlsieve.core.layout import RunLayout
+
 HELP = "Add reviewers' good/bad labels on the review/ samples to the report as per-filter precision."
 LABELS = ("good", "bad")
 KEPT = "kept"
@@ -58,7 +60,7 @@ def estimate(hits: int, n: int, confidence: float, hit_label: str) -> dict:
 
 def read_labels(path: Path) -> dict[str, str]:
     """id -> label; a later line for the same id replaces an earlier one (a corrected label)."""
-    from crawlsieve.pipelines.cli import UsageError
+    from crawlsieve.core.errors import UsageError
 
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -138,12 +140,12 @@ def precision_table(labels: dict[str, str], groups: dict[str, str], confidence: 
 
 
 def main(args: argparse.Namespace) -> int:
-    from crawlsieve.pipelines.cli import UsageError
+    from crawlsieve.core.errors import UsageError
     from crawlsieve.quality.distributions import report_config
     from crawlsieve.quality.report import build_report
 
     output_dir = Path(args.directory)
-    review_dir = output_dir / "review"
+    review_dir = RunLayout(output_dir).review
     if not review_dir.is_dir():
         raise UsageError(f"{output_dir} holds no review/ samples: is it the --output of `crawlsieve run`?")
     labels_path = Path(args.labels)

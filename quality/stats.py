@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from crawlsieve.pipelines.shard import write_json_atomically
-from crawlsieve.pipelines.stages import DAMAGE_KINDS, NOT_RESPONSE
+from crawlsieve.core.io import write_json_atomically
+from crawlsieve.core.layout import RunLayout
+from crawlsieve.core.stages import DAMAGE_KINDS, NOT_RESPONSE
 from crawlsieve.quality.config import ReportConfig
 from crawlsieve.quality.summaries import RunSummary, merge_run
 
@@ -138,5 +139,5 @@ def build_stats(
         ),
         **extra,
     }
-    write_json_atomically(stats, output_dir / "stats.json", sort_keys=False)
+    write_json_atomically(stats, RunLayout(output_dir).stats, sort_keys=False)
     return stats

@@ -32,7 +32,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from crawlsieve.pipelines.shard import write_atomically
+from crawlsieve.core.io import write_atomically
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.quality.review import review_row, sample_key
 
 MAGIC = b"CSUM"
@@ -640,7 +641,7 @@ class RunSummary:
 
 def summary_paths(output_dir: Path) -> list[Path]:
     """The run's per-file summaries (finalize's, each holding both phases of its file)."""
-    return sorted((Path(output_dir) / "_work" / "summaries" / "files").glob("*.sum"))
+    return RunLayout(output_dir).summaries("files")
 
 
 def _merge_files(paths: list[Path], review_k: int) -> RunSummary:
@@ -681,7 +682,7 @@ def review_rows(output_dir: Path, entries: list[tuple[int, str, str, int]]) -> l
         by_file[(shard, phase)].append(row)
     texts: dict[tuple[str, str, int], str] = {}
     for (shard, phase), rows in by_file.items():
-        table = _read_review(Path(output_dir) / "_work" / "review" / phase / f"{shard}.parquet")
+        table = _read_review(RunLayout(output_dir).review_rows(shard, phase))
         for row, text in zip(rows, table.column("row").take(rows).to_pylist(), strict=True):
             texts[(shard, phase, row)] = text
     return [texts[(shard, phase, row)] for _, shard, phase, row in entries]

@@ -143,7 +143,7 @@ def ray_local(https_server):
 @pytest.fixture(scope="session")
 def sample_warcs(tmp_path_factory) -> list[Path]:
     """The project's own generated sample WARCs (the demo's)."""
-    from crawlsieve.pipelines.samples import generate_sample_warcs
+    from crawlsieve.samples.warcs import generate_sample_warcs
 
     return generate_sample_warcs(tmp_path_factory.mktemp("samples"))
 

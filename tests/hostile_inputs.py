@@ -20,7 +20,7 @@ import brotli
 from warc_bytes import ARTICLE, OTHER_ARTICLE, gzip_members, http_response, page, warc_record, warcinfo
 
 from crawlsieve.pipelines.http_payload import zstd
-from crawlsieve.pipelines.samples import html_page
+from crawlsieve.samples.warcs import html_page
 
 #: Distinct hand-written articles that pass every default filter, for pages that must be kept.
 ARTICLES = [

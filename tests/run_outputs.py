@@ -9,6 +9,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from crawlsieve.core.layout import RunLayout
+
 
 def data_table(output: Path) -> pa.Table:
     """The kept documents of a run (partition columns included), sorted by id."""
@@ -26,7 +28,7 @@ def decisions(output: Path) -> list[tuple]:
     """Every record's fate from the ledgers: (id, stage, removed reason, failure kind), sorted."""
     columns = ["id", "stage", "removed", "failed"]
     rows = []
-    for path in sorted((output / "_work" / "ledger").glob("*.parquet")):
+    for path in RunLayout(output).ledger_files():
         rows += zip(
             *(pq.read_table(path, columns=columns).column(c).to_pylist() for c in columns), strict=True
         )
@@ -41,8 +43,8 @@ def clean_env() -> dict[str, str]:
 def small_run(out: Path, spec: list[tuple[str, str, int]]) -> Path:
     """A run-like output dir: per (domain, language, n), n documents of 10 tokens in their own
     shard (files of at most 64 rows), with its mixture.json."""
+    from crawlsieve.core.shards import write_shard
     from crawlsieve.pipelines.config import Config, OutputConfig
-    from crawlsieve.pipelines.writer import write_shard
     from crawlsieve.quality.mixture import build_mixture
 
     for shard, (domain, language, n) in enumerate(spec):
@@ -57,5 +59,5 @@ def small_run(out: Path, spec: list[tuple[str, str, int]]) -> Path:
             }
         )
         write_shard(table, out / "data", f"s{shard}", OutputConfig(max_rows_per_file=64))
-    build_mixture(out, Config())
+    build_mixture(out, None, Config().model_dump(mode="json"))
     return out

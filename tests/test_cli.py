@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.pipelines.config import Config, config_from_dict, defaults_yaml
 
 
@@ -87,11 +88,11 @@ def test_resume_refuses_a_config_that_would_change_the_output(tmp_path, sample_w
     from crawlsieve.pipelines.inputs import shard_name
 
     output = tmp_path / "out"
-    (output / "_state").mkdir(parents=True)
+    RunLayout(output).state.mkdir(parents=True)
     location = str(sample_warcs[0].resolve())
     earlier = Config()
     earlier.language.min_score = 0.9
-    (output / "_state" / "run.json").write_text(
+    RunLayout(output).run_record.write_text(
         json.dumps({"shards": {shard_name(location): location}, "config": earlier.model_dump(mode="json")})
     )
     result = crawlsieve("run", location, "--output", str(output), "--resume")

@@ -23,6 +23,7 @@ import psutil
 import pytest
 from run_outputs import data_rows, decisions
 
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
 
@@ -153,9 +154,7 @@ def test_run_on_a_three_node_cluster_matches_a_single_node_run_and_uses_both_wor
     for key in ("records_read", "documents_kept", "removed", "failed"):
         assert stats[key] == single[key], key
 
-    markers = [
-        json.loads(p.read_text()) for p in (tmp_path / "cluster" / "_state" / "extract").glob("*.json")
-    ]
+    markers = [json.loads(p.read_text()) for p in RunLayout(tmp_path / "cluster").markers("extract")]
     nodes = {marker["node_id"] for marker in markers}
     assert len(markers) == len(sample_warcs)
     assert None not in nodes

@@ -10,10 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from crawlsieve.core.errors import ConfigError
 from crawlsieve.dedup.index import validate_against
 from crawlsieve.dedup.run import deduplicate
 from crawlsieve.dedup.stages import signature_stages
-from crawlsieve.pipelines.config import Config, ConfigError
+from crawlsieve.pipelines.config import Config
 
 #: Each test shares one Ray dedup run of ~20-60 s (more on a loaded machine).
 pytestmark = pytest.mark.slow
@@ -48,7 +49,7 @@ def _doc(doc_id: str, text: str, quality: float | None, fetched: dt.datetime) ->
 def _write_shards(work_dir: Path, shards: list[list[dict]]) -> None:
     """Each shard is one phase-A output file, with the signature columns added by the stages."""
     (work_dir / "docs").mkdir(parents=True)
-    stages = signature_stages(Config())
+    stages = signature_stages(Config().dedup)
     schema = pa.schema(
         [
             ("id", pa.string()),
@@ -223,15 +224,15 @@ def test_missing_corrupt_or_incompatible_index_is_refused_before_work(first_run,
     config = Config()
     config.dedup.against = [str(tmp_path / "nowhere")]
     with pytest.raises(ConfigError, match="no dedup index"):
-        validate_against(config)
+        validate_against(config.dedup)
     config.dedup.against = [str(first_run[0])]
     config.dedup.num_perm = 64
     with pytest.raises(ConfigError, match="incompatible: num_perm=128"):
-        validate_against(config)
+        validate_against(config.dedup)
     corrupt = tmp_path / "corrupt" / "dedup_index"
     corrupt.mkdir(parents=True)
     (corrupt / "metadata.json").write_text("{not json")
     config = Config()
     config.dedup.against = [str(corrupt.parent)]
     with pytest.raises(ConfigError, match="corrupt index metadata"):
-        validate_against(config)
+        validate_against(config.dedup)

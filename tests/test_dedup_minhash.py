@@ -10,6 +10,7 @@ import pytest
 from datasketch import MinHash
 from datasketch.lsh import _optimal_param
 
+from crawlsieve.core.stages import REMOVED
 from crawlsieve.dedup.minhash import MinHasher, normalized_words, shingle_hash32, shingle_hashes
 from crawlsieve.dedup.run import ClusterDecider
 from crawlsieve.dedup.stages import (
@@ -23,7 +24,6 @@ from crawlsieve.dedup.stages import (
     signature_stages,
 )
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.stages import REMOVED
 
 
 def _datasketch_signature(words: list[str], hasher: MinHasher) -> np.ndarray:
@@ -54,10 +54,10 @@ def test_vectorized_signatures_equal_datasketch_minhash_with_same_seed_and_permu
 
 def test_bands_and_rows_come_from_datasketch_optimal_param():
     config = Config()
-    hasher = minhasher(config)
+    hasher = minhasher(config.dedup)
     assert (hasher.bands, hasher.rows) == _optimal_param(0.8, 128, 0.5, 0.5)
     config.dedup.threshold = 0.6
-    assert (minhasher(config).bands, minhasher(config).rows) == _optimal_param(0.6, 128, 0.5, 0.5)
+    assert (minhasher(config.dedup).bands, minhasher(config.dedup).rows) == _optimal_param(0.6, 128, 0.5, 0.5)
 
 
 def test_words_are_lowercased_without_punctuation_so_formatting_changes_hash_the_same():
@@ -66,11 +66,11 @@ def test_words_are_lowercased_without_punctuation_so_formatting_changes_hash_the
 
 
 def test_empty_and_short_documents_get_no_bands_and_empty_ones_no_text_hash():
-    stage = signature_stages(Config())[0]
+    stage = signature_stages(Config().dedup)[0]
     out = stage(pa.table({"text": ["", "word", "four words only here", "five words are enough here", None]}))
     assert out[TEXT_HASH].to_pylist()[0] is None and out[TEXT_HASH].to_pylist()[4] is None
     assert all(h is not None for h in out[TEXT_HASH].to_pylist()[1:4])
-    assert [len(b) for b in out[BANDS].to_pylist()] == [0, 0, 0, minhasher(Config()).bands, 0]
+    assert [len(b) for b in out[BANDS].to_pylist()] == [0, 0, 0, minhasher(Config().dedup).bands, 0]
 
 
 def test_near_duplicate_texts_share_a_band_and_unrelated_texts_share_none(real_texts):
@@ -78,7 +78,7 @@ def test_near_duplicate_texts_share_a_band_and_unrelated_texts_share_none(real_t
     words = long.split()
     edited = " ".join([*words[:200], "CHANGED", *words[201:]])
     other = next(t for t in real_texts if len(t.split()) > 400 and t != long)
-    bands = signature_stages(Config())[0](pa.table({"text": [long, edited, other]}))[BANDS].to_pylist()
+    bands = signature_stages(Config().dedup)[0](pa.table({"text": [long, edited, other]}))[BANDS].to_pylist()
     assert set(bands[0]) & set(bands[1])
     assert not set(bands[0]) & set(bands[2])
 

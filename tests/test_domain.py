@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from crawlsieve.pipelines.config import Config
-from crawlsieve.quality.domain import TAXONOMY, DomainTagger, domain_stages, rule_tag
+from crawlsieve.tagging.domain import TAXONOMY, DomainTagger, domain_stages, rule_tag
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_domain_stages_add_site_domain_and_token_count(ground_truth):
     batch = pa.table(
         {"id": [r["id"] for r in rows], "url": [r["url"] for r in rows], "text": [r["text"] for r in rows]}
     )
-    stages = domain_stages(Config())
+    stages = domain_stages(Config().domain)
     assert [s.name for s in stages] == ["site", "domain", "tokens"]
     for stage in stages:
         batch = stage(batch)

@@ -7,8 +7,8 @@ import json
 import pyarrow as pa
 import pytest
 
-from crawlsieve.pipelines.config import ConfigError
-from crawlsieve.quality.tokens import TokenCountStage, estimate_tokens
+from crawlsieve.core.errors import ConfigError
+from crawlsieve.tagging.tokens import TokenCountStage, estimate_tokens
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from crawlsieve.pipelines.config import ConfigError, ExtractConfig, ReadConfig
+from crawlsieve.core.errors import ConfigError
+from crawlsieve.pipelines.config import ExtractConfig, ReadConfig
 from crawlsieve.pipelines.decode import decode_html
 from crawlsieve.pipelines.extract import ExtractStage
 from crawlsieve.pipelines.extractors import make_extractor

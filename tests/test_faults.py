@@ -23,7 +23,8 @@ import psutil
 import pytest
 from run_outputs import clean_env, data_rows, decisions
 
-from crawlsieve.pipelines.samples import generate_sample_warcs
+from crawlsieve.core.layout import RunLayout
+from crawlsieve.samples.warcs import generate_sample_warcs
 
 BIN = Path(sys.executable).parent
 TASK_TITLE = "_extract_batch"
@@ -151,7 +152,7 @@ def test_killing_a_worker_mid_file_retries_its_task_and_the_output_matches_an_un
         assert driver.returncode == 0, stderr[-3000:]
         assert "accounting closes" in stdout
         outputs[name] = output
-        assert len(list((output / "_state" / "extract").glob("*.json"))) == len(warcs)
+        assert len(RunLayout(output).markers("extract")) == len(warcs)
 
     def without_paths(rows: list[dict]) -> list[dict]:
         return [{k: v for k, v in row.items() if k != "warc_path"} for row in rows]

@@ -7,10 +7,12 @@ import pickle
 import pyarrow as pa
 import pytest
 
+from crawlsieve.core.errors import ConfigError
 from crawlsieve.filters.classifier import QUALITY_SCORE, KenlmPerplexityStage, QualityClassifierStage
 from crawlsieve.filters.config import ClassifierConfig, KenlmConfig
-from crawlsieve.filters.stages import post_language_stages, validate
-from crawlsieve.pipelines.config import Config, ConfigError
+from crawlsieve.filters.stages import post_language_stages
+from crawlsieve.pipelines.config import Config
+from crawlsieve.pipelines.run import validate
 
 ARTICLE = (
     "The river authority published a long report about the floods of the last winter. It describes how the "
@@ -51,7 +53,7 @@ def test_drop_mode_removes_documents_below_the_minimum_score():
 
 
 def test_post_language_stages_end_with_the_classifier_so_quality_score_is_always_written():
-    names = [stage.name for stage in post_language_stages(Config())]
+    names = [stage.name for stage in post_language_stages(Config().filters)]
     assert names == ["heuristic_filters", "quality_classifier"]
 
 
@@ -130,7 +132,7 @@ def test_kenlm_perplexity_is_low_for_text_the_model_knows_and_drop_mode_removes_
 def test_kenlm_stage_runs_only_when_a_model_is_given_and_a_missing_one_is_refused(arpa_model, tmp_path):
     config = Config()
     config.filters.kenlm.model_path = arpa_model
-    assert [s.name for s in post_language_stages(config)][-1] == "kenlm"
+    assert [s.name for s in post_language_stages(config.filters)][-1] == "kenlm"
     config.filters.kenlm.model_path = str(tmp_path / "missing.arpa")
     with pytest.raises(ConfigError, match="KenLM model not found"):
         validate(config)

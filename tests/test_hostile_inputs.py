@@ -31,10 +31,10 @@ from run_outputs import clean_env, data_table
 from test_faults import find_task_process
 from warc_bytes import gzip_members, page, warcinfo
 
+from crawlsieve.core.stages import FAILED
 from crawlsieve.pipelines import warc as warc_module
 from crawlsieve.pipelines.config import Config, ReadConfig
 from crawlsieve.pipelines.run import run_pipeline
-from crawlsieve.pipelines.stages import FAILED
 from crawlsieve.pipelines.warc import read_warc
 
 CLI = str(Path(sys.executable).parent / "crawlsieve")

@@ -17,7 +17,7 @@ from warc_bytes import ARTICLE, OTHER_ARTICLE, gzip_members, http_response, page
 
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
-from crawlsieve.pipelines.samples import html_page
+from crawlsieve.samples.warcs import html_page
 
 
 def build_malformed(directory: Path) -> dict[str, Path]:

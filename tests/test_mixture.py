@@ -8,8 +8,8 @@ import duckdb
 import pyarrow as pa
 
 from crawlsieve import __version__
+from crawlsieve.core.shards import write_shard
 from crawlsieve.pipelines.config import Config, OutputConfig
-from crawlsieve.pipelines.writer import write_shard
 from crawlsieve.quality.mixture import build_mixture
 
 
@@ -31,7 +31,7 @@ def test_groups_add_up_to_the_parquet_rows_tokens_and_bytes(tmp_path):
     _write(tmp_path / "data", "a", [("news", "en", "héllo", 0.5, 10), ("news", "en", "abc", 1.0, 20),
                                     ("news", "en", "x", None, 5), ("code", "de", "ü", 0.2, 7)])  # fmt: skip
     _write(tmp_path / "data", "b", [("news", "en", "ok", 0.0, 1)])
-    mixture = build_mixture(tmp_path, Config())
+    mixture = build_mixture(tmp_path, None, Config().model_dump(mode="json"))
     assert json.loads((tmp_path / "mixture.json").read_text(encoding="utf-8")) == mixture
     groups = {(g["domain"], g["language"]): g for g in mixture["groups"]}
     assert groups[("news", "en")] == {
@@ -53,11 +53,11 @@ def test_groups_add_up_to_the_parquet_rows_tokens_and_bytes(tmp_path):
 def test_a_configured_tokenizer_marks_tokens_as_counted(tmp_path):
     _write(tmp_path / "data", "a", [("news", "en", "hello", 0.5, 1)])
     config = Config.model_validate({"domain": {"tokenizer_path": "/models/tokenizer.json"}})
-    mixture = build_mixture(tmp_path, config)
+    mixture = build_mixture(tmp_path, config.domain.tokenizer_path, config.model_dump(mode="json"))
     assert mixture["tokens_estimated"] is False and mixture["tokenizer"] == "/models/tokenizer.json"
 
 
 def test_an_empty_run_writes_an_empty_mixture(tmp_path):
-    mixture = build_mixture(tmp_path, Config())
+    mixture = build_mixture(tmp_path, None, Config().model_dump(mode="json"))
     assert mixture["groups"] == [] and mixture["totals"]["documents"] == 0
     assert (tmp_path / "mixture.json").is_file()

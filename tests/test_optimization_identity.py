@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.inputs import shard_name
 from crawlsieve.pipelines.run import _extract_batch, _per_shard
@@ -27,9 +28,9 @@ FILES = ("webpages-02.warc.gz", "webpages-03.warc.gz")
 
 def phase_a_outputs(output_dir: Path, shard: str) -> tuple[pa.Table, pa.Table]:
     """The shard's surviving documents and ledger rows, in a canonical row order."""
-    work = output_dir / "_work"
-    docs = pq.read_table(work / "docs" / f"{shard}.parquet")
-    ledger = pq.read_table(work / "ledger" / f"{shard}.extract.parquet")
+    layout = RunLayout(output_dir)
+    docs = pq.read_table(layout.docs(shard))
+    ledger = pq.read_table(layout.ledger(shard, "extract"))
     return docs.sort_by("id"), ledger.sort_by([("id", "ascending"), ("stage", "ascending")])
 
 

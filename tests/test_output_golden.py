@@ -27,6 +27,7 @@ import pyarrow.dataset as ds
 import pytest
 from run_outputs import data_table
 
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.inputs import shard_name
 from crawlsieve.pipelines.run import run_pipeline
@@ -35,13 +36,13 @@ GOLDEN = Path(__file__).parent / "golden" / "corpus_outputs.json"
 
 
 def canonical_tables(output: Path) -> dict[str, pa.Table]:
-    work = output / "_work"
+    layout = RunLayout(output)
     return {
         "data": data_table(output),
-        "ledger": ds.dataset(sorted(work.glob("ledger/*.parquet")), format="parquet")
+        "ledger": ds.dataset(layout.ledger_files(), format="parquet")
         .to_table()
         .sort_by([("id", "ascending"), ("stage", "ascending")]),
-        "phase_a": ds.dataset(sorted(work.glob("docs/*.parquet")), format="parquet").to_table().sort_by("id"),
+        "phase_a": ds.dataset(layout.docs_files(), format="parquet").to_table().sort_by("id"),
     }
 
 

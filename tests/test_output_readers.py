@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from crawlsieve.core.shards import write_shard
 from crawlsieve.pipelines.config import OutputConfig
-from crawlsieve.pipelines.writer import write_shard
 
 
 def _write_two_shards(data_dir) -> list[tuple]:

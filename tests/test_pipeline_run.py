@@ -19,7 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
-from crawlsieve.pipelines.samples import Record, html_page, sentence, write_warc
+from crawlsieve.samples.warcs import Record, html_page, sentence, write_warc
 
 ARTICLE = (
     "The river authority published a long report about the floods of the last winter. "

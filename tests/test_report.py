@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.pipelines.cli import main as cli_main
-from crawlsieve.pipelines.shard import summary_files
 from crawlsieve.quality.distributions import build_distributions, display_bins
 from crawlsieve.quality.report import build_report, safe_href, script_json
 from crawlsieve.quality.summaries import (
@@ -153,9 +153,8 @@ def write_run_dir(root: Path, *, records_read: int = 12, report: dict | None = N
             for i, t in enumerate(KEPT_TEXTS)
         ],
     )
-    ledger = root / "_work" / "ledger"
     _write(
-        ledger / "a.extract.parquet",
+        RunLayout(root).ledger("a", "extract"),
         {
             "id": ["g0", "g1", "g2", "l0", "l1", "f0"],
             "stage": ["filters", "filters", "filters", "language", "language", "extract"],
@@ -175,7 +174,7 @@ def write_run_dir(root: Path, *, records_read: int = 12, report: dict | None = N
         },
     )
     _write(
-        ledger / "a.final.parquet",
+        RunLayout(root).ledger("a", "final"),
         {  # dedup removals: no signal columns at all
             "id": ["k0-copy"],
             "stage": ["dedup"],
@@ -200,7 +199,7 @@ def write_run_dir(root: Path, *, records_read: int = 12, report: dict | None = N
         },
     )
     _write(
-        root / "_work" / "dedup" / "clusters.parquet",
+        RunLayout(root).clusters,
         {
             "cluster_id": ["c1", "c1"],
             "id": ["k0", "k0-copy"],
@@ -217,15 +216,15 @@ def write_summaries(root: Path, shard: str, warc_path: str, records_read: int) -
     kept = kept.append_column("domain", pa.array(["news"] * kept.num_rows)).append_column(
         "language", pa.array(["en"] * kept.num_rows)
     )
-    ledger = root / "_work" / "ledger"
+    layout = RunLayout(root)
     summary, review = extract_summary(
-        shard, warc_path, records_read, None, pq.read_table(ledger / f"{shard}.extract.parquet"), 20
+        shard, warc_path, records_read, None, pq.read_table(layout.ledger(shard, "extract")), 20
     )
-    extract_path, extract_review = summary_files(root, shard, "extract")
+    extract_path, extract_review = layout.summary(shard, "extract"), layout.review_rows(shard, "extract")
     write_summary(summary, review, extract_path, extract_review)
-    final, rows = final_summary(shard, warc_path, kept, pq.read_table(ledger / f"{shard}.final.parquet"), 20)
+    final, rows = final_summary(shard, warc_path, kept, pq.read_table(layout.ledger(shard, "final")), 20)
     whole, rows = file_summary(Summary.read(extract_path), pq.read_table(extract_review), final, rows)
-    write_summary(whole, rows, *summary_files(root, shard, "files"))
+    write_summary(whole, rows, layout.summary(shard, "files"), layout.review_rows(shard, "files"))
 
 
 @pytest.fixture

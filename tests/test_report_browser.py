@@ -95,7 +95,7 @@ def run_and_report(warcs: list[Path], output: Path) -> Path:
 def sample_run_report(tmp_path_factory, ray_local, shared_corpus: Path) -> Path:
     """Real pages (two files of the shared corpus) and the generated samples, whose junk pages,
     near-duplicates and broken records exercise removals, duplicates and failures."""
-    from crawlsieve.pipelines.samples import generate_sample_warcs
+    from crawlsieve.samples.warcs import generate_sample_warcs
 
     root = tmp_path_factory.mktemp("sample-run")
     real = [shared_corpus / "warc" / name for name in ("articles-00.warc.gz", "webpages-00.warc.gz")]

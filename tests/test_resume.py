@@ -20,9 +20,10 @@ import pyarrow.parquet as pq
 import pytest
 from run_outputs import clean_env, data_rows, decisions
 
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
-from crawlsieve.pipelines.samples import generate_sample_warcs
+from crawlsieve.samples.warcs import generate_sample_warcs
 
 BIN = Path(sys.executable).parent
 FILES = 6
@@ -35,10 +36,7 @@ def crawlsieve_run(inputs: list[Path], output: Path, *extra: str) -> list[str]:
 
 def markers(output: Path) -> dict[str, tuple[int, str]]:
     """Completion markers of phase A: shard -> (mtime in ns, content)."""
-    return {
-        p.stem: (p.stat().st_mtime_ns, p.read_text())
-        for p in sorted((output / "_state" / "extract").glob("*.json"))
-    }
+    return {p.stem: (p.stat().st_mtime_ns, p.read_text()) for p in RunLayout(output).markers("extract")}
 
 
 def kill_driver_when_some_files_are_done(driver: subprocess.Popen, output: Path) -> None:
@@ -59,8 +57,8 @@ def kill_driver_when_some_files_are_done(driver: subprocess.Popen, output: Path)
 def assert_markers_stand_for_complete_outputs(output: Path) -> None:
     for shard, (_, content) in markers(output).items():
         record = json.loads(content)
-        docs = output / "_work" / "docs" / f"{shard}.parquet"
-        ledger = output / "_work" / "ledger" / f"{shard}.extract.parquet"
+        docs = RunLayout(output).docs(shard)
+        ledger = RunLayout(output).ledger(shard, "extract")
         assert (pq.read_metadata(docs).num_rows if docs.exists() else 0) == record["documents_out"], shard
         assert (pq.read_metadata(ledger).num_rows if ledger.exists() else 0) == record["decided"], shard
 

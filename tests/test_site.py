@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from crawlsieve.quality.site import SiteStage, site_of
+from crawlsieve.tagging.site import SiteStage, site_of
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_site_is_null_where_the_url_has_no_usable_host(url):
 def test_site_never_fetches_the_suffix_list(monkeypatch):
     import socket
 
-    from crawlsieve.quality import site
+    from crawlsieve.tagging import site
 
     site._extractor.cache_clear()
 

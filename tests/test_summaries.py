@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import aggregate, run_pipeline
 from crawlsieve.quality.summaries import GRID_BINS, RunSummary, Summary, grid_bins, merge_run, summary_paths
@@ -30,7 +31,7 @@ def test_stats_mixture_and_review_come_from_the_summaries_alone(ray_local, sampl
     review = {p.name: p.read_text() for p in sorted((out / "review").rglob("*.jsonl"))}
     # Everything the tasks wrote besides their summaries and review candidates goes.
     for name in ("ledger", "docs"):
-        shutil.rmtree(out / "_work" / name)
+        shutil.rmtree(RunLayout(out).work / name)
     for path in (out / "data").rglob("*.parquet"):
         path.unlink()
     again = aggregate(

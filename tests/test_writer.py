@@ -6,8 +6,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from crawlsieve.core.shards import partition_value, write_shard
 from crawlsieve.pipelines.config import OutputConfig
-from crawlsieve.pipelines.writer import partition_value, write_shard
 
 
 def docs(domains: list, languages: list) -> pa.Table:

@@ -10,7 +10,7 @@ import gzip
 import itertools
 import uuid
 
-from crawlsieve.pipelines.samples import html_page
+from crawlsieve.samples.warcs import html_page
 
 #: Makes every record id unique across the files, as WARC-Record-IDs are in a real crawl.
 SERIAL = itertools.count()

@@ -19,11 +19,38 @@ from __future__ import annotations
 import re
 import unicodedata
 from pathlib import Path
+from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import Field
 
-from crawlsieve.pipelines.shard import write_atomically
+from crawlsieve.core.config import Section
+from crawlsieve.core.io import write_atomically
+
+
+class OutputConfig(Section):
+    """The Parquet shards under DIR/data/."""
+
+    compression: Literal["zstd", "snappy", "gzip", "none"] = Field("zstd", description="Parquet codec.")
+    compression_level: int = Field(3, ge=1, le=22, description="zstd level.")
+    max_rows_per_file: int = Field(
+        200_000,
+        ge=1,
+        le=100_000_000,
+        description="A shard's rows of one partition are split into files of at most this.",
+    )
+    row_group_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1024,
+        le=1 << 34,
+        description="Target uncompressed size of a Parquet row group.",
+    )
+    keep_signals: list[str] = Field(
+        default_factory=list,
+        description="More filter signal columns for output rows (tag-mode filters' signals always go in).",
+    )
+
 
 PARTITION_KEYS = ("domain", "language")
 #: The value of a partition key whose sanitized value is empty (BCP 47 "undetermined" for language).

@@ -30,8 +30,21 @@ DAMAGE_KINDS = frozenset({"corrupt_warc", "truncated_file", "not_warc", "empty_f
 NOT_RESPONSE = "not_response"
 
 
+def unique_id(record_id: str, shard: str, offset: int) -> str:
+    """The id of a record whose WARC-Record-ID another record of the run already has.
+
+    Real crawls repeat ids after re-fetches and merges; the file and offset make this one unique.
+    """
+    return f"{record_id}@{shard}:{offset}"
+
+
 class Stage(Protocol):
-    """A named step over batches of alive documents (see module docstring)."""
+    """A named step over batches of alive documents (see module docstring).
+
+    A stage that needs something loaded (a model, a list) also has ``check()``, which loads it
+    and raises ``core.errors.ConfigError`` (one line) when it cannot: the run calls it for every
+    stage that will run before any work starts, so the pre-run check follows the stages.
+    """
 
     name: str
 

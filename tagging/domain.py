@@ -32,7 +32,9 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
-from crawlsieve.pipelines.stages import Stage
+from crawlsieve.core.models import fasttext_model
+from crawlsieve.core.stages import Stage
+from crawlsieve.tagging.config import DomainConfig
 
 TAXONOMY: tuple[str, ...] = (
     "news",
@@ -269,6 +271,10 @@ class DomainTagger:
         self.topic_model_mode = topic_model_mode
         self.topic_min_score = topic_min_score
 
+    def check(self) -> None:
+        if self.topic_model_path:
+            fasttext_model(self.topic_model_path)
+
     def __call__(self, batch: pa.Table) -> pa.Table:
         urls = batch.column("url").to_pylist()
         texts = [(t or "")[: self.sample_chars] for t in batch.column("text").to_pylist()]
@@ -282,8 +288,6 @@ class DomainTagger:
 
     def _with_topics(self, tags: list[str], texts: list[str]) -> list[str]:
         """Fill the `other` tags with the topic model's label where it is confident and known."""
-        from crawlsieve.filters.models import fasttext_model
-
         todo = [i for i, tag in enumerate(tags) if tag == OTHER]
         if not todo:
             return tags
@@ -296,12 +300,11 @@ class DomainTagger:
         return tags
 
 
-def domain_stages(config) -> list[Stage]:
+def domain_stages(domain: DomainConfig) -> list[Stage]:
     """The finalize-phase tagging stages: `site`, `domain`, `token_count` (in that order)."""
-    from crawlsieve.quality.site import SiteStage
-    from crawlsieve.quality.tokens import TokenCountStage
+    from crawlsieve.tagging.site import SiteStage
+    from crawlsieve.tagging.tokens import TokenCountStage
 
-    domain = config.domain
     return [
         SiteStage(),
         DomainTagger(

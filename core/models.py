@@ -7,18 +7,10 @@ lives in this module's cache of the process that uses it, loaded on first use.
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from crawlsieve.pipelines.config import ConfigError
-
-#: The project's own quality classifier (see filters/train_default.py and the README).
-DEFAULT_QUALITY_MODEL = "quality_default.ftz"
-
-
-def default_quality_model_path() -> str:
-    return str(resources.files("crawlsieve.filters") / "data" / DEFAULT_QUALITY_MODEL)
+from crawlsieve.core.errors import ConfigError
 
 
 @cache

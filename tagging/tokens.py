@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from crawlsieve.pipelines.config import ConfigError
+from crawlsieve.core.errors import ConfigError
 
 _CJK = r"\p{Han}\p{Hiragana}\p{Katakana}"
 #: One match ~ one token (see module docstring). RE2 syntax, as Arrow's regex kernels use.
@@ -64,6 +64,10 @@ class TokenCountStage:
 
     def __init__(self, tokenizer_path: str | None = None):
         self.tokenizer_path = tokenizer_path
+
+    def check(self) -> None:
+        if self.tokenizer_path:
+            load_tokenizer(self.tokenizer_path)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         texts = batch.column("text")

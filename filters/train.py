@@ -18,7 +18,7 @@ from pathlib import Path
 
 import xxhash
 
-from crawlsieve.pipelines.cli import UsageError
+from crawlsieve.core.errors import UsageError
 
 HELP = "Train a fastText quality classifier from positive and negative text/JSONL/Parquet files."
 

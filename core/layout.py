@@ -1,0 +1,150 @@
+"""Every path of a run's output directory, in one place.
+
+The tasks, the dedup step, the driver, the report and the tests all find a run's files through a
+``RunLayout``; nothing else spells a path inside the run directory.
+
+    DIR/data/                        the published Parquet shards (Hive: domain=, language=)
+    DIR/stats.json, mixture.json, distributions.json, report.html, review/, dedup_index/
+    DIR/_work/docs/<shard>.parquet   documents that passed phase A, for dedup and finalize
+    DIR/_work/ledger/<shard>.<phase>.parquet   every decided row of a phase (extract, final)
+    DIR/_work/dedup/                 decisions/<shard>.parquet, clusters.parquet
+    DIR/_work/summaries/<phase>/<shard>.sum    a task's summary (phase A: extract; finalize: files)
+    DIR/_work/review/<phase>/<shard>.parquet   its review candidates
+    DIR/_state/run.json, lock.json   the run's inputs and config; the lock on DIR
+    DIR/_state/<phase>/<shard>.json  completion markers (extract, final), for --resume
+    DIR/_state/attempts/<phase>/<shard>        attempts at a file, for the retry bound
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+WORK, STATE = "_work", "_state"
+#: A run's products; a fresh (non --resume) run clears them, and nothing else in DIR.
+OUTPUTS = (
+    "data",
+    WORK,
+    STATE,
+    "review",
+    "dedup_index",
+    "stats.json",
+    "mixture.json",
+    "distributions.json",
+    "report.html",
+)
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    # --- published outputs ---
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def stats(self) -> Path:
+        return self.root / "stats.json"
+
+    @property
+    def mixture(self) -> Path:
+        return self.root / "mixture.json"
+
+    @property
+    def distributions(self) -> Path:
+        return self.root / "distributions.json"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.html"
+
+    @property
+    def review(self) -> Path:
+        return self.root / "review"
+
+    @property
+    def dedup_index(self) -> Path:
+        return self.root / "dedup_index"
+
+    @property
+    def plan(self) -> Path:
+        """The plan a ``mix --materialize`` output was sampled by."""
+        return self.root / "plan.json"
+
+    def outputs(self) -> list[Path]:
+        return [self.root / name for name in OUTPUTS]
+
+    # --- work files ---
+
+    @property
+    def work(self) -> Path:
+        return self.root / WORK
+
+    def docs(self, shard: str) -> Path:
+        return self.work / "docs" / f"{shard}.parquet"
+
+    def docs_files(self) -> list[Path]:
+        return sorted((self.work / "docs").glob("*.parquet"))
+
+    def ledger(self, shard: str, phase: str) -> Path:
+        return self.work / "ledger" / f"{shard}.{phase}.parquet"
+
+    def ledger_files(self) -> list[Path]:
+        return sorted((self.work / "ledger").glob("*.parquet"))
+
+    @property
+    def dedup(self) -> Path:
+        return self.work / "dedup"
+
+    @property
+    def decisions_dir(self) -> Path:
+        return self.dedup / "decisions"
+
+    def decisions(self, shard: str) -> Path:
+        return self.decisions_dir / f"{shard}.parquet"
+
+    @property
+    def clusters(self) -> Path:
+        return self.dedup / "clusters.parquet"
+
+    def summary(self, shard: str, phase: str) -> Path:
+        return self.work / "summaries" / phase / f"{shard}.sum"
+
+    def summaries(self, phase: str) -> list[Path]:
+        return sorted((self.work / "summaries" / phase).glob("*.sum"))
+
+    def review_rows(self, shard: str, phase: str) -> Path:
+        return self.work / "review" / phase / f"{shard}.parquet"
+
+    # --- state ---
+
+    @property
+    def state(self) -> Path:
+        return self.root / STATE
+
+    @property
+    def run_record(self) -> Path:
+        return self.state / "run.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.state / "lock.json"
+
+    def marker(self, phase: str, shard: str) -> Path:
+        return self.state / phase / f"{shard}.json"
+
+    def markers(self, phase: str) -> list[Path]:
+        return sorted((self.state / phase).glob("*.json"))
+
+    def attempts(self, phase: str, shard: str) -> Path:
+        return self.state / "attempts" / phase / shard
+
+    @property
+    def attempts_dir(self) -> Path:
+        return self.state / "attempts"
