@@ -19,7 +19,7 @@ from crawlsieve.core.io import write_atomically, write_json_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import REMOVED, Stage
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.shard import CpuClock, run_stages
+from crawlsieve.pipelines.shard import CpuClock, run_stages, stage_counters
 
 #: Columns of an output row, in order (DESIGN.md "Document columns"); signals follow.
 OUTPUT_COLUMNS = (
@@ -117,7 +117,8 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
         if docs is not None and docs.num_rows:
             docs = apply_decisions(docs, decisions_for(output_dir, shard))
     if docs is not None and docs.num_rows:
-        survivors, ledger = run_stages([docs], finalize_stages(config), shard, source="dedup", clock=clock)
+        stages = finalize_stages(config)
+        survivors, ledger = run_stages([docs], stages, shard, source="dedup", clock=clock)
         with clock.part("finalize:write"):
             if ledger:
                 write_atomically(pa.concat_tables(ledger, promote_options="permissive"), ledger_path)
@@ -140,6 +141,8 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
         extract_path, extract_review = layout.summary(shard, "extract"), layout.review_rows(shard, "extract")
         cpu = {("finalize:ledger" if k == "ledger" else k): v for k, v in clock.rounded().items()}
         summary.cpu_seconds = cpu
+        if docs is not None and docs.num_rows:
+            summary.counters.update(stage_counters(stages))
         summary, review = file_summary(
             Summary.read(extract_path), _read_or_empty(extract_review), summary, review
         )

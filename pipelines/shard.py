@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -52,6 +52,15 @@ def per_file_stages(config: Config) -> list[Stage]:
         *post_language_stages(config.filters),
         *dedup_stages.signature_stages(config.dedup),
     ]
+
+
+def stage_counters(stages: list[Stage]) -> Counter:
+    """What the stages counted about the file (a stage may keep a ``counters`` Counter, e.g.
+    replacements made): it goes into the file's summary and the run's stats.json ``counters``."""
+    counters: Counter = Counter()
+    for stage in stages:
+        counters.update(getattr(stage, "counters", None) or {})
+    return counters
 
 
 def stage_names(config: Config) -> list[str]:
@@ -198,7 +207,8 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
             yield batch
 
     batches = counted(clock.timed("read", read_warc(location, shard, config.read)))
-    docs, ledger = run_stages(batches, per_file_stages(config), shard, clock=clock)
+    stages = per_file_stages(config)
+    docs, ledger = run_stages(batches, stages, shard, clock=clock)
     with clock.part("write"):
         docs_table = _concat(docs)
         if docs_table is not None:
@@ -223,6 +233,7 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
             config.report.review_per_reason,
         )
     summary.cpu_seconds = clock.rounded()
+    summary.counters.update(stage_counters(stages))
     write_summary(summary, review, layout.summary(shard, "extract"), layout.review_rows(shard, "extract"))
     record = {
         "shard": shard,

@@ -131,6 +131,7 @@ def build_stats(
         "failed": _ranked(failed),
         "accounting_closes": closes,
         "stages": stages,
+        "counters": _ranked(run.counters),
         "inputs": inputs,
         "cost": cost(
             {**run.cpu_seconds, **extra.pop("other_cpu_seconds", {})},

@@ -181,6 +181,9 @@ class Summary:
     #: review group -> [(sample key, row index in the review file)]
     review: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
+    #: named counts a stage reports about its file (e.g. ``pii:email`` replacements); summed
+    #: over the run into stats.json ``counters``
+    counters: Counter = field(default_factory=Counter)
     #: a read summary's arrays as stored (see ``from_bytes``)
     stored: Stored | None = None
 
@@ -221,6 +224,7 @@ class Summary:
             "hist_populations": populations,
             "review_groups": review_groups,
             "cpu_seconds": self.cpu_seconds,
+            "counters": dict(self.counters),
             "arrays": {name: [a.dtype.str, len(a)] for name, a in arrays.items()},
         }
         head = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -251,6 +255,7 @@ class Summary:
             sites_truncated=header["sites_truncated"],
             kept_columns=header["kept_columns"],
             cpu_seconds=header["cpu_seconds"],
+            counters=Counter(header.get("counters") or {}),
         )
         summary.stored = Stored(
             header["hist_columns"], header["hist_populations"], header["review_groups"], arrays
@@ -436,6 +441,7 @@ def file_summary(
         sites_truncated=final.sites_truncated,
         kept_columns=final.kept_columns,
         cpu_seconds=dict(Counter(extract.cpu_seconds) + Counter(final.cpu_seconds)),
+        counters=extract.counters + final.counters,
     )
     whole.histograms = Histograms.from_stored(extract.stored)
     whole.histograms.merge(final.histograms)
@@ -498,6 +504,7 @@ class RunSummary:
     group_ids: dict[str, int] = field(default_factory=dict)
     buffered: int = 0
     cpu_seconds: Counter = field(default_factory=Counter)
+    counters: Counter = field(default_factory=Counter)
 
     def add(self, summary: Summary) -> None:
         if summary.stored is None:
@@ -532,6 +539,7 @@ class RunSummary:
         self._add_sites(summary.sites, summary.sites_truncated)
         self.kept_columns.update(summary.kept_columns)
         self.cpu_seconds.update(summary.cpu_seconds)
+        self.counters.update(summary.counters)
 
     def _add_groups(self, groups: dict) -> None:
         for key, values in groups.items():
@@ -557,6 +565,7 @@ class RunSummary:
         self._add_sites(other.sites, other.sites_truncated)
         self.kept_columns |= other.kept_columns
         self.cpu_seconds.update(other.cpu_seconds)
+        self.counters.update(other.counters)
         keys = list(other.hist_index)
         rows = self._rows_of(
             [c for c, _ in keys], [g for _, g in keys], np.arange(len(keys)), np.arange(len(keys))
