@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import ray
 
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.dedup.minhash import normalized_words
 from crawlsieve.dedup.run import deduplicate
 from crawlsieve.dedup.stages import signature_stages
@@ -89,8 +90,8 @@ def main() -> None:
     stage = signature_stages(config.dedup)[0]
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp) / "_work"
-        (work / "docs").mkdir(parents=True)
+        layout = RunLayout(Path(tmp))
+        layout.docs("any").parent.mkdir(parents=True)
         when = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
         for shard in range(4):  # copies spread over files, so pairs cross tasks
             part = docs[shard::4]
@@ -102,9 +103,9 @@ def main() -> None:
                     "fetch_time": [when] * len(part),
                 }
             )
-            pq.write_table(stage(table), work / "docs" / f"shard-{shard}.parquet")
-        summary = deduplicate(work, Path(tmp), config)
-        clusters = pq.read_table(work / "dedup" / "clusters.parquet").to_pylist()
+            pq.write_table(stage(table), layout.docs(f"shard-{shard}"))
+        summary = deduplicate(layout, config.dedup)
+        clusters = pq.read_table(layout.clusters).to_pylist()
     survivor = {}
     for row in clusters:
         if row["kept"]:

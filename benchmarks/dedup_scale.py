@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import ray
 
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.dedup.run import deduplicate
 from crawlsieve.dedup.stages import signature_stages
 from crawlsieve.pipelines.config import Config
@@ -93,15 +94,15 @@ def run(size: int, words: int, shuffle_min_docs: int) -> dict:
     config = Config()
     config.dedup.shuffle_min_docs = shuffle_min_docs
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
-        work = Path(tmp) / "_work"
-        (work / "docs").mkdir(parents=True)
+        layout = RunLayout(Path(tmp))
+        layout.docs("any").parent.mkdir(parents=True)
         shards = range((size + DOCS_PER_SHARD - 1) // DOCS_PER_SHARD)
         with PeakMemory() as memory:
             started = time.monotonic()
             ray.get(
                 [
                     make_shard.remote(
-                        str(work / "docs" / f"{s:05d}.parquet"),
+                        str(layout.docs(f"{s:05d}")),
                         s,
                         min(DOCS_PER_SHARD, size - s * DOCS_PER_SHARD),
                         words,
@@ -111,7 +112,7 @@ def run(size: int, words: int, shuffle_min_docs: int) -> dict:
                 ]
             )
             generated = time.monotonic()
-            summary = deduplicate(work, Path(tmp), config)
+            summary = deduplicate(layout, config.dedup)
             finished = time.monotonic()
     return {
         "size": size,

@@ -31,17 +31,18 @@ import pyarrow.parquet as pq
 import ray.data
 from ray.data.expressions import col
 
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import REMOVED, unique_id
+from crawlsieve.dedup.config import DedupConfig
 from crawlsieve.dedup.graph import (
     bucket_edges,
     connected_components,
     connected_components_in_memory,
     per_key,
 )
-from crawlsieve.dedup.index import BANDS_DIR, INDEX_DIR, index_files, validate_against, write_metadata
+from crawlsieve.dedup.index import BANDS_DIR, index_files, validate_against, write_metadata
 from crawlsieve.dedup.minhash import MinHasher
 from crawlsieve.dedup.stages import BANDS, SIGNATURE, TEXT_HASH, DedupSignatures, minhasher, signature_matrix
-from crawlsieve.pipelines.config import Config
 
 EXACT, NEAR, INDEX = "dedup:exact", "dedup:near", "dedup:index"
 #: Prefix of earlier runs' indexed documents: sorts before every priority key, so they survive.
@@ -303,8 +304,7 @@ class ClusterDecider:
         )
 
 
-def cluster_decider(config: Config) -> ClusterDecider:
-    dedup = config.dedup
+def cluster_decider(dedup: DedupConfig) -> ClusterDecider:
     verify = max(0.0, dedup.threshold - 0.05) if dedup.verify_threshold is None else dedup.verify_threshold
     return ClusterDecider(dedup.num_perm, verify if dedup.near else 0.0)
 
@@ -323,9 +323,9 @@ def _summary_counts(batch: pa.Table) -> pa.Table:
     )
 
 
-def _partitions(config: Config, rows: int, hasher: MinHasher) -> int:
-    if config.dedup.shuffle_partitions:
-        return config.dedup.shuffle_partitions
+def _partitions(dedup: DedupConfig, rows: int, hasher: MinHasher) -> int:
+    if dedup.shuffle_partitions:
+        return dedup.shuffle_partitions
     bucket_rows = rows * (hasher.bands + 1)
     return int(min(200, max(2, bucket_rows // 2_000_000 + 2)))
 
@@ -436,73 +436,66 @@ class _Outputs:
     index_dir: Path
 
 
-def deduplicate(work_dir: Path, output_dir: Path, config: Config) -> dict:
-    """Decide exact, near and index duplicates over all ``work_dir/docs/*.parquet`` (see module doc).
+def deduplicate(layout: RunLayout, dedup: DedupConfig) -> dict:
+    """Decide exact, near and index duplicates over all of the run's ``docs`` files (module doc).
 
     Needs Ray initialized. Returns ``{documents, kept, removed: {reason: n}, clusters, seconds,
     path, ...}`` where ``path`` is ``"single-task"`` or ``"shuffle"``.
     """
     started = time.monotonic()
-    work_dir, output_dir = Path(work_dir), Path(output_dir)
-    dedup = config.dedup
-    hasher = minhasher(config.dedup)
+    hasher = minhasher(dedup)
     index_roots = validate_against(dedup) if dedup.enabled else []
-    out = work_dir / "dedup"
-    out.mkdir(parents=True, exist_ok=True)
-    outputs = _Outputs(
-        _reset(out / "decisions"), _reset(out / "clusters.parquet"), _reset(output_dir / INDEX_DIR)
-    )
+    layout.dedup.mkdir(parents=True, exist_ok=True)
+    outputs = _Outputs(_reset(layout.decisions_dir), _reset(layout.clusters), _reset(layout.dedup_index))
     outputs.decisions_dir.mkdir(parents=True)
-    files = sorted((work_dir / "docs").glob("*.parquet"))
+    files = layout.docs_files()
     rows = sum(pq.read_metadata(f).num_rows for f in files)
     if rows == 0:
         if dedup.enabled:
-            write_metadata(output_dir, hasher, 0)
+            write_metadata(layout.root, hasher, 0)
         pq.write_table(CLUSTER_SCHEMA.empty_table(), outputs.clusters_path)
         return {"documents": 0, "kept": 0, "removed": {}, "clusters": 0, "seconds": 0.0}
 
     index_paths = [p for root in index_roots for p in index_files(root)]
     if rows < dedup.shuffle_min_docs:
-        summary = ray.get(_deduplicate_in_one_task.remote(files, index_paths, config, outputs))
+        summary = ray.get(_deduplicate_in_one_task.remote(files, index_paths, dedup, outputs))
         summary["path"] = "single-task"
     else:
-        summary = _deduplicate_by_shuffles(files, index_paths, config, outputs, rows)
+        summary = _deduplicate_by_shuffles(files, index_paths, dedup, outputs, rows)
         summary["path"] = "shuffle"
     summary["seconds"] = round(time.monotonic() - started, 3)
     if not dedup.enabled:  # only the ids were made unique
         shutil.rmtree(outputs.index_dir, ignore_errors=True)
         return summary
-    write_metadata(output_dir, hasher, summary["kept"])
+    write_metadata(layout.root, hasher, summary["kept"])
     summary.update(bands=hasher.bands, rows=hasher.rows, against=[str(r) for r in index_roots])
     return summary
 
 
-def _members(config: Config, current: bool) -> _Members:
-    dedup = config.dedup
+def _members(dedup: DedupConfig, current: bool) -> _Members:
     return _Members(dedup.enabled and dedup.exact, dedup.enabled and dedup.near, current)
 
 
 def _deduplicate_by_shuffles(
-    files: list[Path], index_paths: list[str], config: Config, outputs: _Outputs, rows: int
+    files: list[Path], index_paths: list[str], dedup: DedupConfig, outputs: _Outputs, rows: int
 ) -> dict:
     """The scalable path: every step a Ray Data shuffle (see the module docstring)."""
-    dedup = config.dedup
-    hasher = minhasher(config.dedup)
-    partitions = _partitions(config, rows, hasher)
+    hasher = minhasher(dedup)
+    partitions = _partitions(dedup, rows, hasher)
     nodes = (
         ray.data.read_parquet([str(f) for f in files], include_paths=True)
         .select_columns([*_doc_columns(files, dedup.enabled), "path"])
         .map_batches(_nodes, fn_kwargs={"hasher": hasher, "near": dedup.near}, batch_format="pyarrow")
         .materialize()
     )
-    members = nodes.map_batches(_members(config, True), batch_format="pyarrow")
+    members = nodes.map_batches(_members(dedup, True), batch_format="pyarrow")
     if index_paths:
         earlier = (
             ray.data.read_parquet(index_paths)
             .select_columns(["id", TEXT_HASH, BANDS])
             .map_batches(_index_nodes, batch_format="pyarrow")
         )
-        members = members.union(earlier.map_batches(_members(config, False), batch_format="pyarrow"))
+        members = members.union(earlier.map_batches(_members(dedup, False), batch_format="pyarrow"))
     edges = per_key(members, "bucket", bucket_edges, partitions)
     components = connected_components(edges, partitions, dedup.max_rounds)
     parents = components.map_batches(_parents, batch_format="pyarrow")
@@ -512,7 +505,7 @@ def _deduplicate_by_shuffles(
         label_nodes,
         partitions,
     )
-    decided = per_key(labelled, "label", cluster_decider(config), partitions).materialize()
+    decided = per_key(labelled, "label", cluster_decider(dedup), partitions).materialize()
 
     renames = per_key(
         nodes.select_columns(["id", "shard", "record_offset"]), "id", renamed_ids, partitions
@@ -525,33 +518,32 @@ def _deduplicate_by_shuffles(
     )
     kept = decided.filter(expr=col("kept")).select_columns(["id", TEXT_HASH, BANDS])
     kept.write_parquet(str(outputs.index_dir / BANDS_DIR))
-    counted = decided.map_batches(_summary_counts, batch_size=None, batch_format="pyarrow")
+    counted = decided.map_batches(_summary_counts, batch_size=None, batch_format="pyarrow").materialize()
     summary = _summarize(counted.take_all())
     # Ray Data's own account of its tasks' CPU time, over every operator up to the counts.
-    cpu = counted._plan.stats().to_summary().get_total_cpu_time()
+    cpu = counted.get_stats_summary().get_total_cpu_time()
     return {**summary, "partitions": partitions, "cpu_seconds": cpu}
 
 
 @ray.remote
 def _deduplicate_in_one_task(
-    files: list[Path], index_paths: list[str], config: Config, outputs: _Outputs
+    files: list[Path], index_paths: list[str], dedup: DedupConfig, outputs: _Outputs
 ) -> dict:
     """The small-run path: the shuffle path's functions, each called once over all rows."""
     started = time.process_time()
-    dedup = config.dedup
-    hasher = minhasher(config.dedup)
+    hasher = minhasher(dedup)
     columns = _doc_columns(files, dedup.enabled)
     nodes = pa.concat_tables(
         [_nodes(_with_path(pq.read_table(f, columns=columns), f), hasher, dedup.near) for f in files]
     )
-    members = [_members(config, True)(nodes)]
+    members = [_members(dedup, True)(nodes)]
     for path in index_paths:
         earlier = _index_nodes(pq.read_table(path, columns=["id", TEXT_HASH, BANDS]))
-        members.append(_members(config, False)(earlier))
+        members.append(_members(dedup, False)(earlier))
     edges = bucket_edges(pa.concat_tables(members))
     components = connected_components_in_memory(edges, dedup.max_rounds)
     labelled = label_nodes(pa.concat_tables([_without_root(nodes), _parents(components)]))
-    decided = cluster_decider(config)(labelled)
+    decided = cluster_decider(dedup)(labelled)
 
     rows = pa.concat_tables(
         [

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from crawlsieve.core.errors import ConfigError
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.dedup.index import validate_against
 from crawlsieve.dedup.run import deduplicate
 from crawlsieve.dedup.stages import signature_stages
@@ -46,9 +47,9 @@ def _doc(doc_id: str, text: str, quality: float | None, fetched: dt.datetime) ->
     }
 
 
-def _write_shards(work_dir: Path, shards: list[list[dict]]) -> None:
+def _write_shards(layout: RunLayout, shards: list[list[dict]]) -> None:
     """Each shard is one phase-A output file, with the signature columns added by the stages."""
-    (work_dir / "docs").mkdir(parents=True)
+    layout.docs("any").parent.mkdir(parents=True)
     stages = signature_stages(Config().dedup)
     schema = pa.schema(
         [
@@ -65,11 +66,11 @@ def _write_shards(work_dir: Path, shards: list[list[dict]]) -> None:
         table = pa.Table.from_pylist(docs, schema=schema)
         for stage in stages:
             table = stage(table)
-        pq.write_table(table, work_dir / "docs" / f"shard-{number:05d}.parquet")
+        pq.write_table(table, layout.docs(f"shard-{number:05d}"))
 
 
-def _decisions(work_dir: Path) -> dict[str, tuple[str | None, int]]:
-    rows = pq.read_table(work_dir / "dedup" / "decisions").to_pylist()
+def _decisions(layout: RunLayout) -> dict[str, tuple[str | None, int]]:
+    rows = pq.read_table(layout.decisions_dir).to_pylist()
     return {r["id"]: (r["_removed"], r["dup_cluster_size"]) for r in rows}
 
 
@@ -105,8 +106,8 @@ def first_shards(texts) -> list[list[dict]]:
 def first_run(first_shards, tmp_path_factory, ray_local):
     """The default config: a run this small takes the single-task path."""
     work = tmp_path_factory.mktemp("first")
-    _write_shards(work / "_work", first_shards)
-    summary = deduplicate(work / "_work", work, Config())
+    _write_shards(RunLayout(work), first_shards)
+    summary = deduplicate(RunLayout(work), Config().dedup)
     assert summary["path"] == "single-task"
     return work, summary
 
@@ -115,10 +116,10 @@ def first_run(first_shards, tmp_path_factory, ray_local):
 def shuffled_run(first_shards, tmp_path_factory, ray_local):
     """The same documents forced through the Ray Data shuffles."""
     work = tmp_path_factory.mktemp("shuffled")
-    _write_shards(work / "_work", first_shards)
+    _write_shards(RunLayout(work), first_shards)
     config = Config()
     config.dedup.shuffle_min_docs = 0
-    summary = deduplicate(work / "_work", work, config)
+    summary = deduplicate(RunLayout(work), config.dedup)
     assert summary["path"] == "shuffle"
     return work, summary
 
@@ -129,19 +130,21 @@ def _sorted_rows(path: Path, key: str = "id") -> list[dict]:
 
 def test_single_task_and_shuffle_paths_decide_identically(first_run, shuffled_run):
     (single, single_summary), (shuffled, shuffled_summary) = first_run, shuffled_run
-    for name in ("clusters.parquet", "decisions"):
-        assert _sorted_rows(single / "_work" / "dedup" / name) == _sorted_rows(
-            shuffled / "_work" / "dedup" / name
+    for name in ("clusters", "decisions_dir"):
+        assert _sorted_rows(getattr(RunLayout(single), name)) == _sorted_rows(
+            getattr(RunLayout(shuffled), name)
         ), name
     assert _sorted_rows(single / "dedup_index" / "bands") == _sorted_rows(shuffled / "dedup_index" / "bands")
     for field in ("documents", "kept", "removed", "clusters"):
         assert single_summary[field] == shuffled_summary[field], field
+    # Both report the CPU their tasks spent (stats.json's cost section sums it).
+    assert single_summary["cpu_seconds"] > 0 and shuffled_summary["cpu_seconds"] > 0
 
 
 @pytest.mark.parametrize("run", ["first_run", "shuffled_run"])
 def test_decisions_are_written_one_file_per_shard_holding_that_shards_ids(run, first_shards, request):
     work = request.getfixturevalue(run)[0]
-    decisions = work / "_work" / "dedup" / "decisions"
+    decisions = RunLayout(work).decisions_dir
     assert sorted(p.name for p in decisions.iterdir()) == [f"shard-{n:05d}.parquet" for n in range(3)]
     for number, docs in enumerate(first_shards):
         ids = pq.read_table(decisions / f"shard-{number:05d}.parquet").column("id").to_pylist()
@@ -150,7 +153,7 @@ def test_decisions_are_written_one_file_per_shard_holding_that_shards_ids(run, f
 
 def test_near_duplicates_in_different_files_keep_exactly_one_survivor_chosen_by_the_rule(first_run):
     work, summary = first_run
-    decided = _decisions(work / "_work")
+    decided = _decisions(RunLayout(work))
     assert len(decided) == 14
     # Highest quality first, then the newest fetch: a-newest beats a-edited (same quality, older).
     assert decided["a-newest"] == (None, 3)
@@ -167,13 +170,13 @@ def test_near_duplicates_in_different_files_keep_exactly_one_survivor_chosen_by_
 
 
 def test_empty_and_one_word_documents_are_never_clustered(first_run):
-    decided = _decisions(first_run[0] / "_work")
+    decided = _decisions(RunLayout(first_run[0]))
     for doc_id in ("empty-0", "empty-1", "word-0", "word-1", "u-0", "u-1", "u-2"):
         assert decided[doc_id] == (None, 1), doc_id
 
 
 def test_clusters_file_lists_each_cluster_with_its_one_kept_member(first_run):
-    clusters = pq.read_table(first_run[0] / "_work" / "dedup" / "clusters.parquet").to_pylist()
+    clusters = pq.read_table(RunLayout(first_run[0]).clusters).to_pylist()
     by_cluster: dict[str, list[dict]] = {}
     for row in clusters:
         by_cluster.setdefault(row["cluster_id"], []).append(row)
@@ -208,11 +211,11 @@ def test_second_run_against_the_first_removes_what_the_first_kept(first_run, tex
         [_doc("new-u0-copy", texts[2], 1.0, JUN), _doc("new-pair-1", texts[7], 0.5, JAN)],
         [_doc("new-pair-2", _edit(texts[7], 100), 0.4, JAN)],
     ]
-    _write_shards(tmp_path / "_work", shards)
+    _write_shards(RunLayout(tmp_path), shards)
     config = Config()
     config.dedup.against = [str(first_out)]
-    summary = deduplicate(tmp_path / "_work", tmp_path, config)
-    decided = _decisions(tmp_path / "_work")
+    summary = deduplicate(RunLayout(tmp_path), config.dedup)
+    decided = _decisions(RunLayout(tmp_path))
     assert decided["new-a-copy"][0] == "dedup:index"
     assert decided["new-u0-copy"][0] == "dedup:index"
     assert decided["new-unique"] == (None, 1)
