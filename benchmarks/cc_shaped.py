@@ -25,10 +25,13 @@ import argparse
 import base64
 import hashlib
 import io
+import os
 import random
 import sys
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
@@ -155,43 +158,58 @@ def generate_cc_files(
     if all(t.is_file() and t.stat().st_size for t in targets):
         return targets
     pages = corpus_pages(sources)
-    for index, target in enumerate(targets):
-        rng = random.Random(f"{seed}:{index}")
-        tmp = target.with_suffix(".tmp")
-        with open(tmp, "wb") as handle:
-            writer = _Writer(handle, target.name, rng)
-            when = CRAWL_START + timedelta(days=index)
-            for slot in range(responses):
-                url, html, headers = pages[slot % len(pages)]
-                copy = index * (responses // len(pages) + 1) + slot // len(pages)
-                host_url = url.replace("://", f"://c{copy}-", 1)
-                when += timedelta(seconds=rng.randint(0, 3))
-                roll = rng.random()
-                if roll < NON_HTML_SHARE:
-                    media_type, magic = NON_HTML_TYPES[slot % len(NON_HTML_TYPES)]
-                    body = magic + rng.randbytes(rng.randint(2_000, 40_000))
-                    writer.write(host_url + ".bin", "200 OK", [("Content-Type", media_type)], body, when)
-                elif roll < NON_HTML_SHARE + NON_200_SHARE:
-                    if slot % 2:
-                        writer.write(
-                            host_url,
-                            "301 Moved Permanently",
-                            [("Location", host_url + "/"), ("Content-Type", "text/html")],
-                            b"<html><body>Moved</body></html>",
-                            when,
-                        )
-                    else:
-                        writer.write(
-                            host_url,
-                            "404 Not Found",
-                            [("Content-Type", "text/html; charset=utf-8")],
-                            b"<html><body><h1>Not Found</h1></body></html>",
-                            when,
-                        )
-                else:
-                    writer.write(host_url, "200 OK", headers, _perturb(html, rng), when)
-        tmp.replace(target)
+    missing = [index for index, target in enumerate(targets) if not target.is_file()]
+    # One process per file: generating 30,000 gzip-per-record responses is minutes of CPU each.
+    with ProcessPoolExecutor(max_workers=max(1, min(len(missing), os.cpu_count() or 1))) as pool:
+        list(
+            pool.map(
+                _write_cc_file,
+                missing,
+                [targets[index] for index in missing],
+                repeat(responses),
+                repeat(seed),
+                repeat(pages),
+            )
+        )
     return targets
+
+
+def _write_cc_file(index: int, target: Path, responses: int, seed: int, pages: list) -> None:
+    rng = random.Random(f"{seed}:{index}")
+    tmp = target.with_suffix(".tmp")
+    with open(tmp, "wb") as handle:
+        writer = _Writer(handle, target.name, rng)
+        when = CRAWL_START + timedelta(days=index)
+        for slot in range(responses):
+            url, html, headers = pages[slot % len(pages)]
+            copy = index * (responses // len(pages) + 1) + slot // len(pages)
+            host_url = url.replace("://", f"://c{copy}-", 1)
+            when += timedelta(seconds=rng.randint(0, 3))
+            roll = rng.random()
+            if roll < NON_HTML_SHARE:
+                media_type, magic = NON_HTML_TYPES[slot % len(NON_HTML_TYPES)]
+                body = magic + rng.randbytes(rng.randint(2_000, 40_000))
+                writer.write(host_url + ".bin", "200 OK", [("Content-Type", media_type)], body, when)
+            elif roll < NON_HTML_SHARE + NON_200_SHARE:
+                if slot % 2:
+                    writer.write(
+                        host_url,
+                        "301 Moved Permanently",
+                        [("Location", host_url + "/"), ("Content-Type", "text/html")],
+                        b"<html><body>Moved</body></html>",
+                        when,
+                    )
+                else:
+                    writer.write(
+                        host_url,
+                        "404 Not Found",
+                        [("Content-Type", "text/html; charset=utf-8")],
+                        b"<html><body><h1>Not Found</h1></body></html>",
+                        when,
+                    )
+            else:
+                writer.write(host_url, "200 OK", headers, _perturb(html, rng), when)
+    tmp.replace(target)
 
 
 def main(argv: list[str] | None = None) -> int:
