@@ -18,7 +18,7 @@ import pytest
 
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.inputs import shard_name
+from crawlsieve.pipelines.inputs import location_bytes, shard_name
 from crawlsieve.pipelines.run import _extract_batch, _per_shard
 from crawlsieve.pipelines.shard import process_shard
 
@@ -52,7 +52,12 @@ def test_ray_batched_run_and_one_record_at_a_time_reference_give_identical_phase
     files = [str(shared_corpus / "warc" / name) for name in FILES]
     fast_dir = tmp_path / "fast"
     # phase A exactly as `crawlsieve run` schedules it: one Ray Data task per file
-    _per_shard(_extract_batch, [{"location": f, "shard": shard_name(f)} for f in files], Config(), fast_dir)
+    _per_shard(
+        _extract_batch,
+        [{"location": location_bytes(f), "shard": shard_name(f)} for f in files],
+        Config(),
+        fast_dir,
+    )
 
     reference = Config()
     reference.read.batch_records = 1
