@@ -9,10 +9,12 @@ across lines); ``.jsonl`` and ``.parquet`` rows give one text per string field (
 list field), all of them or the configured ``fields``.
 
 The index is one ``(2, n)`` uint64 array: the sorted hashes of every benchmark's n-grams, and beside
-each the benchmark it came from (the first in config order). It is built once per run: the driver
-writes it into the run directory (``RunLayout.decontamination_index``) before phase A (``prepare``),
-and every worker memory-maps that file, so a node's workers share one copy of its pages, as they do
-the URL lists. Without a run directory (a stage used on its own), each process builds it in memory.
+each the benchmark it came from (the first in config order). It is built once per run, on the
+driver: by the pre-run check (``check``: a bad benchmark file stops the run before it touches the
+output directory), and written into the run directory (``RunLayout.decontamination_index``) before
+phase A (``prepare``). Every worker memory-maps that file, so a node's workers share one copy of its
+pages, as they do the URL lists. Without a run directory (a stage used on its own), each process
+builds the index in memory.
 """
 
 from __future__ import annotations
@@ -120,9 +122,8 @@ def build_index(config: DecontaminationConfig) -> np.ndarray:
     return np.ascontiguousarray(np.stack([all_hashes[first], all_owners[first]]))
 
 
-def write_index(config: DecontaminationConfig, path: Path) -> None:
-    """Build the index and write it as .npy (under a temporary name, then renamed)."""
-    index = build_index(config)
+def write_index(index: np.ndarray, path: Path) -> None:
+    """Write the index as .npy (under a temporary name, then renamed: readers never see part of it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as handle:
@@ -136,8 +137,20 @@ def _mapped(path: str, inode: int, mtime_ns: int) -> np.ndarray:
     return np.load(path, mmap_mode="r")
 
 
+def _stamps(config: DecontaminationConfig) -> tuple:
+    """Size and mtime of each benchmark file (None if missing): an edited file is a new index."""
+    stamps = []
+    for location in config.benchmarks.values():
+        try:
+            stat = os.stat(location)
+            stamps.append((stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            stamps.append(None)
+    return tuple(stamps)
+
+
 @cache
-def _in_memory(config_json: str) -> np.ndarray:
+def _in_memory(config_json: str, stamps: tuple) -> np.ndarray:
     return build_index(DecontaminationConfig.model_validate_json(config_json))
 
 
@@ -156,21 +169,23 @@ class DecontaminationStage:
         self.counters: Counter = Counter()
 
     def check(self) -> None:
-        for location in self.config.benchmarks.values():
-            path = Path(location)
-            if not path.is_file():
-                raise ConfigError(f"decontamination benchmark file not found: {path}")
-            if not path.name.lower().endswith(SUFFIXES):
-                raise ConfigError(f"decontamination benchmark {path}: not one of {', '.join(SUFFIXES)}")
+        """Read the benchmarks and build the index (kept for ``prepare``): a missing or unreadable
+        file, or one without a text of ``ngram`` words, stops the run before it starts."""
+        self.built()
+
+    def built(self) -> np.ndarray:
+        """The index built in this process (once per config and benchmark file version)."""
+        return _in_memory(self.config.model_dump_json(), _stamps(self.config))
 
     def prepare(self) -> None:
         """Write the run's index unless it is there (a resumed run keeps the one it started with)."""
         if self.index_path is not None and not self.index_path.is_file():
-            write_index(self.config, self.index_path)
+            write_index(self.built(), self.index_path)
 
     def index(self) -> np.ndarray:
+        """The run's index, memory-mapped (written first if the driver did not); else built here."""
         if self.index_path is None:
-            return _in_memory(self.config.model_dump_json())
+            return self.built()
         self.prepare()
         stat = self.index_path.stat()
         return _mapped(str(self.index_path), stat.st_ino, stat.st_mtime_ns)

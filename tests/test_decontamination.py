@@ -157,8 +157,8 @@ def test_unusable_benchmarks_are_refused_with_one_line(tmp_path):
         DecontaminationStage(DecontaminationConfig(benchmarks={"q": str(csv)})).check()
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"question": "ok"}\n{not json\n')
-    with pytest.raises(ConfigError, match="line 2 is not JSON"):
-        build_index(DecontaminationConfig(benchmarks={"q": str(broken)}))
+    with pytest.raises(ConfigError, match="line 2 is not JSON"):  # the pre-run check reads the files
+        DecontaminationStage(DecontaminationConfig(benchmarks={"q": str(broken)})).check()
     short = write_jsonl(tmp_path / "short.jsonl", [{"question": "too short"}])
     with pytest.raises(ConfigError, match="no text of 13 words"):
         build_index(DecontaminationConfig(benchmarks={"q": str(short)}))
