@@ -175,3 +175,21 @@ def test_defaults_list_the_pii_and_decontamination_keys_off():
         "keep_private: true",
     ):
         assert key in text
+
+
+def test_crawlsieve_run_refuses_a_broken_benchmark_in_one_line_before_touching_the_output(tmp_path, capsys):
+    from crawlsieve.pipelines.cli import main
+
+    broken = tmp_path / "quiz.jsonl"
+    broken.write_text(json.dumps({"question": QUESTION}) + "\n{oops\n", encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"filters:\n  decontamination:\n    benchmarks:\n      quiz: {broken}\n", encoding="utf-8"
+    )
+    warc = tmp_path / "in.warc.gz"
+    warc.write_bytes(b"")
+    status = main(["run", str(warc), "--output", str(tmp_path / "out"), "--config", str(config)])
+    error = capsys.readouterr().err.strip()
+    assert status == 2
+    assert error == f"crawlsieve run: error: decontamination benchmark {broken}: line 2 is not JSON"
+    assert not (tmp_path / "out").exists()
