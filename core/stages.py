@@ -24,6 +24,9 @@ REMOVED = "_removed"
 FAILED = "_failed"
 #: Free-text detail of a failure (exception message), kept in the ledger for the report.
 ERROR = "_error"
+#: Why decontamination matched a document: ``<benchmark>: <the n-gram it shares>``. The ledger,
+#: the review samples and (when decontamination tags) the shards keep it, so a reviewer sees why.
+DECONTAMINATION_MATCH = "decontamination_match"
 #: Failure kinds of a reader's damage row: a stretch of a file, not a record (so not a page either).
 DAMAGE_KINDS = frozenset({"corrupt_warc", "truncated_file", "not_warc", "empty_file", "open_error"})
 #: The HTTP check's reason for a record that is not an HTTP response (request, metadata, warcinfo).
@@ -43,7 +46,9 @@ class Stage(Protocol):
 
     A stage that needs something loaded (a model, a list) also has ``check()``, which loads it
     and raises ``core.errors.ConfigError`` (one line) when it cannot: the run calls it for every
-    stage that will run before any work starts, so the pre-run check follows the stages.
+    stage that will run before any work starts, so the pre-run check follows the stages. A stage
+    that needs something built once per run (the decontamination index) also has ``prepare()``,
+    which the driver calls before phase A.
     """
 
     name: str

@@ -9,9 +9,9 @@ datatrove's ``FineWebQualityFilter``), so a run reproduces the field's reference
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, StringConstraints
 
 from crawlsieve.core.config import Section
 
@@ -181,8 +181,78 @@ class KenlmConfig(Section):
     max_perplexity: float = Field(1000.0, gt=0, description="Documents with higher perplexity are removed.")
 
 
+class PiiConfig(Section):
+    """E-mail and IP addresses in the text (datatrove's PIIFormatter rules), after the filters decide."""
+
+    enabled: bool = Field(False, description="Find e-mail and IP (v4 and v6) addresses in kept documents.")
+    mode: Literal["replace", "tag"] = Field(
+        "replace",
+        description="replace: substitute each address (counted in sig_pii_*); tag: count, keep the text.",
+    )
+    emails: bool = Field(True, description="Look for e-mail addresses.")
+    ips: bool = Field(True, description="Look for IPv4 and IPv6 addresses.")
+    keep_private: bool = Field(
+        True,
+        description="Leave private, loopback, link-local, multicast and reserved IPs alone (they name "
+        "no one); false replaces them too.",
+    )
+    keep_documentation: bool = Field(
+        True,
+        description="Leave documentation examples alone: example.com/.net/.org and .example/.test/"
+        ".invalid/.localhost addresses, 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32.",
+    )
+    email_replacements: list[str] = Field(
+        default_factory=lambda: ["email@example.com", "firstname.lastname@example.org"],
+        min_length=1,
+        description="E-mails become these, in turn within a document (datatrove's defaults).",
+    )
+    ipv4_replacements: list[str] = Field(
+        default_factory=lambda: [
+            "22.214.171.124",
+            "126.96.36.199",
+            "188.8.131.52",
+            "184.108.40.206",
+            "220.127.116.11",
+            "18.104.22.168",
+        ],
+        min_length=1,
+        description="IPv4 addresses become these, in turn within a document (datatrove's defaults).",
+    )
+    ipv6_replacements: list[str] = Field(
+        default_factory=lambda: ["2001:db8:85a3::8a2e:370:7334", "2001:db8:4006:812::200e"],
+        min_length=1,
+        description="IPv6 addresses become these (documentation addresses), in turn within a document.",
+    )
+
+
+#: A benchmark's name: it becomes the removal reason ``decontamination:<name>``.
+BenchmarkName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+
+
+class DecontaminationConfig(Section):
+    """Removes documents that share a normalized word n-gram with a benchmark's texts."""
+
+    mode: Literal["drop", "tag"] = Field(
+        "drop",
+        description="drop: remove as decontamination:<benchmark>; tag: keep, record the match "
+        "(sig_decontamination_ngrams, decontamination_match).",
+    )
+    benchmarks: dict[BenchmarkName, str] = Field(
+        default_factory=dict,
+        description="name -> file of benchmark texts (.jsonl, .parquet or .txt); empty: no decontamination.",
+    )
+    fields: list[str] = Field(
+        default_factory=list,
+        description="Fields of .jsonl/.parquet benchmark rows to read (strings or lists of strings); "
+        "empty: every string field.",
+    )
+    ngram: int = Field(
+        13, ge=3, le=100, description="Words per n-gram (after lowercasing, removing punctuation)."
+    )
+
+
 class FiltersConfig(Section):
-    """Heuristic and classifier filters run between language identification and dedup."""
+    """Filters, benchmark decontamination and PII replacement, between language identification and dedup."""
 
     per_language_rules: bool = Field(
         True,
@@ -200,6 +270,8 @@ class FiltersConfig(Section):
     c4: C4Config = Field(default_factory=C4Config)
     quality_classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     kenlm: KenlmConfig = Field(default_factory=KenlmConfig)
+    decontamination: DecontaminationConfig = Field(default_factory=DecontaminationConfig)
+    pii: PiiConfig = Field(default_factory=PiiConfig)
 
 
 class LanguageConfig(Section):

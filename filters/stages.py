@@ -1,13 +1,16 @@
 """Which filter stages a run has, in the order they run (cheap first).
 
 Before extraction: the URL blocklist (needs only the URL). After language identification:
-one heuristic stage that builds each document's text statistics once and runs the text
-filters over them cheapest first (a document removed by a cheap filter never pays for the
-expensive ones, whose signals then stay empty), then the fastText quality classifier, then
-KenLM when a model is given.
+benchmark decontamination when benchmarks are configured, then one heuristic stage that builds
+each document's text statistics once and runs the text filters over them cheapest first (a
+document removed by a cheap filter never pays for the expensive ones, whose signals then stay
+empty), then the fastText quality classifier, then KenLM when a model is given. Last, when
+enabled, PII replacement (``pii_stages``), which changes the text and removes nothing.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -16,11 +19,13 @@ from crawlsieve.filters.base import TextFilter
 from crawlsieve.filters.c4 import C4
 from crawlsieve.filters.classifier import KenlmPerplexityStage, QualityClassifierStage
 from crawlsieve.filters.compression import Compression
-from crawlsieve.filters.config import FiltersConfig
+from crawlsieve.filters.config import DecontaminationConfig, FiltersConfig, PiiConfig
+from crawlsieve.filters.decontamination import DecontaminationStage
 from crawlsieve.filters.fineweb_quality import FineWebQuality
 from crawlsieve.filters.gopher_quality import GopherQuality
 from crawlsieve.filters.gopher_repetition import GopherRepetition
 from crawlsieve.filters.languages import rules_for
+from crawlsieve.filters.pii import PiiStage
 from crawlsieve.filters.repetition import Repetition
 from crawlsieve.filters.text_stats import DocStats
 from crawlsieve.filters.url_blocklist import UrlBlocklistStage
@@ -118,3 +123,15 @@ def post_language_stages(filters: FiltersConfig) -> list[Stage]:
     if filters.kenlm.model_path and filters.kenlm.mode != "off":
         stages.append(KenlmPerplexityStage(filters.kenlm))
     return stages
+
+
+def decontamination_stages(config: DecontaminationConfig, index_path: Path | None = None) -> list[Stage]:
+    """Benchmark decontamination, when benchmarks are configured. It runs before the heuristic
+    filters, so a contaminated page is removed for that reason, whatever else is wrong with it.
+    ``index_path``: where the run keeps the n-gram index (``RunLayout.decontamination_index``)."""
+    return [DecontaminationStage(config, index_path)] if config.benchmarks else []
+
+
+def pii_stages(config: PiiConfig) -> list[Stage]:
+    """PII replacement, when enabled."""
+    return [PiiStage(config)] if config.enabled else []

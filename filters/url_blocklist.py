@@ -110,7 +110,7 @@ def _hash_archive() -> tuple[np.ndarray, np.ndarray]:
 
 
 @cache
-def _suffix_extractor():
+def suffix_extractor():
     from tldextract import TLDExtract
 
     # suffix_list_urls=() : use tldextract's bundled public suffix snapshot, never the network.
@@ -140,7 +140,7 @@ class UrlBlocklistStage:
         c = self.config
         lists = _integrated_lists() if c.use_integrated_lists else None
         extra_domains = frozenset(c.extra_domains)
-        parts = _suffix_extractor()(url)
+        parts = suffix_extractor()(url)
         for host in (parts.top_domain_under_public_suffix, parts.fqdn):
             if host and (host in extra_domains or (lists is not None and _in_sorted(lists.domains, host))):
                 return "blocklist", 0

@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 
 from crawlsieve.core.io import write_atomically, write_json_atomically
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.core.stages import REMOVED, Stage
+from crawlsieve.core.stages import DECONTAMINATION_MATCH, REMOVED, Stage
+from crawlsieve.filters.decontamination import NGRAMS_SIGNAL
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.shard import CpuClock, run_stages, stage_counters
 
@@ -84,11 +85,14 @@ def kept_signal(name: str, config: Config) -> bool:
 
 
 def output_table(kept: pa.Table, config: Config) -> pa.Table:
-    """The published columns: the contract's, then the signals the config keeps."""
+    """The published columns: the contract's, then the signals the config keeps (and, with the
+    decontamination signal, the n-gram each tagged document matched)."""
     columns = {name: kept.column(name) for name in OUTPUT_COLUMNS if name in kept.column_names}
     for name in kept.column_names:
         if name.startswith("sig_") and kept_signal(name, config):
             columns[name] = kept.column(name)
+    if DECONTAMINATION_MATCH in kept.column_names and kept_signal(NGRAMS_SIGNAL, config):
+        columns[DECONTAMINATION_MATCH] = kept.column(DECONTAMINATION_MATCH)
     return pa.table(columns)
 
 

@@ -400,7 +400,12 @@ def _run_phases(
     log,
 ) -> dict:
     from crawlsieve.pipelines.inputs import largest_first, location_bytes, shard_name
+    from crawlsieve.pipelines.shard import per_file_stages
 
+    for stage in per_file_stages(config, RunLayout(output_dir)):
+        prepare = getattr(stage, "prepare", None)
+        if prepare is not None:  # what the stage needs built once per run (the decontamination index)
+            prepare()
     done = completed(output_dir, "extract") if resume else set()
     order = [shard_name(loc) for loc in largest_first(list(shards.values()))]
     # Locations travel as bytes: a Linux file name need not be UTF-8 (inputs.location_bytes).

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from crawlsieve.core.io import write_atomically, write_json_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import (
+    DECONTAMINATION_MATCH,
     ERROR,
     FAILED,
     REMOVED,
@@ -32,14 +33,29 @@ from crawlsieve.core.stages import (
 from crawlsieve.pipelines.config import Config
 
 LEDGER_TEXT_CHARS = 2000
-LEDGER_KEEP = ("id", "warc_path", "record_offset", "url", "language", "language_score", "quality_score")
+LEDGER_KEEP = (
+    "id",
+    "warc_path",
+    "record_offset",
+    "url",
+    "language",
+    "language_score",
+    "quality_score",
+    DECONTAMINATION_MATCH,
+)
 
 
-def per_file_stages(config: Config) -> list[Stage]:
-    """The stages after reading, in the order they run: cheap checks first."""
+def per_file_stages(config: Config, layout: RunLayout | None = None) -> list[Stage]:
+    """The stages after reading, in the order they run: cheap checks first. ``layout``: the run's,
+    where stages find what the run built for them (the decontamination index)."""
     from crawlsieve.dedup import stages as dedup_stages
     from crawlsieve.filters.language import LanguageStage
-    from crawlsieve.filters.stages import post_language_stages, pre_extraction_stages
+    from crawlsieve.filters.stages import (
+        decontamination_stages,
+        pii_stages,
+        post_language_stages,
+        pre_extraction_stages,
+    )
     from crawlsieve.pipelines.extract import ExtractStage
     from crawlsieve.pipelines.warc import HttpCheckStage
 
@@ -49,7 +65,14 @@ def per_file_stages(config: Config) -> list[Stage]:
         *dedup_stages.payload_stages(config.dedup),
         ExtractStage(config.extract),
         LanguageStage(config.language),
+        *decontamination_stages(
+            config.filters.decontamination, layout.decontamination_index if layout else None
+        ),
         *post_language_stages(config.filters),
+        # PII replacement changes the text: it runs after every filter has judged the page's own
+        # text, and before the dedup signatures, which hash the text the shards will hold (two
+        # pages that differ only in an address become exact duplicates).
+        *pii_stages(config.filters.pii),
         *dedup_stages.signature_stages(config.dedup),
     ]
 
@@ -207,7 +230,8 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
             yield batch
 
     batches = counted(clock.timed("read", read_warc(location, shard, config.read)))
-    stages = per_file_stages(config)
+    layout = RunLayout(output_dir)
+    stages = per_file_stages(config, layout)
     docs, ledger = run_stages(batches, stages, shard, clock=clock)
     with clock.part("write"):
         docs_table = _concat(docs)
@@ -216,7 +240,6 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
                 "shard", pa.array([shard] * docs_table.num_rows, pa.string())
             )
         ledger_table = _concat(ledger)
-        layout = RunLayout(output_dir)
         docs_path, ledger_path = layout.docs(shard), layout.ledger(shard, "extract")
         for table, path in ((docs_table, docs_path), (ledger_table, ledger_path)):
             if table is not None:

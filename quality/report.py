@@ -41,6 +41,8 @@ HELP = "(Re)build DIR/report.html, the reviewer's report, from a run's output di
 KEPT_COLOR, REMOVED_COLOR, FAILED_COLOR = "#2e7d32", "#c62828", "#6d4c41"
 MAX_CHART_CATEGORIES = 30
 MAX_SIGNALS_PER_EXAMPLE = 8
+#: The PII counters of stats.json (``pii:<key>``) the report shows, in order.
+PII_COUNTERS = ("emails", "ips", "documents", "kept_private", "kept_documentation")
 #: Characters that must not appear raw inside a <script> element or a JS string.
 _SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
@@ -185,6 +187,7 @@ class ReportBuilder:
             "run": self.run_info(),
             "funnel": self.funnel(),
             "reasons": self.reasons(),
+            "text_checks": self.text_checks_section(),
             "distributions": self.distribution_section(),
             "mixture": self.mixture_section(),
             "duplicates": self.duplicates_section(),
@@ -398,6 +401,52 @@ class ReportBuilder:
             "language_score": _number(row.get("language_score")),
             "quality_score": _number(row.get("quality_score")),
             "signals": _relevant_signals(row.get("signals") or {}, reason),
+            "match": row.get("match"),
+        }
+
+    def text_checks_section(self) -> dict | None:
+        """PII found (stats.json ``counters``) and documents sharing an n-gram with a benchmark, per
+        benchmark, with the n-grams matched by the review samples (removed, or kept when tagged)."""
+        from crawlsieve.quality.review import reason_file_name
+
+        counters = self.stats.get("counters") or {}
+        pii = {k.removeprefix("pii:"): n for k, n in counters.items() if k.startswith("pii:")}
+        matched = {
+            k.removeprefix("decontamination:"): n
+            for k, n in counters.items()
+            if k.startswith("decontamination:")
+        }
+        if not pii and not matched:
+            return None
+        config = (self.stats.get("config") or {}).get("filters") or {}
+        review = RunLayout(self.output_dir).review
+        kept = _read_jsonl_head(review / "kept.jsonl", self.config.review_per_reason)
+        removed = self.stats.get("removed") or {}
+        benchmarks = []
+        for name, n in sorted(matched.items(), key=lambda kv: (-kv[1], kv[0])):
+            reason = f"decontamination:{name}"
+            samples = _read_jsonl_head(
+                review / "removed" / reason_file_name(reason), self.config.review_per_reason
+            )
+            prefix = f"{name}: "
+            ngrams = [
+                str(row["match"]).removeprefix(prefix)
+                for row in [*samples, *kept]
+                if str(row.get("match") or "").startswith(prefix)
+            ]
+            benchmarks.append(
+                {
+                    "name": name,
+                    "matched": _number(n),
+                    "removed": _number(removed.get(reason, 0)),
+                    "ngrams": list(dict.fromkeys(ngrams))[: self.config.examples_per_reason],
+                }
+            )
+        return {
+            "pii": {key: _number(pii.get(key, 0)) for key in PII_COUNTERS} if pii else None,
+            "pii_mode": (config.get("pii") or {}).get("mode", "replace"),
+            "benchmarks": benchmarks,
+            "decontamination_mode": (config.get("decontamination") or {}).get("mode", "drop"),
         }
 
     def precision_section(self) -> dict | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import xxhash
 
 from crawlsieve.core.layout import RunLayout
+from crawlsieve.core.stages import DECONTAMINATION_MATCH
 
 TEXT_CHARS = 2000
 FIELDS = ("id", "url", "language", "language_score", "quality_score")
@@ -36,6 +37,8 @@ def review_row(record: dict, reason: str | None, stage: str | None) -> dict:
     """A review sample: who, why, the start of the text and the signals."""
     row = {name: record.get(name) for name in FIELDS}
     row.update(reason=reason, stage=stage, text=(record.get("text") or "")[:TEXT_CHARS])
+    if record.get(DECONTAMINATION_MATCH):
+        row["match"] = record[DECONTAMINATION_MATCH]
     row["signals"] = {k: v for k, v in record.items() if k.startswith("sig_") and v is not None}
     return row
 

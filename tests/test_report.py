@@ -389,3 +389,31 @@ def test_report_prices_the_dump_projection_when_a_price_is_configured(tmp_path: 
     page = build_report(run_dir).read_text(encoding="utf-8")
     assert "core-hours" in page and "EUR at 0.02 EUR per core-hour" in page
     assert '<td>extract</td><td class="n">30.0</td><td class="n">75.0%</td>' in page
+
+
+def test_pii_and_contamination_show_only_when_a_run_counted_them(run_dir: Path, tmp_path: Path) -> None:
+    assert 'data-section="text-checks"' not in build_report(run_dir).read_text(encoding="utf-8")
+    stats = json.loads(RunLayout(run_dir).stats.read_text(encoding="utf-8"))
+    stats["counters"] = {"pii:emails": 7, "pii:ips": 2, "pii:documents": 4, "decontamination:mmlu": 1}
+    stats["removed"]["decontamination:mmlu"] = 1
+    RunLayout(run_dir).stats.write_text(json.dumps(stats), encoding="utf-8")
+    ngram = "which of the following <b>best</b> explains why the ice cap melted"
+    _jsonl(
+        RunLayout(run_dir).review / "removed" / "decontamination__mmlu.jsonl",
+        [
+            {
+                "id": "d0",
+                "url": "https://quiz.example/",
+                "reason": "decontamination:mmlu",
+                "text": "Quiz",
+                "signals": {"sig_decontamination_ngrams": 3.0},
+                "match": f"mmlu: {ngram}",
+            }
+        ],
+    )
+    page = build_report(run_dir).read_text(encoding="utf-8")
+    assert 'data-section="text-checks"' in page and "E-mail and IP addresses replaced" in page
+    assert 'data-counter="pii:emails">7<' in page and 'data-counter="pii:kept_private">0<' in page
+    escaped = ngram.replace("<", "&lt;").replace(">", "&gt;")
+    assert f"“{escaped}”" in page and "<b>best</b>" not in page
+    assert f"matched: <b>mmlu: {escaped}</b>" in page
