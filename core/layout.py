@@ -7,7 +7,8 @@ The tasks, the dedup step, the driver, the report and the tests all find a run's
     DIR/stats.json, mixture.json, distributions.json, report.html, review/, dedup_index/
     DIR/_work/docs/<shard>.parquet   documents that passed phase A, for dedup and finalize
     DIR/_work/ledger/<shard>.<phase>.parquet   every decided row of a phase (extract, final)
-    DIR/_work/dedup/                 decisions/<shard>.parquet, clusters.parquet
+    DIR/_work/dedup/                 decisions/<shard>.parquet, clusters/, duplicates.json,
+                                     examples/<shard>.parquet
     DIR/_work/decontamination_index.npy   the benchmarks' n-gram hashes, built once per run
     DIR/_work/summaries/<phase>/<shard>.sum    a task's summary (phase A: extract; finalize: files)
     DIR/_work/review/<phase>/<shard>.parquet   its review candidates
@@ -112,7 +113,16 @@ class RunLayout:
 
     @property
     def clusters(self) -> Path:
-        return self.dedup / "clusters.parquet"
+        return self.dedup / "clusters"
+
+    @property
+    def duplicates(self) -> Path:
+        """The duplicate clusters the report shows (``dedup.cluster_facts``)."""
+        return self.dedup / "duplicates.json"
+
+    def cluster_examples(self, shard: str) -> Path:
+        """url and text of the shown cluster members of one shard (written by its finalize)."""
+        return self.dedup / "examples" / f"{shard}.parquet"
 
     @property
     def decontamination_index(self) -> Path:

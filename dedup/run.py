@@ -6,7 +6,8 @@
         └─ join by key with (root, node) ─► shuffle by root ─► one decision per document
               (each removed member verified against its survivor by estimated Jaccard)
     writes  dedup/decisions/<shard>.parquet (id, _removed, dup_cluster_size of that shard's docs)
-            dedup/clusters.parquet    (cluster_id, id, kept) of clusters with 2+ documents
+            dedup/clusters/           (cluster_id, id, kept) of clusters with 2+ documents
+            dedup/duplicates.json     cluster size counts and the largest clusters (cluster_facts)
             OUTPUT/dedup_index/       band hashes of the kept documents + metadata.json
 
 Everything runs in Ray Data tasks; the driver sees only per-block counts, so memory on the
@@ -33,6 +34,7 @@ from ray.data.expressions import col
 
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import REMOVED, unique_id
+from crawlsieve.dedup.cluster_facts import run_facts, write_facts
 from crawlsieve.dedup.config import DedupConfig
 from crawlsieve.dedup.graph import (
     bucket_edges,
@@ -349,14 +351,17 @@ def _reset(path: Path) -> Path:
     return path
 
 
-def _write_single_file(ds: ray.data.Dataset, path: Path, schema: pa.Schema) -> int:
-    """Stream ``ds`` into one Parquet file (batch by batch: the driver holds one batch at a time)."""
-    rows = 0
-    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
-        for batch in ds.iter_batches(batch_format="pyarrow", batch_size=65_536):
-            writer.write_table(batch.select(schema.names).cast(schema))
-            rows += batch.num_rows
-    return rows
+def _write_clusters(clustered: pa.Table | ray.data.Dataset, directory: Path) -> None:
+    """The clustered rows as a Parquet directory: written by the tasks that hold them (never
+    through the driver), beside an empty file that fixes the schema when there are none."""
+    directory.mkdir(parents=True)
+    pq.write_table(CLUSTER_SCHEMA.empty_table(), directory / "schema.parquet")
+    if isinstance(clustered, pa.Table):
+        pq.write_table(
+            clustered.select(CLUSTER_SCHEMA.names).cast(CLUSTER_SCHEMA), directory / "part-0.parquet"
+        )
+    else:
+        clustered.select_columns(CLUSTER_SCHEMA.names).write_parquet(str(directory))
 
 
 def renamed_ids(rows: pa.Table) -> pa.Table:
@@ -434,9 +439,12 @@ class _Outputs:
     decisions_dir: Path
     clusters_path: Path
     index_dir: Path
+    layout: RunLayout
+    #: the duplicate clusters the report shows, and members shown of each (``cluster_facts``)
+    shown: tuple[int, int]
 
 
-def deduplicate(layout: RunLayout, dedup: DedupConfig) -> dict:
+def deduplicate(layout: RunLayout, dedup: DedupConfig, shown: tuple[int, int] = (10, 4)) -> dict:
     """Decide exact, near and index duplicates over all of the run's ``docs`` files (module doc).
 
     Needs Ray initialized. Returns ``{documents, kept, removed: {reason: n}, clusters, seconds,
@@ -446,14 +454,17 @@ def deduplicate(layout: RunLayout, dedup: DedupConfig) -> dict:
     hasher = minhasher(dedup)
     index_roots = validate_against(dedup) if dedup.enabled else []
     layout.dedup.mkdir(parents=True, exist_ok=True)
-    outputs = _Outputs(_reset(layout.decisions_dir), _reset(layout.clusters), _reset(layout.dedup_index))
+    outputs = _Outputs(
+        _reset(layout.decisions_dir), _reset(layout.clusters), _reset(layout.dedup_index), layout, shown
+    )
     outputs.decisions_dir.mkdir(parents=True)
     files = layout.docs_files()
     rows = sum(pq.read_metadata(f).num_rows for f in files)
     if rows == 0:
         if dedup.enabled:
             write_metadata(layout.root, hasher, 0)
-        pq.write_table(CLUSTER_SCHEMA.empty_table(), outputs.clusters_path)
+        _write_clusters(CLUSTER_SCHEMA.empty_table(), outputs.clusters_path)
+        write_facts(layout, run_facts(DECIDED_SCHEMA.empty_table(), *shown))
         return {"documents": 0, "kept": 0, "removed": {}, "clusters": 0, "seconds": 0.0}
 
     index_paths = [p for root in index_roots for p in index_files(root)]
@@ -506,6 +517,7 @@ def _deduplicate_by_shuffles(
         partitions,
     )
     decided = per_key(labelled, "label", cluster_decider(dedup), partitions).materialize()
+    write_facts(outputs.layout, run_facts(decided, *outputs.shown))
 
     renames = per_key(
         nodes.select_columns(["id", "shard", "record_offset"]), "id", renamed_ids, partitions
@@ -513,9 +525,7 @@ def _deduplicate_by_shuffles(
     decided.map_batches(_decision_rows, batch_format="pyarrow").union(renames).groupby("shard").map_groups(
         write_shard_decisions, fn_kwargs={"decisions_dir": str(outputs.decisions_dir)}, batch_format="pyarrow"
     ).materialize()
-    _write_single_file(
-        decided.filter(expr=col("dup_cluster_size") > 1), outputs.clusters_path, CLUSTER_SCHEMA
-    )
+    _write_clusters(decided.filter(expr=col("dup_cluster_size") > 1), outputs.clusters_path)
     kept = decided.filter(expr=col("kept")).select_columns(["id", TEXT_HASH, BANDS])
     kept.write_parquet(str(outputs.index_dir / BANDS_DIR))
     counted = decided.map_batches(_summary_counts, batch_size=None, batch_format="pyarrow").materialize()
@@ -544,6 +554,7 @@ def _deduplicate_in_one_task(
     components = connected_components_in_memory(edges, dedup.max_rounds)
     labelled = label_nodes(pa.concat_tables([_without_root(nodes), _parents(components)]))
     decided = cluster_decider(dedup)(labelled)
+    write_facts(outputs.layout, run_facts(decided, *outputs.shown))
 
     rows = pa.concat_tables(
         [
@@ -554,7 +565,7 @@ def _deduplicate_in_one_task(
     for shard in pc.unique(rows["shard"]).to_pylist():
         write_shard_decisions(rows.filter(pc.equal(rows["shard"], shard)), outputs.decisions_dir)
     clustered = decided.filter(pc.greater(decided["dup_cluster_size"], 1))
-    pq.write_table(clustered.select(CLUSTER_SCHEMA.names).cast(CLUSTER_SCHEMA), outputs.clusters_path)
+    _write_clusters(clustered, outputs.clusters_path)
     (outputs.index_dir / BANDS_DIR).mkdir(parents=True, exist_ok=True)
     kept = decided.filter(decided["kept"]).select(["id", TEXT_HASH, BANDS])
     pq.write_table(kept, outputs.index_dir / BANDS_DIR / "part-00000.parquet", compression="zstd")

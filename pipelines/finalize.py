@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from crawlsieve.core.io import write_atomically, write_json_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import DECONTAMINATION_MATCH, REMOVED, Stage
+from crawlsieve.dedup.cluster_facts import members_of, read_facts
 from crawlsieve.filters.decontamination import NGRAMS_SIGNAL
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.shard import CpuClock, run_stages, stage_counters
@@ -100,6 +101,22 @@ def _read_or_empty(path: Path) -> pa.Table | None:
     return pq.read_table(path) if path.is_file() else None
 
 
+def write_cluster_examples(docs: pa.Table | None, shard: str, layout: RunLayout, chars: int) -> None:
+    """url and start of text of this shard's members of the clusters the report shows."""
+    path = layout.cluster_examples(shard)
+    wanted = members_of(read_facts(layout), shard)
+    if docs is None or not wanted:
+        path.unlink(missing_ok=True)
+        return
+    rows = docs.filter(pc.is_in(docs["id"], pa.array(sorted(wanted), pa.string())))
+    write_atomically(
+        pa.table(
+            {"id": rows["id"], "url": rows["url"], "text": pc.utf8_slice_codeunits(rows["text"], 0, chars)}
+        ),
+        path,
+    )
+
+
 def warc_path_of(output_dir: Path, shard: str) -> str:
     """The input file of a shard, as phase A recorded it."""
     marker = RunLayout(output_dir).marker("extract", shard)
@@ -118,6 +135,7 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
     decided = 0
     with clock.part("finalize:read"):
         docs = pq.read_table(docs_path) if docs_path.is_file() else None
+        write_cluster_examples(docs, shard, layout, config.report.example_text_chars)
         if docs is not None and docs.num_rows:
             docs = apply_decisions(docs, decisions_for(output_dir, shard))
     if docs is not None and docs.num_rows:

@@ -420,7 +420,11 @@ def _run_phases(
 
     from crawlsieve.dedup.run import deduplicate
 
-    dedup_summary = deduplicate(RunLayout(output_dir), config.dedup)
+    dedup_summary = deduplicate(
+        RunLayout(output_dir),
+        config.dedup,
+        (config.report.duplicate_clusters_shown, config.report.cluster_members_shown),
+    )
     phases.end("dedup")
     log(f"crawlsieve: dedup done ({time.monotonic() - clock:.0f}s); tagging and writing shards")
     _per_shard(_finalize_batch, [{"shard": s} for s in order], config, output_dir)

@@ -10,18 +10,14 @@ grid's, chosen by each column's range. The report then reads this small file.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.quality.config import ReportConfig
-from crawlsieve.quality.mixture import data_files
 from crawlsieve.quality.summaries import (
     BASE_COLUMNS,
     GRID,
@@ -144,79 +140,32 @@ def top_sites(run: RunSummary, limit: int) -> list[list]:
 
 
 def duplicates(output_dir: Path, config: ReportConfig) -> dict:
-    """Cluster size counts and the largest clusters with their members' texts."""
-    clusters_path = RunLayout(output_dir).clusters
-    if not clusters_path.exists():
-        return {"size_counts": _sizes_from_kept(output_dir), "clusters": [], "source": "dup_cluster_size"}
-    clusters = ds.dataset(clusters_path, format="parquet")
-    sizes = (
-        clusters.to_table(columns=["cluster_id"]).group_by("cluster_id").aggregate([("cluster_id", "count")])
-    )
-    size_counts = Counter(sizes.column("cluster_id_count").to_pylist())
-    ranked = sorted(
-        zip(
-            sizes.column("cluster_id").to_pylist(),
-            sizes.column("cluster_id_count").to_pylist(),
-            strict=True,
-        ),
-        key=lambda item: (-item[1], str(item[0])),
-    )[: config.duplicate_clusters_shown]
-    examples = []
-    if ranked:
-        members = clusters.to_table(
-            columns=["cluster_id", "id", "kept"],
-            filter=pc.field("cluster_id").isin(pa.array([cid for cid, _ in ranked])),
-        ).to_pylist()
-        texts = _texts_of(output_dir, {m["id"] for m in members}, config.example_text_chars)
-        for cluster_id, size in ranked:
-            shown = sorted(
-                (m for m in members if m["cluster_id"] == cluster_id),
-                key=lambda m: (not m["kept"], m["id"]),
-            )[: config.cluster_members_shown]
-            examples.append(
-                {
-                    "cluster_id": str(cluster_id),
-                    "size": size,
-                    "members": [
-                        {**texts.get(m["id"], {"id": m["id"]}), "kept": bool(m["kept"])} for m in shown
-                    ],
-                }
-            )
-    return {
-        "size_counts": {str(k): v for k, v in sorted(size_counts.items())},
-        "clusters": examples,
-        "source": "clusters",
-    }
-
-
-def _sizes_from_kept(output_dir: Path) -> dict[str, int]:
-    """Without a clusters file: each kept document stands for its cluster (one survivor each)."""
-    counts: Counter = Counter()
-    for path in data_files(RunLayout(output_dir).data):
-        if "dup_cluster_size" not in pq.read_schema(path).names:
-            continue
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=["dup_cluster_size"]):
-            counts.update(v for v in batch.column("dup_cluster_size").to_pylist() if v and v > 1)
-    return {str(k): v for k, v in sorted(counts.items())}
-
-
-def _texts_of(output_dir: Path, ids: set[str], chars: int) -> dict[str, dict]:
-    """url and start of text of a few documents, kept (DIR/data) or removed (the ledger)."""
-    wanted = pa.array(sorted(ids), pa.string())
-    found: dict[str, dict] = {}
-    files = [
-        *data_files(RunLayout(output_dir).data),
-        *RunLayout(output_dir).ledger_files(),
+    """Cluster size counts and the largest clusters with their members' texts, as the dedup step
+    and finalize wrote them (``dedup.cluster_facts``): no document file is read here."""
+    layout = RunLayout(output_dir)
+    facts = {"size_counts": {}, "clusters": []}
+    if layout.duplicates.is_file():
+        facts = json.loads(layout.duplicates.read_text(encoding="utf-8"))
+    shown = facts["clusters"][: config.duplicate_clusters_shown]
+    shards = sorted({m["shard"] for c in shown for m in c["members"]})
+    texts: dict[str, dict] = {}
+    for shard in shards:
+        path = layout.cluster_examples(shard)
+        if path.is_file():
+            for row in pq.read_table(path).to_pylist():
+                texts[row["id"]] = row
+    examples = [
+        {
+            "cluster_id": str(cluster["cluster_id"]),
+            "size": cluster["size"],
+            "members": [
+                {**texts.get(m["id"], {"id": m["id"]}), "kept": bool(m["kept"])}
+                for m in cluster["members"][: config.cluster_members_shown]
+            ],
+        }
+        for cluster in shown
     ]
-    for path in files:
-        names = pq.read_schema(path).names
-        if not {"id", "text"} <= set(names):
-            continue
-        columns = [c for c in ("id", "url", "text") if c in names]
-        table = pq.read_table(path, columns=columns, filters=pc.field("id").isin(wanted))
-        for row in table.to_pylist():
-            found.setdefault(row["id"], {**row, "text": (row.get("text") or "")[:chars]})
-    return found
+    return {"size_counts": facts["size_counts"], "clusters": examples, "source": "clusters"}
 
 
 def _notes(columns: dict[str, dict]) -> dict[str, str]:

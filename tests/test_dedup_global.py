@@ -137,6 +137,16 @@ def test_single_task_and_shuffle_paths_decide_identically(first_run, shuffled_ru
     assert _sorted_rows(single / "dedup_index" / "bands") == _sorted_rows(shuffled / "dedup_index" / "bands")
     for field in ("documents", "kept", "removed", "clusters"):
         assert single_summary[field] == shuffled_summary[field], field
+    # The report's duplicate clusters, computed by the dedup tasks: the same on both paths.
+    single_facts = json.loads(RunLayout(single).duplicates.read_text())
+    assert single_facts == json.loads(RunLayout(shuffled).duplicates.read_text())
+    assert single_facts["size_counts"] == {"2": 2, "3": 1}
+    assert [c["cluster_id"] for c in single_facts["clusters"]] == ["a-newest", "b-1", "c-edited"]
+    assert [(m["id"], m["kept"]) for m in single_facts["clusters"][0]["members"]] == [
+        ("a-newest", True),
+        ("a-edited", False),
+        ("a-low-quality", False),
+    ]
     # Both report the CPU their tasks spent (stats.json's cost section sums it).
     assert single_summary["cpu_seconds"] > 0 and shuffled_summary["cpu_seconds"] > 0
 

@@ -12,7 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from crawlsieve.core.layout import RunLayout
+from crawlsieve.dedup.cluster_facts import run_facts, write_facts
 from crawlsieve.pipelines.cli import main as cli_main
+from crawlsieve.pipelines.finalize import write_cluster_examples
 from crawlsieve.quality.distributions import build_distributions, display_bins
 from crawlsieve.quality.report import build_report, safe_href, script_json
 from crawlsieve.quality.summaries import (
@@ -198,14 +200,25 @@ def write_run_dir(root: Path, *, records_read: int = 12, report: dict | None = N
             "dup_cluster_size": pa.array([2, 1, 1, 1, 1], pa.int64()),
         },
     )
-    _write(
-        RunLayout(root).clusters,
+    # What the dedup step and finalize write for the duplicates section.
+    decided = pa.table(
         {
-            "cluster_id": ["c1", "c1"],
-            "id": ["k0", "k0-copy"],
-            "kept": [True, False],
-        },
+            "id": ["k0", "k0-copy", "k1"],
+            "kept": [True, False, True],
+            "cluster_id": ["c1", "c1", "k1"],
+            "dup_cluster_size": pa.array([2, 2, 1], pa.int64()),
+            "shard": ["a", "a", "a"],
+        }
     )
+    write_facts(RunLayout(root), run_facts(decided, clusters_shown=4, members_shown=4))
+    docs = pa.table(
+        {
+            "id": ["k0", "k0-copy", "k1"],
+            "url": ["https://k.example/0", "https://copy.example/", "https://k.example/1"],
+            "text": [KEPT_TEXTS[0], KEPT_TEXTS[0], KEPT_TEXTS[1]],
+        }
+    )
+    write_cluster_examples(docs, "a", RunLayout(root), chars=600)
     write_summaries(root, "a", "/warcs/a.warc.gz", records_read)
     return root
 
