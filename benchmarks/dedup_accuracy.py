@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import tempfile
 from pathlib import Path
@@ -31,7 +32,10 @@ from crawlsieve.dedup.run import deduplicate
 from crawlsieve.dedup.stages import signature_stages
 from crawlsieve.pipelines.config import Config
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "extraction" / "ground_truth.jsonl"
+SHARED_CORPUS = Path(
+    os.environ.get("CRAWLSIEVE_SHARED_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus")
+)
+CORPUS = SHARED_CORPUS / "extraction" / "ground_truth.jsonl"
 BOILERPLATE = "Subscribe to our newsletter for the latest news and offers. Accept all cookies to continue."
 
 
@@ -114,6 +118,7 @@ def main() -> None:
     removed = [row["id"] for row in clusters if not row["kept"]]
     removed_pairs_j = [jaccard(sets[r], sets[survivor[cluster_of[r]]]) for r in removed]
     precise = sum(j >= 0.7 for j in removed_pairs_j)
+    dissimilar = sum(j < 0.5 for j in removed_pairs_j)
     members: dict[str, list[str]] = {}
     for row in clusters:
         members.setdefault(row["cluster_id"], []).append(row["id"])
@@ -134,6 +139,7 @@ def main() -> None:
         f"precision (removed pair J>=0.7):     {precise / max(1, len(removed)):.4f}  target >= 0.98"
         f"  ({precise}/{len(removed)} removed; pair = removed doc and its cluster's survivor)"
     )
+    print(f"removals  (removed pair J<0.5):      {dissimilar}  target 0")
     print(
         f"precision (best cluster member):     {precise_best / max(1, len(removed)):.4f}"
         "  (pair = removed doc and its most similar other cluster member)"

@@ -7,7 +7,7 @@ The tasks, the dedup step, the driver, the report and the tests all find a run's
     DIR/stats.json, mixture.json, distributions.json, report.html, review/, dedup_index/
     DIR/_work/docs/<shard>.parquet   documents that passed phase A, for dedup and finalize
     DIR/_work/ledger/<shard>.<phase>.parquet   every decided row of a phase (extract, final)
-    DIR/_work/dedup/                 decisions/<shard>.parquet, clusters.parquet
+    DIR/_work/dedup/                 decisions/<shard>.parquet, clusters.parquet, cpu/ (transient)
     DIR/_work/summaries/<phase>/<shard>.sum    a task's summary (phase A: extract; finalize: files)
     DIR/_work/review/<phase>/<shard>.parquet   its review candidates
     DIR/_state/run.json, lock.json   the run's inputs and config; the lock on DIR
@@ -112,6 +112,11 @@ class RunLayout:
     @property
     def clusters(self) -> Path:
         return self.dedup / "clusters.parquet"
+
+    @property
+    def dedup_cpu(self) -> Path:
+        """CPU-time logs of the dedup step's tasks, summed and removed when the step ends."""
+        return self.dedup / "cpu"
 
     def summary(self, shard: str, phase: str) -> Path:
         return self.work / "summaries" / phase / f"{shard}.sum"
