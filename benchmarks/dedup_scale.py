@@ -15,7 +15,8 @@ object store, workers): *worker* is the largest private memory (resident minus s
 i.e. the heap, not the object store it maps) of any one Ray worker process, the figure
 ``dedup.max_worker_memory_gb`` bounds; *total* is the largest sum of private memory over the
 whole tree plus the largest shared memory of one process (the object store, counted once).
-Prints a table and the load average; does not assert.
+Prints a table, the input bytes per document of each dedup step (``shuffled_bytes``; the
+components' figure is one of their rounds) and the load average; does not assert.
 """
 
 from __future__ import annotations
@@ -212,6 +213,9 @@ def main() -> None:
             s["path"],
         )
         print(" ".join(f"{v!s:>11}" for v in values), flush=True)
+        shuffled = s.get("shuffled_bytes", {})
+        per_doc = " ".join(f"{step}={n / r['size']:.0f}" for step, n in shuffled.items())
+        print(f"{'':>11} input bytes per document of each step: {per_doc}", flush=True)
 
 
 if __name__ == "__main__":
