@@ -8,7 +8,7 @@ The tasks, the dedup step, the driver, the report and the tests all find a run's
     DIR/_work/docs/<shard>.parquet   documents that passed phase A, for dedup and finalize
     DIR/_work/ledger/<shard>.<phase>.parquet   every decided row of a phase (extract, final)
     DIR/_work/dedup/                 decisions/<shard>.parquet, clusters/, duplicates.json,
-                                     examples/<shard>.parquet
+                                     examples/<shard>.parquet, cpu/ (transient)
     DIR/_work/decontamination_index.npy   the benchmarks' n-gram hashes, built once per run
     DIR/_work/summaries/<phase>/<shard>.sum    a task's summary (phase A: extract; finalize: files)
     DIR/_work/review/<phase>/<shard>.parquet   its review candidates
@@ -127,6 +127,11 @@ class RunLayout:
     @property
     def decontamination_index(self) -> Path:
         return self.work / "decontamination_index.npy"
+
+    @property
+    def dedup_cpu(self) -> Path:
+        """CPU-time logs of the dedup step's tasks, summed and removed when the step ends."""
+        return self.dedup / "cpu"
 
     def summary(self, shard: str, phase: str) -> Path:
         return self.work / "summaries" / phase / f"{shard}.sum"

@@ -26,11 +26,27 @@ class DedupConfig(Section):
     threshold: float = Field(
         0.8, gt=0, lt=1, description="Jaccard similarity above which documents count as near-duplicates."
     )
+    lsh_threshold: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Jaccard similarity that bands x rows are chosen for (datasketch's optimal "
+        "parameters); default: the verify threshold, since every candidate pair is verified anyway "
+        "(`threshold` when verification is off).",
+    )
     false_positive_weight: float = Field(
-        0.5, ge=0, le=1, description="Weight of false positives when choosing bands x rows (datasketch)."
+        0.2,
+        ge=0,
+        le=1,
+        description="Weight of false positives when choosing bands x rows (datasketch): a false "
+        "positive costs one verified candidate pair.",
     )
     false_negative_weight: float = Field(
-        0.5, ge=0, le=1, description="Weight of false negatives when choosing bands x rows (datasketch)."
+        0.8,
+        ge=0,
+        le=1,
+        description="Weight of false negatives when choosing bands x rows (datasketch): a false "
+        "negative is a near-duplicate nothing later finds.",
     )
     verify_threshold: float | None = Field(
         None,
@@ -53,7 +69,16 @@ class DedupConfig(Section):
         None,
         ge=1,
         le=1_000_000,
-        description="Partitions of the band-bucket and graph shuffles; default: from the number of rows.",
+        description="Partitions of every dedup shuffle; default: from each shuffle's bytes and "
+        "`max_worker_memory_gb`.",
+    )
+    max_worker_memory_gb: float = Field(
+        2.0,
+        gt=0,
+        le=1024,
+        description="Memory one dedup task may use: each shuffle gets as many partitions (and Ray Data "
+        "blocks are made as small) as keep a task's share of the data under it, so a worker's peak "
+        "does not grow with the run. One band bucket, one cluster and one input shard must fit whole.",
     )
     max_rounds: int = Field(
         40, ge=1, le=1000, description="Upper bound on connected-components rounds (a run fails beyond it)."

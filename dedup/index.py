@@ -92,6 +92,11 @@ def validate_against(dedup: DedupConfig) -> list[Path]:
     return [validate_index(directory, hasher) for directory in dedup.against]
 
 
+def bands_file(root: Path, shard: str) -> Path:
+    """The index's band file of one docs shard (``root``: the run's ``dedup_index``)."""
+    return Path(root) / BANDS_DIR / f"{shard}.parquet"
+
+
 def index_files(root: Path) -> list[str]:
     return [str(p) for p in sorted((root / BANDS_DIR).glob("*.parquet"))]
 

@@ -1,28 +1,52 @@
 """The global dedup step (phase B): one pass over the surviving documents of every shard.
 
-    docs/*.parquet ──► nodes (priority key, id, text hash, bands)   only these columns are read
-        ├─► bucket members (one row per band hash and text hash, plus earlier runs' index)
-        │      └─ shuffle by bucket ─► star edges ─► connected components (Large/Small-Star)
-        └─ join by key with (root, node) ─► shuffle by root ─► one decision per document
-              (each removed member verified against its survivor by estimated Jaccard)
-    writes  dedup/decisions/<shard>.parquet (id, _removed, dup_cluster_size of that shard's docs)
+    docs/*.parquet ──► nodes (priority key, text hash, bands)       signatures stay in the files
+      └─► bucket members (one row per band hash and text hash, plus earlier runs' index)
+            └─ shuffle by bucket ─► candidate pairs (u, v): a star from each bucket's smallest key
+      candidate pairs ─ shuffle by v's shard ─► + v's signature  (read from docs/<v's shard>)
+                      ─ shuffle by u's shard ─► + u's signature ─► verified edges (u, v, same_text)
+      verified edges ─► connected components (Large/Small-Star, keys only) ─► (root, member)
+      members + edges ─ shuffle by member ─► verified where (root, member) is itself an edge
+      the others (few) ─ two signature lookups, as above ─► verified against the root, or not
+      members ─ shuffle by root ─► one decision per document (failed members split off)
+      decisions + renames ─ shuffle by shard ─► per shard: every id's decision, kept bands
+    writes  dedup/decisions/<shard>.parquet (id, _removed, dup_cluster_size, new_id)
             dedup/clusters/           (cluster_id, id, kept) of clusters with 2+ documents
             dedup/duplicates.json     cluster size counts and the largest clusters (cluster_facts)
             OUTPUT/dedup_index/       band hashes of the kept documents + metadata.json
 
-Everything runs in Ray Data tasks; the driver sees only per-block counts, so memory on the
-driver does not grow with the corpus. The result is a function of the set of documents:
-the survivor of a cluster is its smallest priority key, whatever the partitioning.
+Why pairs are verified before the components: the shuffles of the components and of the
+labels then carry keys only (a signature is 4 x num_perm bytes, more than all the keys of a
+pair), and components over verified edges stay small where unverified band collisions would
+chain boilerplate pages into giant ones. Verified edges alone would still chain: A~B and B~C
+verified put C in A's cluster though J(A, C) may be far below the threshold. So the survivor
+guarantee is kept by a second check after the components: a member whose pair with its root is
+itself a verified edge (most members: the root is the smallest key of the component, hence the
+star centre of the buckets it shares) needs nothing more; only the others have their and
+their root's signatures looked up, and ``ClusterDecider`` splits off those that fail. A
+document is removed only if it verifies against the document kept in its place.
 
-Runs with fewer than ``dedup.shuffle_min_docs`` documents skip the shuffles (about a minute
-of fixed cost) and call the very same functions once, in a single Ray task, over all rows.
+Memory: every shuffle gets as many partitions as keep one task's share under
+``dedup.max_worker_memory_gb`` (from the bytes of its input), and Ray Data's map tasks and
+blocks are sized from the same budget, so a worker's peak does not grow with the run. What one
+task must hold whole is one bucket, one component or one shard (see docs/ARCHITECTURE.md).
+
+Everything runs in Ray Data tasks; the driver sees only per-block counts. The result is a
+function of the set of documents: the survivor of a cluster is its smallest priority key,
+whatever the partitioning. Runs with fewer than ``dedup.shuffle_min_docs`` documents skip the
+shuffles (about a minute of fixed cost) and call the very same functions once, in a single Ray
+task, over all rows.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import shutil
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,33 +54,62 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import ray.data
-from ray.data.expressions import col
 
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import REMOVED, unique_id
 from crawlsieve.dedup.cluster_facts import run_facts, write_facts
 from crawlsieve.dedup.config import DedupConfig
 from crawlsieve.dedup.graph import (
+    EDGE_SCHEMA,
+    CpuLog,
     bucket_edges,
     connected_components,
     connected_components_in_memory,
+    in_one_task,
     per_key,
 )
-from crawlsieve.dedup.index import BANDS_DIR, index_files, validate_against, write_metadata
+from crawlsieve.dedup.index import bands_file, index_files, validate_against, write_metadata
 from crawlsieve.dedup.minhash import MinHasher
-from crawlsieve.dedup.stages import BANDS, SIGNATURE, TEXT_HASH, DedupSignatures, minhasher, signature_matrix
+from crawlsieve.dedup.stages import BANDS, SIGNATURE, TEXT_HASH, DedupSignatures, minhasher, verify_threshold
+from crawlsieve.dedup.verify import (
+    DECIDED_SCHEMA,
+    EXACT,
+    INDEX,
+    INDEX_KEY_PREFIX,
+    NEAR,
+    CheckedMembers,
+    ClusterDecider,
+    ShardReader,
+    SignatureLookup,
+    VerifiedEdges,
+    groups,
+    key_shards,
+    mark_direct,
+    unique_pairs,
+)
 
-EXACT, NEAR, INDEX = "dedup:exact", "dedup:near", "dedup:index"
-#: Prefix of earlier runs' indexed documents: sorts before every priority key, so they survive.
-INDEX_KEY_PREFIX = "!"
 DECISION_SCHEMA = pa.schema(
     [("id", pa.string()), (REMOVED, pa.string()), ("dup_cluster_size", pa.int64()), ("new_id", pa.string())]
 )
 #: A rename row of a shard's decisions: the id another file's record already has, and this one's.
 RENAME_SCHEMA = pa.schema([("id", pa.string()), ("shard", pa.string()), ("new_id", pa.string())])
 CLUSTER_SCHEMA = pa.schema([("cluster_id", pa.string()), ("id", pa.string()), ("kept", pa.bool_())])
-_HEX = 16  # characters of each of the two numeric fields of a priority key
+#: What the per-shard writer gets: decided rows (size set), renames (size null) and one marker
+#: per shard (id null), so that every shard gets its decisions file.
+SHARD_ROW_SCHEMA = pa.schema(
+    [
+        ("shard", pa.string()),
+        ("id", pa.string()),
+        (REMOVED, pa.string()),
+        ("dup_cluster_size", pa.int64()),
+        ("new_id", pa.string()),
+    ]
+)
 NODE_HASHES = (TEXT_HASH, BANDS, SIGNATURE)
+#: A task's peak memory per byte of the partition it gets: Ray's reduce concatenates the
+#: partition's pieces, the partition function's group-bys, joins and sorts copy it, and Arrow's
+#: allocator keeps freed buffers for reuse. Measured with benchmarks/dedup_scale.py.
+TASK_BYTES_PER_INPUT_BYTE = 8
 
 
 def priority_keys(batch: pa.Table) -> pa.Array:
@@ -93,45 +146,33 @@ def priority_keys(batch: pa.Table) -> pa.Array:
     )
 
 
-def _id_of(key: str) -> str:
-    if key.startswith(INDEX_KEY_PREFIX):
-        return "index:" + key[len(INDEX_KEY_PREFIX) :]
-    return key[2 * _HEX :].partition("\x00")[0]
-
-
 def shard_of_paths(paths: pa.ChunkedArray | pa.Array) -> pa.Array:
     """``.../docs/<shard>.parquet`` -> ``<shard>``: the name phase C looks its decisions up by."""
     return pc.replace_substring_regex(paths, r"^(?:.*/)?([^/]*?)(?:\.parquet)?$", r"\1")
 
 
+def _stored_hashes(files: list[Path]) -> bool:
+    """Whether every docs file has the phase-A hash columns (else they are computed from ``text``)."""
+    return all(set(NODE_HASHES) <= set(pq.read_schema(f).names) for f in files)
+
+
+def _common_columns(files: list[Path]) -> set[str]:
+    return set.intersection(*(set(pq.read_schema(f).names) for f in files))
+
+
+def _node_columns(files: list[Path], stored: bool) -> list[str]:
+    common = _common_columns(files)
+    wanted = ["id", "quality_score", "fetch_time", *((TEXT_HASH, BANDS) if stored else ("text",))]
+    return [c for c in wanted if c in common]
+
+
 def _nodes(batch: pa.Table, hasher: MinHasher, near: bool) -> pa.Table:
-    """Docs batch (with ``path``) -> ``key, id, shard, record_offset, dedup_text_hash, dedup_bands,
-    dedup_signature`` (signatures computed from ``text`` when the phase-A columns are absent, and
-    left empty when there is no ``text`` either: dedup is off, only ids are made unique).
-    """
-    if "record_offset" not in batch.column_names:
-        batch = batch.append_column("record_offset", pa.nulls(batch.num_rows, pa.int64()))
-    if SIGNATURE not in batch.column_names and "text" not in batch.column_names:
-        n = batch.num_rows
-        batch = batch.append_column(TEXT_HASH, pa.nulls(n, pa.uint64()))
-        batch = batch.append_column(BANDS, pa.nulls(n, pa.list_(pa.uint64())))
-        batch = batch.append_column(SIGNATURE, pa.nulls(n, pa.binary()))
-    elif SIGNATURE not in batch.column_names:
-        batch = DedupSignatures(hasher, near=near)(
-            batch.drop_columns([c for c in NODE_HASHES if c in batch.column_names])
-        )
+    """Docs batch (with ``path``) -> ``key, dedup_text_hash, dedup_bands`` (the hashes computed
+    from ``text`` when the phase-A columns are absent)."""
+    if TEXT_HASH not in batch.column_names:
+        batch = DedupSignatures(hasher, near=near)(batch)
     batch = batch.append_column("shard", shard_of_paths(batch["path"]))
-    return pa.table(
-        {
-            "key": priority_keys(batch),
-            "id": batch["id"],
-            "shard": batch["shard"],
-            "record_offset": batch["record_offset"],
-            TEXT_HASH: batch[TEXT_HASH],
-            BANDS: batch[BANDS],
-            SIGNATURE: batch[SIGNATURE],
-        }
-    )
+    return pa.table({"key": priority_keys(batch), TEXT_HASH: batch[TEXT_HASH], BANDS: batch[BANDS]})
 
 
 class _Members:
@@ -160,37 +201,95 @@ def _index_nodes(batch: pa.Table) -> pa.Table:
     return pa.table({"key": keys, TEXT_HASH: batch[TEXT_HASH], BANDS: batch[BANDS]})
 
 
-def _parents(edges: pa.Table) -> pa.Table:
-    """Star edges -> rows shaped like nodes (``root`` set, the rest null), to union with them."""
-    n = edges.num_rows
+class _CandidateSide:
+    """Candidate pairs partitioned by ``v``'s shard -> unique pairs with ``v``'s signature."""
+
+    def __init__(self, reader: ShardReader):
+        self.lookup = SignatureLookup(reader, "v")
+
+    def __call__(self, pairs: pa.Table) -> pa.Table:
+        return self.lookup(unique_pairs(pairs))
+
+
+def _with_part(batch: pa.Table, side: str) -> pa.Table:
+    """Adds (or replaces) ``part``, the shard named by the ``side`` key, to shuffle pairs by."""
+    if "part" in batch.column_names:
+        batch = batch.drop_columns(["part"])
+    return batch.append_column("part", key_shards(batch[side]))
+
+
+def _as_checked_rows(batch: pa.Table, member: bool) -> pa.Table:
+    """Components' ``(root, member)`` rows or verified edges, as rows for ``mark_direct``."""
+    same_text = (
+        batch["same_text"] if "same_text" in batch.column_names else pa.nulls(batch.num_rows, pa.bool_())
+    )
     return pa.table(
         {
-            "key": edges["v"],
-            "id": pa.nulls(n, pa.string()),
-            "shard": pa.nulls(n, pa.string()),
-            "record_offset": pa.nulls(n, pa.int64()),
-            TEXT_HASH: pa.nulls(n, pa.uint64()),
-            BANDS: pa.nulls(n, pa.list_(pa.uint64())),
-            SIGNATURE: pa.nulls(n, pa.binary()),
-            "root": edges["u"],
+            "u": batch["u"],
+            "v": batch["v"],
+            "same_text": same_text,
+            "member": pa.array(np.full(batch.num_rows, member)),
         }
     )
 
 
-def _without_root(nodes: pa.Table) -> pa.Table:
-    return nodes.append_column("root", pa.nulls(nodes.num_rows, pa.string()))
+def _verified_members(members: pa.Table) -> pa.Table:
+    return members.filter(members["verified"])
 
 
-def label_nodes(rows: pa.Table) -> pa.Table:
-    """Nodes and parent rows of the same keys -> nodes with ``label``: their root, else themselves.
+def _pending_pairs(members: pa.Table) -> pa.Table:
+    return members.filter(pc.invert(members["verified"])).select(["u", "v"])
 
-    Why not ``Dataset.join``: Ray Data's join needs polars; this is the same hash join, by key.
-    """
-    is_node = pc.is_valid(rows["id"])
-    nodes = rows.filter(is_node).drop_columns(["root"])
-    roots = rows.filter(pc.invert(is_node)).group_by("key", use_threads=False).aggregate([("root", "min")])
-    root = _lookup(nodes["key"], roots["key"], roots["root_min"])
-    return nodes.append_column("label", pc.coalesce(root, nodes["key"]))
+
+def _decided_shard_rows(decided: pa.Table) -> pa.Table:
+    return pa.table(
+        {
+            "shard": decided["shard"],
+            "id": decided["id"],
+            REMOVED: decided[REMOVED],
+            "dup_cluster_size": decided["dup_cluster_size"],
+            "new_id": pa.nulls(decided.num_rows, pa.string()),
+        },
+        schema=SHARD_ROW_SCHEMA,
+    )
+
+
+def _rename_shard_rows(renames: pa.Table) -> pa.Table:
+    n = renames.num_rows
+    return pa.table(
+        {
+            "shard": renames["shard"],
+            "id": renames["id"],
+            REMOVED: pa.nulls(n, pa.string()),
+            "dup_cluster_size": pa.nulls(n, pa.int64()),
+            "new_id": renames["new_id"],
+        },
+        schema=SHARD_ROW_SCHEMA,
+    )
+
+
+def _shard_markers(files: list[Path]) -> pa.Table:
+    n = len(files)
+    return pa.table(
+        {
+            "shard": [f.stem for f in files],
+            "id": pa.nulls(n, pa.string()),
+            REMOVED: pa.nulls(n, pa.string()),
+            "dup_cluster_size": pa.nulls(n, pa.int64()),
+            "new_id": pa.nulls(n, pa.string()),
+        },
+        schema=SHARD_ROW_SCHEMA,
+    )
+
+
+def _id_rows(batch: pa.Table) -> pa.Table:
+    """Docs batch (with ``path``) -> ``id, shard, record_offset`` for ``renamed_ids``."""
+    offsets = (
+        batch["record_offset"]
+        if "record_offset" in batch.column_names
+        else pa.nulls(batch.num_rows, pa.int64())
+    )
+    return pa.table({"id": batch["id"], "shard": shard_of_paths(batch["path"]), "record_offset": offsets})
 
 
 def _lookup(keys: pa.ChunkedArray, table_keys: pa.ChunkedArray, values: pa.ChunkedArray) -> pa.Array:
@@ -198,170 +297,12 @@ def _lookup(keys: pa.ChunkedArray, table_keys: pa.ChunkedArray, values: pa.Chunk
 
     A hash lookup rather than ``Table.join``: Acero's join cannot carry list columns.
     """
-    positions = pc.index_in(keys, value_set=table_keys.combine_chunks())
-    return values.combine_chunks().take(positions)
+    positions = pc.index_in(keys, value_set=_combined(table_keys))
+    return _combined(values).take(positions)
 
 
-DECIDED_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        (REMOVED, pa.string()),
-        ("dup_cluster_size", pa.int64()),
-        ("cluster_id", pa.string()),
-        ("kept", pa.bool_()),
-        ("shard", pa.string()),
-        (TEXT_HASH, pa.uint64()),
-        (BANDS, pa.list_(pa.uint64())),
-    ]
-)
-
-
-class VerifiedLabels:
-    """Splits each cluster so that every member is a verified near-duplicate of its survivor.
-
-    Connected components chain: A~B and B~C put C in A's cluster even when C and A share far
-    less than the threshold. A member stays with its root only if its text hash equals the
-    root's or its signature's estimated Jaccard with the root's is at least ``threshold``; the
-    rest of a cluster, in priority order, is split greedily: the first one left becomes a new
-    survivor and takes every member left that verifies against it. Rows whose root is an
-    earlier run's indexed document are not split (the index keeps no signatures).
-    """
-
-    def __init__(self, num_perm: int, threshold: float):
-        self.num_perm, self.threshold = num_perm, threshold
-
-    def __call__(self, rows: pa.Table) -> pa.Array:
-        labels = rows["label"].combine_chunks()
-        if self.threshold <= 0 or rows.num_rows == 0:
-            return labels
-        keys = rows["key"].combine_chunks()
-        hashes = pc.fill_null(rows[TEXT_HASH], 0).to_numpy(zero_copy_only=False)
-        has_hash = pc.is_valid(rows[TEXT_HASH]).to_numpy(zero_copy_only=False)
-        self._signatures, self._valid = signature_matrix(rows[SIGNATURE], self.num_perm)
-        self._hashes, self._has_hash = hashes, has_hash
-        survivor = pc.index_in(labels, value_set=keys)
-        pending = np.flatnonzero(pc.is_valid(survivor).to_numpy(zero_copy_only=False))
-        roots = pc.fill_null(survivor, 0).to_numpy(zero_copy_only=False)[pending]
-        rejected = pending[~self._verified(pending, roots)]
-        if rejected.size == 0:
-            return labels
-        new_labels = np.array(labels.to_pylist(), dtype=object)
-        key_list = keys.to_pylist()
-        order = np.array(sorted(rejected.tolist(), key=lambda i: (new_labels[i], key_list[i])))
-        for label in dict.fromkeys(new_labels[order].tolist()):
-            left = order[new_labels[order] == label]
-            while left.size:
-                leader = left[0]
-                joins = self._verified(left, np.full(left.size, leader))
-                joins[0] = True
-                new_labels[left[joins]] = key_list[leader]
-                left = left[~joins]
-        return pa.array(new_labels.tolist(), pa.string())
-
-    def _verified(self, rows: np.ndarray, against: np.ndarray) -> np.ndarray:
-        same_text = (
-            self._has_hash[rows] & self._has_hash[against] & (self._hashes[rows] == self._hashes[against])
-        )
-        both = self._valid[rows] & self._valid[against]
-        agreement = (self._signatures[rows] == self._signatures[against]).mean(axis=1)
-        return (rows == against) | same_text | (both & (agreement >= self.threshold))
-
-
-class ClusterDecider:
-    """One decision per document of whole clusters (rows grouped by ``label``, the root key)."""
-
-    def __init__(self, num_perm: int, verify_threshold: float):
-        self.verify = VerifiedLabels(num_perm, verify_threshold)
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        if batch.num_rows == 0:
-            return DECIDED_SCHEMA.empty_table()
-        batch = batch.set_column(batch.schema.get_field_index("label"), "label", self.verify(batch))
-        sizes = batch.group_by("label", use_threads=False).aggregate([("key", "count")])
-        survivors = batch.filter(pc.equal(batch["key"], batch["label"]))
-        size = _lookup(batch["label"], sizes["label"], sizes["key_count"])
-        survivor_hash = _lookup(batch["label"], survivors["label"], survivors[TEXT_HASH])
-        kept = pc.equal(batch["key"], batch["label"])
-        from_index = pc.starts_with(batch["label"], INDEX_KEY_PREFIX)
-        same_text = pc.fill_null(pc.equal(batch[TEXT_HASH], survivor_hash), False)
-        reason = pc.case_when(
-            pc.make_struct(from_index, kept, same_text),
-            pa.scalar(INDEX),
-            pa.scalar(None, pa.string()),
-            pa.scalar(EXACT),
-            pa.scalar(NEAR),
-        )
-        return pa.table(
-            {
-                "id": batch["id"],
-                REMOVED: reason,
-                "dup_cluster_size": pc.cast(size, pa.int64()),
-                "cluster_id": pa.array([_id_of(k) for k in batch["label"].to_pylist()], pa.string()),
-                "kept": pc.and_(kept, pc.invert(from_index)),
-                "shard": batch["shard"],
-                TEXT_HASH: batch[TEXT_HASH],
-                BANDS: batch[BANDS],
-            },
-            schema=DECIDED_SCHEMA,
-        )
-
-
-def cluster_decider(dedup: DedupConfig) -> ClusterDecider:
-    verify = max(0.0, dedup.threshold - 0.05) if dedup.verify_threshold is None else dedup.verify_threshold
-    return ClusterDecider(dedup.num_perm, verify if dedup.near else 0.0)
-
-
-def _summary_counts(batch: pa.Table) -> pa.Table:
-    clustered = batch.filter(pc.greater(batch["dup_cluster_size"], 1))
-    counts = {
-        reason: [pc.sum(pc.equal(batch[REMOVED], reason)).as_py() or 0] for reason in (EXACT, NEAR, INDEX)
-    }
-    return pa.table(
-        {
-            "documents": [batch.num_rows],
-            "clusters": [pc.count_distinct(clustered["cluster_id"]).as_py()],
-            **counts,
-        }
-    )
-
-
-def _partitions(dedup: DedupConfig, rows: int, hasher: MinHasher) -> int:
-    if dedup.shuffle_partitions:
-        return dedup.shuffle_partitions
-    bucket_rows = rows * (hasher.bands + 1)
-    return int(min(200, max(2, bucket_rows // 2_000_000 + 2)))
-
-
-def _doc_columns(files: list[Path], enabled: bool = True) -> list[str]:
-    """Columns to read (those every file has): the phase-A signatures if there, else ``text``
-    (neither when dedup is off)."""
-    common = set.intersection(*(set(pq.read_schema(f).names) for f in files))
-    has_signatures = set(NODE_HASHES) <= common
-    wanted = ["id", "quality_score", "fetch_time", "record_offset"]
-    if enabled:
-        wanted += list(NODE_HASHES) if has_signatures else ["text"]
-    return [c for c in wanted if c in common]
-
-
-def _reset(path: Path) -> Path:
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
-    return path
-
-
-def _write_clusters(clustered: pa.Table | ray.data.Dataset, directory: Path) -> None:
-    """The clustered rows as a Parquet directory: written by the tasks that hold them (never
-    through the driver), beside an empty file that fixes the schema when there are none."""
-    directory.mkdir(parents=True)
-    pq.write_table(CLUSTER_SCHEMA.empty_table(), directory / "schema.parquet")
-    if isinstance(clustered, pa.Table):
-        pq.write_table(
-            clustered.select(CLUSTER_SCHEMA.names).cast(CLUSTER_SCHEMA), directory / "part-0.parquet"
-        )
-    else:
-        clustered.select_columns(CLUSTER_SCHEMA.names).write_parquet(str(directory))
+def _combined(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def renamed_ids(rows: pa.Table) -> pa.Table:
@@ -373,11 +314,15 @@ def renamed_ids(rows: pa.Table) -> pa.Table:
     """
     if rows.num_rows == 0:
         return RENAME_SCHEMA.empty_table()
-    counts = rows.group_by("id", use_threads=False).aggregate([("shard", "min"), ("shard", "count")])
-    repeated = counts.filter(pc.greater(counts["shard_count"], 1))
-    if repeated.num_rows == 0:
+    # Ids repeat rarely: find the repeated ones with NumPy (an Arrow group-by over all ids
+    # needs ~7x their bytes), then group only those.
+    codes = pc.dictionary_encode(_combined(rows["id"])).indices.to_numpy()
+    repeats = np.bincount(codes)[codes] > 1
+    if not repeats.any():
         return RENAME_SCHEMA.empty_table()
-    first = _lookup(rows["id"], repeated["id"], repeated["shard_min"])
+    rows = rows.filter(pa.array(repeats))
+    firsts = rows.group_by("id", use_threads=False).aggregate([("shard", "min")])
+    first = _lookup(rows["id"], firsts["id"], firsts["shard_min"])
     later = rows.filter(pc.fill_null(pc.not_equal(rows["shard"], first), False))
     new_ids = [
         unique_id(i, s, o)
@@ -386,97 +331,133 @@ def renamed_ids(rows: pa.Table) -> pa.Table:
     return pa.table({"id": later["id"], "shard": later["shard"], "new_id": new_ids}, schema=RENAME_SCHEMA)
 
 
-def _decision_rows(decided: pa.Table) -> pa.Table:
-    """Decided rows, or renames, as rows of the table ``write_shard_decisions`` groups by shard."""
-    n = decided.num_rows
-    if "dup_cluster_size" not in decided.column_names:  # renames
-        return pa.table(
-            {
-                "id": decided["id"],
-                REMOVED: pa.nulls(n, pa.string()),
-                "dup_cluster_size": pa.nulls(n, pa.int64()),
-                "new_id": decided["new_id"],
-                "shard": decided["shard"],
-            }
-        )
-    return pa.table(
-        {
-            "id": decided["id"],
-            REMOVED: decided[REMOVED],
-            "dup_cluster_size": decided["dup_cluster_size"],
-            "new_id": pa.nulls(n, pa.string()),
-            "shard": decided["shard"],
-        }
-    )
+class ShardDecisions:
+    """Rows of whole shards (``SHARD_ROW_SCHEMA``) -> each shard's decisions file (every id of the
+    shard, sorted: a document no cluster holds is kept with size 1) and, when ``index`` is set,
+    the band hashes of its kept documents as the shard's file of the run's dedup index.
 
-
-def write_shard_decisions(decided: pa.Table, decisions_dir: str | Path) -> pa.Table:
-    """Writes one shard's decisions as ``decisions/<shard>.parquet``, sorted by id, so phase C
-    reads only its own file. Called once per whole shard (``groupby("shard").map_groups``) with
-    the shard's ``_decision_rows``: one per document, and one per rename (null cluster size).
+    The bands are read here from the shard's own file rather than carried through the shuffles.
     """
-    if decided.num_rows == 0:
-        return pa.table({"shard": pa.array([], pa.string()), "rows": pa.array([], pa.int64())})
-    shard = decided["shard"][0].as_py()
-    is_rename = pc.is_null(decided["dup_cluster_size"])
-    renames = decided.filter(is_rename)
-    decided = decided.filter(pc.invert(is_rename))
-    if renames.num_rows:
-        decided = decided.set_column(
-            decided.schema.get_field_index("new_id"),
-            "new_id",
-            _lookup(decided["id"], renames["id"], renames["new_id"]),
+
+    def __init__(self, reader: ShardReader, index: bool):
+        self.reader, self.index = reader, index
+
+    def __call__(self, rows: pa.Table) -> pa.Table:
+        written = [(shard, self._write(shard, part)) for shard, part in groups(rows, rows["shard"])]
+        return pa.table(
+            {"shard": [s for s, _ in written], "rows": pa.array([n for _, n in written], pa.int64())}
         )
-    table = decided.select(DECISION_SCHEMA.names).cast(DECISION_SCHEMA).sort_by("id")
-    tmp = Path(decisions_dir) / f".{shard}.parquet.tmp"
+
+    def _write(self, shard: str, rows: pa.Table) -> int:
+        docs = self.reader.read(shard, [TEXT_HASH, BANDS] if self.index else [])
+        has_id = pc.is_valid(rows["id"])
+        decided = rows.filter(pc.and_(has_id, pc.is_valid(rows["dup_cluster_size"])))
+        renames = rows.filter(pc.and_(has_id, pc.is_null(rows["dup_cluster_size"])))
+        removed = _lookup(docs["id"], decided["id"], decided[REMOVED])
+        table = pa.table(
+            {
+                "id": docs["id"],
+                REMOVED: removed,
+                "dup_cluster_size": pc.fill_null(
+                    _lookup(docs["id"], decided["id"], decided["dup_cluster_size"]), 1
+                ),
+                "new_id": _lookup(docs["id"], renames["id"], renames["new_id"]),
+            },
+            schema=DECISION_SCHEMA,
+        ).sort_by("id")
+        layout = self.reader.layout
+        _write_atomically(table, layout.decisions(shard))
+        if self.index:
+            kept = docs.filter(pc.is_null(removed)).select(["id", TEXT_HASH, BANDS])
+            _write_atomically(kept, bands_file(layout.dedup_index, shard))
+        return table.num_rows
+
+
+def _write_atomically(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(Path(decisions_dir) / f"{shard}.parquet")
-    return pa.table({"shard": [shard], "rows": pa.array([decided.num_rows], pa.int64())})
+    tmp.replace(path)
 
 
-@dataclass(frozen=True)
-class _Outputs:
-    decisions_dir: Path
-    clusters_path: Path
-    index_dir: Path
-    layout: RunLayout
-    #: the duplicate clusters the report shows, and members shown of each (``cluster_facts``)
-    shown: tuple[int, int]
+def _summary_counts(decided: pa.Table) -> pa.Table:
+    """Per-block counts of decided rows; ``first`` marks one row per cluster, so blocks may split
+    clusters."""
+    counts = {
+        reason: [pc.sum(pc.equal(decided[REMOVED], reason)).as_py() or 0] for reason in (EXACT, NEAR, INDEX)
+    }
+    heads = pc.and_(decided["first"], pc.greater(decided["dup_cluster_size"], 1))
+    return pa.table({"clusters": [pc.sum(heads).as_py() or 0], **counts})
 
 
-def deduplicate(layout: RunLayout, dedup: DedupConfig, shown: tuple[int, int] = (10, 4)) -> dict:
+def _summarize(parts: list[dict], documents: int) -> dict:
+    """Per-block counts -> run totals."""
+    removed = {reason: sum(p[reason] for p in parts) for reason in (EXACT, NEAR, INDEX)}
+    return {
+        "documents": documents,
+        "kept": documents - sum(removed.values()),
+        "removed": {reason: n for reason, n in removed.items() if n},
+        "clusters": sum(p["clusters"] for p in parts),
+    }
+
+
+def _reset(path: Path) -> Path:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+    return path
+
+
+def _clusters(decided: pa.Table) -> pa.Table:
+    return decided.filter(pc.greater(decided["dup_cluster_size"], 1)).select(CLUSTER_SCHEMA.names)
+
+
+def _write_clusters(clustered: pa.Table | ray.data.Dataset, directory: Path) -> None:
+    """The clustered rows as a Parquet directory, written by the tasks that hold them (never
+    through the driver), beside an empty file that fixes the schema when there are none."""
+    directory.mkdir(parents=True)
+    pq.write_table(CLUSTER_SCHEMA.empty_table(), directory / "schema.parquet")
+    if isinstance(clustered, pa.Table):
+        pq.write_table(clustered.cast(CLUSTER_SCHEMA), directory / "part-0.parquet")
+    else:
+        clustered.write_parquet(str(directory))
+
+
+def deduplicate(layout: RunLayout, dedup: DedupConfig, shown: tuple[int, int] = (4, 4)) -> dict:
     """Decide exact, near and index duplicates over all of the run's ``docs`` files (module doc).
 
     Needs Ray initialized. Returns ``{documents, kept, removed: {reason: n}, clusters, seconds,
-    path, ...}`` where ``path`` is ``"single-task"`` or ``"shuffle"``.
+    path, ...}`` where ``path`` is ``"single-task"`` or ``"shuffle"``. ``shown``: the largest
+    clusters the report shows and the members shown of each (``cluster_facts``).
     """
     started = time.monotonic()
     hasher = minhasher(dedup)
     index_roots = validate_against(dedup) if dedup.enabled else []
-    layout.dedup.mkdir(parents=True, exist_ok=True)
-    outputs = _Outputs(
-        _reset(layout.decisions_dir), _reset(layout.clusters), _reset(layout.dedup_index), layout, shown
-    )
-    outputs.decisions_dir.mkdir(parents=True)
+    for folder in (layout.decisions_dir, layout.clusters, layout.dedup_index, layout.dedup_cpu):
+        _reset(folder)
+    for folder in (layout.decisions_dir, bands_file(layout.dedup_index, "any").parent, layout.dedup_cpu):
+        folder.mkdir(parents=True)
     files = layout.docs_files()
     rows = sum(pq.read_metadata(f).num_rows for f in files)
     if rows == 0:
+        shutil.rmtree(layout.dedup_cpu)
         if dedup.enabled:
             write_metadata(layout.root, hasher, 0)
-        _write_clusters(CLUSTER_SCHEMA.empty_table(), outputs.clusters_path)
+        _write_clusters(CLUSTER_SCHEMA.empty_table(), layout.clusters)
         write_facts(layout, run_facts(DECIDED_SCHEMA.empty_table(), *shown))
         return {"documents": 0, "kept": 0, "removed": {}, "clusters": 0, "seconds": 0.0}
 
     index_paths = [p for root in index_roots for p in index_files(root)]
     if rows < dedup.shuffle_min_docs:
-        summary = ray.get(_deduplicate_in_one_task.remote(files, index_paths, dedup, outputs))
+        summary = ray.get(_deduplicate_in_one_task.remote(layout, files, index_paths, dedup, rows, shown))
         summary["path"] = "single-task"
     else:
-        summary = _deduplicate_by_shuffles(files, index_paths, dedup, outputs, rows)
+        summary = _deduplicate_by_shuffles(layout, files, index_paths, dedup, rows, shown)
         summary["path"] = "shuffle"
     summary["seconds"] = round(time.monotonic() - started, 3)
+    shutil.rmtree(layout.dedup_cpu)
     if not dedup.enabled:  # only the ids were made unique
-        shutil.rmtree(outputs.index_dir, ignore_errors=True)
+        shutil.rmtree(layout.dedup_index, ignore_errors=True)
         return summary
     write_metadata(layout.root, hasher, summary["kept"])
     summary.update(bands=hasher.bands, rows=hasher.rows, against=[str(r) for r in index_roots])
@@ -487,62 +468,249 @@ def _members(dedup: DedupConfig, current: bool) -> _Members:
     return _Members(dedup.enabled and dedup.exact, dedup.enabled and dedup.near, current)
 
 
-def _deduplicate_by_shuffles(
-    files: list[Path], index_paths: list[str], dedup: DedupConfig, outputs: _Outputs, rows: int
-) -> dict:
-    """The scalable path: every step a Ray Data shuffle (see the module docstring)."""
-    hasher = minhasher(dedup)
-    partitions = _partitions(dedup, rows, hasher)
-    nodes = (
-        ray.data.read_parquet([str(f) for f in files], include_paths=True)
-        .select_columns([*_doc_columns(files, dedup.enabled), "path"])
-        .map_batches(_nodes, fn_kwargs={"hasher": hasher, "near": dedup.near}, batch_format="pyarrow")
-        .materialize()
-    )
-    members = nodes.map_batches(_members(dedup, True), batch_format="pyarrow")
-    if index_paths:
-        earlier = (
-            ray.data.read_parquet(index_paths)
-            .select_columns(["id", TEXT_HASH, BANDS])
-            .map_batches(_index_nodes, batch_format="pyarrow")
-        )
-        members = members.union(earlier.map_batches(_members(dedup, False), batch_format="pyarrow"))
-    edges = per_key(members, "bucket", bucket_edges, partitions)
-    components = connected_components(edges, partitions, dedup.max_rounds)
-    parents = components.map_batches(_parents, batch_format="pyarrow")
-    labelled = per_key(
-        nodes.map_batches(_without_root, batch_format="pyarrow").union(parents),
-        "key",
-        label_nodes,
-        partitions,
-    )
-    decided = per_key(labelled, "label", cluster_decider(dedup), partitions).materialize()
-    write_facts(outputs.layout, run_facts(decided, *outputs.shown))
+def _deduplicates(dedup: DedupConfig) -> bool:
+    return dedup.enabled and (dedup.exact or dedup.near)
 
-    renames = per_key(
-        nodes.select_columns(["id", "shard", "record_offset"]), "id", renamed_ids, partitions
-    ).map_batches(_decision_rows, batch_format="pyarrow")
-    decided.map_batches(_decision_rows, batch_format="pyarrow").union(renames).groupby("shard").map_groups(
-        write_shard_decisions, fn_kwargs={"decisions_dir": str(outputs.decisions_dir)}, batch_format="pyarrow"
+
+def _reader(layout: RunLayout, files: list[Path], dedup: DedupConfig) -> ShardReader:
+    return ShardReader(layout, _stored_hashes(files), minhasher(dedup), dedup.near)
+
+
+@dataclass(frozen=True)
+class _Partitions:
+    """How many partitions keep one task's share of a shuffle's input under the memory budget:
+    one (no shuffle, see ``in_one_task``) when the whole input fits, else at least one per CPU.
+    Remembers each step's input bytes (``shuffled``), reported as ``shuffled_bytes``."""
+
+    budget: int
+    fixed: int | None
+    minimum: int
+    shuffled: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, dedup: DedupConfig) -> _Partitions:
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        budget = int(dedup.max_worker_memory_gb * 2**30)
+        return cls(budget, dedup.shuffle_partitions, max(1, cpus))
+
+    def __call__(self, step: str, nbytes: float) -> int:
+        self.shuffled[step] = int(nbytes)
+        if self.fixed:
+            return self.fixed
+        needed = math.ceil(nbytes * TASK_BYTES_PER_INPUT_BYTE / self.budget)
+        return 1 if needed <= 1 else max(self.minimum, needed)
+
+
+@contextmanager
+def _blocks_within(budget: int):
+    """Ray Data's blocks and shuffle map tasks sized so that a task's input stays within ``budget``
+    (datasets made inside take this context; the caller's is restored after)."""
+    context = ray.data.DataContext.get_current().copy()
+    share = budget // TASK_BYTES_PER_INPUT_BYTE
+    context.target_max_block_size = min(context.target_max_block_size, share // 2)
+    context.shuffle_input_batch_bytes = min(context.shuffle_input_batch_bytes, share)
+    with ray.data.DataContext.current(context):
+        yield
+
+
+def _key_bytes(files: list[Path]) -> float:
+    """Mean bytes of a priority key: 32 hex digits, the id, a NUL and the shard name."""
+    ids = pq.read_table(files[0], columns=["id"])["id"]
+    id_bytes = pc.mean(pc.binary_length(ids)).as_py() or 0
+    return 33 + id_bytes + sum(len(f.stem) for f in files) / len(files)
+
+
+def _map(ds: ray.data.Dataset, fn: Callable[..., pa.Table], cpu: CpuLog, **kwargs) -> ray.data.Dataset:
+    return ds.map_batches(cpu.timed(functools.partial(fn, **kwargs)), batch_format="pyarrow")
+
+
+def _by_shard(
+    ds: ray.data.Dataset, side: str, fn: Callable[[pa.Table], pa.Table], partitions: int, cpu: CpuLog
+) -> ray.data.Dataset:
+    """``fn`` over pair rows partitioned by the shard of their ``side`` key (one read per shard)."""
+    if partitions == 1:
+        return in_one_task(ds, fn, cpu)
+    return per_key(_map(ds, _with_part, cpu, side=side), "part", fn, partitions, cpu)
+
+
+def _deduplicate_by_shuffles(
+    layout: RunLayout,
+    files: list[Path],
+    index_paths: list[str],
+    dedup: DedupConfig,
+    rows: int,
+    shown: tuple[int, int],
+) -> dict:
+    """The scalable path: every step a Ray Data shuffle (see the module docstring), or one Ray
+    task where the step's input fits one task's memory budget."""
+    partitions = _Partitions.of(dedup)
+    reader = _reader(layout, files, dedup)
+    cpu = CpuLog(str(layout.dedup_cpu))
+    stats: dict = {}
+    with _blocks_within(partitions.budget):
+        if _deduplicates(dedup):
+            decided = _decide_by_shuffles(files, index_paths, dedup, reader, partitions, cpu, stats)
+        else:
+            decided = ray.data.from_arrow(DECIDED_SCHEMA.empty_table())
+        common = _common_columns(files)
+        id_rows = _map(
+            ray.data.read_parquet([str(f) for f in files], include_paths=True).select_columns(
+                [c for c in ("id", "record_offset") if c in common] + ["path"]
+            ),
+            _id_rows,
+            cpu,
+        )
+        renames = per_key(
+            id_rows, "id", renamed_ids, partitions("renames", rows * 2 * _key_bytes(files)), cpu
+        )
+        shard_rows = _map(decided, _decided_shard_rows, cpu).union(
+            _map(renames, _rename_shard_rows, cpu), ray.data.from_arrow(_shard_markers(files))
+        )
+        per_key(
+            shard_rows,
+            "shard",
+            ShardDecisions(reader, index=dedup.enabled),
+            partitions("shard_decisions", decided.size_bytes()),
+            cpu,
+        ).materialize()
+        _write_clusters(_map(decided, _clusters, cpu), layout.clusters)
+        counted = _map(decided, _summary_counts, cpu).take_all()
+        write_facts(layout, run_facts(decided, *shown))
+    stats["shuffled_bytes"] = partitions.shuffled
+    return {**_summarize(counted, rows), **stats, "cpu_seconds": cpu.total()}
+
+
+def _decide_by_shuffles(
+    files: list[Path],
+    index_paths: list[str],
+    dedup: DedupConfig,
+    reader: ShardReader,
+    partitions: _Partitions,
+    cpu: CpuLog,
+    stats: dict,
+) -> ray.data.Dataset:
+    """Candidate pairs, verified edges, components, checked members -> decided rows (materialized)."""
+    hasher = minhasher(dedup)
+    threshold = verify_threshold(dedup)
+    signature_bytes = 4 * hasher.num_perm + 16
+    nodes = _map(
+        ray.data.read_parquet([str(f) for f in files], include_paths=True).select_columns(
+            [*_node_columns(files, reader.stored), "path"]
+        ),
+        _nodes,
+        cpu,
+        hasher=hasher,
+        near=dedup.near,
+    )
+    members = _map(nodes, _members(dedup, True), cpu)
+    member_rows = sum(pq.read_metadata(f).num_rows for f in files)
+    if index_paths:
+        earlier = _map(
+            ray.data.read_parquet(index_paths).select_columns(["id", TEXT_HASH, BANDS]), _index_nodes, cpu
+        )
+        members = members.union(_map(earlier, _members(dedup, False), cpu))
+        member_rows += sum(pq.read_metadata(p).num_rows for p in index_paths)
+    member_bytes = member_rows * (hasher.bands + 1) * (_key_bytes(files) + 13)
+    stats["partitions"] = partitions("buckets", member_bytes)
+    candidates = per_key(members, "bucket", bucket_edges, stats["partitions"], cpu).materialize()
+    with_v = _by_shard(
+        candidates,
+        "v",
+        _CandidateSide(reader),
+        partitions("candidates_v", candidates.size_bytes() + candidates.count() * signature_bytes),
+        cpu,
     ).materialize()
-    _write_clusters(decided.filter(expr=col("dup_cluster_size") > 1), outputs.clusters_path)
-    kept = decided.filter(expr=col("kept")).select_columns(["id", TEXT_HASH, BANDS])
-    kept.write_parquet(str(outputs.index_dir / BANDS_DIR))
-    counted = decided.map_batches(_summary_counts, batch_size=None, batch_format="pyarrow").materialize()
-    summary = _summarize(counted.take_all())
-    # Ray Data's own account of its tasks' CPU time, over every operator up to the counts.
-    cpu = counted.get_stats_summary().get_total_cpu_time()
-    return {**summary, "partitions": partitions, "cpu_seconds": cpu}
+    edges = _by_shard(
+        with_v,
+        "u",
+        VerifiedEdges(reader, hasher.num_perm, threshold),
+        partitions("candidates_u", with_v.size_bytes()),
+        cpu,
+    ).materialize()
+    stats.update(candidate_pairs=with_v.count(), verified_pairs=edges.count())
+
+    components = connected_components(
+        edges.select_columns(["u", "v"]),
+        partitions("components_round", 2 * edges.size_bytes()),
+        dedup.max_rounds,
+        cpu,
+    ).materialize()
+    checked = per_key(
+        _map(components, _as_checked_rows, cpu, member=True).union(
+            _map(edges, _as_checked_rows, cpu, member=False)
+        ),
+        "v",
+        mark_direct,
+        partitions("members", components.size_bytes() + edges.size_bytes()),
+        cpu,
+    ).materialize()
+    pending = _map(checked, _pending_pairs, cpu).materialize()
+    pending_bytes = pending.size_bytes() + pending.count() * signature_bytes
+    judged = _by_shard(
+        _by_shard(
+            pending, "v", SignatureLookup(reader, "v"), partitions("pending_v", pending.size_bytes()), cpu
+        ),
+        "u",
+        CheckedMembers(reader, hasher.num_perm, threshold),
+        partitions("pending_u", pending_bytes),
+        cpu,
+    )
+    decided = per_key(
+        _map(checked, _verified_members, cpu).union(judged),
+        "u",
+        ClusterDecider(hasher.num_perm, threshold),
+        partitions("clusters", checked.size_bytes() + pending_bytes),
+        cpu,
+    ).materialize()
+    stats.update(members=checked.count(), members_checked=pending.count())
+    return decided
 
 
 @ray.remote
 def _deduplicate_in_one_task(
-    files: list[Path], index_paths: list[str], dedup: DedupConfig, outputs: _Outputs
+    layout: RunLayout,
+    files: list[Path],
+    index_paths: list[str],
+    dedup: DedupConfig,
+    rows: int,
+    shown: tuple[int, int],
 ) -> dict:
     """The small-run path: the shuffle path's functions, each called once over all rows."""
     started = time.process_time()
+    reader = _reader(layout, files, dedup)
+    decided = DECIDED_SCHEMA.empty_table()
+    stats: dict = {}
+    if _deduplicates(dedup):
+        decided = _decide_in_memory(files, index_paths, dedup, reader, stats)
+    common = _common_columns(files)
+    id_rows = pa.concat_tables(
+        [
+            _id_rows(
+                _with_path(pq.read_table(f, columns=[c for c in ("id", "record_offset") if c in common]), f)
+            )
+            for f in files
+        ]
+    )
+    shard_rows = pa.concat_tables(
+        [_decided_shard_rows(decided), _rename_shard_rows(renamed_ids(id_rows)), _shard_markers(files)]
+    )
+    ShardDecisions(reader, index=dedup.enabled)(shard_rows)
+    _write_clusters(_clusters(decided), layout.clusters)
+    write_facts(layout, run_facts(decided, *shown))
+    return {
+        **_summarize([_summary_counts(decided).to_pylist()[0]], rows),
+        **stats,
+        "cpu_seconds": time.process_time() - started,
+    }
+
+
+def _decide_in_memory(
+    files: list[Path], index_paths: list[str], dedup: DedupConfig, reader: ShardReader, stats: dict
+) -> pa.Table:
+    """``_decide_by_shuffles`` with each step one call over all rows."""
     hasher = minhasher(dedup)
-    columns = _doc_columns(files, dedup.enabled)
+    threshold = verify_threshold(dedup)
+    columns = _node_columns(files, reader.stored)
     nodes = pa.concat_tables(
         [_nodes(_with_path(pq.read_table(f, columns=columns), f), hasher, dedup.near) for f in files]
     )
@@ -550,39 +718,18 @@ def _deduplicate_in_one_task(
     for path in index_paths:
         earlier = _index_nodes(pq.read_table(path, columns=["id", TEXT_HASH, BANDS]))
         members.append(_members(dedup, False)(earlier))
-    edges = bucket_edges(pa.concat_tables(members))
-    components = connected_components_in_memory(edges, dedup.max_rounds)
-    labelled = label_nodes(pa.concat_tables([_without_root(nodes), _parents(components)]))
-    decided = cluster_decider(dedup)(labelled)
-    write_facts(outputs.layout, run_facts(decided, *outputs.shown))
-
-    rows = pa.concat_tables(
-        [
-            _decision_rows(decided),
-            _decision_rows(renamed_ids(nodes.select(["id", "shard", "record_offset"]))),
-        ]
+    candidates = _CandidateSide(reader)(bucket_edges(pa.concat_tables(members)))
+    edges = VerifiedEdges(reader, hasher.num_perm, threshold)(candidates)
+    stats.update(candidate_pairs=candidates.num_rows, verified_pairs=edges.num_rows)
+    components = connected_components_in_memory(edges.select(["u", "v"]).cast(EDGE_SCHEMA), dedup.max_rounds)
+    checked = mark_direct(
+        pa.concat_tables([_as_checked_rows(components, True), _as_checked_rows(edges, False)])
     )
-    for shard in pc.unique(rows["shard"]).to_pylist():
-        write_shard_decisions(rows.filter(pc.equal(rows["shard"], shard)), outputs.decisions_dir)
-    clustered = decided.filter(pc.greater(decided["dup_cluster_size"], 1))
-    _write_clusters(clustered, outputs.clusters_path)
-    (outputs.index_dir / BANDS_DIR).mkdir(parents=True, exist_ok=True)
-    kept = decided.filter(decided["kept"]).select(["id", TEXT_HASH, BANDS])
-    pq.write_table(kept, outputs.index_dir / BANDS_DIR / "part-00000.parquet", compression="zstd")
-    return {**_summarize(_summary_counts(decided).to_pylist()), "cpu_seconds": time.process_time() - started}
+    pending = _pending_pairs(checked)
+    judged = CheckedMembers(reader, hasher.num_perm, threshold)(SignatureLookup(reader, "v")(pending))
+    stats.update(members=checked.num_rows, members_checked=pending.num_rows)
+    return ClusterDecider(hasher.num_perm, threshold)(pa.concat_tables([_verified_members(checked), judged]))
 
 
 def _with_path(table: pa.Table, path: Path) -> pa.Table:
     return table.append_column("path", pa.array([str(path)] * table.num_rows, pa.string()))
-
-
-def _summarize(parts: list[dict]) -> dict:
-    """Per-block counts -> run totals (blocks hold whole clusters, partitioned by root)."""
-    removed = {reason: sum(p[reason] for p in parts) for reason in (EXACT, NEAR, INDEX)}
-    documents = sum(p["documents"] for p in parts)
-    return {
-        "documents": documents,
-        "kept": documents - sum(removed.values()),
-        "removed": {reason: n for reason, n in removed.items() if n},
-        "clusters": sum(p["clusters"] for p in parts),
-    }

@@ -33,9 +33,24 @@ SIGNATURE = "dedup_signature"
 PAYLOAD_REASON = "dedup:payload"
 
 
+def verify_threshold(dedup: DedupConfig) -> float:
+    """The estimated Jaccard a pair must reach to count as near-duplicates (0: no check)."""
+    if dedup.verify_threshold is None:
+        return max(0.0, dedup.threshold - 0.05)
+    return dedup.verify_threshold
+
+
+def lsh_threshold(dedup: DedupConfig) -> float:
+    """The Jaccard bands x rows are chosen for: candidates are verified, so bands are tuned for the
+    verify threshold and weighted against misses (see ``DedupConfig``)."""
+    if dedup.lsh_threshold is not None:
+        return dedup.lsh_threshold
+    return verify_threshold(dedup) or dedup.threshold
+
+
 def minhasher(d: DedupConfig) -> MinHasher:
     """The MinHash settings of a config (bands x rows by datasketch's optimal-parameter routine)."""
-    bands, rows = lsh_params(d.threshold, d.num_perm, d.false_positive_weight, d.false_negative_weight)
+    bands, rows = lsh_params(lsh_threshold(d), d.num_perm, d.false_positive_weight, d.false_negative_weight)
     return MinHasher(num_perm=d.num_perm, seed=d.seed, ngram=d.ngram_size, bands=bands, rows=rows)
 
 

@@ -6,13 +6,15 @@ import json
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from datasketch import MinHash
 from datasketch.lsh import _optimal_param
 
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import REMOVED
+from crawlsieve.dedup.config import DedupConfig
 from crawlsieve.dedup.minhash import MinHasher, normalized_words, shingle_hash32, shingle_hashes
-from crawlsieve.dedup.run import ClusterDecider
 from crawlsieve.dedup.stages import (
     BANDS,
     SIGNATURE,
@@ -23,6 +25,7 @@ from crawlsieve.dedup.stages import (
     signature_matrix,
     signature_stages,
 )
+from crawlsieve.dedup.verify import CheckedMembers, ClusterDecider, ShardReader, SignatureLookup
 from crawlsieve.pipelines.config import Config
 
 
@@ -52,12 +55,19 @@ def test_vectorized_signatures_equal_datasketch_minhash_with_same_seed_and_permu
         )
 
 
-def test_bands_and_rows_come_from_datasketch_optimal_param():
-    config = Config()
-    hasher = minhasher(config.dedup)
-    assert (hasher.bands, hasher.rows) == _optimal_param(0.8, 128, 0.5, 0.5)
-    config.dedup.threshold = 0.6
-    assert (minhasher(config.dedup).bands, minhasher(config.dedup).rows) == _optimal_param(0.6, 128, 0.5, 0.5)
+def _bands_rows(dedup: DedupConfig) -> tuple[int, int]:
+    hasher = minhasher(dedup)
+    return hasher.bands, hasher.rows
+
+
+def test_bands_and_rows_come_from_datasketch_optimal_param_for_the_verify_threshold():
+    # Candidates are verified at threshold - 0.05, so the bands aim there, weighted against misses.
+    assert _bands_rows(DedupConfig()) == _optimal_param(0.75, 128, 0.2, 0.8) == (16, 8)
+    assert _bands_rows(DedupConfig(threshold=0.6)) == _optimal_param(0.55, 128, 0.2, 0.8)
+    assert _bands_rows(DedupConfig(verify_threshold=0.7)) == _optimal_param(0.7, 128, 0.2, 0.8)
+    assert _bands_rows(DedupConfig(verify_threshold=0)) == _optimal_param(0.8, 128, 0.2, 0.8)
+    before = DedupConfig(lsh_threshold=0.8, false_positive_weight=0.5, false_negative_weight=0.5)
+    assert _bands_rows(before) == _optimal_param(0.8, 128, 0.5, 0.5) == (9, 13)
 
 
 def test_words_are_lowercased_without_punctuation_so_formatting_changes_hash_the_same():
@@ -111,32 +121,48 @@ def test_payload_dedup_of_a_retried_file_in_the_same_process_keeps_the_first_cop
     assert retried[REMOVED].to_pylist() == [None, "dedup:payload"]
 
 
-def _cluster_rows(signatures: dict[str, np.ndarray], hashes: dict[str, int], root: str) -> pa.Table:
-    """One connected component (all labelled ``root``) as the decide step sees it."""
-    keys = sorted(signatures)
-    equal_priority = "0" * 32  # a priority key is 32 hex digits (quality, fetch time), then the id
-    return pa.table(
+def _key(doc_id: str, shard: str = "s") -> str:
+    """A priority key of equal quality and fetch time (32 hex digits), then the id and shard."""
+    return "0" * 32 + doc_id + "\x00" + shard
+
+
+def _component(layout: RunLayout, signatures: dict[str, np.ndarray], hashes: dict[str, int], root: str):
+    """One component's members (all but ``root``), checked against the root as the shuffle path
+    does it: the signatures read back from a real docs shard ``s``."""
+    ids = sorted(signatures)
+    docs = pa.table(
         {
-            "key": [equal_priority + k for k in keys],
-            "id": keys,
-            "shard": ["s"] * len(keys),
-            TEXT_HASH: pa.array([hashes[k] for k in keys], pa.uint64()),
-            BANDS: pa.array([[1]] * len(keys), pa.list_(pa.uint64())),
-            SIGNATURE: signature_column(np.stack([signatures[k] for k in keys]), np.ones(len(keys), bool)),
-            "label": [equal_priority + root] * len(keys),
+            "id": ids,
+            TEXT_HASH: pa.array([hashes[i] for i in ids], pa.uint64()),
+            SIGNATURE: signature_column(np.stack([signatures[i] for i in ids]), np.ones(len(ids), bool)),
         }
     )
+    layout.docs("s").parent.mkdir(parents=True)
+    pq.write_table(docs, layout.docs("s"))
+    return pa.table({"u": [_key(root)] * (len(ids) - 1), "v": [_key(i) for i in ids if i != root]})
 
 
-def test_chained_member_not_similar_to_the_survivor_is_split_off_with_its_exact_copy():
+def _checked(layout: RunLayout, pending: pa.Table, threshold: float) -> pa.Table:
+    reader = ShardReader(layout, stored=True, hasher=MinHasher(), near=True)
+    return CheckedMembers(reader, 128, threshold)(SignatureLookup(reader, "v")(pending))
+
+
+def test_chained_member_not_similar_to_the_survivor_is_split_off_with_its_exact_copy(tmp_path):
     rng = np.random.default_rng(0)
     a = rng.integers(0, 2**32, 128, dtype=np.uint32)
     b = a.copy()
     b[:20] += 1  # estimated J(a, b) = 108/128 = 0.84
     c = b.copy()
     c[20:40] += 1  # J(b, c) = 0.84, but J(a, c) = 88/128 = 0.69: only chained to a
-    rows = _cluster_rows({"a": a, "b": b, "c": c, "d": c}, {"a": 1, "b": 2, "c": 3, "d": 3}, root="a")
-    decided = {r["id"]: r for r in ClusterDecider(num_perm=128, verify_threshold=0.8)(rows).to_pylist()}
+    layout = RunLayout(tmp_path)
+    pending = _component(layout, {"a": a, "b": b, "c": c, "d": c}, {"a": 1, "b": 2, "c": 3, "d": 3}, "a")
+    checked = _checked(layout, pending, 0.8)
+    assert dict(zip(checked["v"].to_pylist(), checked["verified"].to_pylist(), strict=True)) == {
+        _key("b"): True,
+        _key("c"): False,
+        _key("d"): False,
+    }
+    decided = {r["id"]: r for r in ClusterDecider(num_perm=128, threshold=0.8)(checked).to_pylist()}
     assert (decided["a"]["_removed"], decided["a"]["dup_cluster_size"]) == (None, 2)
     assert (decided["b"]["_removed"], decided["b"]["cluster_id"]) == ("dedup:near", "a")
     assert (decided["c"]["_removed"], decided["c"]["dup_cluster_size"], decided["c"]["kept"]) == (
@@ -145,8 +171,13 @@ def test_chained_member_not_similar_to_the_survivor_is_split_off_with_its_exact_
         True,
     )
     assert (decided["d"]["_removed"], decided["d"]["cluster_id"]) == ("dedup:exact", "c")
-    unverified = {r["id"]: r["_removed"] for r in ClusterDecider(128, 0.0)(rows).to_pylist()}
-    assert unverified == {"a": None, "b": "dedup:near", "c": "dedup:near", "d": "dedup:near"}
+    unverified = ClusterDecider(128, 0.0)(_checked(layout, pending, 0.0))
+    assert dict(zip(unverified["id"].to_pylist(), unverified["_removed"].to_pylist(), strict=True)) == {
+        "a": None,
+        "b": "dedup:near",
+        "c": "dedup:near",
+        "d": "dedup:near",
+    }
 
 
 def test_signature_column_round_trips_through_bytes_with_nulls():
