@@ -7,7 +7,8 @@ The tasks, the dedup step, the driver, the report and the tests all find a run's
     DIR/stats.json, mixture.json, distributions.json, report.html, review/, dedup_index/
     DIR/_work/docs/<shard>.parquet   documents that passed phase A, for dedup and finalize
     DIR/_work/ledger/<shard>.<phase>.parquet   every decided row of a phase (extract, final)
-    DIR/_work/dedup/                 decisions/<shard>.parquet, clusters.parquet
+    DIR/_work/dedup/                 decisions/<shard>.parquet, clusters.parquet,
+                                     subdoc/<shard>.parquet, subdoc_units.json (sub-document dedup)
     DIR/_work/summaries/<phase>/<shard>.sum    a task's summary (phase A: extract; finalize: files)
     DIR/_work/review/<phase>/<shard>.parquet   its review candidates
     DIR/_state/run.json, lock.json   the run's inputs and config; the lock on DIR
@@ -112,6 +113,19 @@ class RunLayout:
     @property
     def clusters(self) -> Path:
         return self.dedup / "clusters.parquet"
+
+    @property
+    def subdoc_decisions_dir(self) -> Path:
+        return self.dedup / "subdoc"
+
+    def subdoc_decisions(self, shard: str) -> Path:
+        """The repeated units to cut from each of a shard's documents (sub-document dedup)."""
+        return self.subdoc_decisions_dir / f"{shard}.parquet"
+
+    @property
+    def subdoc_units(self) -> Path:
+        """The sub-document dedup's counts and most repeated units, for phase D."""
+        return self.dedup / "subdoc_units.json"
 
     def summary(self, shard: str, phase: str) -> Path:
         return self.work / "summaries" / phase / f"{shard}.sum"

@@ -5,6 +5,7 @@
         │      └─ shuffle by bucket ─► star edges ─► connected components (Large/Small-Star)
         └─ join by key with (root, node) ─► shuffle by root ─► one decision per document
               (each removed member verified against its survivor by estimated Jaccard)
+    then, with dedup.subdoc on, the lines repeated across the documents kept (dedup/subdoc.py)
     writes  dedup/decisions/<shard>.parquet (id, _removed, dup_cluster_size of that shard's docs)
             dedup/clusters.parquet    (cluster_id, id, kept) of clusters with 2+ documents
             OUTPUT/dedup_index/       band hashes of the kept documents + metadata.json
@@ -41,8 +42,10 @@ from crawlsieve.dedup.graph import (
     per_key,
 )
 from crawlsieve.dedup.index import BANDS_DIR, index_files, validate_against, write_metadata
+from crawlsieve.dedup.keys import priority_keys, shard_of_paths
 from crawlsieve.dedup.minhash import MinHasher
 from crawlsieve.dedup.stages import BANDS, SIGNATURE, TEXT_HASH, DedupSignatures, minhasher, signature_matrix
+from crawlsieve.dedup.subdoc import deduplicate_units
 
 EXACT, NEAR, INDEX = "dedup:exact", "dedup:near", "dedup:index"
 #: Prefix of earlier runs' indexed documents: sorts before every priority key, so they survive.
@@ -57,49 +60,10 @@ _HEX = 16  # characters of each of the two numeric fields of a priority key
 NODE_HASHES = (TEXT_HASH, BANDS, SIGNATURE)
 
 
-def priority_keys(batch: pa.Table) -> pa.Array:
-    """Strings whose byte order is the survivor rule: highest ``quality_score`` (absent or NaN
-    counts as 0), then the most recent ``fetch_time`` (absent is oldest), then the smallest ``id``,
-    then (for two files' records that share an id) the smaller ``shard``. The shard follows a NUL,
-    which sorts before every character, so it never reorders documents whose ids differ.
-    """
-    n = batch.num_rows
-    if "quality_score" in batch.column_names:
-        quality = pc.fill_null(pc.cast(batch["quality_score"], pa.float64()), 0.0).to_numpy(
-            zero_copy_only=False
-        )
-    else:
-        quality = np.zeros(n)
-    quality = np.nan_to_num(quality, nan=0.0) + 0.0  # + 0.0 turns -0.0 into 0.0
-    bits = quality.astype(np.float64).view(np.uint64)
-    ascending = np.where(bits >> np.uint64(63), ~bits, bits | np.uint64(1 << 63))
-    if "fetch_time" in batch.column_names:
-        micros = pc.cast(batch["fetch_time"], pa.timestamp("us")).cast(pa.int64())
-        micros = pc.fill_null(micros, np.iinfo(np.int64).min).to_numpy(zero_copy_only=False)
-    else:
-        micros = np.full(n, np.iinfo(np.int64).min)
-    newest_first = ~(micros.astype(np.int64).view(np.uint64) ^ np.uint64(1 << 63))
-    quality_first = ~ascending
-    ids = batch["id"].to_pylist()
-    shards = batch["shard"].to_pylist() if "shard" in batch.column_names else [""] * n
-    return pa.array(
-        [
-            f"{q:016x}{t:016x}{i}\x00{s}"
-            for q, t, i, s in zip(quality_first.tolist(), newest_first.tolist(), ids, shards, strict=True)
-        ],
-        type=pa.string(),
-    )
-
-
 def _id_of(key: str) -> str:
     if key.startswith(INDEX_KEY_PREFIX):
         return "index:" + key[len(INDEX_KEY_PREFIX) :]
     return key[2 * _HEX :].partition("\x00")[0]
-
-
-def shard_of_paths(paths: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """``.../docs/<shard>.parquet`` -> ``<shard>``: the name phase C looks its decisions up by."""
-    return pc.replace_substring_regex(paths, r"^(?:.*/)?([^/]*?)(?:\.parquet)?$", r"\1")
 
 
 def _nodes(batch: pa.Table, hasher: MinHasher, near: bool) -> pa.Table:
@@ -448,6 +412,8 @@ def deduplicate(layout: RunLayout, dedup: DedupConfig) -> dict:
     layout.dedup.mkdir(parents=True, exist_ok=True)
     outputs = _Outputs(_reset(layout.decisions_dir), _reset(layout.clusters), _reset(layout.dedup_index))
     outputs.decisions_dir.mkdir(parents=True)
+    _reset(layout.subdoc_decisions_dir)
+    _reset(layout.subdoc_units)
     files = layout.docs_files()
     rows = sum(pq.read_metadata(f).num_rows for f in files)
     if rows == 0:
@@ -463,6 +429,11 @@ def deduplicate(layout: RunLayout, dedup: DedupConfig) -> dict:
     else:
         summary = _deduplicate_by_shuffles(files, index_paths, dedup, outputs, rows)
         summary["path"] = "shuffle"
+    if dedup.subdoc.enabled:
+        columns = [c for c in _doc_columns(files, enabled=False) if c != "record_offset"]
+        partitions = summary.get("partitions")
+        cut = deduplicate_units(layout, dedup.subdoc, files, [*columns, "text"], partitions)
+        summary.update({f"subdoc_{name}": n for name, n in cut.items()})
     summary["seconds"] = round(time.monotonic() - started, 3)
     if not dedup.enabled:  # only the ids were made unique
         shutil.rmtree(outputs.index_dir, ignore_errors=True)
