@@ -21,6 +21,7 @@ Phase C cuts the units (``SubdocCut``, a finalize stage), publishes ``sig_dedup_
 from __future__ import annotations
 
 import functools
+import itertools
 from collections import Counter
 from pathlib import Path
 
@@ -311,39 +312,56 @@ class SubdocCut:
     def __call__(self, batch: pa.Table) -> pa.Table:
         n = batch.num_rows
         cut = batch[CUT_UNITS] if CUT_UNITS in batch.column_names else pa.nulls(n, pa.list_(pa.uint64()))
+        cut = cut.combine_chunks() if isinstance(cut, pa.ChunkedArray) else cut
         batch = batch.drop_columns([c for c in (CUT_UNITS,) if c in batch.column_names])
         has_cuts = pc.fill_null(pc.greater(pc.list_value_length(cut), 0), False)
         touched = np.flatnonzero(has_cuts.to_numpy(zero_copy_only=False))
         frac = np.zeros(n)
         if touched.size == 0:
             return batch.append_column(SIGNAL, pa.array(frac, pa.float64()))
-        texts = batch["text"].to_pylist()
-        removed: list[str | None] = [None] * n
+        texts, shares, units_cut = self._cut(batch["text"].combine_chunks().take(touched), cut.take(touched))
+        frac[touched] = shares
         verb = "cut" if self.subdoc.mode == "remove" else "tagged"
-        for row in touched.tolist():
-            new_text, share, units = self._cut(texts[row] or "", set(cut[row].as_py()))
-            frac[row] = share
-            self.counters[f"subdoc_units_{verb}"] += units
-            self.counters[f"subdoc_documents_{verb}"] += 1
-            if self.subdoc.mode == "remove":
-                texts[row] = new_text
-                if len(new_text.split()) < self.subdoc.min_words_after:
-                    removed[row] = EMPTY
+        self.counters[f"subdoc_units_{verb}"] += int(units_cut.sum())
+        self.counters[f"subdoc_documents_{verb}"] += int(touched.size)
         batch = batch.append_column(SIGNAL, pa.array(frac, pa.float64()))
-        if self.subdoc.mode == "remove":
-            field = batch.schema.field("text")
-            batch = batch.set_column(batch.schema.get_field_index("text"), field, pa.array(texts, field.type))
+        if self.subdoc.mode == "tag":
+            return batch
+        removed: list[str | None] = [None] * n
+        all_texts = batch["text"].to_pylist()
+        for row, text in zip(touched.tolist(), texts, strict=True):
+            all_texts[row] = text
+            if len(text.split()) < self.subdoc.min_words_after:
+                removed[row] = EMPTY
+        field = batch.schema.field("text")
+        batch = batch.set_column(batch.schema.get_field_index("text"), field, pa.array(all_texts, field.type))
         return with_decisions(batch, removed=removed)
 
-    def _cut(self, text: str, hashes: set[int]) -> tuple[str, float, int]:
-        """The text without the units of ``hashes``, the share of characters cut, the units cut."""
-        units = pc.list_flatten(split_units(pa.array([text]), self.subdoc.unit))
-        unit_hash, counted = unit_hashes(units, self.subdoc.min_unit_chars)
-        pieces = units.to_pylist()
-        gone = [c and h in hashes for h, c in zip(unit_hash.tolist(), counted.tolist(), strict=True)]
-        cut_chars = sum(len(p) for p, g in zip(pieces, gone, strict=True) if g)
-        kept = _SEPARATORS[self.subdoc.unit].join(p for p, g in zip(pieces, gone, strict=True) if not g)
-        return kept, cut_chars / len(text) if text else 0.0, sum(gone)
+    def _cut(self, texts: pa.Array, cuts: pa.Array) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Texts without the units their ``cuts`` hold, the share of characters cut, the units cut."""
+        units = split_units(texts, self.subdoc.unit)
+        flat = pc.list_flatten(units)
+        hashes, counted = unit_hashes(flat, self.subdoc.min_unit_chars)
+        owners = pc.list_parent_indices(units).to_numpy(zero_copy_only=False)
+        wanted = set(
+            zip(
+                pc.list_parent_indices(cuts).to_numpy(zero_copy_only=False).tolist(),
+                pc.list_flatten(cuts).to_numpy(zero_copy_only=False).tolist(),
+                strict=True,
+            )
+        )
+        pairs = zip(owners.tolist(), hashes.tolist(), strict=True)
+        gone = np.fromiter((pair in wanted for pair in pairs), dtype=bool, count=len(flat)) & counted
+        lengths = pc.utf8_length(flat).to_numpy(zero_copy_only=False)
+        cut_chars = np.bincount(owners, weights=lengths * gone, minlength=len(texts))
+        total_chars = pc.utf8_length(pc.fill_null(texts, "")).to_numpy(zero_copy_only=False)
+        shares = np.divide(cut_chars, total_chars, out=np.zeros(len(texts)), where=total_chars > 0)
+        separator, pieces = _SEPARATORS[self.subdoc.unit], flat.to_pylist()
+        kept = [
+            separator.join(p for p, g in zip(pieces[a:b], gone[a:b], strict=True) if not g)
+            for a, b in itertools.pairwise(units.offsets.to_pylist())
+        ]
+        return kept, shares, np.bincount(owners, weights=gone, minlength=len(texts))
 
 
 def subdoc_stages(subdoc: SubdocConfig) -> list[Stage]:

@@ -195,7 +195,8 @@ def test_the_most_repeated_units_reach_stats_and_the_report(removed_run):
     assert stats["dedup"]["subdoc_units_repeated"] == len(TEMPLATE)
     assert stats["counters"]["subdoc_documents_cut"] == 8 + len(SHORT) - 1
     report = RunLayout(output).report.read_text(encoding="utf-8")
-    assert "We use cookies to improve your experience on our website." in report
+    table = report.split('class="subdoc-units"', 1)[1].split("</table>", 1)[0]
+    assert all(line in table for line in TEMPLATE)
 
 
 @pytest.mark.slow
@@ -225,3 +226,12 @@ def test_tag_mode_keeps_every_text_and_publishes_the_share(warcs, tmp_path, ray_
     assert all(all(line in r["text"].split("\n") for line in TEMPLATE) for r in rows)
     shares = sorted(r[SIGNAL] for r in rows)
     assert shares[0] == 0.0 and all(s > 0 for s in shares[1:])
+
+
+def test_paragraph_units_are_cut_whole_and_the_rest_keeps_its_blank_lines():
+    article = "First paragraph of the story,\nwrapped over two lines."
+    text = f"{NAV}\n\n{article}\n\n\n{COOKIE}\n\nThe end of the story."
+    stage = SubdocCut(SubdocConfig(enabled=True, unit="paragraph", min_words_after=0))
+    out = stage(_batch([text, article], [[NAV, COOKIE], None]))
+    assert out["text"].to_pylist() == [f"{article}\n\nThe end of the story.", article]
+    assert out[SIGNAL].to_pylist()[1] == 0.0
