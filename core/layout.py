@@ -8,7 +8,8 @@ The tasks, the dedup step, the driver, the report and the tests all find a run's
     DIR/_work/docs/<shard>.parquet   documents that passed phase A, for dedup and finalize
     DIR/_work/ledger/<shard>.<phase>.parquet   every decided row of a phase (extract, final)
     DIR/_work/dedup/                 decisions/<shard>.parquet, clusters/, duplicates.json,
-                                     examples/<shard>.parquet, cpu/ (transient)
+                                     examples/<shard>.parquet, cpu/ (transient),
+                                     subdoc/<shard>.parquet, subdoc_units.json (sub-document dedup)
     DIR/_work/decontamination_index.npy   the benchmarks' n-gram hashes, built once per run
     DIR/_work/summaries/<phase>/<shard>.sum    a task's summary (phase A: extract; finalize: files)
     DIR/_work/review/<phase>/<shard>.parquet   its review candidates
@@ -132,6 +133,19 @@ class RunLayout:
     def dedup_cpu(self) -> Path:
         """CPU-time logs of the dedup step's tasks, summed and removed when the step ends."""
         return self.dedup / "cpu"
+
+    @property
+    def subdoc_decisions_dir(self) -> Path:
+        return self.dedup / "subdoc"
+
+    def subdoc_decisions(self, shard: str) -> Path:
+        """The repeated units to cut from each of a shard's documents (sub-document dedup)."""
+        return self.subdoc_decisions_dir / f"{shard}.parquet"
+
+    @property
+    def subdoc_units(self) -> Path:
+        """The sub-document dedup's counts and most repeated units, for phase D."""
+        return self.dedup / "subdoc_units.json"
 
     def summary(self, shard: str, phase: str) -> Path:
         return self.work / "summaries" / phase / f"{shard}.sum"

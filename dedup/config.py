@@ -2,9 +2,46 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from crawlsieve.core.config import Section
+
+
+class SubdocConfig(Section):
+    """Sub-document dedup: lines or paragraphs repeated across documents (CCNet, Dolma)."""
+
+    enabled: bool = Field(
+        False,
+        description="Remove units (lines or paragraphs) found in `min_docs` or more documents of the run "
+        "from every document but the one the survivor rule picks (site navigation, cookie notices).",
+    )
+    unit: Literal["line", "paragraph"] = Field(
+        "line",
+        description="line: each line (trafilatura writes one block per line, as CCNet and Dolma split); "
+        "paragraph: blocks separated by blank lines.",
+    )
+    min_docs: int = Field(2, ge=2, description="Distinct documents a unit must be in to count as repeated.")
+    min_unit_chars: int = Field(
+        20,
+        ge=1,
+        description="Units shorter than this after normalization (lowercase, digits as 0, no punctuation "
+        "or symbols, one space) are never removed.",
+    )
+    mode: Literal["remove", "tag"] = Field(
+        "remove",
+        description="remove: cut the units from the text; tag: keep the text, publish only the "
+        "share that would be cut (sig_dedup_subdoc_frac).",
+    )
+    min_words_after: int = Field(
+        50,
+        ge=0,
+        description="A document left with fewer words after the cut is removed (dedup:subdoc_empty).",
+    )
+    top_units: int = Field(
+        30, ge=0, le=10_000, description="Most repeated units listed in stats.json and the report."
+    )
 
 
 class DedupConfig(Section):
@@ -87,3 +124,4 @@ class DedupConfig(Section):
         default_factory=list,
         description="Output directories of earlier runs whose dedup index this run is deduplicated against.",
     )
+    subdoc: SubdocConfig = Field(default_factory=SubdocConfig)

@@ -10,6 +10,7 @@
       the others (few) ─ two signature lookups, as above ─► verified against the root, or not
       members ─ shuffle by root ─► one decision per document (failed members split off)
       decisions + renames ─ shuffle by shard ─► per shard: every id's decision, kept bands
+    then, with dedup.subdoc on, the lines repeated across the documents kept (dedup/subdoc.py)
     writes  dedup/decisions/<shard>.parquet (id, _removed, dup_cluster_size, new_id)
             dedup/clusters/           (cluster_id, id, kept) of clusters with 2+ documents
             dedup/duplicates.json     cluster size counts and the largest clusters (cluster_facts)
@@ -69,8 +70,10 @@ from crawlsieve.dedup.graph import (
     per_key,
 )
 from crawlsieve.dedup.index import bands_file, index_files, validate_against, write_metadata
+from crawlsieve.dedup.keys import priority_keys, shard_of_paths
 from crawlsieve.dedup.minhash import MinHasher
 from crawlsieve.dedup.stages import BANDS, SIGNATURE, TEXT_HASH, DedupSignatures, minhasher, verify_threshold
+from crawlsieve.dedup.subdoc import deduplicate_units
 from crawlsieve.dedup.verify import (
     DECIDED_SCHEMA,
     EXACT,
@@ -110,45 +113,6 @@ NODE_HASHES = (TEXT_HASH, BANDS, SIGNATURE)
 #: partition's pieces, the partition function's group-bys, joins and sorts copy it, and Arrow's
 #: allocator keeps freed buffers for reuse. Measured with benchmarks/dedup_scale.py.
 TASK_BYTES_PER_INPUT_BYTE = 8
-
-
-def priority_keys(batch: pa.Table) -> pa.Array:
-    """Strings whose byte order is the survivor rule: highest ``quality_score`` (absent or NaN
-    counts as 0), then the most recent ``fetch_time`` (absent is oldest), then the smallest ``id``,
-    then (for two files' records that share an id) the smaller ``shard``. The shard follows a NUL,
-    which sorts before every character, so it never reorders documents whose ids differ.
-    """
-    n = batch.num_rows
-    if "quality_score" in batch.column_names:
-        quality = pc.fill_null(pc.cast(batch["quality_score"], pa.float64()), 0.0).to_numpy(
-            zero_copy_only=False
-        )
-    else:
-        quality = np.zeros(n)
-    quality = np.nan_to_num(quality, nan=0.0) + 0.0  # + 0.0 turns -0.0 into 0.0
-    bits = quality.astype(np.float64).view(np.uint64)
-    ascending = np.where(bits >> np.uint64(63), ~bits, bits | np.uint64(1 << 63))
-    if "fetch_time" in batch.column_names:
-        micros = pc.cast(batch["fetch_time"], pa.timestamp("us")).cast(pa.int64())
-        micros = pc.fill_null(micros, np.iinfo(np.int64).min).to_numpy(zero_copy_only=False)
-    else:
-        micros = np.full(n, np.iinfo(np.int64).min)
-    newest_first = ~(micros.astype(np.int64).view(np.uint64) ^ np.uint64(1 << 63))
-    quality_first = ~ascending
-    ids = batch["id"].to_pylist()
-    shards = batch["shard"].to_pylist() if "shard" in batch.column_names else [""] * n
-    return pa.array(
-        [
-            f"{q:016x}{t:016x}{i}\x00{s}"
-            for q, t, i, s in zip(quality_first.tolist(), newest_first.tolist(), ids, shards, strict=True)
-        ],
-        type=pa.string(),
-    )
-
-
-def shard_of_paths(paths: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """``.../docs/<shard>.parquet`` -> ``<shard>``: the name phase C looks its decisions up by."""
-    return pc.replace_substring_regex(paths, r"^(?:.*/)?([^/]*?)(?:\.parquet)?$", r"\1")
 
 
 def _stored_hashes(files: list[Path]) -> bool:
@@ -437,6 +401,8 @@ def deduplicate(layout: RunLayout, dedup: DedupConfig, shown: tuple[int, int] = 
         _reset(folder)
     for folder in (layout.decisions_dir, bands_file(layout.dedup_index, "any").parent, layout.dedup_cpu):
         folder.mkdir(parents=True)
+    _reset(layout.subdoc_decisions_dir)
+    _reset(layout.subdoc_units)
     files = layout.docs_files()
     rows = sum(pq.read_metadata(f).num_rows for f in files)
     if rows == 0:
@@ -454,6 +420,11 @@ def deduplicate(layout: RunLayout, dedup: DedupConfig, shown: tuple[int, int] = 
     else:
         summary = _deduplicate_by_shuffles(layout, files, index_paths, dedup, rows, shown)
         summary["path"] = "shuffle"
+    if dedup.subdoc.enabled:
+        columns = [c for c in ("id", "quality_score", "fetch_time") if c in _common_columns(files)]
+        partitions = summary.get("partitions")
+        cut = deduplicate_units(layout, dedup.subdoc, files, [*columns, "text"], partitions)
+        summary.update({f"subdoc_{name}": n for name, n in cut.items()})
     summary["seconds"] = round(time.monotonic() - started, 3)
     shutil.rmtree(layout.dedup_cpu)
     if not dedup.enabled:  # only the ids were made unique

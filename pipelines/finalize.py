@@ -43,9 +43,11 @@ OUTPUT_COLUMNS = (
 
 
 def finalize_stages(config: Config) -> list[Stage]:
+    """Cutting repeated lines first, so that tokens and the domain are of the text published."""
+    from crawlsieve.dedup.subdoc import subdoc_stages
     from crawlsieve.tagging import domain
 
-    return list(domain.domain_stages(config.domain))
+    return [*subdoc_stages(config.dedup.subdoc), *domain.domain_stages(config.domain)]
 
 
 def decisions_for(output_dir: Path, shard: str) -> pa.Table | None:
@@ -77,9 +79,12 @@ def apply_decisions(docs: pa.Table, decisions: pa.Table | None) -> pa.Table:
 
 
 def kept_signal(name: str, config: Config) -> bool:
-    """A signal goes into the output when the config lists it or its filter runs in tag mode."""
+    """A signal goes into the output when the config lists it or its filter runs in tag mode (and
+    sub-document dedup's share cut, whenever it runs)."""
     keep = set(config.output.keep_signals)
     if name in keep or name.removeprefix("sig_") in keep:
+        return True
+    if name.startswith("sig_dedup_subdoc_") and config.dedup.subdoc.enabled:
         return True
     tagged = (f for f, section in config.filters if getattr(section, "mode", None) == "tag")
     return any(name.startswith(f"sig_{f}_") for f in tagged)
@@ -125,6 +130,7 @@ def warc_path_of(output_dir: Path, shard: str) -> str:
 
 def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
     from crawlsieve.core.shards import sanitized, write_shard
+    from crawlsieve.dedup.subdoc import cuts_for, with_cuts
     from crawlsieve.quality.summaries import Summary, file_summary, final_summary, write_summary
 
     started = time.monotonic()
@@ -137,6 +143,8 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
         docs = pq.read_table(docs_path) if docs_path.is_file() else None
         write_cluster_examples(docs, shard, layout, config.report.example_text_chars)
         if docs is not None and docs.num_rows:
+            if config.dedup.subdoc.enabled:  # by the phase-A ids, before apply_decisions renames any
+                docs = with_cuts(docs, cuts_for(layout, shard))
             docs = apply_decisions(docs, decisions_for(output_dir, shard))
     if docs is not None and docs.num_rows:
         stages = finalize_stages(config)

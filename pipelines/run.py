@@ -471,11 +471,20 @@ def aggregate(
         "config": config.model_dump(mode="json"),
         "other_cpu_seconds": {"dedup": dedup_summary.get("cpu_seconds", 0.0), "driver": driver},
     }
+    subdoc = _subdoc_units(output_dir)
+    if subdoc is not None:
+        extra["subdoc"] = subdoc
     stats = build_stats(output_dir, order, extra, config.report, run)
     if report:
         build_distributions(output_dir, config.report, run)
         build_report(output_dir, config.report)
     return stats
+
+
+def _subdoc_units(output_dir: Path) -> dict | None:
+    """The sub-document dedup's counts and most repeated units, as the dedup step wrote them."""
+    path = RunLayout(output_dir).subdoc_units
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def _shutdown_ray() -> None:

@@ -708,6 +708,25 @@ class ReportBuilder:
             "documents_in_clusters": _number(sum(int(s) * n for s, n in sizes.items() if s.isdigit())),
             "clusters": clusters,
             "summary": {k: _number(v) for k, v in dedup_summary.items() if not isinstance(v, dict | list)},
+            "subdoc": self.subdoc_units(),
+        }
+
+    def subdoc_units(self) -> dict | None:
+        """Sub-document dedup's most repeated units (stats.json ``subdoc``), for a reviewer to judge."""
+        subdoc = self.stats.get("subdoc")
+        if not isinstance(subdoc, dict):
+            return None
+        return {
+            "unit": str(subdoc.get("unit") or "line"),
+            "mode": str(subdoc.get("mode") or "remove"),
+            "min_docs": _number(subdoc.get("min_docs")),
+            "units_repeated": _number(subdoc.get("units_repeated")),
+            "copies_cut": _number(subdoc.get("unit_copies_cut")),
+            "units": [
+                {"text": str(u.get("text") or ""), "documents": _number(u.get("documents"))}
+                for u in subdoc.get("top_units") or []
+                if isinstance(u, dict)
+            ],
         }
 
     def inputs_section(self) -> dict:

@@ -430,3 +430,33 @@ def test_pii_and_contamination_show_only_when_a_run_counted_them(run_dir: Path, 
     escaped = ngram.replace("<", "&lt;").replace(">", "&gt;")
     assert f"“{escaped}”" in page and "<b>best</b>" not in page
     assert f"matched: <b>mmlu: {escaped}</b>" in page
+
+
+def test_report_lists_the_most_repeated_lines_of_sub_document_dedup(tmp_path: Path) -> None:
+    run_dir = write_run_dir(tmp_path / "run")
+    stats_path = RunLayout(run_dir).stats
+    stats = json.loads(stats_path.read_text(encoding="utf-8"))
+    stats["subdoc"] = {
+        "unit": "line",
+        "mode": "remove",
+        "min_docs": 2,
+        "units_repeated": 2,
+        "unit_copies_cut": 1205,
+        "top_units": [
+            {"text": "We use cookies <b>to</b> improve your experience.", "documents": 1200},
+            {"text": "Home | News | Sport | Contact", "documents": 7},
+        ],
+    }
+    stats_path.write_text(json.dumps(stats), encoding="utf-8")
+    page = build_report(run_dir).read_text(encoding="utf-8")
+    table = page.split('class="subdoc-units"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r'<td class="n">([^<]*)</td><td class="text">([^<]*)</td>', table)
+    assert rows == [
+        ("1,200", "We use cookies &lt;b&gt;to&lt;/b&gt; improve your experience."),
+        ("7", "Home | News | Sport | Contact"),
+    ]
+    assert "2 lines found in 2 or more documents; 1,205 copies cut" in page
+
+
+def test_report_has_no_repeated_lines_table_without_sub_document_dedup(run_dir: Path) -> None:
+    assert 'class="subdoc-units"' not in build_report(run_dir).read_text(encoding="utf-8")
