@@ -97,6 +97,11 @@ def bands_file(root: Path, shard: str) -> Path:
     return Path(root) / BANDS_DIR / f"{shard}.parquet"
 
 
+def subdoc_index_dir(root: Path, unit: str) -> Path:
+    """The units (lines or paragraphs) of an index's run, with their document counts."""
+    return Path(root) / f"subdoc_{unit}"
+
+
 def index_files(root: Path) -> list[str]:
     return [str(p) for p in sorted((root / BANDS_DIR).glob("*.parquet"))]
 

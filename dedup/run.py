@@ -423,7 +423,7 @@ def deduplicate(layout: RunLayout, dedup: DedupConfig, shown: tuple[int, int] = 
     if dedup.subdoc.enabled:
         columns = [c for c in ("id", "quality_score", "fetch_time") if c in _common_columns(files)]
         partitions = summary.get("partitions")
-        cut = deduplicate_units(layout, dedup.subdoc, files, [*columns, "text"], partitions)
+        cut = deduplicate_units(layout, dedup.subdoc, files, [*columns, "text"], partitions, index_roots)
         summary.update({f"subdoc_{name}": n for name, n in cut.items()})
     summary["seconds"] = round(time.monotonic() - started, 3)
     shutil.rmtree(layout.dedup_cpu)

@@ -38,16 +38,36 @@ from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import REMOVED, Stage, with_decisions
 from crawlsieve.dedup.config import SubdocConfig
 from crawlsieve.dedup.graph import per_key
+from crawlsieve.dedup.index import subdoc_index_dir
 from crawlsieve.dedup.keys import priority_keys, shard_of_paths
 
 #: The finalize stage's column of unit hashes to cut from a document (attached from the decisions).
 CUT_UNITS = "dedup_subdoc_cut"
 SIGNAL = "sig_dedup_subdoc_frac"
 EMPTY = "dedup:subdoc_empty"
+#: Key of an earlier run's indexed unit: sorts before every priority key, so that run keeps it.
+INDEX_KEY = "!"
 UNIT_ROWS = pa.schema(
-    [("unit_hash", pa.uint64()), ("key", pa.string()), ("shard", pa.string()), ("id", pa.string())]
+    [
+        ("unit_hash", pa.uint64()),
+        ("key", pa.string()),
+        ("shard", pa.string()),
+        ("id", pa.string()),
+        ("weight", pa.int64()),
+    ]
 )
-MEMBER_ROWS = pa.schema([*UNIT_ROWS, ("documents", pa.int64()), ("survivor", pa.bool_())])
+#: ``documents``: of this run and earlier runs' indexes; ``run_documents``: of this run only;
+#: ``first``: the smallest key of this run's documents with the unit (one row per unit).
+MEMBER_ROWS = pa.schema(
+    [
+        *UNIT_ROWS,
+        ("documents", pa.int64()),
+        ("run_documents", pa.int64()),
+        ("survivor", pa.bool_()),
+        ("first", pa.bool_()),
+    ]
+)
+INDEX_SCHEMA = pa.schema([("unit_hash", pa.uint64()), ("documents", pa.int64())])
 CUT_SCHEMA = pa.schema([("id", pa.string()), (CUT_UNITS, pa.list_(pa.uint64()))])
 _SEPARATORS = {"line": "\n", "paragraph": "\n\n"}
 
@@ -98,35 +118,69 @@ def unit_rows(docs: pa.Table, subdoc: SubdocConfig) -> pa.Table:
             "key": docs["key"].take(doc),
             "shard": docs["shard"].take(doc),
             "id": docs["id"].take(doc),
+            "weight": pa.array(np.ones(pairs.num_rows, dtype=np.int64)),
+        },
+        schema=UNIT_ROWS,
+    )
+
+
+def index_unit_rows(index: pa.Table) -> pa.Table:
+    """An earlier run's unit index -> unit rows that survive there (weight: its documents)."""
+    n = index.num_rows
+    return pa.table(
+        {
+            "unit_hash": index["unit_hash"],
+            "key": pa.array([INDEX_KEY] * n, pa.string()),
+            "shard": pa.nulls(n, pa.string()),
+            "id": pa.nulls(n, pa.string()),
+            "weight": index["documents"],
         },
         schema=UNIT_ROWS,
     )
 
 
 class RepeatedUnits:
-    """Unit rows (every row of a hash in one call) -> the rows of units in ``min_docs``+ documents,
-    with their document count and whether this document is the unit's survivor."""
+    """Unit rows (every row of a hash in one call, earlier runs' index rows included) -> this run's
+    rows, with the unit's document count and whether this document is the unit's survivor: the
+    smallest key, which is an earlier run's when the unit is in its index. A unit in fewer than
+    ``min_docs`` documents survives everywhere."""
 
     def __init__(self, min_docs: int):
         self.min_docs = min_docs
 
     def __call__(self, rows: pa.Table) -> pa.Table:
-        if rows.num_rows == 0:
+        current = rows.filter(pc.is_valid(rows["shard"]))
+        if current.num_rows == 0:
             return MEMBER_ROWS.empty_table()
-        groups = rows.group_by("unit_hash", use_threads=False).aggregate([("key", "min"), ("key", "count")])
-        repeated = groups.filter(pc.greater_equal(groups["key_count"], self.min_docs))
-        position = pc.index_in(rows["unit_hash"], value_set=repeated["unit_hash"].combine_chunks())
-        members = rows.filter(pc.is_valid(position))
-        position = position.filter(pc.is_valid(position))
-        survivor_key = repeated["key_min"].combine_chunks().take(position)
+        everyone = rows.group_by("unit_hash", use_threads=False)
+        everyone = everyone.aggregate([("key", "min"), ("weight", "sum")])
+        ours = current.group_by("unit_hash", use_threads=False).aggregate([("key", "min"), ("key", "count")])
+        hashes = current["unit_hash"]
+        documents = _lookup(hashes, everyone["unit_hash"], everyone["weight_sum"]).cast(pa.int64())
+        smallest = _lookup(hashes, everyone["unit_hash"], everyone["key_min"])
+        repeated = pc.greater_equal(documents, self.min_docs)
         return pa.table(
             {
-                **{name: members[name] for name in UNIT_ROWS.names},
-                "documents": repeated["key_count"].combine_chunks().take(position).cast(pa.int64()),
-                "survivor": pc.equal(members["key"], survivor_key),
+                **{name: current[name] for name in UNIT_ROWS.names},
+                "documents": documents,
+                "run_documents": _lookup(hashes, ours["unit_hash"], ours["key_count"]).cast(pa.int64()),
+                "survivor": pc.or_(pc.invert(repeated), pc.equal(current["key"], smallest)),
+                "first": pc.equal(current["key"], _lookup(hashes, ours["unit_hash"], ours["key_min"])),
             },
             schema=MEMBER_ROWS,
         )
+
+
+def _lookup(keys: pa.ChunkedArray, table_keys: pa.ChunkedArray, values: pa.ChunkedArray) -> pa.Array:
+    """``values`` at the position of each of ``keys`` in the unique ``table_keys``."""
+    return values.combine_chunks().take(pc.index_in(keys, value_set=table_keys.combine_chunks()))
+
+
+def index_rows(members: pa.Table) -> pa.Table:
+    """This run's units, once each with its document count: the index later runs cut against."""
+    first = members.filter(members["first"])
+    columns = {"unit_hash": first["unit_hash"], "documents": first["run_documents"]}
+    return pa.table(columns, schema=INDEX_SCHEMA)
 
 
 def cut_rows(members: pa.Table) -> pa.Table:
@@ -146,16 +200,18 @@ def write_shard_cuts(cuts: pa.Table, layout: RunLayout) -> pa.Table:
     return pa.table({"shard": [shard], "documents": pa.array([table.num_rows], pa.int64())})
 
 
-def top_members(members: pa.Table, n: int) -> pa.Table:
-    """The survivor rows of the ``n`` units in the most documents (ties: smaller hash first)."""
-    survivors = members.filter(members["survivor"]).select(["unit_hash", "documents", "shard", "id"])
-    order = survivors.sort_by([("documents", "descending"), ("unit_hash", "ascending")])
-    return order.slice(0, n)
+def top_members(members: pa.Table, n: int, min_docs: int) -> pa.Table:
+    """The ``n`` repeated units in the most documents (ties: smaller hash first), each with the
+    first of this run's documents that has it (where its text is read)."""
+    repeated = members.filter(pc.and_(members["first"], pc.greater_equal(members["documents"], min_docs)))
+    order = repeated.sort_by([("documents", "descending"), ("unit_hash", "ascending")])
+    return order.select(["unit_hash", "documents", "shard", "id"]).slice(0, n)
 
 
-def member_counts(members: pa.Table) -> pa.Table:
-    survivors = pc.sum(members["survivor"]).as_py() or 0
-    return pa.table({"units": [survivors], "cut": [members.num_rows - survivors]})
+def member_counts(members: pa.Table, min_docs: int) -> pa.Table:
+    repeated = members.filter(pc.and_(members["first"], pc.greater_equal(members["documents"], min_docs)))
+    cut = members.num_rows - (pc.sum(members["survivor"]).as_py() or 0)
+    return pa.table({"units": [repeated.num_rows], "cut": [cut]})
 
 
 @functools.lru_cache(maxsize=8)
@@ -220,18 +276,22 @@ def write_units_summary(layout: RunLayout, subdoc: SubdocConfig, top: list[dict]
 
 @ray.remote
 def _units_in_one_task(
-    files: list[Path], layout: RunLayout, subdoc: SubdocConfig, columns: list[str]
+    files: list[Path], index_paths: list[str], layout: RunLayout, subdoc: SubdocConfig, columns: list[str]
 ) -> tuple:
     """The small-run path: the shuffle path's functions, each called once over all rows."""
     docs = pa.concat_tables(
         [keyed_documents(_with_path(pq.read_table(f, columns=columns), f), layout) for f in files]
     )
-    members = RepeatedUnits(subdoc.min_docs)(unit_rows(docs, subdoc))
+    earlier = [index_unit_rows(pq.read_table(path, schema=INDEX_SCHEMA)) for path in index_paths]
+    members = RepeatedUnits(subdoc.min_docs)(pa.concat_tables([unit_rows(docs, subdoc), *earlier]))
     cuts = cut_rows(members)
     for shard in pc.unique(cuts["shard"]).to_pylist():
         write_shard_cuts(cuts.filter(pc.equal(cuts["shard"], shard)), layout)
-    counts = member_counts(members).to_pylist()[0]
-    return top_members(members, subdoc.top_units).to_pylist(), counts
+    index_dir = subdoc_index_dir(layout.dedup_index, subdoc.unit)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    pq.write_table(index_rows(members), index_dir / "part-00000.parquet", compression="zstd")
+    counts = member_counts(members, subdoc.min_docs).to_pylist()[0]
+    return top_members(members, subdoc.top_units, subdoc.min_docs).to_pylist(), counts
 
 
 def _with_path(table: pa.Table, path: Path) -> pa.Table:
@@ -243,21 +303,34 @@ def _units_of_batch(batch: pa.Table, layout: RunLayout, subdoc: SubdocConfig) ->
 
 
 def _units_by_shuffles(
-    files: list[Path], layout: RunLayout, subdoc: SubdocConfig, columns: list[str], partitions: int
+    files: list[Path],
+    index_paths: list[str],
+    layout: RunLayout,
+    subdoc: SubdocConfig,
+    columns: list[str],
+    partitions: int,
 ) -> tuple:
     units = (
         ray.data.read_parquet([str(f) for f in files], include_paths=True)
         .select_columns([*columns, "path"])
         .map_batches(_units_of_batch, fn_kwargs={"layout": layout, "subdoc": subdoc}, batch_format="pyarrow")
     )
+    if index_paths:
+        earlier = ray.data.read_parquet(index_paths, schema=INDEX_SCHEMA)
+        units = units.union(earlier.map_batches(index_unit_rows, batch_format="pyarrow"))
     members = per_key(units, "unit_hash", RepeatedUnits(subdoc.min_docs), partitions).materialize()
+    members.map_batches(index_rows, batch_format="pyarrow").write_parquet(
+        str(subdoc_index_dir(layout.dedup_index, subdoc.unit))
+    )
     members.map_batches(cut_rows, batch_format="pyarrow").groupby("shard").map_groups(
         write_shard_cuts, fn_kwargs={"layout": layout}, batch_format="pyarrow"
     ).materialize()
     top = members.map_batches(
-        top_members, fn_args=(subdoc.top_units,), batch_size=None, batch_format="pyarrow"
+        top_members, fn_args=(subdoc.top_units, subdoc.min_docs), batch_size=None, batch_format="pyarrow"
     ).take_all()
-    counted = members.map_batches(member_counts, batch_size=None, batch_format="pyarrow").take_all()
+    counted = members.map_batches(
+        member_counts, fn_args=(subdoc.min_docs,), batch_size=None, batch_format="pyarrow"
+    ).take_all()
     counts = {name: sum(row[name] for row in counted) for name in ("units", "cut")}
     return top, counts
 
@@ -268,16 +341,22 @@ def deduplicate_units(
     files: list[Path],
     columns: list[str],
     shuffle_partitions: int | None,
+    index_roots: list[Path] = (),
 ) -> dict:
     """Decide the units to cut over the run's documents (module docstring); returns the counts.
 
     ``shuffle_partitions`` None takes the single-task path (the caller decides, as for documents).
+    ``index_roots``: earlier runs' dedup indexes; their units (of the same ``unit`` kind) survive
+    there, so every copy in this run is cut.
     """
     layout.subdoc_decisions_dir.mkdir(parents=True, exist_ok=True)
+    index_paths = [
+        str(p) for root in index_roots for p in sorted(subdoc_index_dir(root, subdoc.unit).glob("*.parquet"))
+    ]
     if shuffle_partitions is None:
-        top, counts = ray.get(_units_in_one_task.remote(files, layout, subdoc, columns))
+        top, counts = ray.get(_units_in_one_task.remote(files, index_paths, layout, subdoc, columns))
     else:
-        top, counts = _units_by_shuffles(files, layout, subdoc, columns, shuffle_partitions)
+        top, counts = _units_by_shuffles(files, index_paths, layout, subdoc, columns, shuffle_partitions)
     summary = ray.get(write_units_summary.remote(layout, subdoc, top, counts))
     return {"units_repeated": summary["units_repeated"], "unit_copies_cut": summary["unit_copies_cut"]}
 

@@ -235,3 +235,33 @@ def test_paragraph_units_are_cut_whole_and_the_rest_keeps_its_blank_lines():
     out = stage(_batch([text, article], [[NAV, COOKIE], None]))
     assert out["text"].to_pylist() == [f"{article}\n\nThe end of the story.", article]
     assert out[SIGNAL].to_pylist()[1] == 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("partitions", [None, 2], ids=["single-task", "shuffle"])
+def test_units_an_earlier_run_kept_are_cut_from_every_document_of_a_later_run(
+    removed_run, tmp_path, partitions
+):
+    earlier, _ = removed_run
+    layout = RunLayout(tmp_path)
+    layout.docs("any").parent.mkdir(parents=True)
+    fresh = "A line that only this later run has, long enough to count as a unit."
+    docs = pa.table(
+        {
+            "id": ["later-0", "later-1"],
+            "text": [f"{COOKIE}\n{fresh}\nFirst story.", f"Second story.\n{COOKIE}"],
+            "quality_score": [0.9, 0.8],
+            "fetch_time": pa.array([datetime(2025, 1, 1, tzinfo=UTC)] * 2, pa.timestamp("us", tz="UTC")),
+        }
+    )
+    pq.write_table(docs, layout.docs("later"))
+    columns = ["id", "quality_score", "fetch_time", "text"]
+    subdoc = _config("remove").dedup.subdoc
+    counts = deduplicate_units(
+        layout, subdoc, layout.docs_files(), columns, partitions, [RunLayout(earlier).dedup_index]
+    )
+    cuts = {r["id"]: r[CUT_UNITS] for r in pq.read_table(layout.subdoc_decisions("later")).to_pylist()}
+    assert cuts == {"later-0": [_hash(COOKIE)], "later-1": [_hash(COOKIE)]}
+    assert counts == {"units_repeated": 1, "unit_copies_cut": 2}
+    top = json.loads(layout.subdoc_units.read_text())["top_units"]
+    assert top == [{"text": COOKIE, "documents": 8 + len(SHORT) + 2}]
