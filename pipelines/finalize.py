@@ -75,8 +75,10 @@ def apply_decisions(docs: pa.Table, decisions: pa.Table | None) -> pa.Table:
 
 
 def kept_signal(name: str, config: Config) -> bool:
-    """A signal goes into the output when the config lists it or its filter runs in tag mode."""
+    """A signal goes into the output when the config lists it, its filter runs in tag mode, or it is
+    the score of one of ``filters.classifiers`` (published, like ``quality_score``)."""
     keep = set(config.output.keep_signals)
+    keep |= {entry.name for entry in config.filters.classifiers}
     if name in keep or name.removeprefix("sig_") in keep:
         return True
     tagged = (f for f, section in config.filters if getattr(section, "mode", None) == "tag")

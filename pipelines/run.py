@@ -436,6 +436,7 @@ def aggregate(
     log,
 ) -> dict:
     """Phase D: the run's stats, review samples and mixture, then (stats final) the report."""
+    from crawlsieve.filters.refilter import what_if_section
     from crawlsieve.pipelines.finalize import finalize_stages
     from crawlsieve.pipelines.shard import stage_names
     from crawlsieve.quality.distributions import build_distributions
@@ -459,6 +460,7 @@ def aggregate(
         "duration_seconds": round(time.monotonic() - clock, 3),
         "phases": phases.summary(),
         "dedup": dedup_summary,
+        "what_if": what_if_section(config.filters, run.what_if),
         "config": config.model_dump(mode="json"),
         "other_cpu_seconds": {"dedup": dedup_summary.get("cpu_seconds", 0.0), "driver": driver},
     }
