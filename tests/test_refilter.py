@@ -101,6 +101,19 @@ def test_refilter_with_changed_thresholds_equals_a_fresh_run_with_them(
     assert refiltered["accounting_closes"] is True
 
 
+def test_with_compute_all_signals_removed_documents_have_every_signal_and_their_whole_text(all_signals_run):
+    run, stats = all_signals_run
+    ledger = ds.dataset(RunLayout(run).ledger_files(), format="parquet").to_table()
+    heuristic = ledger.filter(pc.equal(ledger.column("stage"), "heuristic_filters"))
+    stage = next(s for s in stats["stages"] if s["name"] == "heuristic_filters")
+    assert heuristic.num_rows == sum(stage["removed"].values()) + sum(stage["failed"].values()) > 0
+    judged = heuristic.filter(pc.not_equal(heuristic.column("removed"), "filters:empty_text"))
+    assert judged.column("quality_score").null_count == 0  # scored although removed before it
+    assert judged.column("sig_c4_sentences").null_count == 0  # C4 runs last of the text filters
+    assert pc.all(pc.equal(pc.utf8_length(judged.column("text")), judged.column("text_chars"))).as_py()
+    assert pc.max(judged.column("text_chars")).as_py() > 2000  # not cut to the default ledger's 2,000
+
+
 def test_what_if_counts_are_the_documents_each_threshold_alone_removes(all_signals_run):
     run, stats = all_signals_run
     layout = RunLayout(run)
