@@ -161,14 +161,19 @@ def deciders(filters: FiltersConfig) -> list[Decider]:
     return out
 
 
-def computed_filters(old: FiltersConfig, stage: str | None, reason: str | None) -> set[str] | None:
-    """The filters whose signals a run computed for a document (``None``: all of them): a run
-    without ``compute_all_signals`` stops at the filter that removed it."""
-    if old.compute_all_signals or stage is None:
-        return None
+def computed_filters(old: FiltersConfig) -> Callable[[str, str | None], set[str] | None]:
+    """For a document the run's filters removed (by stage and reason): the filters whose signals
+    the run computed for it (``None``: all of them). A run without ``compute_all_signals`` stops
+    at the filter that removed it."""
     names = [d.name for d in deciders(old)]
-    last = (reason or "").partition(":")[0] if stage == HeuristicFilterStage.name else stage
-    return set(names[: names.index(last) + 1]) if last in names else set()
+
+    def computed(stage: str, reason: str | None) -> set[str] | None:
+        if old.compute_all_signals:
+            return None
+        last = (reason or "").partition(":")[0] if stage == HeuristicFilterStage.name else stage
+        return set(names[: names.index(last) + 1]) if last in names else set()
+
+    return computed
 
 
 def redecide(

@@ -165,6 +165,7 @@ def _read(path: Path) -> pa.Table | None:
 def refilter_shard(shard: str, source: Path, old: Config, config: Config, output_dir: Path) -> dict:
     """Phase A's outputs for one file, from the run's; ``refused``: why it cannot (one line)."""
     from crawlsieve.core.io import write_atomically, write_json_atomically
+    from crawlsieve.filters.refilter import what_if_counts
     from crawlsieve.pipelines.shard import CpuClock, _ray_node_id
     from crawlsieve.quality.summaries import Summary, extract_summary, write_summary
 
@@ -186,8 +187,6 @@ def refilter_shard(shard: str, source: Path, old: Config, config: Config, output
             else:
                 path.unlink(missing_ok=True)
     with clock.part("summary"):
-        from crawlsieve.filters.refilter import what_if_counts
-
         summary, review = extract_summary(
             shard, marker["warc_path"], marker["records_read"], docs, ledger, config.report.review_per_reason
         )
@@ -227,9 +226,9 @@ def refiltered(
     whole_ledger = old.filters.compute_all_signals
     fixed, redo = None, None
     if ledger is not None and ledger.num_rows:
-        stages = pa.array(filter_stage_names(old.filters), pa.string())
+        filter_stages = pa.array(filter_stage_names(old.filters), pa.string())
         again = pc.and_(
-            pc.is_in(ledger.column("stage"), value_set=stages),
+            pc.is_in(ledger.column("stage"), value_set=filter_stages),
             pc.fill_null(pc.not_equal(ledger.column("removed"), EMPTY_TEXT), False),
         )
         fixed, redo = ledger.filter(pc.invert(again)), ledger.filter(again)
@@ -259,17 +258,12 @@ def refiltered(
         kept, signature_failures = _with_signatures(candidates.filter(pc.invert(gone)), shard, config)
         removed_rows += signature_failures
     if redo is not None and redo.num_rows:
-        computed = [
-            computed_filters(old.filters, stage, reason)
-            for stage, reason in zip(
-                redo.column("stage").to_pylist(), redo.column("removed").to_pylist(), strict=True
-            )
-        ]
+        computed_for = computed_filters(old.filters)
+        stages, was = redo.column("stage").to_pylist(), redo.column("removed").to_pylist()
+        computed = [computed_for(s, r) for s, r in zip(stages, was, strict=True)]
         reasons, booked = redecide(redo, config.filters, computed, [False] * redo.num_rows)
-        redo = redo.set_column(
-            redo.schema.get_field_index("removed"), "removed", pa.array(reasons, pa.string())
-        )
-        redo = redo.set_column(redo.schema.get_field_index("stage"), "stage", pa.array(booked, pa.string()))
+        for name, values in (("removed", reasons), ("stage", booked)):
+            redo = redo.set_column(redo.schema.get_field_index(name), name, pa.array(values, pa.string()))
         removed_rows.append(_without_unused_signals(redo, config))
     new_ledger = pa.concat_tables(removed_rows, promote_options="permissive") if removed_rows else None
     return kept, new_ledger
