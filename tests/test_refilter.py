@@ -141,6 +141,13 @@ def test_a_default_run_refuses_a_refilter_that_needs_a_signal_it_did_not_compute
     assert kept_ids(tmp_path / "same") == kept_ids(run)
     assert {k: same[k] for k in STATS_KEYS} == {k: stats[k] for k in STATS_KEYS}
 
+    stricter = Config()
+    stricter.filters.gopher_quality.min_doc_words = 150  # needs no signal the run skipped
+    refilter_run(run, tmp_path / "stricter", stricter, report=False, log=quiet)
+    run_pipeline(inputs(shared_corpus)[:1], tmp_path / "fresh", stricter, report=False, log=quiet)
+    assert decisions(tmp_path / "stricter") == decisions(tmp_path / "fresh")
+    assert len(kept_ids(tmp_path / "stricter")) < len(kept_ids(run))
+
     laxer = {"filters": {"fineweb_quality": {"line_punct_thr": 0.0, "short_line_thr": 1.0}}}
     (tmp_path / "laxer.yaml").write_text(yaml.safe_dump(laxer))
     code = cli(
