@@ -27,6 +27,10 @@ ERROR = "_error"
 #: Why decontamination matched a document: ``<benchmark>: <the n-gram it shares>``. The ledger,
 #: the review samples and (when decontamination tags) the shards keep it, so a reviewer sees why.
 DECONTAMINATION_MATCH = "decontamination_match"
+
+#: The stage a decision is booked under when another stage made it: a stage that runs others
+#: (``filters.stages.AllSignalsFilters``) books each decision under the inner stage that made it.
+DECIDED_BY = "_decided_by"
 #: Failure kinds of a reader's damage row: a stretch of a file, not a record (so not a page either).
 DAMAGE_KINDS = frozenset({"corrupt_warc", "truncated_file", "not_warc", "empty_file", "open_error"})
 #: The HTTP check's reason for a record that is not an HTTP response (request, metadata, warcinfo).
@@ -54,6 +58,12 @@ class Stage(Protocol):
     name: str
 
     def __call__(self, batch: pa.Table) -> pa.Table: ...
+
+
+def whole_rows_in_ledger(stage: object) -> bool:
+    """Whether the ledger keeps a stage's decided rows whole (every column, the full text) rather
+    than their summary: so a later `refilter` can keep a document this stage removed."""
+    return bool(getattr(stage, "ledger_whole_rows", False))
 
 
 def error_text(error: BaseException) -> str:

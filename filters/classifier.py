@@ -1,4 +1,5 @@
-"""fastText quality classifier and KenLM perplexity: the expensive stages, run last.
+"""fastText classifiers (the quality classifier and any others) and KenLM perplexity: the expensive
+stages, run last.
 
 Both hold only a model path (stages are pickled to Ray workers); the model loads once per
 worker process through ``core.models``.
@@ -12,9 +13,10 @@ from importlib import resources
 
 import pyarrow as pa
 
+from crawlsieve.core.errors import ConfigError
 from crawlsieve.core.models import fasttext_model, kenlm_model
 from crawlsieve.core.stages import with_decisions
-from crawlsieve.filters.config import ClassifierConfig, KenlmConfig
+from crawlsieve.filters.config import ClassifierConfig, FastTextClassifierEntry, KenlmConfig
 
 QUALITY_SCORE = "quality_score"
 _WHITESPACE = re.compile(r"\s+")
@@ -43,37 +45,100 @@ def default_quality_model_path() -> str:
     return str(resources.files("crawlsieve.filters") / "data" / DEFAULT_QUALITY_MODEL)
 
 
-class QualityClassifierStage:
-    """Adds ``quality_score`` to every row; in drop mode removes rows below ``min_score``
-    (reason ``quality_classifier:score``)."""
+class FastTextClassifierStage:
+    """Adds one float64 score column, the probability of ``label`` under a fastText model, to every
+    row; with ``remove`` it removes rows scoring below ``threshold`` with ``reason``."""
 
-    name = "quality_classifier"
+    def __init__(
+        self,
+        *,
+        name: str,
+        model_path: str,
+        label: str,
+        threshold: float,
+        remove: bool,
+        max_chars: int,
+        column: str,
+        reason: str,
+        config_key: str,
+    ):
+        self.name = name
+        self.model_path = model_path
+        self.label = label
+        self.threshold = threshold
+        self.removes = remove
+        self.max_chars = max_chars
+        self.column = column
+        self.reason = reason
+        self.config_key = config_key
+
+    @classmethod
+    def from_entry(cls, entry: FastTextClassifierEntry) -> FastTextClassifierStage:
+        return cls(
+            name=f"classifier:{entry.name}",
+            model_path=entry.model_path,
+            label=entry.label,
+            threshold=entry.threshold,
+            remove=entry.mode == "remove",
+            max_chars=entry.max_chars,
+            column=classifier_column(entry.name),
+            reason=f"classifier:{entry.name}",
+            config_key=f"filters.classifiers[{entry.name}]",
+        )
+
+    def check(self) -> None:
+        try:
+            fasttext_model(self.model_path)
+        except ConfigError as error:
+            raise ConfigError(f"{self.config_key}: {error}") from None
+
+    def decide(self, scores: list[float | None]) -> list[str | None]:
+        """The removal reason of each score (``None``: kept); also what `refilter` re-decides with."""
+        if not self.removes:
+            return [None] * len(scores)
+        return [self.reason if s is not None and s < self.threshold else None for s in scores]
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        texts = [model_input(t or "", self.max_chars) for t in batch.column("text").to_pylist()]
+        try:
+            scores = positive_probability(fasttext_model(self.model_path), texts, self.label)
+        except Exception as error:  # a model that fails at run time fails its rows, not the run
+            batch = batch.append_column(self.column, pa.nulls(batch.num_rows, pa.float64()))
+            return with_decisions(
+                batch,
+                failed=[f"{self.name}_error"] * batch.num_rows,
+                error=[str(error)] * batch.num_rows,
+            )
+        batch = batch.append_column(self.column, pa.array(scores, type=pa.float64()))
+        if not self.removes:
+            return batch
+        return with_decisions(batch, removed=self.decide(scores))
+
+
+def classifier_column(name: str) -> str:
+    return f"sig_{name}"
+
+
+class QualityClassifierStage(FastTextClassifierStage):
+    """The built-in entry: ``quality_score`` on every row; in drop mode removes rows below
+    ``min_score`` (reason ``quality_classifier:score``)."""
 
     def __init__(self, config: ClassifierConfig):
         self.config = config
-        self.model_path = config.model_path or default_quality_model_path()
+        super().__init__(
+            name="quality_classifier",
+            model_path=config.model_path or default_quality_model_path(),
+            label=config.positive_label,
+            threshold=config.min_score,
+            remove=config.mode == "drop",
+            max_chars=config.max_chars,
+            column=QUALITY_SCORE,
+            reason="quality_classifier:score",
+            config_key="filters.quality_classifier",
+        )
 
     def check(self) -> None:
         fasttext_model(self.model_path)
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        c = self.config
-        texts = [model_input(t or "", c.max_chars) for t in batch.column("text").to_pylist()]
-        try:
-            scores = positive_probability(fasttext_model(self.model_path), texts, c.positive_label)
-        except Exception as error:  # a model that fails at run time fails its rows, not the run
-            batch = batch.append_column(QUALITY_SCORE, pa.nulls(batch.num_rows, pa.float64()))
-            return with_decisions(
-                batch,
-                failed=["quality_classifier_error"] * batch.num_rows,
-                error=[str(error)] * batch.num_rows,
-            )
-        batch = batch.append_column(QUALITY_SCORE, pa.array(scores, type=pa.float64()))
-        if c.mode != "drop":
-            return batch
-        return with_decisions(
-            batch, removed=[None if s >= c.min_score else "quality_classifier:score" for s in scores]
-        )
 
 
 class KenlmPerplexityStage:
@@ -81,6 +146,7 @@ class KenlmPerplexityStage:
     in drop mode removes rows above ``max_perplexity`` (reason ``kenlm:perplexity``)."""
 
     name = "kenlm"
+    column = "sig_kenlm_perplexity"
 
     def __init__(self, config: KenlmConfig):
         self.config = config
@@ -88,16 +154,24 @@ class KenlmPerplexityStage:
     def check(self) -> None:
         kenlm_model(self.config.model_path)
 
+    @property
+    def removes(self) -> bool:
+        return self.config.mode == "drop"
+
+    def decide(self, values: list[float | None]) -> list[str | None]:
+        """The removal reason of each perplexity (``None``: kept); also what `refilter` re-decides with."""
+        if not self.removes:
+            return [None] * len(values)
+        limit = self.config.max_perplexity
+        return ["kenlm:perplexity" if v is not None and v > limit else None for v in values]
+
     def __call__(self, batch: pa.Table) -> pa.Table:
         model = kenlm_model(self.config.model_path)
         values = [perplexity(model, text or "") for text in batch.column("text").to_pylist()]
-        batch = batch.append_column("sig_kenlm_perplexity", pa.array(values, type=pa.float64()))
-        if self.config.mode != "drop":
+        batch = batch.append_column(self.column, pa.array(values, type=pa.float64()))
+        if not self.removes:
             return batch
-        limit = self.config.max_perplexity
-        return with_decisions(
-            batch, removed=["kenlm:perplexity" if v is not None and v > limit else None for v in values]
-        )
+        return with_decisions(batch, removed=self.decide(values))
 
 
 def perplexity(model, text: str) -> float | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt, StringConstraints
+from pydantic import Field, PositiveInt, StringConstraints, field_validator
 
 from crawlsieve.core.config import Section
 
@@ -173,6 +173,31 @@ class ClassifierConfig(Section):
     )
 
 
+class FastTextClassifierEntry(Section):
+    """One more fastText classifier: writes ``sig_<name>``, its label's probability, for every row.
+
+    ``name`` and ``model_path`` have no default: an entry without them means nothing.
+    """
+
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="Lower-case identifier: the column sig_<name> and the reason classifier:<name>.",
+    )
+    model_path: str = Field(
+        description="A fastText model (.bin/.ftz), e.g. one `crawlsieve train-quality` wrote."
+    )
+    label: str = Field("__label__hq", description="The label whose probability is the score.")
+    threshold: float = Field(
+        0.5, ge=0, le=1, description="Documents scoring below this are removed (remove mode)."
+    )
+    mode: Literal["remove", "tag"] = Field(
+        "tag", description="remove: below threshold -> removed (classifier:<name>); tag: only the score."
+    )
+    max_chars: int = Field(
+        10_000, ge=100, le=1_000_000, description="Characters of text (newlines folded) the model sees."
+    )
+
+
 class KenlmConfig(Section):
     """KenLM perplexity (CCNet-style), computed only when a model path is given."""
 
@@ -269,9 +294,32 @@ class FiltersConfig(Section):
     gopher_quality: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
     c4: C4Config = Field(default_factory=C4Config)
     quality_classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+    classifiers: list[FastTextClassifierEntry] = Field(
+        default_factory=list,
+        description=(
+            "More fastText classifiers, run after quality_classifier, each "
+            "{name, model_path, label, threshold, mode: remove|tag, max_chars}; each writes sig_<name>."
+        ),
+    )
     kenlm: KenlmConfig = Field(default_factory=KenlmConfig)
     decontamination: DecontaminationConfig = Field(default_factory=DecontaminationConfig)
     pii: PiiConfig = Field(default_factory=PiiConfig)
+    compute_all_signals: bool = Field(
+        False,
+        description=(
+            "Compute every filter's signals for every document that reaches the filters (no stop at the "
+            "first failing filter) and keep removed documents whole in the ledger, so `crawlsieve "
+            "refilter` can re-decide any threshold; costs the skipped filters' time and ledger space."
+        ),
+    )
+
+    @field_validator("classifiers")
+    @classmethod
+    def _unique_names(cls, entries: list[FastTextClassifierEntry]) -> list[FastTextClassifierEntry]:
+        names = [entry.name for entry in entries]
+        if len(set(names)) != len(names):
+            raise ValueError(f"classifier names must be unique: {names}")
+        return entries
 
 
 class LanguageConfig(Section):

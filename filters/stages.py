@@ -4,20 +4,27 @@ Before extraction: the URL blocklist (needs only the URL). After language identi
 benchmark decontamination when benchmarks are configured, then one heuristic stage that builds
 each document's text statistics once and runs the text filters over them cheapest first (a
 document removed by a cheap filter never pays for the expensive ones, whose signals then stay
-empty), then the fastText quality classifier, then KenLM when a model is given. Last, when
-enabled, PII replacement (``pii_stages``), which changes the text and removes nothing.
+empty), then the fastText quality classifier, the other fastText classifiers
+(``filters.classifiers``), then KenLM when a model is given. With ``filters.compute_all_signals``
+those filters run as one stage over every document (``AllSignalsFilters``). Last, when enabled,
+PII replacement (``pii_stages``), which changes the text and removes nothing.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
 
-from crawlsieve.core.stages import Stage, error_text, with_decisions
+from crawlsieve.core.stages import DECIDED_BY, ERROR, FAILED, REMOVED, Stage, error_text, with_decisions
 from crawlsieve.filters.base import TextFilter
 from crawlsieve.filters.c4 import C4
-from crawlsieve.filters.classifier import KenlmPerplexityStage, QualityClassifierStage
+from crawlsieve.filters.classifier import (
+    FastTextClassifierStage,
+    KenlmPerplexityStage,
+    QualityClassifierStage,
+)
 from crawlsieve.filters.compression import Compression
 from crawlsieve.filters.config import DecontaminationConfig, FiltersConfig, PiiConfig
 from crawlsieve.filters.decontamination import DecontaminationStage
@@ -64,6 +71,7 @@ class HeuristicFilterStage:
     def __init__(self, config: FiltersConfig):
         self.config = config
         self.filters = text_filters(config)
+        self.compute_all = config.compute_all_signals
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         # Each filter's signals with their columns, worked out once per batch, not per document.
@@ -91,15 +99,65 @@ class HeuristicFilterStage:
         if not text.strip():
             return EMPTY_TEXT, text
         stats = DocStats(text, rules_for(language, self.config.per_language_rules))
+        reason = None
         for text_filter, columns in plan:
             signals = text_filter.signals(stats)
             for signal, values in columns:
                 value = signals[signal]
                 values[row] = None if value is None else float(value)
-            if text_filter.mode == "drop" and (rule := text_filter.reason(signals)):
-                return f"{text_filter.name}:{rule}", text
+            if reason is None and text_filter.mode == "drop" and (rule := text_filter.reason(signals)):
+                reason = f"{text_filter.name}:{rule}"
+                if not self.compute_all:
+                    return reason, text
+        # With compute_all_signals every document gets the text it would be kept with: the
+        # classifiers score it, and `refilter` keeps it from the ledger if the thresholds change.
         c4 = next((f for f in self.filters if isinstance(f, C4) and f.mode == "drop"), None)
-        return None, (c4.cleaned_text(stats) if c4 else text)
+        return reason, (c4.cleaned_text(stats) if c4 else text)
+
+
+class AllSignalsFilters:
+    """The filter stages with ``filters.compute_all_signals``: every stage sees every document that
+    reaches the filters, so every signal is computed for every document, and a document's
+    decision is the first stage's that decided it, booked under that stage's name (``DECIDED_BY``).
+    Its decided rows go to the ledger whole, so `crawlsieve refilter` can keep them."""
+
+    name = "filters"
+    ledger_whole_rows = True
+
+    def __init__(self, stages: list[Stage]):
+        self.stages = stages
+        self.stage_names = [stage.name for stage in stages]
+
+    @property
+    def counters(self) -> Counter:
+        counters: Counter = Counter()
+        for stage in self.stages:
+            counters.update(getattr(stage, "counters", None) or {})
+        return counters
+
+    def check(self) -> None:
+        for stage in self.stages:
+            if (check := getattr(stage, "check", None)) is not None:
+                check()
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        n = batch.num_rows
+        decisions: dict[str, list[str | None]] = {name: [None] * n for name in (REMOVED, FAILED, ERROR)}
+        decided_by: list[str | None] = [None] * n
+        for stage in self.stages:
+            batch = stage(batch)
+            made = {name: batch.column(name).to_pylist() for name in decisions if name in batch.column_names}
+            removed, failed = made.get(REMOVED, [None] * n), made.get(FAILED, [None] * n)
+            for row in range(n):
+                if decided_by[row] is None and (removed[row] or failed[row]):
+                    decided_by[row] = stage.name
+                    for name, values in made.items():
+                        decisions[name][row] = values[row]
+            batch = batch.drop_columns(list(made))
+        batch = with_decisions(
+            batch, removed=decisions[REMOVED], failed=decisions[FAILED], error=decisions[ERROR]
+        )
+        return batch.append_column(DECIDED_BY, pa.array(decided_by, pa.string()))
 
 
 def pre_extraction_stages(filters: FiltersConfig) -> list[Stage]:
@@ -120,9 +178,10 @@ def post_language_stages(filters: FiltersConfig) -> list[Stage]:
     if text_filters(filters):
         stages.append(HeuristicFilterStage(filters))
     stages.append(QualityClassifierStage(filters.quality_classifier))
+    stages += [FastTextClassifierStage.from_entry(entry) for entry in filters.classifiers]
     if filters.kenlm.model_path and filters.kenlm.mode != "off":
         stages.append(KenlmPerplexityStage(filters.kenlm))
-    return stages
+    return [AllSignalsFilters(stages)] if filters.compute_all_signals else stages
 
 
 def decontamination_stages(config: DecontaminationConfig, index_path: Path | None = None) -> list[Stage]:

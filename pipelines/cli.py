@@ -20,6 +20,7 @@ from crawlsieve.core.errors import ConfigError, UsageError
 #: subcommand -> module implementing it, in the order `--help` lists them.
 COMMANDS = {
     "run": "crawlsieve.pipelines.run",
+    "refilter": "crawlsieve.pipelines.refilter",
     "demo": "crawlsieve.pipelines.demo",
     "report": "crawlsieve.quality.report",
     "review": "crawlsieve.quality.review_labels",

@@ -79,9 +79,11 @@ def apply_decisions(docs: pa.Table, decisions: pa.Table | None) -> pa.Table:
 
 
 def kept_signal(name: str, config: Config) -> bool:
-    """A signal goes into the output when the config lists it or its filter runs in tag mode (and
-    sub-document dedup's share cut, whenever it runs)."""
+    """A signal goes into the output when the config lists it, its filter runs in tag mode, or it is
+    the score of one of ``filters.classifiers`` (published, like ``quality_score``); sub-document
+    dedup's share cut whenever it runs."""
     keep = set(config.output.keep_signals)
+    keep |= {entry.name for entry in config.filters.classifiers}
     if name in keep or name.removeprefix("sig_") in keep:
         return True
     if name.startswith("sig_dedup_subdoc_") and config.dedup.subdoc.enabled:

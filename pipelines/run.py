@@ -300,8 +300,9 @@ def _attempt(output_dir: Path, phase: str, shard: str) -> int:
     return count
 
 
-def _per_shard(fn, items: list[dict], config: Config, output_dir: Path) -> list[dict]:
-    """Run ``fn`` once per shard as Ray Data tasks (retried when a worker dies: ``_attempt``)."""
+def _per_shard(fn, items: list[dict], config: Config, output_dir: Path, **kwargs) -> list[dict]:
+    """Run ``fn`` once per shard as Ray Data tasks (retried when a worker dies: ``_attempt``);
+    ``kwargs`` go to ``fn`` besides the config and the output directory."""
     import ray
 
     if not items:
@@ -312,7 +313,7 @@ def _per_shard(fn, items: list[dict], config: Config, output_dir: Path) -> list[
         batch_size=1,
         batch_format="pyarrow",
         zero_copy_batch=True,
-        fn_kwargs={"config": config, "output_dir": str(output_dir)},
+        fn_kwargs={"config": config, "output_dir": str(output_dir), **kwargs},
         num_cpus=config.ray.cpus_per_shard_task,
     )
     return dataset.take_all()
@@ -417,7 +418,21 @@ def _run_phases(
     _per_shard(_extract_batch, todo, config, output_dir)
     phases.end("extract")
     log(f"crawlsieve: extraction and filters done ({time.monotonic() - clock:.0f}s); deduplicating the run")
+    return finish_run(output_dir, config, order, started, clock, phases, report=report, log=log)
 
+
+def finish_run(
+    output_dir: Path,
+    config: Config,
+    order: list[str],
+    started: datetime,
+    clock: float,
+    phases: Phases,
+    *,
+    report: bool,
+    log,
+) -> dict:
+    """Phases B to D once every file has its phase A outputs (from `run`, or from `refilter`)."""
     from crawlsieve.dedup.run import deduplicate
 
     dedup_summary = deduplicate(
@@ -445,6 +460,7 @@ def aggregate(
     log,
 ) -> dict:
     """Phase D: the run's stats, review samples and mixture, then (stats final) the report."""
+    from crawlsieve.filters.refilter import what_if_section
     from crawlsieve.pipelines.finalize import finalize_stages
     from crawlsieve.pipelines.shard import stage_names
     from crawlsieve.quality.distributions import build_distributions
@@ -468,6 +484,7 @@ def aggregate(
         "duration_seconds": round(time.monotonic() - clock, 3),
         "phases": phases.summary(),
         "dedup": dedup_summary,
+        "what_if": what_if_section(config.filters, run.what_if),
         "config": config.model_dump(mode="json"),
         "other_cpu_seconds": {"dedup": dedup_summary.get("cpu_seconds", 0.0), "driver": driver},
     }

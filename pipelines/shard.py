@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from crawlsieve.core.io import write_atomically, write_json_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import (
+    DECIDED_BY,
     DECONTAMINATION_MATCH,
     ERROR,
     FAILED,
@@ -28,6 +29,7 @@ from crawlsieve.core.stages import (
     Stage,
     decided_mask,
     error_text,
+    whole_rows_in_ledger,
     with_decisions,
 )
 from crawlsieve.pipelines.config import Config
@@ -87,35 +89,48 @@ def stage_counters(stages: list[Stage]) -> Counter:
 
 
 def stage_names(config: Config) -> list[str]:
-    return ["read", *(stage.name for stage in per_file_stages(config))]
+    """The names decisions of phase A are booked under, in order (a stage running others has theirs)."""
+    names = ["read"]
+    for stage in per_file_stages(config):
+        names += getattr(stage, "stage_names", [stage.name])
+    return names
 
 
-def ledger_rows(decided: pa.Table, shard: str, stage: str) -> pa.Table:
-    """The ledger's view of decided rows: who, where, why, the signals, and the start of the text."""
+DECISION_COLUMNS = (REMOVED, FAILED, ERROR, DECIDED_BY)
+
+
+def ledger_rows(decided: pa.Table, shard: str, stage: str, whole: bool = False) -> pa.Table:
+    """The ledger's view of decided rows: who, where, why, the signals, and the start of the text;
+    ``whole``: every column and the whole text (what `refilter` needs to keep the row after all)."""
     n = decided.num_rows
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
-    for name in LEDGER_KEEP:
-        if name in decided.column_names:
+    for name in decided.column_names if whole else LEDGER_KEEP:
+        if name in decided.column_names and name not in DECISION_COLUMNS:
             columns[name] = decided.column(name)
     columns["shard"] = pa.array([shard] * n, pa.string())
-    columns["stage"] = pa.array([stage] * n, pa.string())
+    booked = pa.array([stage] * n, pa.string())
+    if DECIDED_BY in decided.column_names:
+        booked = pc.coalesce(decided.column(DECIDED_BY), booked)
+    columns["stage"] = booked
     for name, source in (("removed", REMOVED), ("failed", FAILED), ("error", ERROR)):
         columns[name] = decided.column(source) if source in decided.column_names else pa.nulls(n, pa.string())
     if "text" in decided.column_names:
         columns["text_chars"] = pc.utf8_length(decided.column("text")).cast(pa.int64())
-        columns["text"] = pc.utf8_slice_codeunits(decided.column("text"), 0, LEDGER_TEXT_CHARS)
+        if not whole:
+            columns["text"] = pc.utf8_slice_codeunits(decided.column("text"), 0, LEDGER_TEXT_CHARS)
     for name in decided.column_names:
         if name.startswith("sig_"):
             columns[name] = decided.column(name)
     return pa.table(columns)
 
 
-def _split(batch: pa.Table, shard: str, stage: str, ledger: list[pa.Table]) -> pa.Table:
+def _split(batch: pa.Table, shard: str, stage: Stage | str, ledger: list[pa.Table]) -> pa.Table:
     decided = decided_mask(batch)
     if pc.any(decided).as_py():
-        ledger.append(ledger_rows(batch.filter(decided), shard, stage))
+        name = stage if isinstance(stage, str) else stage.name
+        ledger.append(ledger_rows(batch.filter(decided), shard, name, whole_rows_in_ledger(stage)))
         batch = batch.filter(pc.invert(decided))
-    return batch.drop_columns([c for c in (REMOVED, FAILED, ERROR) if c in batch.column_names])
+    return batch.drop_columns([c for c in DECISION_COLUMNS if c in batch.column_names])
 
 
 def _run_stage(stage: Stage, batch: pa.Table) -> pa.Table:
@@ -197,7 +212,7 @@ def run_stages(
                 except Exception as error:
                     batch = with_decisions(batch, failed=[f"{stage.name}_error"], error=[error_text(error)])
             with clock.part("ledger"):
-                batch = _split(batch, shard, stage.name, ledger)
+                batch = _split(batch, shard, stage, ledger)
         if batch.num_rows:
             docs.append(batch)
     return docs, ledger
@@ -216,6 +231,7 @@ def _ray_node_id() -> str | None:
 
 def process_shard(location: str, shard: str, config: Config, output_dir: Path) -> dict:
     """Phase A for one input file; returns the completion record written to _state/."""
+    from crawlsieve.filters.refilter import what_if_counts
     from crawlsieve.pipelines.inputs import display_location
     from crawlsieve.pipelines.warc import read_warc
     from crawlsieve.quality.summaries import extract_summary, write_summary
@@ -255,6 +271,7 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
             ledger_table,
             config.report.review_per_reason,
         )
+        summary.what_if = what_if_counts(docs_table, ledger_table, config.filters)
     summary.cpu_seconds = clock.rounded()
     summary.counters.update(stage_counters(stages))
     write_summary(summary, review, layout.summary(shard, "extract"), layout.review_rows(shard, "extract"))

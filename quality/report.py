@@ -386,7 +386,30 @@ class ReportBuilder:
             "kept_examples": [self.example(row, "kept") for row in kept],
             "chart": chart if counts else None,
             "precision": self.precision_section(),
+            "what_if": self.what_if_section(),
         }
+
+    def what_if_section(self) -> dict | None:
+        """Per filter threshold, the documents it alone removes at its value and a few steps either
+        side (``stats.json`` ``what_if``, counted per file by the tasks)."""
+        rules = self.stats.get("what_if") or []
+        if not rules:
+            return None
+        steps = [entry["step"] for entry in rules[0]["removed_at"]]
+        rows = [
+            {
+                "threshold": rule["threshold"],
+                "signal": rule["signal"],
+                "removes": rule["removes"],
+                "cells": [
+                    {"value": f"{entry['value']:.4g}", "documents": _number(entry["documents"]),
+                     "current": entry["step"] == 1.0}
+                    for entry in rule["removed_at"]
+                ],
+            }
+            for rule in rules
+        ]  # fmt: skip
+        return {"steps": [f"×{step:g}" for step in steps], "rows": rows}
 
     def example(self, row: dict, reason: str) -> dict:
         text = str(row.get("text") or "")

@@ -184,6 +184,8 @@ class Summary:
     #: named counts a stage reports about its file (e.g. ``pii:email`` replacements); summed
     #: over the run into stats.json ``counters``
     counters: Counter = field(default_factory=Counter)
+    #: per filter threshold and step, the documents it alone would remove (``filters.refilter``)
+    what_if: Counter = field(default_factory=Counter)
     #: a read summary's arrays as stored (see ``from_bytes``)
     stored: Stored | None = None
 
@@ -225,6 +227,7 @@ class Summary:
             "review_groups": review_groups,
             "cpu_seconds": self.cpu_seconds,
             "counters": dict(self.counters),
+            "what_if": dict(self.what_if),
             "arrays": {name: [a.dtype.str, len(a)] for name, a in arrays.items()},
         }
         head = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -256,6 +259,7 @@ class Summary:
             kept_columns=header["kept_columns"],
             cpu_seconds=header["cpu_seconds"],
             counters=Counter(header.get("counters") or {}),
+            what_if=Counter(header.get("what_if") or {}),
         )
         summary.stored = Stored(
             header["hist_columns"], header["hist_populations"], header["review_groups"], arrays
@@ -442,6 +446,7 @@ def file_summary(
         kept_columns=final.kept_columns,
         cpu_seconds=dict(Counter(extract.cpu_seconds) + Counter(final.cpu_seconds)),
         counters=extract.counters + final.counters,
+        what_if=extract.what_if + final.what_if,
     )
     whole.histograms = Histograms.from_stored(extract.stored)
     whole.histograms.merge(final.histograms)
@@ -505,6 +510,7 @@ class RunSummary:
     buffered: int = 0
     cpu_seconds: Counter = field(default_factory=Counter)
     counters: Counter = field(default_factory=Counter)
+    what_if: Counter = field(default_factory=Counter)
 
     def add(self, summary: Summary) -> None:
         if summary.stored is None:
@@ -540,6 +546,7 @@ class RunSummary:
         self.kept_columns.update(summary.kept_columns)
         self.cpu_seconds.update(summary.cpu_seconds)
         self.counters.update(summary.counters)
+        self.what_if.update(summary.what_if)
 
     def _add_groups(self, groups: dict) -> None:
         for key, values in groups.items():
@@ -566,6 +573,7 @@ class RunSummary:
         self.kept_columns |= other.kept_columns
         self.cpu_seconds.update(other.cpu_seconds)
         self.counters.update(other.counters)
+        self.what_if.update(other.what_if)
         keys = list(other.hist_index)
         rows = self._rows_of(
             [c for c, _ in keys], [g for _, g in keys], np.arange(len(keys)), np.arange(len(keys))
