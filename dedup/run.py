@@ -425,6 +425,8 @@ def deduplicate(layout: RunLayout, dedup: DedupConfig, shown: tuple[int, int] = 
         partitions = summary.get("partitions")
         cut = deduplicate_units(layout, dedup.subdoc, files, [*columns, "text"], partitions, index_roots)
         summary.update({f"subdoc_{name}": n for name, n in cut.items()})
+        if summary["path"] == "shuffle":  # the unit shuffle's functions log beside the others
+            summary["cpu_seconds"] = CpuLog(str(layout.dedup_cpu)).total()
     summary["seconds"] = round(time.monotonic() - started, 3)
     shutil.rmtree(layout.dedup_cpu)
     if not dedup.enabled:  # only the ids were made unique

@@ -37,7 +37,7 @@ from crawlsieve.core.io import write_atomically, write_json_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import REMOVED, Stage, with_decisions
 from crawlsieve.dedup.config import SubdocConfig
-from crawlsieve.dedup.graph import per_key
+from crawlsieve.dedup.graph import CpuLog, per_key
 from crawlsieve.dedup.index import subdoc_index_dir
 from crawlsieve.dedup.keys import priority_keys, shard_of_paths
 
@@ -318,7 +318,9 @@ def _units_by_shuffles(
     if index_paths:
         earlier = ray.data.read_parquet(index_paths, schema=INDEX_SCHEMA)
         units = units.union(earlier.map_batches(index_unit_rows, batch_format="pyarrow"))
-    members = per_key(units, "unit_hash", RepeatedUnits(subdoc.min_docs), partitions).materialize()
+    layout.dedup_cpu.mkdir(parents=True, exist_ok=True)
+    cpu = CpuLog(str(layout.dedup_cpu))  # logged beside the dedup step's own functions
+    members = per_key(units, "unit_hash", RepeatedUnits(subdoc.min_docs), partitions, cpu).materialize()
     members.map_batches(index_rows, batch_format="pyarrow").write_parquet(
         str(subdoc_index_dir(layout.dedup_index, subdoc.unit))
     )
