@@ -217,6 +217,26 @@ class StopOnSignals:
             raise Interrupted(self.received) from error
 
 
+@contextlib.contextmanager
+def _utf8_entrypoint():
+    """Ray records the driver's command line (read from the OS) as UTF-8 and fails when an input
+    name on it is not UTF-8; it gets the escaped form. Ray has no option for this, so its helper
+    is wrapped while ``ray.init`` runs (left alone if a Ray version lacks it)."""
+    import ray._private.utils as ray_utils
+
+    original = getattr(ray_utils, "get_entrypoint_name", None)
+    if original is None:
+        yield
+        return
+    ray_utils.get_entrypoint_name = lambda: (
+        original().encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    )
+    try:
+        yield
+    finally:
+        ray_utils.get_entrypoint_name = original
+
+
 def init_ray(config: Config) -> None:
     """Join the configured cluster or start a local Ray; quiet Ray Data unless on a terminal."""
     import ray
@@ -229,16 +249,17 @@ def init_ray(config: Config) -> None:
             raise UsageError(
                 "--num-cpus and ray.object_store_memory size a local Ray; not with a cluster address"
             )
-        if address:
-            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-        else:
-            ray.init(
-                num_cpus=config.ray.num_cpus,
-                object_store_memory=config.ray.object_store_memory,
-                include_dashboard=False,
-                log_to_driver=False,
-                logging_level=logging.WARNING,
-            )
+        with _utf8_entrypoint():
+            if address:
+                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+            else:
+                ray.init(
+                    num_cpus=config.ray.num_cpus,
+                    object_store_memory=config.ray.object_store_memory,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level=logging.WARNING,
+                )
     context = DataContext.get_current()
     # On a terminal Ray Data draws progress bars; elsewhere it logs progress at INFO, which we hide.
     context.enable_progress_bars = True

@@ -31,6 +31,7 @@ from run_outputs import clean_env, data_table
 from test_faults import find_task_process
 from warc_bytes import gzip_members, page, warcinfo
 
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import FAILED
 from crawlsieve.pipelines import warc as warc_module
 from crawlsieve.pipelines.config import Config, ReadConfig
@@ -234,6 +235,19 @@ def test_a_non_utf8_file_name_runs_and_is_shown_escaped(ray_local, tmp_path):
     assert list(stats["inputs"]) == [shown] and "\\xe9" in shown
     assert stats["documents_kept"] == 1
     assert data_table(tmp_path / "out").column("warc_path").to_pylist() == [shown]
+
+
+@pytest.mark.slow
+def test_a_non_utf8_file_name_on_the_command_line_starts_ray_and_runs(tmp_path):
+    """Ray records the driver's command line as UTF-8: the name there must not stop ``ray.init``."""
+    path = tmp_path / NON_UTF8_NAME
+    path.write_bytes(gzip_members([warcinfo(), page("https://latin1.example/")]))
+    driver = _start_run([path], tmp_path / "out")
+    _, stderr = driver.communicate(timeout=300)
+    assert driver.returncode == 0, stderr
+    stats = json.loads(RunLayout(tmp_path / "out").stats.read_text(encoding="utf-8"))
+    assert list(stats["inputs"]) == [os.fsencode(path).decode("utf-8", "backslashreplace")]
+    assert stats["accounting_closes"] and stats["documents_kept"] == 1
 
 
 # 8. A charset that is a codec but no charset.
