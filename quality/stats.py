@@ -72,7 +72,7 @@ def build_stats(
     failed: Counter = Counter()
     by_stage: dict[str, dict[str, Counter]] = defaultdict(lambda: {"removed": Counter(), "failed": Counter()})
     by_input: dict[str, dict[str, Counter]] = defaultdict(lambda: {"removed": Counter(), "failed": Counter()})
-    for (warc_path, stage, reason, kind), n in sorted(run.decided.items()):
+    for (warc_path, stage, reason, kind), n in run.decided.items():  # _ranked orders each count
         if kind:
             failed[kind] += n
             by_stage[stage]["failed"][kind] += n
@@ -90,7 +90,7 @@ def build_stats(
 
     stages = []
     alive = records_read
-    for name in [*stage_order, *(s for s in by_stage if s not in stage_order)]:
+    for name in [*stage_order, *sorted(s for s in by_stage if s not in stage_order)]:
         counts = by_stage.get(name, {"removed": Counter(), "failed": Counter()})
         out = alive - sum(counts["removed"].values()) - sum(counts["failed"].values())
         stages.append(

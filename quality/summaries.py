@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import struct
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -478,6 +479,8 @@ def write_summary(summary: Summary, review_rows: pa.Table, summary_path: Path, r
 SITES_KEPT = 20_000
 #: Review candidates a group holds before it is cut back to its k smallest keys.
 REVIEW_BUFFER = 4_096
+#: Files whose histograms are added to the run's at once.
+HISTOGRAM_BATCH = 256
 
 
 @dataclass
@@ -500,14 +503,21 @@ class RunSummary:
     kept_columns: set[str] = field(default_factory=set)
     #: (column, population) -> row of ``hist_counts`` and ``hist_moments``
     hist_index: dict[tuple[str, str], int] = field(default_factory=dict)
-    hist_counts: np.ndarray = field(default_factory=lambda: np.zeros((0, GRID_BINS), np.int64))
-    hist_moments: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    _hist_counts: np.ndarray = field(default_factory=lambda: np.zeros((0, GRID_BINS), np.int64))
+    _hist_moments: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    #: files' histograms not yet added: (flat index, count) and (row, moments) arrays
+    _pending: list[tuple[np.ndarray, ...]] = field(default_factory=list)
+    #: a file's histogram names (columns, populations) -> (column, population) index -> row
+    _row_tables: dict[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray] = field(default_factory=dict)
     #: (shard, phase) of each file merged; review candidates point into this list
     files: list[tuple[str, str]] = field(default_factory=list)
     #: review candidates as array chunks: (group id, key high 64 bits, low 64 bits, file, row)
     candidates: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     group_ids: dict[str, int] = field(default_factory=dict)
     buffered: int = 0
+    #: per group id, the high key bits of its k-th candidate at the last cut: a candidate above
+    #: it can never enter the group's k smallest, so it is dropped as it arrives
+    _key_limits: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     cpu_seconds: Counter = field(default_factory=Counter)
     counters: Counter = field(default_factory=Counter)
     what_if: Counter = field(default_factory=Counter)
@@ -590,32 +600,63 @@ class RunSummary:
         self._offer((ids[group] if len(group) else group, hi, lo, file + offset, row))
 
     def _rows_of(self, columns: list[str], populations: list[str], column_of, population_of) -> np.ndarray:
-        """Rows of the run's histogram arrays for a file's (column, population) pairs."""
-        pairs = list(zip(np.asarray(column_of).tolist(), np.asarray(population_of).tolist(), strict=True))
-        keys = [(columns[c], populations[g]) for c, g in pairs]
-        new = [key for key in dict.fromkeys(keys) if key not in self.hist_index]
-        if new:
-            for key in new:
-                self.hist_index[key] = len(self.hist_index)
-            grow = len(self.hist_index) - len(self.hist_counts)
-            self.hist_counts = np.vstack([self.hist_counts, np.zeros((grow, GRID_BINS), np.int64)])
-            empty = np.tile([0.0, 0.0, np.inf, -np.inf], (grow, 1))
-            self.hist_moments = np.vstack([self.hist_moments, empty])
-        return np.array([self.hist_index[key] for key in keys], np.int64)
+        """Rows of the run's histogram arrays for a file's (column, population) pairs. Files of a
+        run share their names' lists, so the mapping is a table looked up by index arrays."""
+        names = (tuple(columns), tuple(populations))
+        table = self._row_tables.get(names)
+        if table is None:
+            table = self._row_tables[names] = np.full((len(columns), len(populations)), -1, np.int64)
+        column_of, population_of = np.asarray(column_of, np.int64), np.asarray(population_of, np.int64)
+        rows = table[column_of, population_of]
+        if (rows < 0).any():
+            missing = zip(column_of[rows < 0].tolist(), population_of[rows < 0].tolist(), strict=True)
+            for c, g in dict.fromkeys(missing):
+                key = (columns[c], populations[g])
+                if key not in self.hist_index:
+                    self.hist_index[key] = len(self.hist_index)
+                table[c, g] = self.hist_index[key]
+            rows = table[column_of, population_of]
+        return rows
 
     def _add_histograms(self, rows, bins, counts, lengths, moments) -> None:
-        """One file's sparse histograms into the run's, in a few vectorized operations."""
+        """One file's sparse histograms, added with many other files' in a few vectorized
+        operations (``_flush_histograms``)."""
         if not len(rows):
             return
         flat = np.repeat(rows, lengths) * GRID_BINS + bins.astype(np.int64)
-        size = self.hist_counts.size
-        self.hist_counts += (
-            np.bincount(flat, weights=counts, minlength=size).astype(np.int64).reshape(self.hist_counts.shape)
-        )
-        np.add.at(self.hist_moments[:, 0], rows, moments[:, 0])
-        np.add.at(self.hist_moments[:, 1], rows, moments[:, 1])
-        np.minimum.at(self.hist_moments[:, 2], rows, moments[:, 2])
-        np.maximum.at(self.hist_moments[:, 3], rows, moments[:, 3])
+        self._pending.append((flat, counts, rows, moments))
+        if len(self._pending) >= HISTOGRAM_BATCH:
+            self._flush_histograms()
+
+    def _flush_histograms(self) -> None:
+        grow = len(self.hist_index) - len(self._hist_counts)
+        if grow:
+            self._hist_counts = np.vstack([self._hist_counts, np.zeros((grow, GRID_BINS), np.int64)])
+            empty = np.tile([0.0, 0.0, np.inf, -np.inf], (grow, 1))
+            self._hist_moments = np.vstack([self._hist_moments, empty])
+        if not self._pending:
+            return
+        flat, counts, rows, moments = (np.concatenate(parts) for parts in zip(*self._pending, strict=True))
+        self._pending = []
+        added = np.bincount(flat, weights=counts, minlength=self._hist_counts.size)
+        self._hist_counts += added.astype(np.int64).reshape(self._hist_counts.shape)
+        # In file order, as one file at a time would: the float sums come out bit for bit the same.
+        np.add.at(self._hist_moments[:, 0], rows, moments[:, 0])
+        np.add.at(self._hist_moments[:, 1], rows, moments[:, 1])
+        np.minimum.at(self._hist_moments[:, 2], rows, moments[:, 2])
+        np.maximum.at(self._hist_moments[:, 3], rows, moments[:, 3])
+
+    @property
+    def hist_counts(self) -> np.ndarray:
+        """(rows of ``hist_index``) x grid bins: the run's histogram counts."""
+        self._flush_histograms()
+        return self._hist_counts
+
+    @property
+    def hist_moments(self) -> np.ndarray:
+        """Per row of ``hist_index``: count, sum, min, max of the values."""
+        self._flush_histograms()
+        return self._hist_moments
 
     def histogram(self, column: str, group: str) -> tuple[np.ndarray, list[float]] | None:
         row = self.hist_index.get((column, group))
@@ -629,11 +670,28 @@ class RunSummary:
         return self.group_ids[group]
 
     def _offer(self, chunk: tuple[np.ndarray, ...]) -> None:
+        group, hi = chunk[0], chunk[1]
+        if len(self._key_limits) and len(group):
+            limits = np.full(len(self.group_ids), np.iinfo(np.uint64).max, np.uint64)
+            limits[: len(self._key_limits)] = self._key_limits
+            able = hi <= limits[group]
+            chunk = tuple(a[able] for a in chunk)
         self.candidates.append(chunk)
         self.buffered += len(chunk[0])
         if self.buffered > REVIEW_BUFFER * max(len(self.group_ids), 1):
             self.candidates = [self._bottom()]
             self.buffered = len(self.candidates[0][0])
+            self._key_limits = self._kth_keys(*self.candidates[0][:2])
+
+    def _kth_keys(self, group: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Per group id, the high key bits of its k-th smallest candidate (the largest key where
+        it has fewer than k)."""
+        limits = np.full(len(self.group_ids), np.iinfo(np.uint64).max, np.uint64)
+        if not len(hi):
+            return limits
+        full = np.flatnonzero(np.bincount(group, minlength=len(self.group_ids)) >= self.review_k)
+        limits[full] = hi[np.searchsorted(group, full, side="right") - 1]
+        return limits
 
     def _bottom(self) -> tuple[np.ndarray, ...]:
         """Each review group's ``review_k`` candidates of smallest key, in key order."""
@@ -665,6 +723,7 @@ def _merge_files(paths: list[Path], review_k: int) -> RunSummary:
     run = RunSummary(review_k=review_k)
     for path in paths:
         run.add(Summary.read(path))
+    run._flush_histograms()
     return run
 
 
@@ -682,14 +741,23 @@ def merge_run(output_dir: Path, review_k: int) -> RunSummary:
     import ray
 
     if not ray.is_initialized():
-        parts = [_merge_files(chunk, review_k) for chunk in chunks]
+        parts = (_merge_files(chunk, review_k) for chunk in chunks)
     else:
         task = ray.remote(_merge_files)
-        parts = ray.get([task.remote(chunk, review_k) for chunk in chunks])
+        parts = _in_order([task.remote(chunk, review_k) for chunk in chunks])
     run = RunSummary(review_k=review_k)
     for part in parts:
         run.merge(part)
     return run
+
+
+def _in_order(refs: list) -> Iterator[RunSummary]:
+    """The tasks' partial merges one at a time, in order, each released once taken: the driver
+    holds one of them, not all, and the float sums come out the same in every run."""
+    import ray
+
+    while refs:
+        yield ray.get(refs.pop(0))
 
 
 def review_rows(output_dir: Path, entries: list[tuple[int, str, str, int]]) -> list[str]:

@@ -13,6 +13,7 @@ import pytest
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import aggregate, run_pipeline
+from crawlsieve.quality import summaries
 from crawlsieve.quality.summaries import GRID_BINS, RunSummary, Summary, grid_bins, merge_run, summary_paths
 
 VOLATILE = ("started", "finished", "duration_seconds", "phases", "cost")
@@ -45,13 +46,17 @@ def test_stats_mixture_and_review_come_from_the_summaries_alone(ray_local, sampl
 
 
 @pytest.mark.slow
-def test_a_summary_reads_back_as_written_and_merging_is_order_free(ray_local, sample_warcs, tmp_path):
+def test_a_summary_reads_back_as_written_and_merging_is_order_free(
+    ray_local, sample_warcs, tmp_path, monkeypatch
+):
     out = tmp_path / "out"
     run_pipeline([str(p) for p in sample_warcs], out, Config(), report=False, log=lambda m: None)
     paths = summary_paths(out)
     assert len(paths) == len(sample_warcs) and {Summary.read(p).phase for p in paths} == {"files"}
     summary = Summary.read(paths[0])
     assert Summary.from_bytes(summary.to_bytes()).to_bytes() == summary.to_bytes()
+    # One file per Ray task: the forward merge goes through the tasks' partial merges.
+    monkeypatch.setattr(summaries, "FILES_PER_MERGE_TASK", 1)
     forward = merge_run(out, 20)
     backward = RunSummary(review_k=20)
     for path in reversed(paths):
@@ -66,3 +71,34 @@ def test_grid_bins_are_ascending_and_cover_every_value():
     values = np.array([-1e12, -3.0, -0.5, 0.0, 0.3, 1.0, 1.5, 1e5, 1e12])
     bins = grid_bins(values)
     assert (np.diff(bins) >= 0).all() and bins.min() == 0 and bins.max() == GRID_BINS - 1
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_review_candidates_are_each_groups_k_smallest_keys_past_many_cuts(seed):
+    """Enough candidates for cuts of the buffer, so most arrive above a group's k-th key and are
+    dropped as they come: the k kept are still exactly the smallest. Group "ties" draws the high
+    key bits from a few values (the k-th key's high bits tie with later candidates'); group
+    "falling" draws later files' keys from ever smaller ranges (later files hold the smallest)."""
+    rng = np.random.default_rng(seed)
+    review_k, highs = 5, {"ties": lambda f: 8, "uniform": lambda f: 2**63, "falling": lambda f: 2**62 >> f}
+    run, every = RunSummary(review_k=review_k), {g: [] for g in highs}
+    for file in range(60):
+        summary = Summary(shard=f"s{file:02d}", phase="files")
+        for g, high in highs.items():
+            his = rng.integers(0, max(high(file), 1), 200, dtype=np.int64).tolist()
+            los = rng.integers(0, 2**63, 200, dtype=np.int64).tolist()
+            keys = [(hi << 64) | lo for hi, lo in zip(his, los, strict=True)]
+            summary.review[g] = [(key, row) for row, key in enumerate(keys)]
+            every[g] += [(key, summary.shard, "files", row) for row, key in enumerate(keys)]
+        run.add(summary)
+    assert len(run.candidates) < 60  # the buffer was cut
+    assert run.review == {g: sorted(every[g])[:review_k] for g in sorted(highs)}
+
+
+def test_a_groups_key_limit_is_its_kth_key_and_none_below_k_candidates():
+    run = RunSummary(review_k=3)
+    for name in ("full", "short", "none"):
+        run._group_id(name)
+    group = np.array([0, 0, 0, 1, 1])
+    hi = np.array([4, 9, 12, 1, 2], np.uint64)
+    assert run._kth_keys(group, hi).tolist() == [12, 2**64 - 1, 2**64 - 1]
