@@ -584,14 +584,18 @@ class RunSummary:
         self.cpu_seconds.update(other.cpu_seconds)
         self.counters.update(other.counters)
         self.what_if.update(other.what_if)
-        keys = list(other.hist_index)
+        keys = list(other.hist_index)  # in row order
+        columns, populations = sorted({c for c, _ in keys}), sorted({g for _, g in keys})
+        column_of = {c: i for i, c in enumerate(columns)}
+        population_of = {g: i for i, g in enumerate(populations)}
         rows = self._rows_of(
-            [c for c, _ in keys], [g for _, g in keys], np.arange(len(keys)), np.arange(len(keys))
+            columns, populations, [column_of[c] for c, _ in keys], [population_of[g] for _, g in keys]
         )
         nonzero = other.hist_counts != 0
         hist_rows, bins = np.nonzero(nonzero)
         lengths = np.bincount(hist_rows, minlength=len(keys))
-        self._add_histograms(rows, bins, other.hist_counts[nonzero], lengths, other.hist_moments)
+        # A copy: ``other`` may go on adding files into its own moments before these are added.
+        self._add_histograms(rows, bins, other.hist_counts[nonzero], lengths, other.hist_moments.copy())
         offset = len(self.files)
         self.files += other.files
         group, hi, lo, file, row = other._bottom()
@@ -671,7 +675,9 @@ class RunSummary:
 
     def _offer(self, chunk: tuple[np.ndarray, ...]) -> None:
         group, hi = chunk[0], chunk[1]
-        if len(self._key_limits) and len(group):
+        if not len(group):
+            return
+        if len(self._key_limits):
             limits = np.full(len(self.group_ids), np.iinfo(np.uint64).max, np.uint64)
             limits[: len(self._key_limits)] = self._key_limits
             able = hi <= limits[group]
@@ -696,7 +702,9 @@ class RunSummary:
     def _bottom(self) -> tuple[np.ndarray, ...]:
         """Each review group's ``review_k`` candidates of smallest key, in key order."""
         if not self.candidates:
-            return tuple(np.zeros(0, np.int64) for _ in range(5))
+            # The dtypes of real candidates: mixed with int64, uint64 keys would become floats.
+            dtypes = (np.int64, np.uint64, np.uint64, np.int64, np.uint32)
+            return tuple(np.zeros(0, dtype) for dtype in dtypes)
         group, hi, lo, file, row = (np.concatenate(parts) for parts in zip(*self.candidates, strict=True))
         order = np.lexsort((row, file, lo, hi, group))
         group, hi, lo, file, row = group[order], hi[order], lo[order], file[order], row[order]

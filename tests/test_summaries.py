@@ -102,3 +102,34 @@ def test_a_groups_key_limit_is_its_kth_key_and_none_below_k_candidates():
     group = np.array([0, 0, 0, 1, 1])
     hi = np.array([4, 9, 12, 1, 2], np.uint64)
     assert run._kth_keys(group, hi).tolist() == [12, 2**64 - 1, 2**64 - 1]
+
+
+def _file(shard: str, keys: tuple[int, ...] = (), values: list[float] | None = None) -> Summary:
+    summary = Summary(shard=shard, phase="files")
+    if keys:
+        summary.review["g"] = [(key, row) for row, key in enumerate(keys)]
+    if values is not None:
+        summary.histograms.add_values("text_chars", "kept", np.array(values))
+    return summary
+
+
+def test_merging_a_partial_without_candidates_keeps_the_keys_exact(monkeypatch):
+    """An empty partial's candidate arrays must not turn the 64-bit keys into floats: a key near
+    2**64 would round to a limit of 0 and drop every later, smaller key."""
+    monkeypatch.setattr(summaries, "REVIEW_BUFFER", 1)
+    run = RunSummary(review_k=1)
+    run.add(_file("a", ((2**64 - 100) << 64,)))
+    run.merge(RunSummary(review_k=1))
+    run.add(_file("b", ((2**64 - 50) << 64,)))
+    run.add(_file("c", (5 << 64,)))
+    assert run.review == {"g": [(5 << 64, "c", "files", 0)]}
+
+
+def test_a_merged_partials_moments_are_its_own_at_the_merge():
+    run, partial = RunSummary(review_k=1), RunSummary(review_k=1)
+    run.add(_file("x", values=[1.0, 2.0]))
+    partial.add(_file("y", values=[10.0]))
+    run.merge(partial)
+    partial.add(_file("z", values=[100.0]))
+    assert partial.hist_moments.tolist() == [[2.0, 110.0, 10.0, 100.0]]
+    assert run.hist_moments.tolist() == [[3.0, 13.0, 1.0, 10.0]]
