@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from crawlsieve.core.errors import ConfigError
+from crawlsieve.core.io import write_bytes_atomically
 from crawlsieve.dedup.config import DedupConfig
 from crawlsieve.dedup.minhash import HASH_SCHEME, MinHasher
 from crawlsieve.dedup.stages import BANDS, TEXT_HASH
@@ -109,6 +110,5 @@ def index_files(root: Path) -> list[str]:
 def write_metadata(output_dir: Path, hasher: MinHasher, documents: int) -> None:
     root = Path(output_dir) / INDEX_DIR
     root.mkdir(parents=True, exist_ok=True)
-    tmp = root / (METADATA + ".tmp")
-    tmp.write_text(json.dumps(index_metadata(hasher, documents), indent=2) + "\n", encoding="utf-8")
-    tmp.replace(root / METADATA)
+    text = json.dumps(index_metadata(hasher, documents), indent=2) + "\n"
+    write_bytes_atomically(text.encode("utf-8"), root / METADATA)

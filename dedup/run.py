@@ -56,6 +56,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import ray.data
 
+from crawlsieve.core.io import write_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import REMOVED, unique_id
 from crawlsieve.dedup.cluster_facts import run_facts, write_facts
@@ -330,17 +331,11 @@ class ShardDecisions:
             schema=DECISION_SCHEMA,
         ).sort_by("id")
         layout = self.reader.layout
-        _write_atomically(table, layout.decisions(shard))
+        write_atomically(table, layout.decisions(shard))
         if self.index:
             kept = docs.filter(pc.is_null(removed)).select(["id", TEXT_HASH, BANDS])
-            _write_atomically(kept, bands_file(layout.dedup_index, shard))
+            write_atomically(kept, bands_file(layout.dedup_index, shard))
         return table.num_rows
-
-
-def _write_atomically(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(path)
 
 
 def _summary_counts(decided: pa.Table) -> pa.Table:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from crawlsieve.core.io import write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.quality.config import ReportConfig
 from crawlsieve.quality.summaries import (
@@ -199,8 +200,6 @@ def build_distributions(
         "top_sites_exact": not run.sites_truncated,
         "duplicates": duplicates(output_dir, config),
     }
-    path = RunLayout(output_dir).distributions
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(result, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    text = json.dumps(result, ensure_ascii=False, allow_nan=False) + "\n"
+    write_bytes_atomically(text.encode("utf-8"), RunLayout(output_dir).distributions)
     return result

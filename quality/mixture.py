@@ -12,7 +12,6 @@ per batch and the text dropped), so memory stays bounded by one batch, not the d
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from crawlsieve import __version__
+from crawlsieve.core.io import write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
 
 GROUP_KEYS = ("domain", "language")
@@ -131,9 +131,6 @@ def build_mixture(
         },
         "config": config,
     }
-    path = RunLayout(output_dir).mixture
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(mixture, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(mixture, indent=1, ensure_ascii=False) + "\n"
+    write_bytes_atomically(text.encode("utf-8"), RunLayout(output_dir).mixture)
     return mixture

@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from crawlsieve.core.io import write_atomically
+from crawlsieve.core.io import write_atomically, write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.quality.review import review_row, sample_key
 
@@ -268,10 +268,9 @@ class Summary:
         return summary
 
     def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(self.to_bytes())
-        tmp.replace(path)
+        """Durable like every output: a crash cannot keep the file's completion marker yet lose
+        its summary."""
+        write_bytes_atomically(self.to_bytes(), path)
 
     @classmethod
     def read(cls, path: Path) -> Summary:
