@@ -108,7 +108,5 @@ def index_files(root: Path) -> list[str]:
 
 
 def write_metadata(output_dir: Path, hasher: MinHasher, documents: int) -> None:
-    root = Path(output_dir) / INDEX_DIR
-    root.mkdir(parents=True, exist_ok=True)
     text = json.dumps(index_metadata(hasher, documents), indent=2) + "\n"
-    write_bytes_atomically(text.encode("utf-8"), root / METADATA)
+    write_bytes_atomically(text.encode("utf-8"), Path(output_dir) / INDEX_DIR / METADATA)

@@ -32,6 +32,7 @@ from itertools import islice
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from crawlsieve.core.io import write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import DAMAGE_KINDS, NOT_RESPONSE
 from crawlsieve.quality.config import ReportConfig
@@ -939,7 +940,5 @@ def build_report(output_dir: Path, config: ReportConfig | None = None) -> Path:
     builder = ReportBuilder(output_dir, config)
     page = render(builder.context())
     target = RunLayout(output_dir).report
-    temporary = target.with_name(f".{target.name}.tmp-{time.time_ns()}")
-    temporary.write_text(page, encoding="utf-8")
-    temporary.replace(target)
+    write_bytes_atomically(page.encode("utf-8"), target)
     return target

@@ -480,6 +480,8 @@ SITES_KEPT = 20_000
 REVIEW_BUFFER = 4_096
 #: Files whose histograms are added to the run's at once.
 HISTOGRAM_BATCH = 256
+#: The key limit of a group that has fewer than k candidates: every key may enter.
+NO_KEY_LIMIT = np.iinfo(np.uint64).max
 
 
 @dataclass
@@ -677,7 +679,7 @@ class RunSummary:
         if not len(group):
             return
         if len(self._key_limits):
-            limits = np.full(len(self.group_ids), np.iinfo(np.uint64).max, np.uint64)
+            limits = np.full(len(self.group_ids), NO_KEY_LIMIT, np.uint64)
             limits[: len(self._key_limits)] = self._key_limits
             able = hi <= limits[group]
             chunk = tuple(a[able] for a in chunk)
@@ -691,7 +693,7 @@ class RunSummary:
     def _kth_keys(self, group: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Per group id, the high key bits of its k-th smallest candidate (the largest key where
         it has fewer than k)."""
-        limits = np.full(len(self.group_ids), np.iinfo(np.uint64).max, np.uint64)
+        limits = np.full(len(self.group_ids), NO_KEY_LIMIT, np.uint64)
         if not len(hi):
             return limits
         full = np.flatnonzero(np.bincount(group, minlength=len(self.group_ids)) >= self.review_k)
