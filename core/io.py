@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -40,23 +42,29 @@ def _fsync_directory(directory: Path) -> None:
         os.close(handle)
 
 
-def write_json_atomically(data: dict, path: Path, sort_keys: bool = True) -> None:
+@contextmanager
+def atomic_file(path: Path, mode: str = "wb", **open_options) -> Iterator:
+    """A handle on a hidden temporary name that becomes ``path`` (fsynced, renamed, the directory
+    fsynced) when the block ends; removed if the block raises."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1, sort_keys=sort_keys, default=str)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(tmp, mode, **open_options) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
     _fsync_directory(path.parent)
+
+
+def write_json_atomically(data: dict, path: Path, sort_keys: bool = True) -> None:
+    with atomic_file(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1, sort_keys=sort_keys, default=str)
 
 
 def write_bytes_atomically(data: bytes, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
+    with atomic_file(path) as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_directory(path.parent)
