@@ -177,7 +177,8 @@ def source_texts(run: Path) -> dict[tuple[str, int], dict]:
     rows = {}
     for path in sorted((run / "data").rglob("*.parquet")):
         relative = path.relative_to(run / "data").as_posix()
-        for n, row in enumerate(pq.read_table(path, columns=["id", "text", "dup_cluster_size"]).to_pylist()):
+        table = pq.read_table(path, columns=["id", "text", "site", "dup_cluster_size"])
+        for n, row in enumerate(table.to_pylist()):
             rows[(relative, n)] = row
     return rows
 
@@ -215,10 +216,14 @@ def test_megatron_files_decode_to_the_parquet_text_and_count_what_the_blend_says
         assert (
             sum(len(d) for d in documents) == group["tokens_with_eod"] == group["tokens"] + group["documents"]
         )
+        starts = np.concatenate([[0], np.cumsum([len(d) for d in documents])[:-1]])
         for n, tokens in enumerate(documents):
             row = by_position[(f"{group['path']}.bin", n)]
             source = sources[(row["file"], row["row"])]
-            assert row["id"] == source["id"] and row["end"] - row["start"] == len(tokens)
+            assert row["id"] == source["id"] and (row["start"], row["end"]) == (
+                starts[n],
+                starts[n] + len(tokens),
+            ), "the index gives each document's token range in the .bin"
             assert tokens[-1] == eod and eod not in tokens[:-1]
             assert tokenizer.decode(tokens[:-1].tolist(), skip_special_tokens=False) == source["text"]
             seen[source["id"]] += 1
@@ -232,6 +237,7 @@ def test_megatron_files_decode_to_the_parquet_text_and_count_what_the_blend_says
     assert {(g["domain"], g["language"]): g["tokens"] for g in blend["groups"]} == exact
     out_mixture = json.loads((megatron_out / "mixture.json").read_text())
     assert {(g["domain"], g["language"]): g["tokens"] for g in out_mixture["groups"]} == exact
+    assert out_mixture["tokens_estimated"] is False
     weights = [float(w) for w in (megatron_out / "megatron_data_args.txt").read_text().split()[::2]]
     assert weights == [g["weight"] for g in blend["groups"]] and sum(weights) == pytest.approx(1, abs=1e-6)
 
@@ -244,6 +250,10 @@ def test_documents_are_mixed_across_files_and_sites_by_the_seed(
     shards = [r["shard"] for r in rows if r["path"] == largest]
     changes = sum(a != b for a, b in itertools.pairwise(shards))
     assert len(set(shards)) == 3 and changes > len(shards) / 3, shards
+    sources = source_texts(run_dir)
+    sites = [sources[(r["file"], r["row"])]["site"] for r in rows if r["path"] == largest]
+    runs_per_site = Counter(site for site, _ in itertools.groupby(sites))
+    assert len(runs_per_site) >= 3 and min(runs_per_site.values()) >= 2, "no site's pages in one block"
     other = tmp_path / "seed1"
     tokenize_dataset(run_dir, other, tokenizer_json, seed=1, config=_config(), log=lambda m: None)
     reordered = sorted(index_rows(other), key=lambda r: (r["path"], r["document"]))
@@ -251,23 +261,25 @@ def test_documents_are_mixed_across_files_and_sites_by_the_seed(
     assert sorted(r["id"] for r in reordered) == sorted(r["id"] for r in rows)
 
 
+def assert_same_files(one: Path, two: Path, token_suffix: str) -> None:
+    """The published files of two outputs are the same, byte for byte (but the trainer's config,
+    which names OUT's absolute path)."""
+    published = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file() and "_state" not in p.parts)
+    assert any(p.suffix == token_suffix for p in published) and any(p.suffix == ".parquet" for p in published)
+    assert published == sorted(
+        p.relative_to(two) for p in two.rglob("*") if p.is_file() and "_state" not in p.parts
+    )
+    for path in published:
+        if path.name not in ("megatron_data_args.txt", "olmo_data.yaml"):
+            assert (one / path).read_bytes() == (two / path).read_bytes(), path
+
+
 def test_one_and_two_workers_write_byte_identical_files(megatron_out, run_dir, tokenizer_json, tmp_path):
     two = tmp_path / "two-workers"
     tokenize_dataset(
         run_dir, two, tokenizer_json, config=_config(1.0), bucket_tokens=BUCKET_TOKENS, log=lambda m: None
     )
-    published = sorted(
-        p.relative_to(megatron_out)
-        for p in megatron_out.rglob("*")
-        if p.is_file() and "_state" not in p.parts
-    )
-    assert any(p.suffix == ".bin" for p in published) and any(p.suffix == ".parquet" for p in published)
-    assert published == sorted(
-        p.relative_to(two) for p in two.rglob("*") if p.is_file() and "_state" not in p.parts
-    )
-    for path in published:
-        if path.name != "megatron_data_args.txt":  # holds OUT's absolute path
-            assert (megatron_out / path).read_bytes() == (two / path).read_bytes(), path
+    assert_same_files(megatron_out, two, ".bin")
 
 
 def test_npy_parts_decode_to_the_parquet_text_with_dolma_metadata(run_dir, tokenizer_json, tmp_path):
@@ -279,7 +291,7 @@ def test_npy_parts_decode_to_the_parquet_text_with_dolma_metadata(run_dir, token
         file_format="npy",
         config=_config(),
         bucket_tokens=BUCKET_TOKENS,
-        log=print,
+        log=lambda m: None,
     )
     blend = json.loads((out / "blend.json").read_text())
     olmo = yaml.safe_load((out / "olmo_data.yaml").read_text())["data"]
@@ -301,8 +313,68 @@ def test_npy_parts_decode_to_the_parquet_text_with_dolma_metadata(run_dir, token
     assert sorted(ids) == sorted(row["id"] for row in sources.values())
     assert max(len(g["files"]) for g in blend["groups"]) > 1, "groups span several parts (buckets)"
 
+    one = tmp_path / "npy-one-worker"  # 2 CPUs per task on 2 CPUs
+    tokenize_dataset(
+        run_dir,
+        one,
+        tokenizer_json,
+        file_format="npy",
+        config=_config(2.0),
+        bucket_tokens=BUCKET_TOKENS,
+        log=lambda m: None,
+    )
+    assert_same_files(out, one, ".npy")
 
-def test_a_plan_repeats_documents_and_the_plan_blend_and_mixture_agree(run_dir, tokenizer_json, tmp_path):
+
+def test_a_vocabulary_past_uint16_gets_int32_megatron_and_uint32_npy_ids(run_dir, shared_corpus, tmp_path):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    from crawlsieve.pipelines.token_files import token_dtype
+
+    assert [token_dtype("megatron", n) for n in (65_499, 65_500)] == ["uint16", "int32"]  # Megatron's rule
+    assert [token_dtype("npy", n) for n in (65_536, 65_537)] == ["uint16", "uint32"]
+    # 65,600 reserved tokens first: every token of the text has an id above 65,535.
+    lines = (shared_corpus / "extraction" / "ground_truth.jsonl").read_text(encoding="utf-8").splitlines()
+    reserved = [EOD, *(f"<reserved_{n}>" for n in range(65_599))]
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=len(reserved) + 256 + 1000,
+        special_tokens=reserved,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tokenizer.train_from_iterator([json.loads(line)["text"] for line in lines], trainer)
+    path = str(tmp_path / "large.json")
+    tokenizer.save(path)
+    sources = source_texts(run_dir)
+
+    out = tmp_path / "megatron"
+    tokenize_dataset(run_dir, out, path, config=_config(), log=lambda m: None)
+    blend = json.loads((out / "blend.json").read_text())
+    assert blend["dtype"] == "int32" and blend["vocab_size"] > 1 << 16
+    rows = {(r["path"], r["document"]): r for r in index_rows(out)}
+    for group in blend["groups"]:
+        for n, tokens in enumerate(read_megatron(out / group["path"])):
+            row = rows[(f"{group['path']}.bin", n)]
+            assert tokens[:-1].min() > 65_535 and tokens[-1] == blend["eod"]["id"] == 0
+            assert tokenizer.decode(tokens[:-1].tolist()) == sources[(row["file"], row["row"])]["text"]
+
+    out = tmp_path / "npy"
+    tokenize_dataset(run_dir, out, path, file_format="npy", config=_config(), log=lambda m: None)
+    blend = json.loads((out / "blend.json").read_text())
+    olmo = yaml.safe_load((out / "olmo_data.yaml").read_text())["data"]
+    assert blend["dtype"] == olmo["memmap_dtype"] == "uint32"
+    for group in blend["groups"]:
+        for name in group["files"]:
+            for tokens, (_, _, _, src, loc) in read_npy_part(out / name, olmo["memmap_dtype"]):
+                assert tokens[:-1].min() > 65_535
+                assert tokenizer.decode(tokens[:-1].tolist()) == sources[(src, int(loc))]["text"]
+
+
+def test_a_plan_repeats_documents_and_the_plan_blend_and_mixture_agree(
+    run_dir, tokenizer_json, tmp_path, capsys
+):
     target = tmp_path / "target.yaml"
     target.write_text("language: {en: 1, de: 2}\n", encoding="utf-8")  # en below 1 epoch, de above
     plan_path = tmp_path / "plan.yaml"
@@ -325,6 +397,8 @@ def test_a_plan_repeats_documents_and_the_plan_blend_and_mixture_agree(run_dir, 
     ]
     assert cli(argv) == 0
     blend = json.loads((out / "blend.json").read_text())
+    printed = capsys.readouterr().out
+    assert "vs target" in printed and f"{blend['totals']['tokens']:,}" in printed
     report = yaml.safe_load(plan_path.read_text())["report"]  # written back into the plan
     got = {(g["domain"], g["language"]): g["tokens"] for g in blend["groups"]}
     assert got == {(g["domain"], g["language"]): g["tokens"] for g in report["groups"] if g["documents"]}
