@@ -1,8 +1,10 @@
-"""Atomic writes: a reader (or a resumed run) never sees half a file.
+"""Atomic writes: a reader (or a resumed run) never sees half a file; and the readers of a run's
+files that a later command (report, review, mix, refilter, --resume) finds damaged.
 
 Each file is written under a hidden temporary name, fsynced, renamed into place, and the rename
 made durable by an fsync of the directory, so a machine crash cannot keep a completion marker
-yet lose the file renamed before it.
+yet lose the file renamed before it. A file damaged afterwards (a disk, a copy cut short, an
+edit by hand) is bad input to the command that reads it: one line naming it, exit status 2.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from crawlsieve.core.errors import UsageError
 
 
 def write_atomically(table: pa.Table, path: Path, **parquet_options) -> None:
@@ -60,3 +64,27 @@ def write_bytes_atomically(data: bytes, path: Path) -> None:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     _fsync_directory(path.parent)
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object a run wrote; ``UsageError`` naming the file when it cannot be read or is not
+    one (truncated, edited, overwritten)."""
+    try:
+        value = json.loads(Path(path).read_bytes())
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
+    except ValueError as error:  # not JSON, or not UTF-8
+        raise UsageError(f"{path} is damaged: not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{path} is damaged: a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def read_parquet(path: Path, **options) -> pa.Table:
+    """A Parquet file a run wrote (``options`` go to ``pq.read_table``); ``UsageError`` naming the
+    file when it cannot be read."""
+    try:
+        return pq.read_table(path, **options)
+    except (OSError, pa.ArrowException) as error:  # pyarrow raises several kinds for damage
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UsageError(f"cannot read Parquet file {path} (damaged?): {first}") from None

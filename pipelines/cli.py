@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except (UsageError, ConfigError) as error:
-        print(f"crawlsieve {args.command}: error: {error}", file=sys.stderr)
+        message = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        print(f"crawlsieve {args.command}: error: {message}", file=sys.stderr)  # one line, whatever raised it
         return 2
     except KeyboardInterrupt:
         print(f"crawlsieve {args.command}: interrupted", file=sys.stderr)

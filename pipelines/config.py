@@ -12,7 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError
 
-from crawlsieve.core.config import Section
+from crawlsieve.core.config import Section, read_yaml
 from crawlsieve.core.errors import ConfigError
 from crawlsieve.core.shards import OutputConfig
 from crawlsieve.dedup.config import DedupConfig
@@ -124,43 +124,11 @@ def config_from_dict(data: dict[str, Any]) -> Config:
         raise ConfigError(_describe(error)) from None
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """yaml's safe loader, refusing a key given twice in one mapping (a typo would otherwise
-    silently lose to the later value)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen: set = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, list | dict):
-                continue  # unhashable: the schema refuses it by name later
-            if key in seen:
-                raise ConfigError(f"key '{key}' given twice (line {key_node.start_mark.line + 1})")
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
 def load_config(path: str | Path | None) -> Config:
     """Read a YAML config file over the defaults; ``None`` gives the defaults."""
     if path is None:
         return Config()
-    path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read config {path}: {error.strerror or error}") from None
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"config {path} is not UTF-8 text (byte {error.start})") from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
-    except ConfigError as error:
-        raise ConfigError(f"config {path}: {error}") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"config {path} is not valid YAML{where}") from None
-    except RecursionError:
-        raise ConfigError(f"config {path} is nested too deeply to be a crawlsieve config") from None
+    data = read_yaml(path, "config")
     if data is None:
         data = {}
     if not isinstance(data, dict):

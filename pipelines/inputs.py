@@ -24,7 +24,7 @@ GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 def is_remote(location: str) -> bool:
-    return bool(REMOTE.match(location)) and not location.startswith("file://")
+    return bool(REMOTE.match(location)) and location[:7].lower() != "file://"
 
 
 def open_location(location: str, storage_options: dict[str, dict]):
@@ -38,41 +38,64 @@ def open_location(location: str, storage_options: dict[str, dict]):
     return fsspec.open(location, "rb", **storage_options.get(protocol, {})).open()
 
 
+def local_path(name: str, base: Path | None = None) -> str:
+    """The one form of a local input however it is named (relative to the working directory or to
+    a listing's directory ``base``, through ``..`` or links, as a ``file://`` URL): the resolved
+    absolute path, so that a file named twice is one input, read once."""
+    path = Path(_without_file_scheme(name))
+    if "\x00" in name:  # no file name holds one; pathlib would raise ValueError
+        raise UsageError(f"input name holds a NUL byte: {display_location(name)!r}")
+    return str((base / path if base is not None else path).resolve())
+
+
+def _without_file_scheme(name: str) -> str:
+    return name[len("file://") :] if name[:7].lower() == "file://" else name
+
+
 def resolve_inputs(
-    inputs: list[str], crawl_base_url: str, limit: int | None = None, storage_options: dict | None = None
+    inputs: list[str],
+    crawl_base_url: str,
+    limit: int | None = None,
+    storage_options: dict | None = None,
+    log=None,
 ) -> list[str]:
-    """All WARC locations named by ``inputs``, in order, without repeats, at most ``limit``."""
+    """All WARC locations named by ``inputs``, in order, without repeats, at most ``limit``;
+    ``log`` is told once how many names repeated an earlier one."""
     locations: list[str] = []
     for item in inputs:
         locations.extend(_resolve_one(item, crawl_base_url, storage_options or {}))
     unique = list(dict.fromkeys(locations))
     if not unique:
         raise UsageError("no input WARC files")
+    if log is not None and len(unique) < len(locations):
+        log(f"crawlsieve: {len(locations) - len(unique)} repeated input(s) read once")
     return unique[:limit] if limit else unique
 
 
 def _resolve_one(item: str, crawl_base_url: str, storage_options: dict) -> list[str]:
     if item.startswith("@"):
-        return _read_listing(item[1:], crawl_base_url, storage_options)
+        listing = item[1:] if is_remote(item[1:]) else local_path(item[1:])
+        return _read_listing(listing, crawl_base_url, storage_options)
     if CRAWL_NAME.match(item):
         listing = f"{crawl_base_url.rstrip('/')}/crawl-data/{item}/warc.paths.gz"
         return _read_listing(listing, crawl_base_url, storage_options)
     if is_remote(item):
         return [item]
-    if GLOB_CHARS.search(item):
-        matches = sorted(p for p in glob.glob(item, recursive=True) if Path(p).is_file())
+    name = _without_file_scheme(item)
+    if GLOB_CHARS.search(name):
+        matches = sorted(p for p in glob.glob(name, recursive=True) if Path(p).is_file())
         if not matches:
             raise UsageError(f"no files match {item}")
-        return [str(Path(p).resolve()) for p in matches]
-    path = Path(item.removeprefix("file://"))
+        return [local_path(p) for p in matches]
+    path = Path(name)
     if not path.exists():
         raise UsageError(f"input not found: {item}")
     if path.is_dir():
         found = sorted(p for p in path.rglob("*") if p.is_file() and ".warc" in p.name)
         if not found:
             raise UsageError(f"no WARC files (*.warc, *.warc.gz) in directory {item}")
-        return [str(p.resolve()) for p in found]
-    return [str(path.resolve())]
+        return [local_path(str(p)) for p in found]
+    return [local_path(name)]
 
 
 def _read_listing(listing: str, crawl_base_url: str, storage_options: dict) -> list[str]:
@@ -89,7 +112,7 @@ def _read_listing(listing: str, crawl_base_url: str, storage_options: dict) -> l
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as error:
             raise UsageError(f"listing {listing} is not valid gzip: {error}") from None
-    base_dir = None if is_remote(listing) else Path(listing).resolve().parent
+    base_dir = None if is_remote(listing) else Path(listing).parent
     locations = []
     for line in raw.decode("utf-8", errors="replace").splitlines():
         line = line.strip()
@@ -97,10 +120,10 @@ def _read_listing(listing: str, crawl_base_url: str, storage_options: dict) -> l
             continue
         if line.startswith("crawl-data/"):
             locations.append(f"{crawl_base_url.rstrip('/')}/{line}")
-        elif is_remote(line) or Path(line).is_absolute() or base_dir is None:
+        elif is_remote(line):
             locations.append(line)
-        else:
-            locations.append(str(base_dir / line))
+        else:  # a local name, relative to a local listing's directory: normalised as on the command line
+            locations.append(local_path(line, base_dir))
     if not locations:
         raise UsageError(f"listing {listing} names no files")
     return locations

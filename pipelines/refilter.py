@@ -80,21 +80,52 @@ def check_phase_a_unchanged(old: Config, new: Config) -> None:
 
 
 def source_run(source: Path) -> tuple[dict, Config]:
-    """The run record and config of the run to refilter; refuses a directory that holds none."""
+    """The run record and config of the run to refilter. Refuses, naming what is missing, a
+    directory that holds no run or not all of what refilter reads: every input file's phase A
+    marker, and the documents, ledger and summary each marker says it wrote."""
+    from crawlsieve.core.io import read_json
+
     layout = RunLayout(source)
     if not layout.run_record.is_file():
         raise UsageError(f"{source} holds no crawlsieve run")
-    record = json.loads(layout.run_record.read_text(encoding="utf-8"))
+    record = read_json(layout.run_record)
+    if not isinstance(record.get("shards"), dict) or not isinstance(record.get("config"), dict):
+        raise UsageError(f"{layout.run_record} is damaged: it lacks the run's shards or config")
     missing = set(record["shards"]) - {p.stem for p in layout.markers("extract")}
     if missing:
         raise UsageError(
             f"{source}: {len(missing)} input file(s) did not finish phase A; resume the run first"
         )
-    return record, config_from_dict(record["config"])
+    absent = []
+    for shard in sorted(record["shards"]):
+        marker = read_json(layout.marker("extract", shard))
+        wrote = [layout.summary(shard, "extract")]
+        wrote += [layout.docs(shard)] if marker.get("documents_out") else []
+        wrote += [layout.ledger(shard, "extract")] if marker.get("decided") else []
+        absent += [path for path in wrote if not path.is_file()]
+    if absent:
+        raise UsageError(
+            f"{source} is incomplete: {len(absent)} file(s) its phase A wrote are missing "
+            f"(first: {absent[0]}); run it again"
+        )
+    try:
+        return record, config_from_dict(record["config"])
+    except ConfigError as error:
+        raise UsageError(f"{layout.run_record}: the run's config: {error}") from None
 
 
-def refilter_run(source: Path, output_dir: Path, config: Config, *, report: bool = True, log=print) -> dict:
-    """The whole refilter; returns the stats (also written to NEWDIR/stats.json)."""
+def refilter_run(
+    source: Path,
+    output_dir: Path,
+    config: Config,
+    *,
+    report: bool = True,
+    log=print,
+    config_file: str | None = None,
+) -> dict:
+    """The whole refilter; returns the stats (also written to NEWDIR/stats.json). ``config_file``:
+    where ``config`` was read from, which NEWDIR must not hold."""
+    from crawlsieve.core.layout import check_apart
     from crawlsieve.dedup.index import validate_against
     from crawlsieve.filters.refilter import check_refilter
     from crawlsieve.pipelines.finalize import finalize_stages
@@ -103,9 +134,10 @@ def refilter_run(source: Path, output_dir: Path, config: Config, *, report: bool
 
     phases = Phases()
     source, output_dir = source.resolve(), output_dir.resolve()
-    if output_dir == source:
-        raise UsageError("--output must be another directory than the run's")
     record, old = source_run(source)
+    files = [("--config", config_file)] if config_file else []
+    runs = [("DIR", str(source)), *(("dedup.against", path) for path in config.dedup.against)]
+    check_apart(output_dir, "--output", [*files, *config.named_files()], runs)
     check_phase_a_unchanged(old, config)
     check_refilter(old.filters, config.filters)
     for stage in finalize_stages(config):
@@ -325,6 +357,7 @@ def main(args: argparse.Namespace) -> int:
         config,
         report=not args.no_report,
         log=lambda m: print(m, file=sys.stderr),
+        config_file=args.config,
     )
     for line in summary_lines(output_dir.resolve(), stats):
         print(line)

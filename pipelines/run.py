@@ -25,7 +25,7 @@ from pathlib import Path
 
 from crawlsieve import __version__
 from crawlsieve.core.errors import UsageError
-from crawlsieve.core.layout import RunLayout
+from crawlsieve.core.layout import RunLayout, check_apart
 from crawlsieve.pipelines.config import Config, load_config
 from crawlsieve.pipelines.output_lock import OutputLock
 
@@ -115,6 +115,21 @@ def check_output_location(output: str) -> Path:
             f"--output {output}: must be a directory on a filesystem every node mounts, not a URL"
         )
     return Path(output.removeprefix("file://"))
+
+
+def check_inputs_apart(
+    output_dir: Path, inputs: list[str], locations: list[str], config: Config, config_file: str | None
+) -> None:
+    """Refuse inputs the run would destroy (``core.layout.check_apart``): WARC files, listings, the
+    config and the files it names inside the output's products, and a dedup index that the output
+    and it lie in one another (the run rewrites DIR/dedup_index, a fresh one after clearing it)."""
+    from crawlsieve.pipelines.inputs import is_remote
+
+    files = [("input", location) for location in locations if not is_remote(location)]
+    files += [("listing", item[1:]) for item in inputs if item.startswith("@") and not is_remote(item[1:])]
+    files += [("--config", config_file)] if config_file else []
+    files += [(key, path) for key, path in config.named_files() if not is_remote(path)]
+    check_apart(output_dir, "--output", files, [("dedup.against", path) for path in config.dedup.against])
 
 
 def check_output(output_dir: Path, resume: bool) -> None:
@@ -358,12 +373,17 @@ def run_pipeline(
     limit: int | None = None,
     report: bool = True,
     log=print,
+    config_file: str | None = None,
 ) -> dict:
-    """The whole run; returns the stats (also written to DIR/stats.json)."""
+    """The whole run; returns the stats (also written to DIR/stats.json). ``config_file``: where
+    ``config`` was read from, which the run must not destroy."""
     from crawlsieve.pipelines.inputs import resolve_inputs
 
     phases = Phases()
-    locations = resolve_inputs(inputs, config.read.crawl_base_url, limit, config.read.storage_options)
+    locations = resolve_inputs(
+        inputs, config.read.crawl_base_url, limit, config.read.storage_options, log=log
+    )
+    check_inputs_apart(output_dir, inputs, locations, config, config_file)
     validate(config)
     output_dir = output_dir.resolve()
     check_output(output_dir, resume)
@@ -382,7 +402,7 @@ def _run_locked(
     report: bool,
     log,
 ) -> dict:
-    from crawlsieve.core.io import write_json_atomically
+    from crawlsieve.core.io import read_json, write_json_atomically
     from crawlsieve.pipelines.inputs import shard_name
 
     if not resume:
@@ -391,10 +411,10 @@ def _run_locked(
     clock = time.monotonic()
     shards = {shard_name(loc): loc for loc in locations}
     if resume:
-        previous = json.loads(RunLayout(output_dir).run_record.read_text(encoding="utf-8"))
-        if sorted(previous["shards"]) != sorted(shards):
+        previous = read_json(RunLayout(output_dir).run_record)
+        if sorted(previous.get("shards") or {}) != sorted(shards):
             raise UsageError("--resume: the inputs differ from the interrupted run's")
-        if _shaping(previous["config"]) != _shaping(config.model_dump(mode="json")):
+        if _shaping(previous.get("config") or {}) != _shaping(config.model_dump(mode="json")):
             raise UsageError("--resume: the config differs from the interrupted run's (other than `ray`)")
     write_json_atomically(
         {"shards": shards, "config": config.model_dump(mode="json"), "version": __version__},
@@ -572,6 +592,7 @@ def main(args: argparse.Namespace) -> int:
             limit=args.limit,
             report=not args.no_report,
             log=lambda m: print(m, file=sys.stderr),
+            config_file=args.config,
         )
     except Interrupted as stop:
         _shutdown_ray()

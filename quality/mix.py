@@ -204,15 +204,11 @@ def parse_tokens(value: str) -> int:
 
 def load_target(path: str) -> dict:
     """{language: {code: weight}, domain: {tag: weight}}, keys sanitized like partition values."""
+    from crawlsieve.core.config import read_yaml
     from crawlsieve.core.errors import UsageError
     from crawlsieve.core.shards import partition_value
 
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise UsageError(f"cannot read target {path}: {error.strerror or error}") from None
-    except yaml.YAMLError:
-        raise UsageError(f"target {path} is not valid YAML or JSON") from None
+    data = read_yaml(path, "target")
     if not isinstance(data, dict) or not data:
         raise UsageError(f"target {path} must map 'language' and/or 'domain' to weights")
     unknown = sorted(set(data) - set(TARGET_KEYS))
@@ -233,13 +229,23 @@ def load_target(path: str) -> dict:
 
 def load_groups(output_dir: Path) -> tuple[list[dict], dict | None]:
     """The groups of DIR/mixture.json (or computed from DIR/data), and the mixture if there is one."""
+    from crawlsieve.core.errors import UsageError
+    from crawlsieve.core.io import read_json
     from crawlsieve.quality.mixture import group_sums, mixture_groups
 
     path = RunLayout(output_dir).mixture
     if path.is_file():
-        mixture = json.loads(path.read_text(encoding="utf-8"))
-        return mixture["groups"], mixture
-    return mixture_groups(group_sums(RunLayout(output_dir).data)), None
+        mixture = read_json(path)
+        groups = mixture.get("groups")
+        if not isinstance(groups, list) or not all(
+            isinstance(g, dict) and {"domain", "language", "documents", "tokens"} <= set(g) for g in groups
+        ):
+            raise UsageError(f"{path} is damaged: 'groups' is not a list of groups")
+        return groups, mixture
+    try:
+        return mixture_groups(group_sums(RunLayout(output_dir).data)), None
+    except (OSError, pa.ArrowException) as error:
+        raise UsageError(f"{RunLayout(output_dir).data} holds a damaged Parquet file: {error}") from None
 
 
 # --- materializing --------------------------------------------------------------------------
@@ -287,7 +293,7 @@ def materialize(output_dir: Path, plan: dict, out: Path, recorded: dict, seed: i
     import numpy as np
     import pyarrow.dataset as ds
 
-    from crawlsieve.core.errors import ConfigError
+    from crawlsieve.core.errors import ConfigError, UsageError
     from crawlsieve.core.shards import OutputConfig, write_shard
     from crawlsieve.quality.mixture import build_mixture, data_files
 
@@ -300,7 +306,12 @@ def materialize(output_dir: Path, plan: dict, out: Path, recorded: dict, seed: i
     for path in data_files(RunLayout(output_dir).data):
         by_shard[shard_of(path)].append(path)
     for shard, files in sorted(by_shard.items()):
-        table = ds.dataset(files, format="parquet").to_table()
+        try:
+            table = ds.dataset(files, format="parquet").to_table()
+        except (OSError, pa.ArrowException) as error:
+            raise UsageError(
+                f"cannot read the Parquet files of shard {shard} under {output_dir}: {error}"
+            ) from None
         keys = zip(table.column("domain").to_pylist(), table.column("language").to_pylist(), strict=True)
         row_epochs = [epochs.get(key, 0.0) for key in keys]
         copies = np.asarray(copies_of(table.column("id").to_pylist(), row_epochs, seed), dtype=np.int64)
@@ -361,12 +372,32 @@ def fitted_plan(args: argparse.Namespace, output_dir: Path, groups: list[dict], 
     return plan_for_shares(groups, shares, tokens, args.max_epochs, warnings, fit=mixfit.fit_record(fit))
 
 
+def check_outputs_apart(args: argparse.Namespace, output_dir: Path) -> None:
+    """Refuse outputs that would overwrite what the command reads: a plan file over DIR's files or
+    over the target or experiments file, a sample (``--materialize``) in or around DIR."""
+    from crawlsieve.core.errors import UsageError
+    from crawlsieve.core.layout import check_apart
+
+    inputs = [(flag, path) for flag, path in (("--target", args.target), ("--fit", args.fit)) if path]
+    if args.output:
+        plan = Path(args.output).resolve()
+        holder = RunLayout(output_dir.resolve()).output_holding(plan)
+        if holder is not None:
+            raise UsageError(f"--output {args.output} would overwrite {holder}, which DIR's run wrote")
+        for flag, path in inputs:
+            if Path(path).resolve() == plan:
+                raise UsageError(f"--output {args.output} would overwrite {flag} {path}")
+    if args.materialize:
+        check_apart(Path(args.materialize), "--materialize", inputs, [("DIR", str(output_dir))])
+
+
 def main(args: argparse.Namespace) -> int:
     from crawlsieve.core.errors import UsageError
 
     output_dir = Path(args.dir)
     if not RunLayout(output_dir).data.is_dir():
         raise UsageError(f"{output_dir} has no data/ directory (run `crawlsieve run` first)")
+    check_outputs_apart(args, output_dir)
     if args.max_epochs <= 0:
         raise UsageError("--max-epochs must be positive")
     if args.fit is None and (args.method or args.eval_weights):
@@ -389,8 +420,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"plan written to {args.output}")
     if args.materialize:
         out = Path(args.materialize)
-        if out.resolve() == output_dir.resolve():
-            raise UsageError("--materialize must be a different directory from DIR")
         recorded = (mixture or {}).get("config")
         recorded = recorded if isinstance(recorded, dict) else {}
         written = materialize(output_dir, plan, out, recorded, args.seed)

@@ -32,7 +32,7 @@ from itertools import islice
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from crawlsieve.core.io import write_bytes_atomically
+from crawlsieve.core.io import read_json, write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import DAMAGE_KINDS, NOT_RESPONSE
 from crawlsieve.quality.config import ReportConfig
@@ -109,13 +109,9 @@ def safe_href(url) -> str | None:
 
 
 def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        return {}
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
+    """A summary the report shows: absent, it is empty (an older run, a sampled output); damaged,
+    the report is refused naming it (an empty section would hide the damage)."""
+    return read_json(path) if path.is_file() else {}
 
 
 def _mapping(value) -> dict:

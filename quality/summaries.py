@@ -33,7 +33,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from crawlsieve.core.io import write_atomically, write_bytes_atomically
+from crawlsieve.core.errors import UsageError
+from crawlsieve.core.io import read_parquet, write_atomically, write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.quality.review import review_row, sample_key
 
@@ -274,7 +275,15 @@ class Summary:
 
     @classmethod
     def read(cls, path: Path) -> Summary:
-        return cls.from_bytes(Path(path).read_bytes())
+        """The summary in ``path``; ``UsageError`` naming the file when it is damaged."""
+        try:
+            return cls.from_bytes(Path(path).read_bytes())
+        except OSError as error:
+            raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
+        except (ValueError, KeyError, TypeError, IndexError, struct.error) as error:
+            raise UsageError(
+                f"{path} is damaged: not a crawlsieve summary ({type(error).__name__}: {error})"
+            ) from None
 
 
 # --- what the tasks summarize ----------------------------------------------------------------
@@ -783,6 +792,4 @@ def review_rows(output_dir: Path, entries: list[tuple[int, str, str, int]]) -> l
 
 
 def _read_review(path: Path) -> pa.Table:
-    import pyarrow.parquet as pq
-
-    return pq.read_table(path, columns=["row"])
+    return read_parquet(path, columns=["row"])
