@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from crawlsieve.pipelines.config import Config, ReadConfig
 from crawlsieve.pipelines.run import run_pipeline
 from crawlsieve.pipelines.warc import MAX_LINE_BYTES, read_warc
 
+CLI = str(Path(sys.executable).parent / "crawlsieve")
 ZEROS = 64 << 20
 
 
@@ -138,6 +140,33 @@ def test_reading_a_256_mb_zero_stretch_holds_a_few_mb_not_the_stretch(tmp_path):
     zeros_rows, zeros_peak = peak_kib(zeros)
     assert (clean_rows, zeros_rows) == (5, 6)
     assert zeros_peak - clean_peak < 64 << 10, f"{(zeros_peak - clean_peak) >> 10} MiB more"
+
+
+# Pipes and devices as inputs.
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["fifo", "device", "fifo-in-a-listing"])
+def test_a_named_pipe_or_a_device_as_input_is_refused_with_one_line(tmp_path, kind):
+    good = tmp_path / "good.warc.gz"
+    good.write_bytes(gzip_members(good_records("pipe", range(1))))
+    fifo = tmp_path / "stream.warc.gz"
+    os.mkfifo(fifo)  # nothing ever writes to it: opening it would wait forever
+    stream, inputs = {
+        "fifo": (fifo, [str(good), str(fifo)]),
+        "device": (Path("/dev/zero"), [str(good), "/dev/zero"]),
+        "fifo-in-a-listing": (fifo, [f"@{tmp_path / 'paths.txt'}"]),
+    }[kind]
+    (tmp_path / "paths.txt").write_text(f"{good}\n{fifo}\n")
+    result = subprocess.run(
+        [CLI, "run", *inputs, "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=50
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    what = "a character device" if kind == "device" else "a named pipe"
+    assert len(lines) == 1 and lines[0].startswith("crawlsieve run: error: "), lines
+    assert f"input {stream} is {what}, not a file" in lines[0]
+    assert not (tmp_path / "out").exists()
 
 
 # Defect 5: one bad Content-Length in a gzip-per-record file.
