@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import os
 import re
+import stat
 from pathlib import Path
 
 import fsspec
@@ -30,7 +31,8 @@ def is_remote(location: str) -> bool:
 def open_location(location: str, storage_options: dict[str, dict]):
     """Open a local path or URL for binary reading, with the config's options for its protocol.
 
-    Local paths are opened directly: fsspec's local files must seek, and a named pipe cannot.
+    Local paths are opened directly: a plain file object (``resolve_inputs`` refuses pipes and
+    devices as inputs, ``refuse_streams``).
     """
     if not is_remote(location):
         return open(location.removeprefix("file://"), "rb")
@@ -69,7 +71,29 @@ def resolve_inputs(
         raise UsageError("no input WARC files")
     if log is not None and len(unique) < len(locations):
         log(f"crawlsieve: {len(locations) - len(unique)} repeated input(s) read once")
+    refuse_streams(unique)
     return unique[:limit] if limit else unique
+
+
+#: Local inputs that are no file: a run may open an input more than once (a retried task,
+#: ``--resume``, going on after damage), and opening a FIFO blocks until a writer comes, reading
+#: it takes the bytes away, and a device like /dev/zero never ends.
+STREAMS = {stat.S_IFIFO: "a named pipe", stat.S_IFCHR: "a character device", stat.S_IFSOCK: "a socket"}
+
+
+def refuse_streams(locations: list[str]) -> None:
+    """Raise UsageError for the first local input that is a pipe, a character device or a socket
+    (one a listing names too; a path that does not exist is the reader's `open_error`)."""
+    for location in locations:
+        if is_remote(location):
+            continue
+        try:
+            kind = STREAMS.get(stat.S_IFMT(os.stat(location.removeprefix("file://")).st_mode))
+        except (OSError, ValueError):
+            continue
+        if kind:
+            shown = display_location(location)
+            raise UsageError(f"input {shown} is {kind}, not a file (a run may read an input more than once)")
 
 
 def _resolve_one(item: str, crawl_base_url: str, storage_options: dict) -> list[str]:
