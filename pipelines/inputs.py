@@ -13,50 +13,63 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import fsspec
 
 from crawlsieve.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from crawlsieve.pipelines.config import ReadConfig
 
 CRAWL_NAME = re.compile(r"^CC-MAIN-\d{4}-\d{2}$")
 REMOTE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 GLOB_CHARS = re.compile(r"[*?\[]")
 
 
+class ListingUnavailable(RuntimeError):
+    """A remote listing still failing after the retries (a failed run, exit status 1: one line)."""
+
+
 def is_remote(location: str) -> bool:
     return bool(REMOTE.match(location)) and not location.startswith("file://")
 
 
-def open_location(location: str, storage_options: dict[str, dict]):
+def open_location(location: str, read: ReadConfig):
     """Open a local path or URL for binary reading, with the config's options for its protocol.
 
     Local paths are opened directly: fsspec's local files must seek, and a named pipe cannot.
+    http(s) goes through `pipelines.remote` (retries, timeouts, resumption); other protocols
+    through fsspec (s3fs retries and times out by itself).
     """
     if not is_remote(location):
         return open(location.removeprefix("file://"), "rb")
     protocol = location.split("://", 1)[0].lower()
-    return fsspec.open(location, "rb", **storage_options.get(protocol, {})).open()
+    options = read.storage_options.get(protocol, {})
+    if protocol in ("http", "https"):
+        from crawlsieve.pipelines.remote import open_http
+
+        return open_http(location, options, read.http)
+    return fsspec.open(location, "rb", **options).open()
 
 
-def resolve_inputs(
-    inputs: list[str], crawl_base_url: str, limit: int | None = None, storage_options: dict | None = None
-) -> list[str]:
+def resolve_inputs(inputs: list[str], read: ReadConfig, limit: int | None = None) -> list[str]:
     """All WARC locations named by ``inputs``, in order, without repeats, at most ``limit``."""
     locations: list[str] = []
     for item in inputs:
-        locations.extend(_resolve_one(item, crawl_base_url, storage_options or {}))
+        locations.extend(_resolve_one(item, read))
     unique = list(dict.fromkeys(locations))
     if not unique:
         raise UsageError("no input WARC files")
     return unique[:limit] if limit else unique
 
 
-def _resolve_one(item: str, crawl_base_url: str, storage_options: dict) -> list[str]:
+def _resolve_one(item: str, read: ReadConfig) -> list[str]:
     if item.startswith("@"):
-        return _read_listing(item[1:], crawl_base_url, storage_options)
+        return _read_listing(item[1:], read)
     if CRAWL_NAME.match(item):
-        listing = f"{crawl_base_url.rstrip('/')}/crawl-data/{item}/warc.paths.gz"
-        return _read_listing(listing, crawl_base_url, storage_options)
+        listing = f"{read.crawl_base_url.rstrip('/')}/crawl-data/{item}/warc.paths.gz"
+        return _read_listing(listing, read)
     if is_remote(item):
         return [item]
     if GLOB_CHARS.search(item):
@@ -75,15 +88,24 @@ def _resolve_one(item: str, crawl_base_url: str, storage_options: dict) -> list[
     return [str(path.resolve())]
 
 
-def _read_listing(listing: str, crawl_base_url: str, storage_options: dict) -> list[str]:
-    """Lines of a listing; Common Crawl's relative `crawl-data/...` paths get the base URL."""
+def _read_listing(listing: str, read: ReadConfig) -> list[str]:
+    """Lines of a listing; Common Crawl's relative `crawl-data/...` paths get the base URL.
+
+    A listing the server still refuses after the retries fails the run (exit status 1), not the
+    command line: the same command works once the server does.
+    """
+    from crawlsieve.pipelines.remote import RemoteUnavailable
+
+    crawl_base_url = read.crawl_base_url
     try:
-        with open_location(listing, storage_options) as handle:
+        with open_location(listing, read) as handle:
             raw = handle.read()
     except FileNotFoundError:
         raise UsageError(f"listing not found: {listing}") from None
     except OSError as error:
         raise UsageError(f"cannot read listing {listing}: {error}") from None
+    except RemoteUnavailable as error:
+        raise ListingUnavailable(f"cannot read listing {listing} now: {error}") from None
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)

@@ -363,7 +363,7 @@ def run_pipeline(
     from crawlsieve.pipelines.inputs import resolve_inputs
 
     phases = Phases()
-    locations = resolve_inputs(inputs, config.read.crawl_base_url, limit, config.read.storage_options)
+    locations = resolve_inputs(inputs, config.read, limit)
     validate(config)
     output_dir = output_dir.resolve()
     check_output(output_dir, resume)
