@@ -9,6 +9,7 @@ the timeout are set small (``FAST``) so every case runs in seconds.
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import random
 import re
@@ -16,15 +17,19 @@ import socket
 import ssl
 import struct
 import threading
+from pathlib import Path
 
 import pytest
 import yaml
+from run_outputs import data_rows, decisions
 from warc_bytes import ARTICLE, gzip_members, page, warcinfo
 
+from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import FAILED, UNFINISHED_FILE
 from crawlsieve.pipelines.cli import main as cli
-from crawlsieve.pipelines.config import HttpConfig, ReadConfig
-from crawlsieve.pipelines.inputs import resolve_inputs
+from crawlsieve.pipelines.config import Config, HttpConfig, ReadConfig
+from crawlsieve.pipelines.inputs import resolve_inputs, shard_name
+from crawlsieve.pipelines.run import run_pipeline
 from crawlsieve.pipelines.warc import read_warc
 from crawlsieve.samples.warcs import html_page
 
@@ -282,3 +287,61 @@ def test_a_listing_the_server_keeps_refusing_fails_the_run_with_one_line(plain, 
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 1 and len(err) == 1, err
     assert f"cannot read listing {listing} now: HTTP 503 Slow Down (given up after 3 retries)" in err[0]
+
+
+# A run: the file the server stops serving is not done; --resume reads it, and the run is whole.
+
+
+def run_cli(inputs: list[str], output: Path, config: Path, capsys, *extra: str) -> tuple[int, list[str]]:
+    status = cli(["run", *inputs, "--output", str(output), "--config", str(config), "--no-report", *extra])
+    return status, capsys.readouterr().err.strip().splitlines()
+
+
+COUNTS = ("records_read", "pages_read", "documents_kept", "removed", "failed", "inputs", "stages", "counters")
+
+
+def comparable(stats: dict) -> dict:
+    return {key: stats[key] for key in (*COUNTS, "inputs_unfinished", "accounting_closes")}
+
+
+@pytest.mark.timeout(400)
+def test_a_file_the_server_stops_serving_is_not_done_and_resume_finishes_the_run(
+    ray_local, https, tmp_path, capsys
+):
+    throttled = https.serve("/throttled.warc.gz", warc_file("g"), "503", "503", "cut")
+    lost = https.serve("/lost.warc.gz", warc_file("h", padding=PADDING), "cut", refuse=True)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"read": {"http": {**FAST, "retries": 2}}}))
+    output = tmp_path / "out"
+
+    status, err = run_cli([throttled, lost], output, config, capsys)
+    assert status == 1, err
+    assert err[-1].startswith("crawlsieve run: 1 input file(s) not finished"), err
+    assert lost in err[-1] and throttled not in err[-1] and "--resume" in err[-1], err[-1]
+    stats = json.loads((output / "stats.json").read_text())
+    assert stats["inputs_unfinished"] == 1 and stats["accounting_closes"], stats
+    assert stats["inputs"][throttled]["records_read"] == RECORDS and not stats["inputs"][throttled]["failed"]
+    assert stats["inputs"][lost]["failed"] == {UNFINISHED_FILE: 1}
+    assert 1 < stats["inputs"][lost]["records_read"] < RECORDS  # what arrived before the cut, and the row
+    done = {p.stem for p in RunLayout(output).markers("extract")}
+    assert done == {shard_name(throttled)}
+
+    https.heal("/lost.warc.gz")
+    # Other retry settings do not make it another run: the next try may well want more patience.
+    config.write_text(yaml.safe_dump({"read": {"http": {**FAST, "retries": 5}}}))
+    status, err = run_cli([throttled, lost], output, config, capsys, "--resume")
+    assert status == 0, err
+    assert "2 input file(s), 1 to process, 1 done before" in "\n".join(err)
+    resumed = json.loads((output / "stats.json").read_text())
+    assert resumed["inputs_unfinished"] == 0 and resumed["inputs"][lost]["records_read"] == RECORDS
+
+    clean = run_pipeline(
+        [throttled, lost],
+        tmp_path / "clean",
+        Config(read=ReadConfig(http=HttpConfig(**FAST))),
+        report=False,
+        log=lambda m: None,
+    )
+    assert comparable(resumed) == comparable(clean)
+    assert data_rows(output) == data_rows(tmp_path / "clean")
+    assert decisions(output) == decisions(tmp_path / "clean")
