@@ -31,8 +31,12 @@ DECONTAMINATION_MATCH = "decontamination_match"
 #: The stage a decision is booked under when another stage made it: a stage that runs others
 #: (``filters.stages.AllSignalsFilters``) books each decision under the inner stage that made it.
 DECIDED_BY = "_decided_by"
+#: A remote input the server stopped serving (past the retries): its file is not marked done.
+UNFINISHED_FILE = "unfinished_file"
 #: Failure kinds of a reader's damage row: a stretch of a file, not a record (so not a page either).
-DAMAGE_KINDS = frozenset({"corrupt_warc", "truncated_file", "not_warc", "empty_file", "open_error"})
+DAMAGE_KINDS = frozenset(
+    {"corrupt_warc", "truncated_file", "not_warc", "empty_file", "open_error", UNFINISHED_FILE}
+)
 #: The HTTP check's reason for a record that is not an HTTP response (request, metadata, warcinfo).
 NOT_RESPONSE = "not_response"
 

@@ -21,6 +21,48 @@ from crawlsieve.quality.config import ReportConfig
 from crawlsieve.tagging.config import DomainConfig
 
 
+class HttpConfig(Section):
+    """Reading http(s) inputs: retries, backoff and the timeout of every request.
+
+    Sized for Common Crawl (https://data.commoncrawl.org, the default for crawl names): its "503
+    Slow Down" is S3 backpressure that hits every client for minutes at a time, and its advice is
+    to retry politely, no more than once a second, for as long as curl's `--retry 1000
+    --retry-delay 1` would (about 17 minutes). These settings do not shape the output: `--resume`
+    accepts other values.
+    """
+
+    retries: int = Field(
+        20,
+        ge=0,
+        le=1000,
+        description="Retries of a request that failed transiently (a retry_statuses answer, a reset or "
+        "refused connection, a timeout, a body cut short) before the file is given up as unfinished "
+        "(not marked done; --resume reads it again). A body that made progress starts a new count.",
+    )
+    retry_wait_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=3600,
+        description="Wait before the first retry; it doubles with each retry up to retry_max_wait_seconds, "
+        "times a random factor in [0.5, 1] so that throttled workers do not retry together.",
+    )
+    retry_max_wait_seconds: float = Field(
+        60.0, gt=0, le=3600, description="Longest wait between two tries of one request."
+    )
+    timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Longest wait of a request to connect, for its answer or for the next bytes of its "
+        "body; past it, the request fails (and is retried from the last byte received).",
+    )
+    retry_statuses: list[int] = Field(
+        default_factory=lambda: [408, 429, 500, 502, 503, 504],
+        description="HTTP statuses that are retried (add 403 for a rate limiter that answers 403); "
+        "others are not (a file answered 404 is an open_error row).",
+    )
+
+
 class ReadConfig(Section):
     """Reading WARC records and the checks that run before extraction."""
 
@@ -45,6 +87,7 @@ class ReadConfig(Section):
         "https://data.commoncrawl.org/",
         description="Where a crawl name (CC-MAIN-YYYY-WW) and its warc.paths.gz listing are fetched from.",
     )
+    http: HttpConfig = Field(default_factory=HttpConfig)
 
 
 class ExtractConfig(Section):

@@ -7,7 +7,6 @@ Parquet shard. Like phase A it records its completion last.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -124,12 +123,6 @@ def write_cluster_examples(docs: pa.Table | None, shard: str, layout: RunLayout,
     )
 
 
-def warc_path_of(output_dir: Path, shard: str) -> str:
-    """The input file of a shard, as phase A recorded it."""
-    marker = RunLayout(output_dir).marker("extract", shard)
-    return json.loads(marker.read_text(encoding="utf-8"))["warc_path"]
-
-
 def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
     from crawlsieve.core.shards import sanitized, write_shard
     from crawlsieve.dedup.subdoc import cuts_for, with_cuts
@@ -167,17 +160,17 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
         written = write_shard(kept, layout.data, shard, config.output)
     with clock.part("finalize:summary"):
         ledger_table = pq.read_table(ledger_path) if decided else None
+        # Phase A's summary, not its marker: an unfinished file has none, yet is finalized too.
+        extract = Summary.read(layout.summary(shard, "extract"))
         summary, review = final_summary(
-            shard, warc_path_of(output_dir, shard), kept, ledger_table, config.report.review_per_reason
+            shard, extract.warc_path, kept, ledger_table, config.report.review_per_reason
         )
-        extract_path, extract_review = layout.summary(shard, "extract"), layout.review_rows(shard, "extract")
+        extract_review = layout.review_rows(shard, "extract")
         cpu = {("finalize:ledger" if k == "ledger" else k): v for k, v in clock.rounded().items()}
         summary.cpu_seconds = cpu
         if docs is not None and docs.num_rows:
             summary.counters.update(stage_counters(stages))
-        summary, review = file_summary(
-            Summary.read(extract_path), _read_or_empty(extract_review), summary, review
-        )
+        summary, review = file_summary(extract, _read_or_empty(extract_review), summary, review)
     write_summary(summary, review, layout.summary(shard, "files"), layout.review_rows(shard, "files"))
     record = {
         "shard": shard,

@@ -14,30 +14,44 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import fsspec
 
 from crawlsieve.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from crawlsieve.pipelines.config import ReadConfig
 
 CRAWL_NAME = re.compile(r"^CC-MAIN-\d{4}-\d{2}$")
 REMOTE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 GLOB_CHARS = re.compile(r"[*?\[]")
 
 
+class ListingUnavailable(RuntimeError):
+    """A remote listing still failing after the retries (a failed run, exit status 1: one line)."""
+
+
 def is_remote(location: str) -> bool:
     return bool(REMOTE.match(location)) and location[:7].lower() != "file://"
 
 
-def open_location(location: str, storage_options: dict[str, dict]):
+def open_location(location: str, read: ReadConfig):
     """Open a local path or URL for binary reading, with the config's options for its protocol.
 
     Local paths are opened directly: a plain file object (``resolve_inputs`` refuses pipes and
-    devices as inputs, ``refuse_streams``).
+    devices as inputs, ``refuse_streams``). http(s) goes through `pipelines.remote` (retries,
+    timeouts, resumption); other protocols through fsspec (s3fs retries and times out by itself).
     """
     if not is_remote(location):
         return open(location.removeprefix("file://"), "rb")
     protocol = location.split("://", 1)[0].lower()
-    return fsspec.open(location, "rb", **storage_options.get(protocol, {})).open()
+    options = read.storage_options.get(protocol, {})
+    if protocol in ("http", "https"):
+        from crawlsieve.pipelines.remote import open_http
+
+        return open_http(location, options, read.http)
+    return fsspec.open(location, "rb", **options).open()
 
 
 def local_path(name: str, base: Path | None = None) -> str:
@@ -54,18 +68,12 @@ def _without_file_scheme(name: str) -> str:
     return name[len("file://") :] if name[:7].lower() == "file://" else name
 
 
-def resolve_inputs(
-    inputs: list[str],
-    crawl_base_url: str,
-    limit: int | None = None,
-    storage_options: dict | None = None,
-    log=None,
-) -> list[str]:
+def resolve_inputs(inputs: list[str], read: ReadConfig, limit: int | None = None, log=None) -> list[str]:
     """All WARC locations named by ``inputs``, in order, without repeats, at most ``limit``;
     ``log`` is told once how many names repeated an earlier one."""
     locations: list[str] = []
     for item in inputs:
-        locations.extend(_resolve_one(item, crawl_base_url, storage_options or {}))
+        locations.extend(_resolve_one(item, read))
     unique = list(dict.fromkeys(locations))
     if not unique:
         raise UsageError("no input WARC files")
@@ -96,13 +104,13 @@ def refuse_streams(locations: list[str]) -> None:
             raise UsageError(f"input {shown} is {kind}, not a file (a run may read an input more than once)")
 
 
-def _resolve_one(item: str, crawl_base_url: str, storage_options: dict) -> list[str]:
+def _resolve_one(item: str, read: ReadConfig) -> list[str]:
     if item.startswith("@"):
         listing = item[1:] if is_remote(item[1:]) else local_path(item[1:])
-        return _read_listing(listing, crawl_base_url, storage_options)
+        return _read_listing(listing, read)
     if CRAWL_NAME.match(item):
-        listing = f"{crawl_base_url.rstrip('/')}/crawl-data/{item}/warc.paths.gz"
-        return _read_listing(listing, crawl_base_url, storage_options)
+        listing = f"{read.crawl_base_url.rstrip('/')}/crawl-data/{item}/warc.paths.gz"
+        return _read_listing(listing, read)
     if is_remote(item):
         return [item]
     name = _without_file_scheme(item)
@@ -122,15 +130,24 @@ def _resolve_one(item: str, crawl_base_url: str, storage_options: dict) -> list[
     return [local_path(name)]
 
 
-def _read_listing(listing: str, crawl_base_url: str, storage_options: dict) -> list[str]:
-    """Lines of a listing; Common Crawl's relative `crawl-data/...` paths get the base URL."""
+def _read_listing(listing: str, read: ReadConfig) -> list[str]:
+    """Lines of a listing; Common Crawl's relative `crawl-data/...` paths get the base URL.
+
+    A listing the server still refuses after the retries fails the run (exit status 1), not the
+    command line: the same command works once the server does.
+    """
+    from crawlsieve.pipelines.remote import RemoteUnavailable
+
+    crawl_base_url = read.crawl_base_url
     try:
-        with open_location(listing, storage_options) as handle:
+        with open_location(listing, read) as handle:
             raw = handle.read()
     except FileNotFoundError:
         raise UsageError(f"listing not found: {listing}") from None
     except OSError as error:
         raise UsageError(f"cannot read listing {listing}: {error}") from None
+    except RemoteUnavailable as error:
+        raise ListingUnavailable(f"cannot read listing {listing} now: {error}") from None
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)

@@ -26,6 +26,7 @@ from pathlib import Path
 from crawlsieve import __version__
 from crawlsieve.core.errors import UsageError
 from crawlsieve.core.layout import RunLayout, check_apart
+from crawlsieve.core.stages import UNFINISHED_FILE
 from crawlsieve.pipelines.config import Config, load_config
 from crawlsieve.pipelines.output_lock import OutputLock
 
@@ -356,8 +357,12 @@ def _per_shard(fn, items: list[dict], config: Config, output_dir: Path, **kwargs
 
 
 def _shaping(config: dict) -> dict:
-    """The parts of a config that shape the output; `ray` only says where and how wide it runs."""
-    return {section: values for section, values in config.items() if section != "ray"}
+    """The parts of a config that shape the output; `ray` only says where and how wide it runs,
+    and `read.http` how patiently remote inputs are asked for (a run whose files a throttled server
+    left unfinished may well be resumed with more retries)."""
+    shaping = {section: values for section, values in config.items() if section != "ray"}
+    shaping["read"] = {key: value for key, value in shaping.get("read", {}).items() if key != "http"}
+    return shaping
 
 
 def completed(output_dir: Path, phase: str) -> set[str]:
@@ -380,9 +385,7 @@ def run_pipeline(
     from crawlsieve.pipelines.inputs import resolve_inputs
 
     phases = Phases()
-    locations = resolve_inputs(
-        inputs, config.read.crawl_base_url, limit, config.read.storage_options, log=log
-    )
+    locations = resolve_inputs(inputs, config.read, limit, log=log)
     check_inputs_apart(output_dir, inputs, locations, config, config_file)
     validate(config)
     output_dir = output_dir.resolve()
@@ -574,6 +577,16 @@ def summary_lines(output_dir: Path, stats: dict) -> list[str]:
     return lines
 
 
+def unfinished_line(stats: dict, hint: str, shown: int = 3) -> str:
+    """The one line of a run that could not read every input: which, and how to go on."""
+    names = [path for path, row in stats["inputs"].items() if UNFINISHED_FILE in row["failed"]]
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return (
+        f"crawlsieve run: {len(names)} input file(s) not finished, the server stopped serving them: "
+        f"{', '.join(names[:shown])}{more}; the other files are done, continue with: {hint}"
+    )
+
+
 def resume_hint(argv: list[str]) -> str:
     """The command that continues this run: the same one, with --resume."""
     args = [a for a in argv if a != "--resume"]
@@ -604,4 +617,7 @@ def main(args: argparse.Namespace) -> int:
         return stop.exit_status
     for line in summary_lines(output_dir.resolve(), stats):
         print(line)
+    if stats["inputs_unfinished"]:
+        print(unfinished_line(stats, resume_hint(sys.argv[1:])), file=sys.stderr)
+        return 1
     return 0 if stats["accounting_closes"] else 1

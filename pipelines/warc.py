@@ -3,7 +3,8 @@
 Every record of the file becomes a row, whatever its type, so the accounting can close:
 the HTTP check stage then removes what is not an HTML 200 response. A file that cannot be
 opened is one `open_error` row; a stretch whose compression or framing is broken is one
-`corrupt_warc` row, and reading goes on at the next record after it (``WarcFile``).
+`corrupt_warc` row, and reading goes on at the next record after it (``WarcFile``). A remote
+file the server stops serving (past `read.http`'s retries) ends in one `unfinished_file` row.
 """
 
 from __future__ import annotations
@@ -18,10 +19,19 @@ import pyarrow as pa
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import DecompressingBufferedReader
 
-from crawlsieve.core.stages import ERROR, FAILED, NOT_RESPONSE, error_text, unique_id, with_decisions
+from crawlsieve.core.stages import (
+    ERROR,
+    FAILED,
+    NOT_RESPONSE,
+    UNFINISHED_FILE,
+    error_text,
+    unique_id,
+    with_decisions,
+)
 from crawlsieve.pipelines.config import ReadConfig
 from crawlsieve.pipelines.http_payload import PayloadTooLarge, read_payload
 from crawlsieve.pipelines.inputs import display_location, open_location
+from crawlsieve.pipelines.remote import RemoteUnavailable
 
 DUMP_IN_PATH = re.compile(r"(CC-MAIN-\d{4}-\d{2})")
 #: A status line's code; anything else (overflowing numbers, non-ASCII digits) is stored as null.
@@ -249,15 +259,30 @@ class WarcFile:
 
     def rows(self) -> Iterator[dict]:
         try:
-            handle = open_location(self.location, self.config.storage_options)
+            handle = open_location(self.location, self.config)
+        except RemoteUnavailable as gone:
+            yield self._unfinished(gone)
+            return
         except Exception as error:
             yield self._damage(0, error_text(error), kind="open_error")
             return
         with handle:
             size = _size(handle)
             start: int | None = 0
-            while start is not None:
-                start = yield from self._stretch(handle, start, size)
+            try:
+                while start is not None:
+                    start = yield from self._stretch(handle, start, size)
+            except RemoteUnavailable as gone:
+                yield self._unfinished(gone)
+
+    def _unfinished(self, gone: RemoteUnavailable) -> dict:
+        """The row of a file the server stopped serving: it ends the file's reading, and the file
+        is not marked done (`pipelines.shard`), so --resume reads it again from the start."""
+        if gone.size is None:
+            unread = f"nothing received after byte {gone.position}"
+        else:
+            unread = f"{gone.size - gone.position} of {gone.size} bytes not received"
+        return self._damage(gone.position, f"{gone}; {unread}", kind=UNFINISHED_FILE)
 
     def _stretch(self, handle, start: int, size: int | None):
         """Rows from ``start`` to the end of the file or the next damage; returns where to go on."""

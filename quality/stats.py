@@ -10,6 +10,9 @@ that the reader emits a row for every record is what the fuzz and malformed-file
 A reviewer thinks in pages: two thirds of a Common Crawl file's records are requests and metadata.
 So stats.json also has `pages_read` (HTTP responses read), the other records beside them
 (`other_records`: not responses, and damaged stretches of files) and `pages_kept_share`.
+
+`inputs_unfinished` counts the input files a server stopped serving (an `unfinished_file` row
+each): what was read of them is counted, so the accounting closes, but the run is not done.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 
 from crawlsieve.core.io import write_json_atomically
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.core.stages import DAMAGE_KINDS, NOT_RESPONSE
+from crawlsieve.core.stages import DAMAGE_KINDS, NOT_RESPONSE, UNFINISHED_FILE
 from crawlsieve.quality.config import ReportConfig
 from crawlsieve.quality.summaries import RunSummary, merge_run
 
@@ -130,6 +133,7 @@ def build_stats(
         "removed": _ranked(removed),
         "failed": _ranked(failed),
         "accounting_closes": closes,
+        "inputs_unfinished": sum(1 for row in inputs.values() if UNFINISHED_FILE in row["failed"]),
         "stages": stages,
         "counters": _ranked(run.counters),
         "inputs": inputs,

@@ -71,15 +71,14 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="session")
-def https_server(tmp_path_factory):
-    """An HTTPS file server on 127.0.0.1 with a self-signed certificate the session trusts.
+def tls_context(tmp_path_factory) -> ssl.SSLContext:
+    """A server's TLS context for 127.0.0.1, with a self-signed certificate the session trusts.
 
-    Yields (base_url, served_dir). SSL_CERT_FILE is set before Ray starts, so Ray's workers
-    (which inherit the environment) trust the certificate too.
+    SSL_CERT_FILE is set before Ray starts (``ray_local`` needs ``https_server``, which needs
+    this), so Ray's workers, which inherit the environment, trust the certificate too. This
+    process trusts it only if aiohttp was imported after (it reads the variable on import).
     """
-    root = tmp_path_factory.mktemp("https")
-    served = root / "www"
-    served.mkdir()
+    root = tmp_path_factory.mktemp("tls")
     cert, key = root / "cert.pem", root / "key.pem"
     subprocess.run(
         [
@@ -104,12 +103,20 @@ def https_server(tmp_path_factory):
         capture_output=True,
     )
     os.environ["SSL_CERT_FILE"] = str(cert)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+@pytest.fixture(scope="session")
+def https_server(tmp_path_factory, tls_context):
+    """An HTTPS file server on 127.0.0.1 (``tls_context``); yields (base_url, served_dir)."""
+    served = tmp_path_factory.mktemp("https") / "www"
+    served.mkdir()
     port = _free_port()
     handler = lambda *a, **k: _Quiet(*a, directory=str(served), **k)  # noqa: E731
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.socket = tls_context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"https://127.0.0.1:{port}", served

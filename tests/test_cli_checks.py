@@ -22,7 +22,7 @@ from crawlsieve.core.errors import UsageError
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.dedup.config import DedupConfig
 from crawlsieve.dedup.index import index_root
-from crawlsieve.pipelines.config import Config, config_from_dict, load_config
+from crawlsieve.pipelines.config import Config, ReadConfig, config_from_dict, load_config
 from crawlsieve.pipelines.inputs import resolve_inputs
 from crawlsieve.pipelines.run import check_inputs_apart, run_pipeline
 
@@ -283,12 +283,12 @@ def _named_every_way(root: Path) -> list[str]:
 def test_one_file_named_in_every_way_is_one_input_and_the_repeats_are_said_once(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     said = []
-    locations = resolve_inputs(_named_every_way(tmp_path), "https://data.commoncrawl.org/", log=said.append)
+    locations = resolve_inputs(_named_every_way(tmp_path), ReadConfig(), log=said.append)
     assert locations == [str((tmp_path / "a.warc.gz").resolve())]
     assert said == ["crawlsieve: 10 repeated input(s) read once"]
     (tmp_path / "nul.txt").write_text("a.warc.gz\x00.gz\n")
     with pytest.raises(UsageError, match="NUL byte"):
-        resolve_inputs([f"@{tmp_path / 'nul.txt'}"], "https://data.commoncrawl.org/")
+        resolve_inputs([f"@{tmp_path / 'nul.txt'}"], ReadConfig())
 
 
 def test_a_run_over_one_file_named_in_every_way_reads_its_records_once(ray_local, tmp_path, monkeypatch):
