@@ -1,0 +1,152 @@
+"""Faults found too late or reported badly (issue 21, defects 6 to 8): a damaged dedup index, a
+full disk while shards are written, and a driver killed with ``kill -9``.
+
+Each test makes its fault for real: an index written by a run and then damaged, a tmpfs too
+small for the shards, a SIGKILL of a `crawlsieve run` process.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hostile_inputs import ARTICLES
+from run_outputs import clean_env
+from warc_bytes import gzip_members, page, warcinfo
+
+from crawlsieve.core.layout import RunLayout
+from crawlsieve.dedup.index import BANDS_DIR, METADATA, subdoc_index_dir, validate_against
+from crawlsieve.pipelines.config import Config
+from crawlsieve.pipelines.run import run_pipeline
+from crawlsieve.samples.warcs import html_page
+
+CLI = str(Path(sys.executable).parent / "crawlsieve")
+#: A line every page shares, so that the sub-document unit index holds a unit.
+SHARED_LINE = "Read more stories from the district in our weekly newsletter, sent every Friday morning."
+SUBDOC = "dedup: {subdoc: {enabled: true}}\n"
+
+
+def article_warc(path: Path) -> Path:
+    """Five distinct articles that the default filters keep, with one line in common."""
+    pages = [
+        page(f"https://news.example.org/{n}", html_page(f"Story {n}", [*paragraphs, SHARED_LINE]).encode())
+        for n, paragraphs in enumerate(ARTICLES)
+    ]
+    path.write_bytes(gzip_members([warcinfo(), *pages]))
+    return path
+
+
+def stderr_lines(result: subprocess.CompletedProcess) -> list[str]:
+    return result.stderr.strip().splitlines()
+
+
+# 6. A damaged dedup index is refused before phase A, with one line naming the file.
+
+
+@pytest.fixture(scope="module")
+def earlier_run(ray_local, tmp_path_factory) -> tuple[Path, Path, Path]:
+    """(a run with a dedup index and a sub-document unit index, its input, the config of both)."""
+    root = tmp_path_factory.mktemp("earlier")
+    config_file = root / "subdoc.yaml"
+    config_file.write_text(SUBDOC, encoding="utf-8")
+    warc = article_warc(root / "articles.warc.gz")
+    config = Config()
+    config.dedup.subdoc.enabled = True
+    stats = run_pipeline([str(warc)], root / "run", config, report=False, log=lambda m: None)
+    assert stats["documents_kept"] == len(ARTICLES), stats["removed"]
+    return root / "run", warc, config_file
+
+
+def _flip_last_byte_of_column(path: Path, column: int) -> Path:
+    """Changes the last byte of a column chunk: inside the compressed body of its last data page."""
+    chunk = pq.read_metadata(path).row_group(0).column(column)
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    data = bytearray(path.read_bytes())
+    data[start + chunk.total_compressed_size - 1] ^= 0x5A
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _bands_file(index: Path) -> Path:
+    return sorted((index / BANDS_DIR).glob("*.parquet"))[0]
+
+
+def flipped_byte_in_a_band_page(index: Path) -> Path:
+    return _flip_last_byte_of_column(_bands_file(index), 2)
+
+
+def broken_zstd_frame_without_checksums(index: Path) -> Path:
+    """The band file as indexes were written before page checksums, its last page's zstd frame
+    broken (its magic number)."""
+    path = _bands_file(index)
+    pq.write_table(pq.read_table(path), path, compression="zstd")
+    chunk = pq.read_metadata(path).row_group(0).column(2)
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    data = bytearray(path.read_bytes())
+    frame = data.rfind(b"\x28\xb5\x2f\xfd", start, start + chunk.total_compressed_size)
+    assert frame > 0, "no zstd frame in the column chunk"
+    data[frame] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path
+
+
+def text_hash_as_strings(index: Path) -> Path:
+    path = _bands_file(index)
+    table = pq.read_table(path)
+    hashes = pa.array([None if h is None else str(h) for h in table["dedup_text_hash"].to_pylist()])
+    pq.write_table(table.set_column(1, "dedup_text_hash", hashes), path)
+    return path
+
+
+def a_band_file_lost(index: Path) -> Path:
+    _bands_file(index).unlink()
+    return index / METADATA
+
+
+def flipped_byte_in_the_unit_index(index: Path) -> Path:
+    return _flip_last_byte_of_column(sorted(subdoc_index_dir(index, "line").glob("*.parquet"))[0], 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        (flipped_byte_in_a_band_page, "CRC"),
+        (broken_zstd_frame_without_checksums, "ZSTD"),
+        (text_hash_as_strings, "dedup_text_hash: string"),
+        (a_band_file_lost, "incomplete"),
+        (flipped_byte_in_the_unit_index, "CRC"),
+    ],
+)
+def test_a_damaged_dedup_index_is_refused_before_any_work_naming_the_file(
+    earlier_run, tmp_path, damage, words
+):
+    run, warc, config_file = earlier_run
+    damaged = tmp_path / "earlier"
+    shutil.copytree(RunLayout(run).dedup_index, damaged / "dedup_index")
+    config = Config()
+    config.dedup.subdoc.enabled = True
+    config.dedup.against = [str(damaged)]
+    validate_against(config.dedup)  # the copy is whole until damaged
+    path = damage(damaged / "dedup_index")
+    output = tmp_path / "out"
+    result = subprocess.run(
+        [
+            *(CLI, "run", str(warc), "--output", str(output)),
+            *("--dedup-against", str(damaged), "--config", str(config_file), "--no-report"),
+        ],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = stderr_lines(result)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert len(lines) == 1 and lines[0].startswith("crawlsieve run: error: dedup.against:"), lines
+    assert str(path) in lines[0] and words in lines[0], lines[0]
+    assert not output.exists()  # refused before the output was touched, so before phase A
