@@ -150,3 +150,52 @@ def test_a_damaged_dedup_index_is_refused_before_any_work_naming_the_file(
     assert len(lines) == 1 and lines[0].startswith("crawlsieve run: error: dedup.against:"), lines
     assert str(path) in lines[0] and words in lines[0], lines[0]
     assert not output.exists()  # refused before the output was touched, so before phase A
+
+
+# 7. A full disk while shards are written: rc 1 and one line that names it.
+
+
+@pytest.fixture
+def tiny_tmpfs():
+    """Mounts a 4 kB tmpfs on a given directory (root only); unmounted after the test."""
+    mounted = []
+
+    def mount(directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(directory)], capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
+        mounted.append(directory)
+
+    yield mount
+    for directory in mounted:
+        if subprocess.run(["umount", str(directory)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(directory)], capture_output=True)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_full_disk_while_writing_shards_fails_the_run_with_one_line_naming_it(
+    ray_local, tmp_path, tiny_tmpfs
+):
+    warc = article_warc(tmp_path / "articles.warc.gz")
+    output = tmp_path / "out"
+    run_pipeline([str(warc)], output, Config(), report=False, log=lambda m: None)
+    data = RunLayout(output).data
+    tiny_tmpfs(data)  # phase A's and the dedup's files stay where they are; the shards have 4 kB
+    result = subprocess.run(
+        [CLI, "run", str(warc), "--output", str(output), "--resume", "--no-report", "--num-cpus", "2"],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    lines = stderr_lines(result)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert lines[-2].endswith("tagging and writing shards"), lines  # phase C was reached
+    assert lines[-1].startswith("crawlsieve run: failed: OSError:") and "No space left on device" in lines[-1]
+    assert "retr" not in lines[-1], lines[-1]  # not Ray's advice on retries
+    assert all(line.startswith("crawlsieve: ") for line in lines[:-1]), lines  # no Ray line, no traceback
+    assert not [p for p in data.rglob("*") if p.is_file()]  # no half-written temporary file left
