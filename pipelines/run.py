@@ -242,10 +242,12 @@ def _utf8_entrypoint():
 
 
 def init_ray(config: Config) -> None:
-    """Join the configured cluster or start a local Ray; Ray's log lines stay off the terminal
-    (``_ray_logs_to_files``)."""
+    """Join the configured cluster or start a local Ray, which dies with this process
+    (``ray_watchdog``); Ray's log lines stay off the terminal (``_ray_logs_to_files``)."""
     import ray
     from ray.data import DataContext
+
+    from crawlsieve.pipelines.ray_watchdog import dies_with_this_process
 
     logging.getLogger("ray").setLevel(logging.WARNING)
     if not ray.is_initialized():
@@ -259,13 +261,14 @@ def init_ray(config: Config) -> None:
             if address:
                 started = ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
             else:
-                started = ray.init(
-                    num_cpus=config.ray.num_cpus,
-                    object_store_memory=config.ray.object_store_memory,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    logging_level=logging.WARNING,
-                )
+                with dies_with_this_process():
+                    started = ray.init(
+                        num_cpus=config.ray.num_cpus,
+                        object_store_memory=config.ray.object_store_memory,
+                        include_dashboard=False,
+                        log_to_driver=False,
+                        logging_level=logging.WARNING,
+                    )
         _ray_logs_to_files(held, getattr(started, "address_info", {}).get("session_dir"))
     context = DataContext.get_current()
     # On a terminal Ray Data draws progress bars; elsewhere it logs progress, to its file only.

@@ -7,11 +7,15 @@ small for the shards, a SIGKILL of a `crawlsieve run` process.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -23,7 +27,7 @@ from crawlsieve.core.layout import RunLayout
 from crawlsieve.dedup.index import BANDS_DIR, METADATA, subdoc_index_dir, validate_against
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
-from crawlsieve.samples.warcs import html_page
+from crawlsieve.samples.warcs import generate_sample_warcs, html_page
 
 CLI = str(Path(sys.executable).parent / "crawlsieve")
 #: A line every page shares, so that the sub-document unit index holds a unit.
@@ -199,3 +203,83 @@ def test_a_full_disk_while_writing_shards_fails_the_run_with_one_line_naming_it(
     assert "retr" not in lines[-1], lines[-1]  # not Ray's advice on retries
     assert all(line.startswith("crawlsieve: ") for line in lines[:-1]), lines  # no Ray line, no traceback
     assert not [p for p in data.rglob("*") if p.is_file()]  # no half-written temporary file left
+
+
+# 8. The local Ray of a driver killed with SIGKILL does not outlive it.
+
+
+def session_processes(ray_tmp: Path) -> list[psutil.Process]:
+    """The processes of the Ray whose temp dir is ``ray_tmp``: they inherit RAY_TMPDIR from the
+    driver, name the directory on their command line, or write their output into it."""
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if (
+                process.environ().get("RAY_TMPDIR") == str(ray_tmp)
+                or str(ray_tmp) in " ".join(process.cmdline())
+                or any(f.path.startswith(f"{ray_tmp}/") for f in process.open_files())
+            ):
+                found.append(process)
+    return found
+
+
+def _names(processes: list[psutil.Process]) -> list[str]:
+    names = []
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            names.append(f"{process.pid} {' '.join(process.cmdline())[:80]}")
+    return names
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_driver_killed_with_sigkill_takes_its_local_ray_with_it(tmp_path):
+    warcs = generate_sample_warcs(tmp_path / "in", files=2, pages_per_file=10)
+    # Short: Ray's socket paths under it must fit in 107 bytes.
+    ray_tmp = Path(tempfile.mkdtemp(prefix="cs-ray-", dir="/tmp"))
+    stderr = tmp_path / "stderr"
+    with open(stderr, "w") as err:
+        driver = subprocess.Popen(
+            [
+                CLI,
+                "run",
+                *map(str, warcs),
+                "--output",
+                str(tmp_path / "out"),
+                "--num-cpus",
+                "2",
+                "--no-report",
+            ],
+            env=clean_env() | {"RAY_TMPDIR": str(ray_tmp)},
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:  # Ray is up, with the agents that outlived the driver
+            names = " ".join(_names(session_processes(ray_tmp)))
+            if (
+                "to process" in stderr.read_text()
+                and "DashboardAgent" in names
+                and "RuntimeEnvAgent" in names
+            ):
+                break
+            assert driver.poll() is None, stderr.read_text()[-3000:]
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"Ray did not come up: {names}")
+        assert len(session_processes(ray_tmp)) > 4  # the watchdog, GCS, raylet, agents, workers...
+        driver.kill()
+        driver.wait(timeout=30)
+        deadline = time.monotonic() + 30  # generous: without the watchdog, agents lived 60 s and more
+        while session_processes(ray_tmp) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not session_processes(ray_tmp), _names(session_processes(ray_tmp))
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        for process in session_processes(ray_tmp):  # only this test's Ray: it carries our temp dir
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
