@@ -246,6 +246,7 @@ def test_the_report_of_a_materialized_fit_shows_the_fit(run_dir, tmp_path, capsy
     assert '<td>domain=code/language=en</td><td class="n">0.4</td><td>max epochs</td>' in page
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_fit_on_100000_runs_finishes_and_lists_only_the_runs_worth_a_look(run_dir, tmp_path, capsys):
     """Issue 21 #12: 100,000 rows ran past 300 s (a mixture search from every run, and every run
