@@ -50,6 +50,8 @@ SHARE_TOLERANCE = 0.01
 MAX_LOO_RUNS = 40  # beyond this many runs, held-out error is 10-fold instead of leave-one-out
 REGMIX_SAMPLES = 100_000
 REGMIX_TOP = 100
+LISTED_RUNS = 40  # runs printed and recorded one by one; of more, those with the largest errors
+RUN_STARTS = 8  # the best-predicted runs the mixture search starts from, besides natural and uniform
 FORMULA = "L = c + k*exp(sum_j t_j*r_j)"
 
 
@@ -508,7 +510,11 @@ def fit_mixture(
     fitted = np.column_stack([m.predict(experiments.shares, features) for m in models])
     kind, held = held_out(experiments, method, seed)
     natural = available / available.sum() if available.sum() else np.full(len(available), 1 / len(available))
-    starts = np.vstack([natural, np.full(len(cap), 1 / len(cap)), experiments.shares])
+    # The law is convex in the shares, so more starts only guard the solver: a fixed few, never
+    # one per run (a start per run made 100,000 runs take minutes of SLSQP).
+    predicted_runs = mean_loss(models, weights, experiments.shares, features.shape[1])
+    best_runs = experiments.shares[np.argsort(predicted_runs, kind="stable")[:RUN_STARTS]]
+    starts = np.vstack([natural, np.full(len(cap), 1 / len(cap)), best_runs])
     if method == "law":
         shares = best_law_mixture(models, weights, cap, starts)
     else:
@@ -553,6 +559,22 @@ def extrapolation_warnings(fit: MixtureFit) -> list[str]:
     return warnings
 
 
+def listed_runs(fit: MixtureFit) -> tuple[list[int], str]:
+    """The runs shown one by one, and which they are: all up to LISTED_RUNS, else the best run and
+    those with the largest held-out (else fit) error, the ones worth a look; 100,000 rows of
+    numbers would bury them (and took minutes to write as YAML)."""
+    n = len(fit.experiments.runs)
+    if n <= LISTED_RUNS:
+        return list(range(n)), f"all {n} runs"
+    kind = "held-out" if fit.held_out is not None else "fit"
+    predicted = fit.held_out if fit.held_out is not None else fit.fitted
+    error = np.abs(predicted @ fit.weights - fit.observed_mean())
+    worst = np.argsort(-error, kind="stable")[: LISTED_RUNS - 1]
+    return sorted({fit.best_run(), *worst.tolist()}), (
+        f"the best run and the {len(worst)} with the largest {kind} error, of {n:,} runs"
+    )
+
+
 def _rmse(errors: np.ndarray) -> float:
     return float(np.sqrt(np.mean(errors**2)))
 
@@ -564,6 +586,7 @@ def fit_record(fit: MixtureFit) -> dict:
     best = fit.best_run()
     observed, fitted_mean = fit.observed_mean(), fit.fitted @ fit.weights
     held_mean = fit.held_out @ fit.weights if fit.held_out is not None else None
+    listed, which = listed_runs(fit)
     eval_sets = {}
     for e, (name, model) in enumerate(zip(exp.eval_sets, fit.models, strict=True)):
         eval_sets[name] = {
@@ -596,14 +619,15 @@ def fit_record(fit: MixtureFit) -> dict:
             "loss": round(float(observed[best]), 6),
             "fitted": round(float(fitted_mean[best]), 6),
         },
+        "run_errors_listed": which,
         "run_errors": [
             {
-                "run": run,
+                "run": exp.runs[i],
                 "loss": round(float(observed[i]), 6),
                 "fitted": round(float(fitted_mean[i]), 6),
                 "held_out": round(float(held_mean[i]), 6) if held_mean is not None else None,
             }
-            for i, run in enumerate(exp.runs)
+            for i in listed
         ],
     }
 
@@ -642,7 +666,9 @@ def format_fit(fit: MixtureFit, tokens: int) -> str:
             f"{'rmse (held-out)':<{width}}" + "".join(f"{s['held_out_rmse']:>{column}.4f}" for s in sets)
         )
     lines.append("")
-    run_width = max(len("run"), *(len(r) for r in exp.runs)) + 2
+    if len(record["run_errors"]) < len(exp.runs):
+        lines.append(f"runs listed: {record['run_errors_listed']}")
+    run_width = max(len("run"), *(len(r["run"]) for r in record["run_errors"])) + 2
     lines.append(f"{'run':<{run_width}}{'loss':>9}{'fitted':>9}{'held-out':>10}{'error':>9}")
     for row in record["run_errors"]:
         if row["held_out"] is None:

@@ -14,7 +14,9 @@ a new one, and says so in its commit:
     CRAWLSIEVE_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_output_golden.py
 
 Paths and shard names (which hash the input's location) are replaced by file names first, so
-the digests do not depend on where the corpus or the checkout lies.
+the digests do not depend on where the corpus or the checkout lies. The run records an input's
+resolved path (``warc_path``, shard names), so the replacements are made from resolved paths too:
+a ``../shared`` reached through a symbolic link gives the same digests.
 """
 
 from __future__ import annotations
@@ -65,8 +67,9 @@ def column_digests(tables: dict[str, pa.Table], replacements: dict[str, str]) ->
 def test_a_default_corpus_run_reproduces_the_recorded_outputs(ray_local, shared_corpus, tmp_path):
     files = sorted(str(p) for p in (shared_corpus / "warc").glob("*.warc.gz"))
     run_pipeline(files, tmp_path / "out", Config(), report=False, log=lambda message: None)
-    replacements = {shard_name(f): Path(f).name for f in files}
-    replacements[str(shared_corpus)] = "<corpus>"
+    resolved = [str(Path(f).resolve()) for f in files]
+    replacements = {shard_name(f): Path(f).name for f in resolved}
+    replacements[str(shared_corpus.resolve())] = "<corpus>"
     digests = column_digests(canonical_tables(tmp_path / "out"), replacements)
     if os.environ.get("CRAWLSIEVE_UPDATE_GOLDEN") == "1":
         GOLDEN.parent.mkdir(exist_ok=True)

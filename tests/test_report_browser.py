@@ -129,10 +129,14 @@ def open_report(report: Path):
             browser.close()
 
 
-def screenshot(page, name: str) -> Path:
+def screenshot(page, name: str, selector: str | None = None) -> Path:
+    """The whole page, or the element ``selector`` picks."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
+    if selector:
+        page.locator(selector).screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), full_page=True)
     print(f"screenshot: {path}")
     return path
 
@@ -148,6 +152,21 @@ def test_report_of_a_run_renders_every_section_with_charts_and_no_network(sample
         assert page.locator("#accounting.ok").is_visible()
         assert page.locator("section#removed table.reasons tr").count() >= 2
         assert page.locator("section#distributions .distribution").count() >= 2
+        # the funnel per language: drawn, a row per language and one for pages that never got one,
+        # adding up to the pages the funnel counts
+        assert page.locator('section#funnel [data-chart="funnel-language"] svg.main-svg').count() >= 1
+        rows = page.locator('section#funnel table.breakdown[data-column="language"] tr[data-value]')
+        values = rows.evaluate_all("rows => rows.map(row => row.dataset.value)")
+        assert {"en", "(none)"} <= set(values) and values[-1] == "all", values
+        pages = rows.evaluate_all(
+            "rows => rows.map(row => Number(row.cells[1].textContent.replace(/,/g, '')))"
+        )
+        assert (
+            sum(pages[:-1]) == pages[-1] == int(page.locator("#pages b").first.inner_text().replace(",", ""))
+        )
+        assert page.locator("#funnel-language").is_visible()
+        assert "not_response" in page.locator("#not-pages").inner_text()
+        screenshot(page, "report-funnel.png", "section#funnel")
         assert errors == []
         assert requests == [sample_run_report.as_uri()], f"the report made network requests: {requests[1:]}"
         assert screenshot(page, "report.png").stat().st_size > 10_000
