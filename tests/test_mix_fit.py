@@ -283,3 +283,25 @@ def test_a_few_runs_are_all_listed(tmp_path):
     record = mixfit.fit_record(fit)
     assert record["run_errors_listed"] == "all 12 runs"
     assert [row["run"] for row in record["run_errors"]] == experiments.runs
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_regmix_on_100000_runs_learns_from_a_bounded_sample_and_still_chooses_well(run_dir, tmp_path, capsys):
+    """Issue 21 #12 for --method regmix: 22 fits of 300 trees on ~90,000 runs each ran past 7
+    minutes; each fit now learns from a seeded sample of REGMIX_MAX_RUNS runs, and says so."""
+    pytest.importorskip("sklearn")
+    laws = random_laws(["web", "code"], 3, 7)
+    path = experiments_file(tmp_path, laws, runs=100_000, noise=0.002, seed=8)
+    plan_path = tmp_path / "plan.yaml"
+    argv = ["mix", str(run_dir), "--fit", str(path), "--method", "regmix", "--tokens", "5000"]
+    assert cli([*argv, "--max-epochs", "2", "--output", str(plan_path)]) == 0
+    printed = capsys.readouterr().out
+    assert f"each fit learns from a seeded sample of {mixfit.REGMIX_MAX_RUNS:,} runs" in printed
+    fit = yaml.safe_load(plan_path.read_text(encoding="utf-8"))["fit"]
+    assert fit["runs"] == 100_000 and fit["runs_per_fit"] == mixfit.REGMIX_MAX_RUNS
+    shares = np.array([fit["chosen"]["shares"][c] for c in COLUMNS])
+    cap = np.array([0.8, 0.4, 0.4])
+    assert (shares <= cap + 1e-6).all() and shares.sum() == pytest.approx(1)
+    true_loss = float(np.mean([law.loss(shares)[0] for law in laws.values()]))
+    assert true_loss <= grid_optimum(list(laws.values()), cap) * 1.03
