@@ -1,8 +1,9 @@
 """fastText classifiers (the quality classifier and any others) and KenLM perplexity: the expensive
 stages, run last.
 
-Both hold only a model path (stages are pickled to Ray workers); the model loads once per
-worker process through ``core.models``.
+They hold only their config section and a model path (stages are pickled to Ray workers); the
+model loads once per worker process through ``core.models``. Each declares its one rule over its
+score (``filters.base``), as the text filters do.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pyarrow as pa
 from crawlsieve.core.errors import ConfigError
 from crawlsieve.core.models import fasttext_model, kenlm_model
 from crawlsieve.core.stages import with_decisions
+from crawlsieve.filters.base import Judge, Rule, threshold_keys
 from crawlsieve.filters.config import ClassifierConfig, FastTextClassifierEntry, KenlmConfig
 
 QUALITY_SCORE = "quality_score"
@@ -45,58 +47,58 @@ def default_quality_model_path() -> str:
     return str(resources.files("crawlsieve.filters") / "data" / DEFAULT_QUALITY_MODEL)
 
 
-class FastTextClassifierStage:
-    """Adds one float64 score column, the probability of ``label`` under a fastText model, to every
-    row; with ``remove`` it removes rows scoring below ``threshold`` with ``reason``."""
+class ScoreStage(Judge):
+    """A stage that adds one score column to every row and, when it removes, removes rows by its
+    rules over that score (one signal, ``signal``)."""
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        model_path: str,
-        label: str,
-        threshold: float,
-        remove: bool,
-        max_chars: int,
-        column: str,
-        reason: str,
-        config_key: str,
-    ):
-        self.name = name
-        self.model_path = model_path
-        self.label = label
-        self.threshold = threshold
-        self.removes = remove
-        self.max_chars = max_chars
-        self.column = column
-        self.reason = reason
-        self.config_key = config_key
+    signal: str
+    column: str
+    removes: bool
 
-    @classmethod
-    def from_entry(cls, entry: FastTextClassifierEntry) -> FastTextClassifierStage:
-        return cls(
-            name=f"classifier:{entry.name}",
-            model_path=entry.model_path,
-            label=entry.label,
-            threshold=entry.threshold,
-            remove=entry.mode == "remove",
-            max_chars=entry.max_chars,
-            column=classifier_column(entry.name),
-            reason=f"classifier:{entry.name}",
-            config_key=f"filters.classifiers[{entry.name}]",
+    def signal_names(self) -> list[str]:
+        return [self.signal]
+
+    def signal_column(self, signal: str) -> str:
+        return self.column
+
+    def decide(self, batch: pa.Table, values: list[float | None]) -> pa.Table:
+        """``batch`` with the score column and, when the stage removes, its decisions."""
+        batch = batch.append_column(self.column, pa.array(values, type=pa.float64()))
+        if not self.removes:
+            return batch
+        keys = threshold_keys(batch)
+        return with_decisions(
+            batch,
+            removed=[self.reason({self.signal: v}, *key) for v, key in zip(values, keys, strict=True)],
         )
+
+
+class FastTextClassifierStage(ScoreStage):
+    """Adds one float64 score column, the probability of ``label`` under a fastText model, to every
+    row; in ``remove`` mode removes rows scoring below ``threshold`` (reason ``classifier:<name>``)."""
+
+    signal = "score"
+    signal_fields = ("model_path", "label", "max_chars")
+    rules = (Rule(None, ("score",), "below", "threshold", off_at=()),)
+
+    def __init__(self, entry: FastTextClassifierEntry):
+        self.config = entry
+        self.name = f"classifier:{entry.name}"
+        self.model_path = entry.model_path
+        self.label = entry.label
+        self.removes = entry.mode == "remove"
+        self.max_chars = entry.max_chars
+        self.column = classifier_column(entry.name)
+
+    @property
+    def config_key(self) -> str:
+        return f"filters.classifiers[{self.config.name}]"
 
     def check(self) -> None:
         try:
             fasttext_model(self.model_path)
         except ConfigError as error:
             raise ConfigError(f"{self.config_key}: {error}") from None
-
-    def decide(self, scores: list[float | None]) -> list[str | None]:
-        """The removal reason of each score (``None``: kept); also what `refilter` re-decides with."""
-        if not self.removes:
-            return [None] * len(scores)
-        return [self.reason if s is not None and s < self.threshold else None for s in scores]
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         texts = [model_input(t or "", self.max_chars) for t in batch.column("text").to_pylist()]
@@ -109,10 +111,7 @@ class FastTextClassifierStage:
                 failed=[f"{self.name}_error"] * batch.num_rows,
                 error=[str(error)] * batch.num_rows,
             )
-        batch = batch.append_column(self.column, pa.array(scores, type=pa.float64()))
-        if not self.removes:
-            return batch
-        return with_decisions(batch, removed=self.decide(scores))
+        return self.decide(batch, scores)
 
 
 def classifier_column(name: str) -> str:
@@ -123,55 +122,49 @@ class QualityClassifierStage(FastTextClassifierStage):
     """The built-in entry: ``quality_score`` on every row; in drop mode removes rows below
     ``min_score`` (reason ``quality_classifier:score``)."""
 
+    signal_fields = ("model_path", "positive_label", "max_chars")
+    rules = (Rule("score", ("score",), "below", "min_score", off_at=()),)
+    config: ClassifierConfig
+
     def __init__(self, config: ClassifierConfig):
         self.config = config
-        super().__init__(
-            name="quality_classifier",
-            model_path=config.model_path or default_quality_model_path(),
-            label=config.positive_label,
-            threshold=config.min_score,
-            remove=config.mode == "drop",
-            max_chars=config.max_chars,
-            column=QUALITY_SCORE,
-            reason="quality_classifier:score",
-            config_key="filters.quality_classifier",
-        )
+        self.name = "quality_classifier"
+        self.model_path = config.model_path or default_quality_model_path()
+        self.label = config.positive_label
+        self.removes = config.mode == "drop"
+        self.max_chars = config.max_chars
+        self.column = QUALITY_SCORE
+
+    @property
+    def config_key(self) -> str:
+        return "filters.quality_classifier"
 
     def check(self) -> None:
         fasttext_model(self.model_path)
 
 
-class KenlmPerplexityStage:
+class KenlmPerplexityStage(ScoreStage):
     """Adds ``sig_kenlm_perplexity`` (CCNet-style, per whitespace word, lowercased);
     in drop mode removes rows above ``max_perplexity`` (reason ``kenlm:perplexity``)."""
 
     name = "kenlm"
     column = "sig_kenlm_perplexity"
+    signal = "perplexity"
+    signal_fields = ("model_path",)
+    rules = (Rule("perplexity", ("perplexity",), "above", "max_perplexity", off_at=()),)
+    config: KenlmConfig
 
     def __init__(self, config: KenlmConfig):
         self.config = config
+        self.removes = config.mode == "drop"
 
     def check(self) -> None:
         kenlm_model(self.config.model_path)
 
-    @property
-    def removes(self) -> bool:
-        return self.config.mode == "drop"
-
-    def decide(self, values: list[float | None]) -> list[str | None]:
-        """The removal reason of each perplexity (``None``: kept); also what `refilter` re-decides with."""
-        if not self.removes:
-            return [None] * len(values)
-        limit = self.config.max_perplexity
-        return ["kenlm:perplexity" if v is not None and v > limit else None for v in values]
-
     def __call__(self, batch: pa.Table) -> pa.Table:
         model = kenlm_model(self.config.model_path)
-        values = [perplexity(model, text or "") for text in batch.column("text").to_pylist()]
-        batch = batch.append_column(self.column, pa.array(values, type=pa.float64()))
-        if not self.removes:
-            return batch
-        return with_decisions(batch, removed=self.decide(values))
+        texts = batch.column("text").to_pylist()
+        return self.decide(batch, [perplexity(model, text or "") for text in texts])
 
 
 def perplexity(model, text: str) -> float | None:

@@ -9,7 +9,7 @@ datatrove's ``FineWebQualityFilter``), so a run reproduces the field's reference
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, PositiveInt, StringConstraints, field_validator
 
@@ -20,6 +20,17 @@ Mode = Literal["drop", "tag", "off"]
 
 def _mode(default: Mode = "drop") -> Mode:
     return Field(default, description="drop: remove and count the reason; tag: keep, record signals; off.")
+
+
+class FilterSection(Section):
+    """The section of a filter that decides by thresholds (its rules: ``filters.base.Rule``)."""
+
+    def thresholds_for(self, language: str | None, genre: str | None) -> Self:
+        """The settings that judge a document of ``language`` and ``genre``: this section for
+        every language and genre today. Per-language or per-genre tables return a copy with their
+        values here (cached: it is called per document); the filters, `refilter` and the what-if
+        counts all resolve thresholds through it, so they cannot disagree."""
+        return self
 
 
 class UrlFilterConfig(Section):
@@ -36,7 +47,7 @@ class UrlFilterConfig(Section):
     )
 
 
-class RepetitionConfig(Section):
+class RepetitionConfig(FilterSection):
     """Our own: long runs of one character, and lines that are mostly one repeated token."""
 
     mode: Mode = _mode()
@@ -53,7 +64,7 @@ class RepetitionConfig(Section):
     )
 
 
-class CompressionConfig(Section):
+class CompressionConfig(FilterSection):
     """Our own: zlib compression ratio (original/compressed bytes); templated junk compresses too well."""
 
     mode: Mode = _mode()
@@ -65,7 +76,7 @@ class CompressionConfig(Section):
     )
 
 
-class GopherQualityConfig(Section):
+class GopherQualityConfig(FilterSection):
     """Gopher quality rules (Rae et al. 2021) with per-language stop words and word splitting."""
 
     mode: Mode = _mode()
@@ -95,7 +106,7 @@ class GopherQualityConfig(Section):
     )
 
 
-class GopherRepetitionConfig(Section):
+class GopherRepetitionConfig(FilterSection):
     """Gopher repetition rules: duplicate lines/paragraphs, top and duplicated n-gram character fractions."""
 
     mode: Mode = _mode()
@@ -117,7 +128,7 @@ class GopherRepetitionConfig(Section):
     )
 
 
-class C4Config(Section):
+class C4Config(FilterSection):
     """C4 line cleaning and document rules (datatrove's C4QualityFilter; FineWeb's settings by default)."""
 
     mode: Mode = _mode()
@@ -137,7 +148,7 @@ class C4Config(Section):
     filter_policy: bool = Field(True, description="Drop lines about cookies, terms of use, privacy policy.")
 
 
-class FineWebQualityConfig(Section):
+class FineWebQualityConfig(FilterSection):
     """FineWeb's quality filter: line punctuation, short lines, duplicated line characters, list-likeness."""
 
     mode: Mode = _mode()
@@ -151,7 +162,7 @@ class FineWebQualityConfig(Section):
     new_line_ratio: float = Field(0.3, description="Max newlines per word (list_ratio).")
 
 
-class ClassifierConfig(Section):
+class ClassifierConfig(FilterSection):
     """fastText quality classifier; writes quality_score (probability of the positive label) for every row."""
 
     mode: Mode = Field(
@@ -174,7 +185,7 @@ class ClassifierConfig(Section):
     )
 
 
-class FastTextClassifierEntry(Section):
+class FastTextClassifierEntry(FilterSection):
     """One more fastText classifier: writes ``sig_<name>``, its label's probability, for every row.
 
     ``name`` and ``model_path`` have no default: an entry without them means nothing.
@@ -200,7 +211,7 @@ class FastTextClassifierEntry(Section):
     )
 
 
-class KenlmConfig(Section):
+class KenlmConfig(FilterSection):
     """KenLM perplexity (CCNet-style), computed only when a model path is given."""
 
     mode: Mode = Field("tag", description="drop removes documents above max_perplexity; tag records it.")
