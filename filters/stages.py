@@ -81,9 +81,10 @@ class HeuristicFilterStage:
         errors: list[str | None] = [None] * batch.num_rows
         texts = batch.column("text").to_pylist()
         languages = batch.column("language").to_pylist()
-        for row, (text, language) in enumerate(zip(texts, languages, strict=True)):
+        pages = [_column(batch, name) for name in ("url", "title", "anchors")]
+        for row, (text, language, *page) in enumerate(zip(texts, languages, *pages, strict=True)):
             try:
-                removed[row], texts[row] = self._judge(text or "", language, plan, row)
+                removed[row], texts[row] = self._judge(text or "", language, page, plan, row)
             except Exception as error:  # bad input becomes a decision, never an exception
                 failed[row], errors[row] = "filter_error", error_text(error)
         for text_filter, signals in plan:
@@ -95,10 +96,12 @@ class HeuristicFilterStage:
         batch = batch.set_column(text_index, "text", pa.array(texts, type=batch.schema.field("text").type))
         return with_decisions(batch, removed=removed, failed=failed, error=errors)
 
-    def _judge(self, text: str, language: str | None, plan: list, row: int) -> tuple[str | None, str]:
+    def _judge(
+        self, text: str, language: str | None, page: list, plan: list, row: int
+    ) -> tuple[str | None, str]:
         if not text.strip():
             return EMPTY_TEXT, text
-        stats = DocStats(text, rules_for(language, self.config.per_language_rules))
+        stats = DocStats(text, rules_for(language, self.config.per_language_rules), *page)
         reason = None
         for text_filter, columns in plan:
             signals = text_filter.signals(stats)
@@ -113,6 +116,12 @@ class HeuristicFilterStage:
         # classifiers score it, and `refilter` keeps it from the ledger if the thresholds change.
         c4 = next((f for f in self.filters if isinstance(f, C4) and f.mode == "drop"), None)
         return reason, (c4.cleaned_text(stats) if c4 else text)
+
+
+def _column(batch: pa.Table, name: str) -> list:
+    """A column's values, or ``None`` for each row of a batch without it (an older run's documents,
+    a batch built by hand)."""
+    return batch.column(name).to_pylist() if name in batch.column_names else [None] * batch.num_rows
 
 
 class AllSignalsFilters:
