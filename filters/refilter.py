@@ -39,6 +39,7 @@ from crawlsieve.filters.stages import EMPTY_TEXT, HeuristicFilterStage, signal_c
 SIGNAL_FIELDS = {
     "repetition": (),
     "compression": ("min_chars",),
+    "spam": (),
     "fineweb_quality": ("short_line_length",),
     "gopher_repetition": (),
     "gopher_quality": ("alpha_ratio_over_words",),
@@ -254,6 +255,13 @@ def threshold_rules(filters: FiltersConfig) -> list[ThresholdRule]:
             f.repetition.max_token_repeat_line_frac)  # fmt: skip
     if f.compression.mode != "off":
         add("compression", "max_ratio", "ratio", "above", f.compression.max_ratio)
+    if f.spam.mode == "drop":
+        c = f.spam
+        if "gambling_seo" in c.drop:
+            add("spam", "gambling_seo_threshold", "gambling_seo", "above", c.gambling_seo_threshold)
+        for category in ("gambling", "adult", "ads"):
+            if category in c.drop:
+                add("spam", f"{category}_threshold", category, "above", getattr(c, f"{category}_threshold"))
     if f.fineweb_quality.mode != "off":
         c = f.fineweb_quality
         add("fineweb_quality", "line_punct_thr", "line_punct_ratio", "below", c.line_punct_thr)

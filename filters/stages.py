@@ -34,6 +34,7 @@ from crawlsieve.filters.gopher_repetition import GopherRepetition
 from crawlsieve.filters.languages import rules_for
 from crawlsieve.filters.pii import PiiStage
 from crawlsieve.filters.repetition import Repetition
+from crawlsieve.filters.spam import Spam
 from crawlsieve.filters.text_stats import DocStats
 from crawlsieve.filters.url_blocklist import UrlBlocklistStage
 
@@ -42,10 +43,12 @@ EMPTY_TEXT = "filters:empty_text"
 
 
 def text_filters(config: FiltersConfig) -> list[TextFilter]:
-    """The enabled text filters, cheapest first."""
+    """The enabled text filters, cheapest first; spam before the line and word rules, so a spam page
+    is removed (or its signals kept) as spam even where a generic rule would also remove it."""
     candidates: list[TextFilter] = [
         Repetition(config.repetition),
         Compression(config.compression),
+        Spam(config.spam),
         FineWebQuality(config.fineweb_quality),
         GopherRepetition(config.gopher_repetition),
         GopherQuality(config.gopher_quality),

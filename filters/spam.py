@@ -1,0 +1,253 @@
+"""Spam and safety signals: gambling and lottery SEO, adult content, commercial and medical ads.
+
+The terms are our own lists (``data/spam_terms.txt``, Chinese and English, a comment on each
+section), found in one pass over a text by one Aho-Corasick automaton (pyahocorasick), after NFKC
+normalization and lowercasing; terms of ASCII letters match whole words only.
+
+Signals (``sig_spam_<signal>``), from ``spam_signals``:
+
+* ``gambling``, ``adult``, ``ads``: the weighted hits of a category's terms in the title, the URL
+  and the text, per 100 words of the text (at least ``MIN_WORDS``): how much the page is about it.
+* ``gambling_seo``: where gambling brands sit, the mark of the most common Chinese web spam, an
+  ordinary article with a betting brand injected: a brand ending the title (``..._欧宝体育``,
+  ``... | Bet365``) counts 2, one elsewhere in the title or in the URL 1, a sentence that starts with
+  a brand 1 and another mention 0.5 (the text's share at most 4), a brand in the first or the last
+  line 1 each, a link text with a brand 0.5 (at most 2).
+
+Decisions (``SpamConfig``): a page is gambling SEO when its placement score is above
+``gambling_seo_threshold`` while its gambling vocabulary stays at or below ``seo_topic_limit``
+(brands do not count as vocabulary): a real article about a sports lottery, a betting company or
+gambling law names the brand where it belongs *and* speaks of betting, an injected article does not.
+Gambling, adult and ads are flagged above their thresholds. Flagged categories listed in
+``drop`` remove the page (``spam:<category>``); the others tag it: its signals are published and
+the domain tagger weighs the flags (``SpamFlags``) into the domains ``gambling``, ``adult``, ``ads``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from urllib.parse import unquote
+
+import ahocorasick
+
+from crawlsieve.filters.base import Signals, above
+from crawlsieve.filters.config import SpamConfig
+from crawlsieve.filters.text_stats import DocStats
+
+TERMS_FILE = Path(__file__).parent / "data" / "spam_terms.txt"
+KINDS = ("brand", "brand_suffix", "gambling", "adult", "ads")
+DENSITY_KINDS = ("gambling", "adult", "ads")
+#: Words a density is taken over at least, so a page of ten words with one term is not "10%".
+MIN_WORDS = 50
+#: Characters of a brand's own name before a ``brand_suffix`` hit ("欧宝" of "欧宝体育app").
+BRAND_NAME_CHARS = 4
+#: Characters that end a sentence, or separate the parts of a title.
+_SENTENCE_END = frozenset("\n。！？!?；;.…")
+_TITLE_SEPARATORS = frozenset("_-|｜丨–—:：")
+#: What may stand between a sentence's start and its brand: brackets, quotes, marks, spaces.
+_LEADING = re.compile(r"[\s\"'“”‘’「」『』【】\[\]()（）《》<>#*·•\-–—:：,，、]*")
+#: Placement weights (see the module docstring) and caps.
+TITLE_SUFFIX, TITLE_OTHER, IN_URL = 2.0, 1.0, 1.0
+SENTENCE_START, MENTION, EDGE_LINE, ANCHOR = 1.0, 0.5, 1.0, 0.5
+TEXT_CAP, ANCHOR_CAP = 4.0, 2.0
+
+
+@dataclass(frozen=True)
+class Hit:
+    start: int
+    end: int  # exclusive
+    kind: str
+    weight: float
+
+
+def normalized(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def read_terms(path: Path = TERMS_FILE) -> list[tuple[str, str, float]]:
+    """(term, kind, weight) of every term of the file (see its header); raises ``ValueError`` on a
+    malformed section or a term listed twice."""
+    terms: dict[str, tuple[str, float]] = {}
+    kind, weight = None, 0.0
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            name, _, value = line.strip("[]").partition(" ")
+            if name not in KINDS or not value:
+                raise ValueError(f"{path}:{number}: a section is [<{'|'.join(KINDS)}> <weight>]")
+            kind, weight = name, float(value)
+            continue
+        term = normalized(line)
+        if kind is None or term in terms:
+            raise ValueError(f"{path}:{number}: {line!r} is outside a section or listed twice")
+        terms[term] = (kind, weight)
+    return [(term, kind, weight) for term, (kind, weight) in terms.items()]
+
+
+@cache
+def _automaton() -> ahocorasick.Automaton:
+    automaton = ahocorasick.Automaton()
+    for term, kind, weight in read_terms():
+        automaton.add_word(term, (len(term), kind, weight, _word_char(term[0]), _word_char(term[-1])))
+    automaton.make_automaton()
+    return automaton
+
+
+def _word_char(char: str) -> bool:
+    return char.isascii() and char.isalnum()
+
+
+def find_terms(text: str) -> list[Hit]:
+    """The terms in a normalized text, leftmost-longest and not overlapping; a term that starts
+    or ends with an ASCII letter or digit only where the text has no letter or digit beside it."""
+    hits = []
+    for last, (length, kind, weight, word_start, word_end) in _automaton().iter_long(text):
+        start, end = last - length + 1, last + 1
+        if word_start and start > 0 and _word_char(text[start - 1]):
+            continue
+        if word_end and end < len(text) and _word_char(text[end]):
+            continue
+        hits.append(Hit(start, end, kind, weight))
+    return hits
+
+
+def _brand_start(text: str, hit: Hit) -> int:
+    """Where the brand of a hit starts: a ``brand_suffix`` hit's name runs back over up to
+    ``BRAND_NAME_CHARS`` letters or CJK characters."""
+    start = hit.start
+    if hit.kind == "brand_suffix":
+        while start > 0 and hit.start - start < BRAND_NAME_CHARS and text[start - 1].isalnum():
+            start -= 1
+    return start
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    """Nothing but brackets, quotes and marks between the sentence's start and ``start``."""
+    begin = start
+    while begin > 0 and text[begin - 1] not in _SENTENCE_END:
+        begin -= 1
+    return _LEADING.fullmatch(text, begin, start) is not None
+
+
+def _title_score(title: str, brands: list[Hit]) -> float:
+    """2 for a brand ending the title after a separator (``标题_品牌``, ``Title | Brand``), 1 for one
+    elsewhere in it, 0 without."""
+    for hit in brands:
+        before = title[: _brand_start(title, hit)].rstrip()
+        after = title[hit.end :]
+        ends = before and before[-1] in _TITLE_SEPARATORS and not any(c in _TITLE_SEPARATORS for c in after)
+        if ends and len(before.rstrip("".join(_TITLE_SEPARATORS)).strip()) >= 2:
+            return TITLE_SUFFIX
+    return TITLE_OTHER if brands else 0.0
+
+
+def _text_placements(text: str, brands: list[Hit]) -> float:
+    score = 0.0
+    for hit in brands:
+        score += SENTENCE_START if _starts_sentence(text, _brand_start(text, hit)) else MENTION
+    score = min(score, TEXT_CAP)
+    lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]*\S[^\n]*", text)]
+    if lines and brands:
+        for begin, end in {lines[0], lines[-1]}:
+            if any(begin <= hit.start < end for hit in brands):
+                score += EDGE_LINE
+    return score
+
+
+def _brands(hits: list[Hit]) -> list[Hit]:
+    return [hit for hit in hits if hit.kind in ("brand", "brand_suffix")]
+
+
+def _vocabulary(text: str, hits: list[Hit]) -> list[Hit]:
+    """The hits that are not brands nor part of one: a word right after a brand names it
+    ("Bet365 Casino", "Stake Sportsbook"), it does not speak of gambling."""
+    out, brand_end = [], None
+    for hit in hits:
+        if hit.kind in ("brand", "brand_suffix"):
+            brand_end = hit.end
+        elif brand_end is None or text[brand_end : hit.start].strip():
+            out.append(hit)
+    return out
+
+
+def spam_signals(stats: DocStats) -> Signals:
+    """Every signal of the spam filter for one document (see the module docstring)."""
+    text, title = normalized(stats.text), normalized(stats.title)
+    url = normalized(unquote(stats.url))
+    found = {
+        name: (part, find_terms(part)) for name, part in (("text", text), ("title", title), ("url", url))
+    }
+    vocabulary = [hit for value, hits in found.values() for hit in _vocabulary(value, hits)]
+    words = max(len(stats.words), MIN_WORDS)
+    signals: Signals = {}
+    for kind in DENSITY_KINDS:
+        weight = sum(hit.weight for hit in vocabulary if hit.kind == kind)
+        signals[kind] = round(100 * weight / words, 4)
+    anchors = 0.0
+    if stats.anchors:
+        for line in normalized(stats.anchors).split("\n"):
+            if _brands(find_terms(line)):
+                anchors += ANCHOR
+    signals["gambling_seo"] = (
+        _title_score(title, _brands(found["title"][1]))
+        + (IN_URL if _brands(found["url"][1]) else 0.0)
+        + _text_placements(text, _brands(found["text"][1]))
+        + min(anchors, ANCHOR_CAP)
+    )
+    return signals
+
+
+#: The categories in the order a removal reason is chosen.
+CATEGORIES = ("gambling_seo", "adult", "gambling", "ads")
+
+
+def flagged(signals: Signals, config: SpamConfig) -> list[str]:
+    """The categories a document's signals reach, in ``CATEGORIES`` order."""
+    seo = above(signals.get("gambling_seo"), config.gambling_seo_threshold) and not above(
+        signals.get("gambling"), config.seo_topic_limit
+    )
+    reached = {
+        "gambling_seo": seo,
+        **{c: above(signals.get(c), getattr(config, f"{c}_threshold")) for c in DENSITY_KINDS},
+    }
+    return [category for category in CATEGORIES if reached[category]]
+
+
+class Spam:
+    name = "spam"
+
+    def __init__(self, config: SpamConfig):
+        self.config = config
+        self.mode = config.mode
+
+    def signal_names(self) -> list[str]:
+        return [*DENSITY_KINDS, "gambling_seo"]
+
+    def signals(self, stats: DocStats) -> Signals:
+        return spam_signals(stats)
+
+    def reason(self, signals: Signals) -> str | None:
+        return next((c for c in flagged(signals, self.config) if c in self.config.drop), None)
+
+
+class SpamFlags:
+    """The categories a kept document's stored signals reach, for the domain tagger: the pipeline
+    hands it over, so tagging follows the filter's thresholds without importing the filters."""
+
+    def __init__(self, config: SpamConfig):
+        self.config = config
+        self.columns = tuple(f"sig_spam_{name}" for name in Spam(config).signal_names())
+
+    def __call__(self, values: dict[str, float | None]) -> list[str]:
+        return flagged({c.removeprefix("sig_spam_"): values.get(c) for c in self.columns}, self.config)
+
+
+def spam_flags(config: SpamConfig) -> SpamFlags | None:
+    """``SpamFlags`` for a run whose spam filter is on."""
+    return SpamFlags(config) if config.mode != "off" else None
