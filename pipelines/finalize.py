@@ -45,9 +45,11 @@ OUTPUT_COLUMNS = (
 def finalize_stages(config: Config) -> list[Stage]:
     """Cutting repeated lines first, so that tokens and the domain are of the text published."""
     from crawlsieve.dedup.subdoc import subdoc_stages
+    from crawlsieve.filters.spam import spam_flags
     from crawlsieve.tagging import domain
 
-    return [*subdoc_stages(config.dedup.subdoc), *domain.domain_stages(config.domain)]
+    flags = spam_flags(config.filters.spam)
+    return [*subdoc_stages(config.dedup.subdoc), *domain.domain_stages(config.domain, flags)]
 
 
 def decisions_for(output_dir: Path, shard: str) -> pa.Table | None:
