@@ -279,3 +279,5 @@ def test_a_run_removes_gambling_seo_tags_adult_and_ads_and_publishes_the_signals
     assert (betting, lottery, notice) == ("gambling", "news", "government")
     assert "gambling" not in (medical, statins) and "ads" not in (medical, statins)
     assert Counter(domain for domain in data.column("domain").to_pylist())["ads"] >= 1
+    tagged = tmp_path / "out" / "review" / "tagged"
+    assert (tagged / "gambling.jsonl").is_file() and (tagged / "ads.jsonl").is_file()
