@@ -39,7 +39,8 @@ from crawlsieve.filters.config import SpamConfig
 from crawlsieve.filters.text_stats import DocStats
 
 TERMS_FILE = Path(__file__).parent / "data" / "spam_terms.txt"
-KINDS = ("brand", "brand_suffix", "gambling", "adult", "ads")
+KINDS = ("brand", "brand_suffix", "brand_word", "gambling", "adult", "ads")
+BRAND_KINDS = ("brand", "brand_suffix", "brand_word")
 DENSITY_KINDS = ("gambling", "adult", "ads")
 #: Words a density is taken over at least, so a page of ten words with one term is not "10%".
 MIN_WORDS = 50
@@ -50,10 +51,17 @@ _SENTENCE_END = frozenset("\n。！？!?；;.…")
 _TITLE_SEPARATORS = frozenset("_-|｜丨–—:：")
 #: What may stand between a sentence's start and its brand: brackets, quotes, marks, spaces.
 _LEADING = re.compile(r"[\s\"'“”‘’「」『』【】\[\]()（）《》<>#*·•\-–—:：,，、]*")
+#: After a ``brand_word`` that ends a name: at most two more words, then a colon, a dash, a bar,
+#: a closing bracket or the end of the line ("Royal Ace Casino Login: ...").
+_NAME_AFTER = re.compile(r"(?:[ \t]+[a-z0-9]+){0,2}[ \t]*(?:[:：|\-–—\]】)]|\n|$)")
+#: Words of a name a ``brand_word`` ends, before it and after it.
+NAME_WORDS = (1, 3), 4
 #: Placement weights (see the module docstring) and caps.
 TITLE_SUFFIX, TITLE_OTHER, IN_URL = 2.0, 1.0, 1.0
 SENTENCE_START, MENTION, EDGE_LINE, ANCHOR = 1.0, 0.5, 1.0, 0.5
 TEXT_CAP, ANCHOR_CAP = 4.0, 2.0
+#: Characters a title's last part has at most to be a suffix (a name, not a second headline).
+SUFFIX_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,7 @@ def normalized(text: str) -> str:
 def read_terms(path: Path = TERMS_FILE) -> list[tuple[str, str, float]]:
     """(term, kind, weight) of every term of the file (see its header); raises ``ValueError`` on a
     malformed section or a term listed twice."""
-    terms: dict[str, tuple[str, float]] = {}
+    terms: dict[tuple[str, bool], tuple[str, float]] = {}
     kind, weight = None, 0.0
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = line.strip()
@@ -83,17 +91,24 @@ def read_terms(path: Path = TERMS_FILE) -> list[tuple[str, str, float]]:
                 raise ValueError(f"{path}:{number}: a section is [<{'|'.join(KINDS)}> <weight>]")
             kind, weight = name, float(value)
             continue
-        term = normalized(line)
-        if kind is None or term in terms:
+        key = (normalized(line), kind == "brand_word")  # a brand word is also a gambling word
+        if kind is None or key in terms:
             raise ValueError(f"{path}:{number}: {line!r} is outside a section or listed twice")
-        terms[term] = (kind, weight)
-    return [(term, kind, weight) for term, (kind, weight) in terms.items()]
+        terms[key] = (kind, weight)
+    return [(term, kind, weight) for (term, _), (kind, weight) in terms.items()]
+
+
+@cache
+def _brand_words() -> frozenset[str]:
+    return frozenset(term for term, kind, _ in read_terms() if kind == "brand_word")
 
 
 @cache
 def _automaton() -> ahocorasick.Automaton:
     automaton = ahocorasick.Automaton()
     for term, kind, weight in read_terms():
+        if kind == "brand_word":
+            continue
         automaton.add_word(term, (len(term), kind, weight, _word_char(term[0]), _word_char(term[-1])))
     automaton.make_automaton()
     return automaton
@@ -117,6 +132,36 @@ def find_terms(text: str) -> list[Hit]:
     return hits
 
 
+def _named(text: str, hit: Hit) -> Hit:
+    """A gambling word that ends a brand's name ("Royal Ace Casino: ...", "Title | Spin Palace
+    Slots") as a ``brand_word`` hit over the whole name; any other hit as it is. A name is one to
+    three words from the start of its sentence or title part, the word, at most two more words and
+    a colon, a dash, a bracket or the end: "The casino said" names nothing."""
+    if hit.kind != "gambling" or text[hit.start : hit.end] not in _brand_words():
+        return hit
+    after = _NAME_AFTER.match(text, hit.end)
+    begin = hit.start
+    while begin > 0 and text[begin - 1] not in _SENTENCE_END and text[begin - 1] not in _TITLE_SEPARATORS:
+        begin -= 1
+    lead = _LEADING.match(text, begin, hit.start).end()
+    words = text[lead : hit.start].split()
+    (fewest, most), total = NAME_WORDS
+    if (
+        after is None
+        or not fewest <= len(words) <= most
+        or not all(w.isascii() and w.isalnum() for w in words)
+    ):
+        return hit
+    if len(words) + len(after.group().split()) > total:
+        return hit
+    return Hit(lead, hit.end, "brand_word", hit.weight)
+
+
+def _classified(text: str) -> list[Hit]:
+    """The terms of a normalized text, gambling words that end a brand name turned into brands."""
+    return [_named(text, hit) for hit in find_terms(text)]
+
+
 def _brand_start(text: str, hit: Hit) -> int:
     """Where the brand of a hit starts: a ``brand_suffix`` hit's name runs back over up to
     ``BRAND_NAME_CHARS`` letters or CJK characters."""
@@ -136,14 +181,15 @@ def _starts_sentence(text: str, start: int) -> bool:
 
 
 def _title_score(title: str, brands: list[Hit]) -> float:
-    """2 for a brand ending the title after a separator (``标题_品牌``, ``Title | Brand``), 1 for one
-    elsewhere in it, 0 without."""
-    for hit in brands:
-        before = title[: _brand_start(title, hit)].rstrip()
-        after = title[hit.end :]
-        ends = before and before[-1] in _TITLE_SEPARATORS and not any(c in _TITLE_SEPARATORS for c in after)
-        if ends and len(before.rstrip("".join(_TITLE_SEPARATORS)).strip()) >= 2:
-            return TITLE_SUFFIX
+    """2 for a brand in the title's last part, after a separator (``标题_品牌app官网``,
+    ``Title | Brand Casino``), 1 for one elsewhere in it, 0 without. The last part is short: a
+    site's or brand's name, not a headline."""
+    inside = {i for hit in brands for i in range(hit.start, hit.end)}
+    cut = max((i for i, c in enumerate(title) if c in _TITLE_SEPARATORS and i not in inside), default=-1)
+    head = title[:cut].strip().rstrip("".join(_TITLE_SEPARATORS)).strip() if cut >= 0 else ""
+    suffix = len(head) >= 2 and len(title[cut + 1 :].strip()) <= SUFFIX_CHARS
+    if suffix and any(hit.start > cut for hit in brands):
+        return TITLE_SUFFIX
     return TITLE_OTHER if brands else 0.0
 
 
@@ -161,7 +207,7 @@ def _text_placements(text: str, brands: list[Hit]) -> float:
 
 
 def _brands(hits: list[Hit]) -> list[Hit]:
-    return [hit for hit in hits if hit.kind in ("brand", "brand_suffix")]
+    return [hit for hit in hits if hit.kind in BRAND_KINDS]
 
 
 def _vocabulary(text: str, hits: list[Hit]) -> list[Hit]:
@@ -169,7 +215,7 @@ def _vocabulary(text: str, hits: list[Hit]) -> list[Hit]:
     ("Bet365 Casino", "Stake Sportsbook"), it does not speak of gambling."""
     out, brand_end = [], None
     for hit in hits:
-        if hit.kind in ("brand", "brand_suffix"):
+        if hit.kind in BRAND_KINDS:
             brand_end = hit.end
         elif brand_end is None or text[brand_end : hit.start].strip():
             out.append(hit)
@@ -181,7 +227,7 @@ def spam_signals(stats: DocStats) -> Signals:
     text, title = normalized(stats.text), normalized(stats.title)
     url = normalized(unquote(stats.url))
     found = {
-        name: (part, find_terms(part)) for name, part in (("text", text), ("title", title), ("url", url))
+        name: (part, _classified(part)) for name, part in (("text", text), ("title", title), ("url", url))
     }
     vocabulary = [hit for value, hits in found.values() for hit in _vocabulary(value, hits)]
     words = max(len(stats.words), MIN_WORDS)
@@ -192,7 +238,7 @@ def spam_signals(stats: DocStats) -> Signals:
     anchors = 0.0
     if stats.anchors:
         for line in normalized(stats.anchors).split("\n"):
-            if _brands(find_terms(line)):
+            if _brands(_classified(line)):
                 anchors += ANCHOR
     signals["gambling_seo"] = (
         _title_score(title, _brands(found["title"][1]))

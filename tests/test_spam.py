@@ -65,7 +65,9 @@ def stats(text: str, language: str = "zh", url: str = "", title: str = "", ancho
 def test_term_lists_hold_every_kind_in_chinese_and_english_and_no_term_twice():
     terms = read_terms()  # raises on a term listed twice or outside a section
     kinds = Counter(kind for _, kind, _ in terms)
-    assert set(kinds) == set(KINDS) and min(kinds.values()) >= 10, kinds
+    assert set(kinds) == set(KINDS) and min(kinds.values()) >= 4, kinds
+    gambling = {term for term, kind, _ in terms if kind == "gambling"}
+    assert {term for term, kind, _ in terms if kind == "brand_word"} <= gambling
     for kind in ("brand", "gambling", "adult", "ads"):
         words = [term for term, k, _ in terms if k == kind]
         assert any(w.isascii() for w in words) and any(not w.isascii() for w in words), kind
@@ -85,6 +87,19 @@ def test_a_brand_ending_the_title_counts_a_site_name_ending_it_does_not():
     assert spam_signals(stats(body, title="开云体育官网 - 梅西梅开二度"))["gambling_seo"] == 1
     # A brand's generic ending after an unknown name is still a brand.
     assert spam_signals(stats(body, title="梅西梅开二度|星耀体育app下载"))["gambling_seo"] == 2
+
+
+def test_an_english_gambling_word_ending_a_short_name_before_a_colon_or_the_end_is_a_brand():
+    body = "The council met on Tuesday to discuss the budget for the new bridge. " * 10
+
+    def seo(text: str, title: str = "") -> float:
+        return spam_signals(stats(text, "en", title=title))["gambling_seo"]
+
+    assert seo(body, title="Budget talks | Golden Harbor Casino") == 2
+    assert seo("Golden Harbor Casino Login: " + body) == 2  # a led sentence in the first line
+    assert seo("[Harbor Slots] " + body) == 2
+    assert seo("The casino said on Monday that revenue rose. " + body, title="Casino revenue falls - AP") == 0
+    assert seo("Atlantic City casino workers went on strike. " + body) == 0
 
 
 def test_brand_led_sentences_edge_lines_and_link_lists_add_up_and_brand_names_are_not_vocabulary():
@@ -138,15 +153,12 @@ def test_brands_injected_into_real_corpus_articles_are_removed_as_gambling_seo(
     # Every page with a listed brand, in every shape (title, sentences, links, and their mixes).
     assert set(known.values()) == {"spam:gambling_seo"}, known
     assert {label.rsplit(":", 1)[1] for label in known} >= {"title", "sentences", "anchors"}
-    # Brand-shaped names the lists do not hold (星耀体育app, Royal Ace Casino) are caught where a
+    # Brand-shaped names the lists do not hold (星耀体育app, Lucky Spin Casino) are caught where a
     # listed ending names them; an unknown name (宝马会) cannot be.
     unlisted = Counter(
         outcome == "spam:gambling_seo" for label, outcome in results.items() if label not in known
     )
-
-    print(language, "unlisted brands removed:", dict(unlisted))
-    if language == "zh":
-        assert unlisted[True] >= unlisted[False], unlisted
+    assert unlisted[True] >= 3 * unlisted[False], unlisted
 
 
 def test_near_misses_about_lotteries_betting_gambling_law_and_medicine_are_kept(tmp_path):
