@@ -171,15 +171,15 @@ class SpamConfig(Section):
     gambling_seo_threshold: float = Field(
         1.5,
         gt=0,
-        description="Gambling SEO above this brand placement score (sig_spam_gambling_seo: a brand ending "
-        "the title 2, in the title or URL 1, starting a sentence 1, mentioned 0.5, in the first or last line "
-        "1, in a link text 0.5) ...",
+        description="A page is gambling SEO above this brand placement score (sig_spam_gambling_seo: a brand "
+        "ending the title 2, in the title or URL 1, starting a sentence 1, mentioned 0.5, in the first or "
+        "last line 1, in a link text 0.5) while its gambling vocabulary stays within seo_topic_limit.",
     )
     seo_topic_limit: float = Field(
         0.5,
         ge=0,
-        description="... while the page's gambling vocabulary (sig_spam_gambling) is at most this: a real "
-        "article about betting, a lottery or gambling law is dense in it, an injected one is not.",
+        description="Most gambling terms per 100 words (sig_spam_gambling) a gambling SEO page has: a real "
+        "article about betting, a lottery or gambling law is dense in them, an injected one is not.",
     )
     gambling_threshold: float = Field(
         2.0,
