@@ -8,7 +8,8 @@ threads, 39 of them Chinese; ``extraction/ground_truth.jsonl`` gives each page's
 main text, its genre and its script) and prints, per script and genre:
 
 - ``kept``: pages kept by a whole ``crawlsieve run`` (default config, or ``--config``), and the
-  removal reasons of the good pages it removed, each page listed;
+  removal reasons of the good pages it removed, each page listed; the domain tags of the kept pages
+  per script (how many are left as ``other``);
 - ``extraction``: F1 of the pipeline's extraction (its read, HTTP checks and extract stages)
   against the human-marked text: bag of lowercased ``\\w+`` tokens, or of characters for
   Chinese and Japanese (where a "word" is a clause); a page extracted as nothing scores 0;
@@ -112,6 +113,18 @@ def page_outcomes(output: Path) -> dict[str, str]:
     return outcome
 
 
+def kept_domains(output: Path) -> dict[str, str]:
+    """url -> the domain tag of each page a run kept."""
+    from crawlsieve.core.layout import RunLayout
+
+    if not RunLayout(output).data.is_dir():
+        return {}
+    table = pads.dataset(RunLayout(output).data, format="parquet", partitioning="hive").to_table(
+        columns=["url", "domain"]
+    )
+    return {url_key(u): d for u, d in zip(table["url"].to_pylist(), table["domain"].to_pylist(), strict=True)}
+
+
 def kept_section(corpus: Path, truth: dict[str, dict], config, work: Path) -> None:
     stats = run([str(p) for p in sorted((corpus / "warc").glob("*.warc.gz"))], work / "kept", config)
     outcome = page_outcomes(work / "kept")
@@ -133,6 +146,16 @@ def kept_section(corpus: Path, truth: dict[str, dict], config, work: Path) -> No
     for url, case in sorted(truth.items(), key=lambda item: (item[1]["script"], item[1]["genre"], item[0])):
         if outcome.get(url) != "kept":
             print(f"  {case['script']:<8} {case['genre']:<7} {outcome.get(url, 'missing'):<40} {url[:90]}")
+    domains = kept_domains(work / "kept")
+    print("domain tags of the kept pages, by script (other: the share no rule could tag):")
+    for script in sorted({case["script"] for case in truth.values()}):
+        tags = Counter(
+            domains[url] for url, case in truth.items() if case["script"] == script and url in domains
+        )
+        if tags:
+            listed = ", ".join(f"{tag} {n}" for tag, n in tags.most_common())
+            kept = sum(tags.values())
+            print(f"  {script:<9} other {tags['other']} of {kept} ({tags['other'] / kept:.0%}): {listed}")
 
 
 def units(text: str, script: str) -> Counter:

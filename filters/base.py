@@ -58,6 +58,11 @@ class Rule:
     #: has enough): the signal is exact below the threshold only, so what a higher threshold would
     #: remove is not known.
     measured_up_to_threshold: bool = False
+    #: (signal, field): a document whose ``signal`` is above the section's ``field`` breaks nothing
+    #: (spam's gambling SEO spares a page dense in gambling vocabulary: a real article about
+    #: betting); the field's ``off_at`` values turn the exemption off. The exemption is not a
+    #: threshold of its own: the what-if counts scale the rule's threshold, not this one.
+    unless_above: tuple[str, str] | None = None
 
     @property
     def key(self) -> str:
@@ -76,12 +81,22 @@ class Rule:
     def spares_zero(self, section: FilterSection) -> bool:
         return self.spare_zero is not None and bool(getattr(section, self.spare_zero))
 
+    def exemption(self, section: FilterSection) -> float | None:
+        """The limit above which ``unless_above``'s signal spares a document; ``None``: no exemption."""
+        if self.unless_above is None:
+            return None
+        value = getattr(section, self.unless_above[1])
+        return None if value in self.off_at else value
+
     def breaks(self, signals: Signals, section: FilterSection) -> bool:
         """Whether a document's ``signals`` break the rule at ``section``'s threshold."""
         if self.removes == "unmeasured":
             return all(signals[name] is None for name in self.signals)
         limit = self.threshold(section)
         if limit is None:
+            return False
+        exempt = self.exemption(section)
+        if exempt is not None and (signals[self.unless_above[0]] or 0.0) > exempt:
             return False
         spare = self.spares_zero(section)
         above = self.removes == "above"
@@ -94,10 +109,15 @@ class Rule:
         return False
 
     def broken(
-        self, columns: list[pa.ChunkedArray], limits: pa.Array, spare: pa.Array | None
+        self,
+        columns: list[pa.ChunkedArray],
+        limits: pa.Array,
+        spare: pa.Array | None,
+        exempt: pa.ChunkedArray | None = None,
     ) -> pa.ChunkedArray:
         """``breaks`` over columns: per row, whether the row's signals break the rule at its
-        threshold in ``limits`` (null where a signal or the threshold is missing: counted as not)."""
+        threshold in ``limits`` (null where a signal or the threshold is missing: counted as not);
+        ``exempt``: the rows ``unless_above`` spares."""
         compare = pc.greater if self.removes == "above" else pc.less
         masks = []
         for column in columns:
@@ -105,7 +125,8 @@ class Rule:
             if spare is not None:
                 mask = pc.and_kleene(mask, pc.or_kleene(pc.invert(spare), pc.not_equal(column, 0.0)))
             masks.append(mask)
-        return reduce(pc.or_kleene, masks)
+        broken = reduce(pc.or_kleene, masks)
+        return broken if exempt is None else pc.and_kleene(broken, pc.invert(exempt))
 
     def named(self, signals: Signals) -> str | None:
         """The reason a document with ``signals`` that breaks the rule is removed for."""

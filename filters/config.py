@@ -162,6 +162,53 @@ class FineWebQualityConfig(FilterSection):
     new_line_ratio: float = Field(0.3, description="Max newlines per word (list_ratio).")
 
 
+SpamCategory = Literal["gambling_seo", "gambling", "adult", "ads"]
+
+
+class SpamConfig(FilterSection):
+    """Spam and safety signals, Chinese and English (filters/spam.py, our term lists): gambling and
+    lottery SEO, gambling, adult content, commercial and medical ads. Tag first: by default only
+    gambling SEO (a brand injected into an ordinary article) is removed; the rest is tagged."""
+
+    mode: Mode = Field(
+        "drop",
+        description="drop: remove the categories listed in `drop`, tag the others; tag: remove nothing; off.",
+    )
+    drop: list[SpamCategory] = Field(
+        default_factory=lambda: ["gambling_seo"],
+        description="Categories removed in drop mode (spam:<category>); a flagged page of another category "
+        "is kept and tagged (its sig_spam_* columns, the domain gambling, adult or ads).",
+    )
+    gambling_seo_threshold: float = Field(
+        1.5,
+        gt=0,
+        description="A page is gambling SEO above this brand placement score (sig_spam_gambling_seo: a brand "
+        "ending the title 2, in the title or URL 1, starting a sentence 1, mentioned 0.5, in the first or "
+        "last line 1, in a link text 0.5) while its gambling vocabulary stays within seo_topic_limit.",
+    )
+    seo_topic_limit: float = Field(
+        0.5,
+        ge=0,
+        description="Most gambling terms per 100 words (sig_spam_gambling) a gambling SEO page has: a real "
+        "article about betting, a lottery or gambling law is dense in them, an injected one is not.",
+    )
+    gambling_threshold: float = Field(
+        2.0,
+        gt=0,
+        description="Flagged gambling above this many gambling and lottery terms per 100 words "
+        "(title, URL and text; sig_spam_gambling).",
+    )
+    adult_threshold: float = Field(
+        2.0, gt=0, description="Flagged adult above this many adult terms per 100 words (sig_spam_adult)."
+    )
+    ads_threshold: float = Field(
+        2.0,
+        gt=0,
+        description="Flagged ads above this many commercial or medical ad phrases per 100 words "
+        "(sig_spam_ads).",
+    )
+
+
 class ClassifierConfig(FilterSection):
     """fastText quality classifier; writes quality_score (probability of the positive label) for every row."""
 
@@ -311,6 +358,7 @@ class FiltersConfig(Section):
     gopher_repetition: GopherRepetitionConfig = Field(default_factory=GopherRepetitionConfig)
     gopher_quality: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
     c4: C4Config = Field(default_factory=C4Config)
+    spam: SpamConfig = Field(default_factory=SpamConfig)
     quality_classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     classifiers: list[FastTextClassifierEntry] = Field(
         default_factory=list,

@@ -217,10 +217,18 @@ def what_if_counts(docs: pa.Table | None, ledger: pa.Table | None, filters: Filt
             spare = None
             if rule.rule.spare_zero is not None:
                 spare = pa.array([rule.rule.spares_zero(s) for s in resolved], pa.bool_()).take(group_of_row)
+            exempt = None
+            if rule.rule.unless_above is not None:
+                signal = judge.signal_column(rule.rule.unless_above[0])
+                if signal not in table.column_names:
+                    continue
+                spared_above = pa.array([rule.rule.exemption(s) for s in resolved], pa.float64())
+                column = table.column(signal).cast(pa.float64())
+                exempt = pc.fill_null(pc.greater(column, spared_above.take(group_of_row)), False)
             values = [table.column(c).cast(pa.float64()) for c in rule.columns]
             for step in WHAT_IF_STEPS:
                 if rule.known(step):
-                    broken = rule.rule.broken(values, pc.multiply(limits, step), spare)
+                    broken = rule.rule.broken(values, pc.multiply(limits, step), spare, exempt)
                     counts[rule.counter_key(step)] += pc.sum(broken).as_py() or 0
     return counts
 

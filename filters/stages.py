@@ -34,6 +34,7 @@ from crawlsieve.filters.gopher_repetition import GopherRepetition
 from crawlsieve.filters.languages import rules_for
 from crawlsieve.filters.pii import PiiStage
 from crawlsieve.filters.repetition import Repetition
+from crawlsieve.filters.spam import Spam
 from crawlsieve.filters.text_stats import DocStats
 from crawlsieve.filters.url_blocklist import UrlBlocklistStage
 
@@ -42,10 +43,12 @@ EMPTY_TEXT = "filters:empty_text"
 
 
 def text_filters(config: FiltersConfig) -> list[TextFilter]:
-    """The enabled text filters, cheapest first."""
+    """The enabled text filters, cheapest first; spam before the line and word rules, so a spam page
+    is removed (or its signals kept) as spam even where a generic rule would also remove it."""
     candidates: list[TextFilter] = [
         Repetition(config.repetition),
         Compression(config.compression),
+        Spam(config.spam),
         FineWebQuality(config.fineweb_quality),
         GopherRepetition(config.gopher_repetition),
         GopherQuality(config.gopher_quality),
@@ -77,9 +80,10 @@ class HeuristicFilterStage:
         failed: list[str | None] = [None] * batch.num_rows
         errors: list[str | None] = [None] * batch.num_rows
         texts = batch.column("text").to_pylist()
-        for row, (text, key) in enumerate(zip(texts, threshold_keys(batch), strict=True)):
+        pages = [_column(batch, name) for name in ("url", "title", "anchors")]
+        for row, (text, key, *page) in enumerate(zip(texts, threshold_keys(batch), *pages, strict=True)):
             try:
-                removed[row], texts[row] = self._judge(text or "", key, plan, row)
+                removed[row], texts[row] = self._judge(text or "", key, page, plan, row)
             except Exception as error:  # bad input becomes a decision, never an exception
                 failed[row], errors[row] = "filter_error", error_text(error)
         for text_filter, signals in plan:
@@ -92,11 +96,11 @@ class HeuristicFilterStage:
         return with_decisions(batch, removed=removed, failed=failed, error=errors)
 
     def _judge(
-        self, text: str, key: tuple[str | None, str | None], plan: list, row: int
+        self, text: str, key: tuple[str | None, str | None], page: list, plan: list, row: int
     ) -> tuple[str | None, str]:
         if not text.strip():
             return EMPTY_TEXT, text
-        stats = DocStats(text, rules_for(key[0], self.config.per_language_rules))
+        stats = DocStats(text, rules_for(key[0], self.config.per_language_rules), *page)
         reason = None
         for text_filter, columns in plan:
             signals = text_filter.signals(stats)
@@ -111,6 +115,12 @@ class HeuristicFilterStage:
         # classifiers score it, and `refilter` keeps it from the ledger if the thresholds change.
         c4 = next((f for f in self.filters if isinstance(f, C4) and f.removes), None)
         return reason, (c4.cleaned_text(stats) if c4 else text)
+
+
+def _column(batch: pa.Table, name: str) -> list:
+    """A column's values, or ``None`` for each row of a batch without it (an older run's documents,
+    a batch built by hand)."""
+    return batch.column(name).to_pylist() if name in batch.column_names else [None] * batch.num_rows
 
 
 class AllSignalsFilters:

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 from crawlsieve.core.io import read_json, write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.core.stages import DAMAGE_KINDS, NOT_RESPONSE
+from crawlsieve.core.stages import DAMAGE_KINDS, NOT_RESPONSE, SAFETY_TAGS
 from crawlsieve.quality.config import ReportConfig
 from crawlsieve.quality.summaries import NO_VALUE
 
@@ -194,6 +194,7 @@ class ReportBuilder:
             "funnel": self.funnel(),
             "reasons": self.reasons(),
             "text_checks": self.text_checks_section(),
+            "spam": self.spam_section(),
             "distributions": self.distribution_section(),
             "mixture": self.mixture_section(),
             "duplicates": self.duplicates_section(),
@@ -542,6 +543,42 @@ class ReportBuilder:
             "benchmarks": benchmarks,
             "decontamination_mode": (config.get("decontamination") or {}).get("mode", "drop"),
         }
+
+    def spam_section(self) -> dict | None:
+        """Per spam and safety category: documents removed (``spam:<category>``) and kept with its
+        domain tag (mixture.json), with examples of both (review/removed, review/tagged)."""
+        from crawlsieve.quality.review import reason_file_name
+
+        config = ((self.stats.get("config") or {}).get("filters") or {}).get("spam") or {}
+        removed = {k: n for k, n in (self.stats.get("removed") or {}).items() if k.startswith("spam:")}
+        tagged = _totals_by([g for g in self.mixture.get("groups") or [] if isinstance(g, dict)], "domain")
+        if config.get("mode", "off") == "off" and not removed:
+            return None
+        review = RunLayout(self.output_dir).review
+        limit = self.config.examples_per_reason
+        rows = []
+        for category, tag in (("gambling_seo", None), *((t, t) for t in SAFETY_TAGS)):
+            reason = f"spam:{category}"
+            examples = [
+                {**self.example(row, reason), "outcome": "removed"}
+                for row in _read_jsonl_head(review / "removed" / reason_file_name(reason), limit)
+            ]
+            if tag:
+                examples += [
+                    {**self.example(row, reason), "outcome": "kept"}
+                    for row in _read_jsonl_head(review / "tagged" / reason_file_name(tag), limit)
+                ]
+            rows.append(
+                {
+                    "category": category,
+                    "tag": tag or "–",
+                    "removed": _number(removed.get(reason, 0)),
+                    "kept": _number(tagged.get(tag, {}).get("documents", 0)) if tag else "–",
+                    "dropped": category in (config.get("drop") or []) and config.get("mode") == "drop",
+                    "examples": examples,
+                }
+            )
+        return {"mode": config.get("mode", "off"), "drop": config.get("drop") or [], "rows": rows}
 
     def precision_section(self) -> dict | None:
         if not self.precision:

@@ -38,7 +38,8 @@ import pyarrow.compute as pc
 from crawlsieve.core.errors import UsageError
 from crawlsieve.core.io import read_parquet, write_atomically, write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.quality.review import review_row, sample_key
+from crawlsieve.core.stages import SAFETY_TAGS
+from crawlsieve.quality.review import TAGGED, review_row, sample_key
 
 MAGIC = b"CSUM"
 #: Derived column: characters of the document's text.
@@ -440,8 +441,22 @@ def final_summary(
         candidates += [
             ("kept", key, review_row(r, None, None)) for key, r in _bottom_k_records(kept, keys, k)
         ]
+        candidates += _tagged_candidates(kept, keys, k)
     rows = _review_candidates(summary, candidates, k)
     return summary, pa.Table.from_pylist(rows, schema=REVIEW_SCHEMA)
+
+
+def _tagged_candidates(kept: pa.Table, keys: list[int], k: int) -> list[tuple[str, int, dict]]:
+    """Review candidates of the kept documents the spam and safety signals tagged, per tag."""
+    if "domain" not in kept.column_names:
+        return []
+    out, domains = [], kept.column("domain").to_pylist()
+    for tag in SAFETY_TAGS:
+        rows = [i for i, domain in enumerate(domains) if domain == tag]
+        if rows:
+            chosen = _bottom_k_records(kept.take(rows), [keys[i] for i in rows], k)
+            out += [(f"{TAGGED}{tag}", key, review_row(r, None, None)) for key, r in chosen]
+    return out
 
 
 def _ledger_candidates(ledger: pa.Table, k: int) -> list[tuple[str, int, dict]]:

@@ -7,8 +7,12 @@ MinHash signatures), each in a canonical row order. It was recorded at commit 3b
 the performance work of issue 8 (URL-list cache, faster filters, scheduling), and re-recorded once
 for issue 12's C4 fix (sentences counted with the document's language: ``sig_c4_sentences`` of 77
 documents changed, no decision did), and once for issue 14's bands x rows chosen for the verify
-threshold (16 x 8 instead of 9 x 13: only phase A's ``dedup_bands`` changed, no decision did);
-every optimization must reproduce it value for value. A change *meant* to change outputs records
+threshold (16 x 8 instead of 9 x 13: only phase A's ``dedup_bands`` changed, no decision did), and
+once for issue 24's spam filter and domain tags (new columns: ``title`` and ``anchors`` in phase A,
+the four ``sig_spam_*`` signals everywhere; no decision changed, no page is removed or tagged as
+spam, and one row's ``domain`` went from other to news: the German automobilwoche.de article, whose
+``/20211103/`` path is a dated news URL by the rule added for Chinese news systems; no English row
+changed); every optimization must reproduce it value for value. A change *meant* to change outputs records
 a new one, and says so in its commit:
 
     CRAWLSIEVE_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_output_golden.py
