@@ -7,7 +7,10 @@ MinHash signatures), each in a canonical row order. It was recorded at commit 3b
 the performance work of issue 8 (URL-list cache, faster filters, scheduling), and re-recorded once
 for issue 12's C4 fix (sentences counted with the document's language: ``sig_c4_sentences`` of 77
 documents changed, no decision did), and once for issue 14's bands x rows chosen for the verify
-threshold (16 x 8 instead of 9 x 13: only phase A's ``dedup_bands`` changed, no decision did);
+threshold (16 x 8 instead of 9 x 13: only phase A's ``dedup_bands`` changed, no decision did),
+and once for issue 23's text units (the corpus's 1 Chinese and 2 Japanese kept documents: their
+``quality_score``, read as units separated by spaces, and their ``dedup_bands``/``dedup_signature``,
+shingled by characters; no English or other Latin-script row and no decision changed);
 every optimization must reproduce it value for value. A change *meant* to change outputs records
 a new one, and says so in its commit:
 
