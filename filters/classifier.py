@@ -3,7 +3,10 @@ stages, run last.
 
 They hold only their config section and a model path (stages are pickled to Ray workers); the
 model loads once per worker process through ``core.models``. Each declares its one rule over its
-score (``filters.base``), as the text filters do.
+score (``filters.base``), as the text filters do. Both models split their input at spaces, so a
+text in a language written without spaces is given as its units (``core.units``: jieba's words for
+Chinese, characters for Japanese, Thai, ...) separated by spaces; otherwise a Chinese clause would
+be one "word" the model has never seen.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from importlib import resources
 
 import pyarrow as pa
 
+from crawlsieve.core import units
 from crawlsieve.core.errors import ConfigError
 from crawlsieve.core.models import fasttext_model, kenlm_model
 from crawlsieve.core.stages import with_decisions
@@ -24,9 +28,13 @@ QUALITY_SCORE = "quality_score"
 _WHITESPACE = re.compile(r"\s+")
 
 
-def model_input(text: str, max_chars: int) -> str:
-    """What fastText sees: one line (its predict refuses newlines), at most ``max_chars``."""
-    return _WHITESPACE.sub(" ", text[: max_chars * 2]).strip()[:max_chars]
+def model_input(text: str, max_chars: int, language: str | None = None) -> str:
+    """What fastText sees: one line (its predict refuses newlines) of at most ``max_chars`` of the
+    text, in its language's units separated by spaces (``language`` None: as the text's script
+    says, for training texts, which carry no language)."""
+    line = _WHITESPACE.sub(" ", text[: max_chars * 2]).strip()[:max_chars]
+    language = units.language_of(line) if language is None else language
+    return " ".join(units.words(line, language)) if units.unspaced(language) else line
 
 
 def positive_probability(model, texts: list[str], positive_label: str) -> list[float]:
@@ -101,7 +109,10 @@ class FastTextClassifierStage(ScoreStage):
             raise ConfigError(f"{self.config_key}: {error}") from None
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        texts = [model_input(t or "", self.max_chars) for t in batch.column("text").to_pylist()]
+        texts = [
+            model_input(t or "", self.max_chars, language)
+            for t, language in zip(batch.column("text").to_pylist(), _languages(batch), strict=True)
+        ]
         try:
             scores = positive_probability(fasttext_model(self.model_path), texts, self.label)
         except Exception as error:  # a model that fails at run time fails its rows, not the run
@@ -112,6 +123,11 @@ class FastTextClassifierStage(ScoreStage):
                 error=[str(error)] * batch.num_rows,
             )
         return self.decide(batch, scores)
+
+
+def _languages(batch: pa.Table) -> list[str | None]:
+    """Each row's language (None where the batch has none: judged by the text's script)."""
+    return batch["language"].to_pylist() if "language" in batch.column_names else [None] * batch.num_rows
 
 
 def classifier_column(name: str) -> str:
@@ -144,7 +160,7 @@ class QualityClassifierStage(FastTextClassifierStage):
 
 
 class KenlmPerplexityStage(ScoreStage):
-    """Adds ``sig_kenlm_perplexity`` (CCNet-style, per whitespace word, lowercased);
+    """Adds ``sig_kenlm_perplexity`` (CCNet-style, per word of the language's units, lowercased);
     in drop mode removes rows above ``max_perplexity`` (reason ``kenlm:perplexity``)."""
 
     name = "kenlm"
@@ -164,14 +180,21 @@ class KenlmPerplexityStage(ScoreStage):
     def __call__(self, batch: pa.Table) -> pa.Table:
         model = kenlm_model(self.config.model_path)
         texts = batch.column("text").to_pylist()
-        return self.decide(batch, [perplexity(model, text or "") for text in texts])
+        values = [
+            perplexity(model, t or "", language) for t, language in zip(texts, _languages(batch), strict=True)
+        ]
+        return self.decide(batch, values)
 
 
-def perplexity(model, text: str) -> float | None:
-    """10^(-log10 P / words) over the text's lines, as CCNet computes it."""
+def perplexity(model, text: str, language: str | None = None) -> float | None:
+    """10^(-log10 P / words) over the text's lines, as CCNet computes it; each line in the units of
+    ``language`` (None: of the text's script), separated by spaces."""
     log10_prob, words = 0.0, 0
+    language = units.language_of(text) if language is None else language
     for line in text.splitlines():
         line = _WHITESPACE.sub(" ", line.lower()).strip()
+        if units.unspaced(language):
+            line = " ".join(units.words(line, language))
         if line:
             log10_prob += model.score(line, bos=True, eos=True)
             words += len(line.split()) + 1  # + </s>

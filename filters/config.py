@@ -337,7 +337,11 @@ class DecontaminationConfig(Section):
         "empty: every string field.",
     )
     ngram: int = Field(
-        13, ge=3, le=100, description="Words per n-gram (after lowercasing, removing punctuation)."
+        13,
+        ge=3,
+        le=100,
+        description="Words per n-gram (after lowercasing, removing punctuation); words of a language "
+        "written without spaces are its units: jieba's words for Chinese, characters for Japanese, Thai, ...",
     )
 
 
@@ -347,8 +351,9 @@ class FiltersConfig(Section):
     per_language_rules: bool = Field(
         True,
         description=(
-            "Use each language's stop words and word splitting (CJK/Thai by characters or a segmenter); "
-            "false applies the English rules to every language, as datatrove's FineWeb stack does."
+            "Use each language's stop words and word splitting (CJK/Thai by characters or a segmenter, "
+            "core/units.py); false applies the English rules to every language, as datatrove's FineWeb "
+            "stack does."
         ),
     )
     url: UrlFilterConfig = Field(default_factory=UrlFilterConfig)

@@ -12,6 +12,9 @@ once for issue 24's spam filter and domain tags (new columns: ``title`` and ``an
 the four ``sig_spam_*`` signals everywhere; no decision changed, no page is removed or tagged as
 spam, and one row's ``domain`` went from other to news: the German automobilwoche.de article, whose
 ``/20211103/`` path is a dated news URL by the rule added for Chinese news systems; no English row
+changed), and once for issue 23's text units (the corpus's 1 Chinese and 2 Japanese kept documents:
+their ``quality_score``, read as units separated by spaces, and their ``dedup_bands``/
+``dedup_signature``, shingled by characters; no English or other Latin-script row and no decision
 changed); every optimization must reproduce it value for value. A change *meant* to change outputs records
 a new one, and says so in its commit:
 
