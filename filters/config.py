@@ -256,6 +256,41 @@ class FineWebQualityConfig(FilterSection):
     new_line_ratio: float = Field(0.3, description="Max newlines per word (list_ratio).")
 
 
+class ChineseConfig(FilterSection):
+    """Ours: what a Chinese page (zh, yue, wuu) is made of: its Han characters, its template lines."""
+
+    mode: Mode = _mode()
+    min_han_ratio: float | None = Field(
+        0.3,
+        description="Min share of Han characters among a Chinese page's letters (han_ratio); the corpus's "
+        "articles have 0.88-1.0, its forums with code 0.46-1.0.",
+    )
+    max_boilerplate_lines_frac: float | None = Field(
+        0.5, description="Max share of a Chinese page's lines that are site boilerplate (boilerplate_lines)."
+    )
+    max_boilerplate_line_chars: int = Field(
+        64,
+        ge=1,
+        description="A line with a boilerplate phrase (版权所有, 分享到, 上一篇, ...) this long or shorter "
+        "is boilerplate: cut from the text in drop mode; a longer one is a paragraph and stays.",
+    )
+
+
+class EncodingConfig(Section):
+    """Ours: text damaged by decoding, in every language, judged before language identification."""
+
+    mode: Mode = _mode()
+    max_garbled_ratio: float | None = Field(
+        0.01,
+        description="Max share of non-space characters that stand for lost ones: \ufffd (�), □, ■ (garbled).",
+    )
+    max_mojibake_ratio: float | None = Field(
+        0.02,
+        description="Max mojibake per non-space character (ftfy's badness: sequences like 'Ã©' or 'ÖÐÎÄ', "
+        "text decoded with the wrong charset).",
+    )
+
+
 class ClassifierConfig(FilterSection):
     """fastText quality classifier; writes quality_score (probability of the positive label) for every row."""
 
@@ -401,6 +436,8 @@ class FiltersConfig(Section):
     url: UrlFilterConfig = Field(default_factory=UrlFilterConfig)
     repetition: RepetitionConfig = Field(default_factory=RepetitionConfig)
     compression: CompressionConfig = Field(default_factory=CompressionConfig)
+    encoding: EncodingConfig = Field(default_factory=EncodingConfig)
+    chinese: ChineseConfig = Field(default_factory=ChineseConfig)
     fineweb_quality: FineWebQualityConfig = Field(default_factory=FineWebQualityConfig)
     gopher_repetition: GopherRepetitionConfig = Field(default_factory=GopherRepetitionConfig)
     gopher_quality: GopherQualityConfig = Field(default_factory=GopherQualityConfig)

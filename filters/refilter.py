@@ -60,6 +60,10 @@ def check_refilter(old: FiltersConfig, new: FiltersConfig) -> None:
         raise _differs("filters.per_language_rules", "differs from the run's")
     if old.url != new.url:
         raise _differs("filters.url", "differs from the run's (it runs before extraction)")
+    if old.encoding != new.encoding:
+        raise _differs(
+            "filters.encoding", "differs from the run's (it decides before language identification)"
+        )
     if old.decontamination != new.decontamination:
         raise _differs("filters.decontamination", "differs from the run's (it decides before the filters)")
     if old.pii != new.pii:

@@ -29,6 +29,8 @@ from crawlsieve.core.stages import (
 )
 from crawlsieve.filters.base import Judge, TextFilter, threshold_keys
 from crawlsieve.filters.c4 import C4
+from crawlsieve.filters.chinese import Chinese
+from crawlsieve.filters.cjk import to_simplified
 from crawlsieve.filters.classifier import (
     FastTextClassifierStage,
     KenlmPerplexityStage,
@@ -56,6 +58,7 @@ def text_filters(config: FiltersConfig) -> list[TextFilter]:
     candidates: list[TextFilter] = [
         Repetition(config.repetition),
         Compression(config.compression),
+        Chinese(config.chinese),
         FineWebQuality(config.fineweb_quality),
         GopherRepetition(config.gopher_repetition),
         GopherQuality(config.gopher_quality),
@@ -71,7 +74,9 @@ class HeuristicFilterStage:
     a filter that is off for the document's language), sets ``_removed`` to ``<filter>:<rule>``
     for the first drop-mode filter a document breaks (at the thresholds for its language and
     genre, resolved once per batch), and replaces a kept document's text by C4's cleaned lines when
-    C4 drops for it. Counts the documents each language's settings judged (``counters``).
+    C4 drops for it and without the Chinese boilerplate lines when that filter drops. A Traditional
+    Chinese page (``script`` ``Hant``) is measured on its Simplified conversion. Counts the
+    documents each language's settings judged (``counters``).
     """
 
     name = "heuristic_filters"
@@ -89,12 +94,15 @@ class HeuristicFilterStage:
         failed: list[str | None] = [None] * batch.num_rows
         errors: list[str | None] = [None] * batch.num_rows
         texts = batch.column("text").to_pylist()
+        scripts = (
+            batch.column("script").to_pylist() if "script" in batch.column_names else [None] * len(texts)
+        )
         keys = threshold_keys(batch, self.config.per_language_rules)
         sections = {key: [f.config.thresholds_for(*key) for f in self.filters] for key in dict.fromkeys(keys)}
         self.counters.update(language_settings_counts(batch, self.config))
-        for row, (text, key) in enumerate(zip(texts, keys, strict=True)):
+        for row, (text, script, key) in enumerate(zip(texts, scripts, keys, strict=True)):
             try:
-                removed[row], texts[row] = self._judge(text or "", key[0], sections[key], plan, row)
+                removed[row], texts[row] = self._judge(text or "", script, key[0], sections[key], plan, row)
             except Exception as error:  # bad input becomes a decision, never an exception
                 failed[row], errors[row] = "filter_error", error_text(error)
         for text_filter, signals in plan:
@@ -107,12 +115,20 @@ class HeuristicFilterStage:
         return with_decisions(batch, removed=removed, failed=failed, error=errors)
 
     def _judge(
-        self, text: str, language: str | None, sections: list[FilterSection], plan: list, row: int
+        self,
+        text: str,
+        script: str | None,
+        language: str | None,
+        sections: list[FilterSection],
+        plan: list,
+        row: int,
     ) -> tuple[str | None, str]:
         if not text.strip():
             return EMPTY_TEXT, text
-        stats = DocStats(text, rules_for(language, self.config.per_language_rules))
-        reason, cleaner = None, None
+        rules = rules_for(language, self.config.per_language_rules)
+        # A Traditional Chinese page is judged on its Simplified conversion, published as written.
+        stats = DocStats(to_simplified(text), rules, text) if script == "Hant" else DocStats(text, rules)
+        reason, cleaner, cut = None, None, set()
         for (text_filter, columns), section in zip(plan, sections, strict=True):
             if section.mode == "off":  # off for the document's language: not measured
                 continue
@@ -122,13 +138,19 @@ class HeuristicFilterStage:
                 values[row] = None if value is None else float(value)
             if isinstance(text_filter, C4) and text_filter.removes:
                 cleaner = text_filter
+            if isinstance(text_filter, Chinese) and text_filter.cleans and signals["boilerplate_lines"]:
+                cut = text_filter.boilerplate_lines(stats)
             if reason is None and text_filter.removes:
                 reason = text_filter.reason(signals, section)
                 if reason and not self.compute_all:
                     return reason, text
         # With compute_all_signals every document gets the text it would be kept with: the
         # classifiers score it, and `refilter` keeps it from the ledger if the thresholds change.
-        return reason, (cleaner.cleaned_text(stats) if cleaner else text)
+        if cleaner:
+            return reason, cleaner.cleaned_text(stats, cut)
+        if cut:
+            return reason, "\n".join(line for i, line in enumerate(stats.published_lines) if i not in cut)
+        return reason, text
 
 
 def settings_label(filters: FiltersConfig, key: tuple[str | None, str | None]) -> str:
