@@ -30,7 +30,9 @@ def main(args: argparse.Namespace) -> int:
     if args.languages:
         print(languages_table(), end="")
         return 0
-    load_config(args.check)
+    from crawlsieve.filters.stages import filter_stages
+
+    filter_stages(load_config(args.check).filters)  # refuses what only the filters can judge
     print(f"{args.check}: ok")
     return 0
 

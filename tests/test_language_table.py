@@ -184,3 +184,25 @@ def test_which_settings_judged_each_language_is_counted_per_batch_and_merged_for
     settings, others = language_settings(stage.counters + english + Counter({"pii:emails": 3}))
     assert settings["de"] == {"fineweb2:deu_Latn + config": 1, "crawlsieve default": 1}
     assert settings["zh"] == {"fineweb2:cmn_Hani": 1} and others == Counter({"pii:emails": 3})
+
+
+def test_config_lists_the_tuned_languages_and_check_refuses_a_language_value_that_shapes_signals(tmp_path):
+    import subprocess
+    import sys
+
+    def crawlsieve(*args: str) -> subprocess.CompletedProcess:
+        code = "import sys; from crawlsieve.pipelines.cli import main; sys.exit(main())"
+        return subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+        )
+
+    listed = crawlsieve("config", "--languages")
+    assert listed.returncode == 0
+    assert "zh    cmn_Hani" in listed.stdout and "\nen " not in listed.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("filters:\n  fineweb_quality:\n    languages:\n      zh: {short_line_length: 10}\n")
+    refused = crawlsieve("config", "--check", str(bad))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert (
+        refused.stderr.strip().count("\n") == 0 and "short_line_length: shapes the signals" in refused.stderr
+    )
