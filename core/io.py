@@ -1,31 +1,48 @@
-"""Atomic writes: a reader (or a resumed run) never sees half a file.
+"""Atomic writes: a reader (or a resumed run) never sees half a file; and the readers of a run's
+files that a later command (report, review, mix, refilter, --resume) finds damaged.
 
 Each file is written under a hidden temporary name, fsynced, renamed into place, and the rename
 made durable by an fsync of the directory, so a machine crash cannot keep a completion marker
-yet lose the file renamed before it.
+yet lose the file renamed before it. A write that fails (a full disk) leaves no temporary file.
+A file damaged afterwards (a disk, a copy cut short, an edit by hand) is bad input to the command
+that reads it: one line naming it, exit status 2.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from crawlsieve.core.errors import UsageError
+
+
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """A temporary name beside ``path`` for the block to write and fsync; renamed over ``path``
+    when the block succeeds, removed when it fails."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+    _fsync_directory(path.parent)
+
 
 def write_atomically(table: pa.Table, path: Path, **parquet_options) -> None:
     """Write Parquet under a temporary name, fsync, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp, **({"compression": "zstd"} | parquet_options))
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_directory(path.parent)
+    with _replacing(path) as tmp:
+        pq.write_table(table, tmp, **({"compression": "zstd"} | parquet_options))
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -42,22 +59,14 @@ def _fsync_directory(directory: Path) -> None:
         os.close(handle)
 
 
-@contextmanager
+@contextlib.contextmanager
 def atomic_file(path: Path, mode: str = "wb", **open_options) -> Iterator:
-    """A handle on a hidden temporary name that becomes ``path`` (fsynced, renamed, the directory
-    fsynced) when the block ends; removed if the block raises."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, mode, **open_options) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
-    _fsync_directory(path.parent)
+    """A handle on a temporary file that becomes ``path`` (fsynced, renamed: ``_replacing``) when
+    the block ends; for writers that stream (Parquet, token files, gzip)."""
+    with _replacing(path) as tmp, open(tmp, mode, **open_options) as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def write_json_atomically(data: dict, path: Path, sort_keys: bool = True) -> None:
@@ -68,3 +77,39 @@ def write_json_atomically(data: dict, path: Path, sort_keys: bool = True) -> Non
 def write_bytes_atomically(data: bytes, path: Path) -> None:
     with atomic_file(path) as handle:
         handle.write(data)
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object a run wrote; ``UsageError`` naming the file when it cannot be read or is not
+    one (truncated, edited, overwritten)."""
+    try:
+        value = json.loads(Path(path).read_bytes())
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
+    except ValueError as error:  # not JSON, or not UTF-8
+        raise UsageError(f"{path} is damaged: not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{path} is damaged: a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def read_parquet(path: Path, **options) -> pa.Table:
+    """A Parquet file a run wrote (``options`` go to ``pq.read_table``); ``UsageError`` naming the
+    file when it cannot be read."""
+    try:
+        return pq.read_table(path, **options)
+    except (OSError, pa.ArrowException) as error:  # pyarrow raises several kinds for damage
+        raise _damaged_parquet(path, error) from None
+
+
+def read_parquet_schema(path: Path) -> pa.Schema:
+    """The schema of a Parquet file a run wrote; ``UsageError`` naming the file as ``read_parquet``."""
+    try:
+        return pq.read_schema(path)
+    except (OSError, pa.ArrowException) as error:
+        raise _damaged_parquet(path, error) from None
+
+
+def _damaged_parquet(path: Path, error: Exception) -> UsageError:
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return UsageError(f"cannot read Parquet file {path} (damaged?): {first}")

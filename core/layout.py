@@ -20,8 +20,11 @@ The tasks, the dedup step, the driver, the report and the tests all find a run's
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from crawlsieve.core.errors import UsageError
 
 WORK, STATE = "_work", "_state"
 #: A run's products; a fresh (non --resume) run clears them, and nothing else in DIR.
@@ -36,6 +39,35 @@ OUTPUTS = (
     "distributions.json",
     "report.html",
 )
+
+
+def within(path: Path, directory: Path) -> bool:
+    """Whether ``path`` is ``directory`` or lies inside it (resolve both first: links, ``..``)."""
+    return path == directory or directory in path.parents
+
+
+def check_apart(
+    output: Path, flag: str, files: Iterable[tuple[str, str]] = (), runs: Iterable[tuple[str, str]] = ()
+) -> None:
+    """Refuse, before anything is touched, a command whose output would destroy what it reads:
+    an input file (WARC, listing, config, model, benchmark) inside one of the output's run
+    products, or an input run directory (a dedup index, a run to refilter or sample) that the
+    output lies in or holds. ``files`` and ``runs``: (what the user called it, local path)."""
+    out = Path(output).resolve()
+    for name, path in files:
+        resolved = Path(path).resolve()
+        holder = RunLayout(out).output_holding(resolved)
+        if holder is not None:
+            raise UsageError(
+                f"{name} {path} lies in {holder}, which {flag} {out} rewrites: move it out of there first"
+            )
+    for name, path in runs:
+        resolved = Path(path).resolve()
+        if within(resolved, out) or within(out, resolved):
+            inside = "is" if resolved == out else "lies inside" if within(resolved, out) else "holds"
+            raise UsageError(
+                f"{name} {path} {inside} {flag} {out}: choose an output apart from what it reads"
+            )
 
 
 @dataclass(frozen=True)
@@ -82,6 +114,11 @@ class RunLayout:
 
     def outputs(self) -> list[Path]:
         return [self.root / name for name in OUTPUTS]
+
+    def output_holding(self, path: Path) -> Path | None:
+        """The run's product (``OUTPUTS``) that is or holds ``path`` (both resolved), if any: what
+        a fresh run clears and any run rewrites."""
+        return next((output for output in self.outputs() if within(path, output)), None)
 
     # --- work files ---
 

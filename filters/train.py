@@ -176,6 +176,11 @@ def train_classifier(
 def main(args: argparse.Namespace) -> int:
     if not 0 < args.held_out < 1:
         raise UsageError("--held-out must be between 0 and 1")
+    model = Path(args.output).resolve()
+    for flag, patterns in (("--positive", args.positive), ("--negative", args.negative)):
+        for path in (path for pattern in patterns for path in glob.glob(pattern) or [pattern]):
+            if Path(path).resolve() == model:  # read first, then overwritten by the model
+                raise UsageError(f"--output {args.output} would overwrite {flag} {path}")
     metrics = train_classifier(
         read_texts(args.positive),
         read_texts(args.negative),

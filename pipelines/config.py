@@ -12,13 +12,55 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError
 
-from crawlsieve.core.config import Section
+from crawlsieve.core.config import Section, read_yaml
 from crawlsieve.core.errors import ConfigError
 from crawlsieve.core.shards import OutputConfig
 from crawlsieve.dedup.config import DedupConfig
 from crawlsieve.filters.config import FiltersConfig, LanguageConfig
 from crawlsieve.quality.config import ReportConfig
 from crawlsieve.tagging.config import DomainConfig
+
+
+class HttpConfig(Section):
+    """Reading http(s) inputs: retries, backoff and the timeout of every request.
+
+    Sized for Common Crawl (https://data.commoncrawl.org, the default for crawl names): its "503
+    Slow Down" is S3 backpressure that hits every client for minutes at a time, and its advice is
+    to retry politely, no more than once a second, for as long as curl's `--retry 1000
+    --retry-delay 1` would (about 17 minutes). These settings do not shape the output: `--resume`
+    accepts other values.
+    """
+
+    retries: int = Field(
+        20,
+        ge=0,
+        le=1000,
+        description="Retries of a request that failed transiently (a retry_statuses answer, a reset or "
+        "refused connection, a timeout, a body cut short) before the file is given up as unfinished "
+        "(not marked done; --resume reads it again). A body that made progress starts a new count.",
+    )
+    retry_wait_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=3600,
+        description="Wait before the first retry; it doubles with each retry up to retry_max_wait_seconds, "
+        "times a random factor in [0.5, 1] so that throttled workers do not retry together.",
+    )
+    retry_max_wait_seconds: float = Field(
+        60.0, gt=0, le=3600, description="Longest wait between two tries of one request."
+    )
+    timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Longest wait of a request to connect, for its answer or for the next bytes of its "
+        "body; past it, the request fails (and is retried from the last byte received).",
+    )
+    retry_statuses: list[int] = Field(
+        default_factory=lambda: [408, 429, 500, 502, 503, 504],
+        description="HTTP statuses that are retried (add 403 for a rate limiter that answers 403); "
+        "others are not (a file answered 404 is an open_error row).",
+    )
 
 
 class ReadConfig(Section):
@@ -45,6 +87,7 @@ class ReadConfig(Section):
         "https://data.commoncrawl.org/",
         description="Where a crawl name (CC-MAIN-YYYY-WW) and its warc.paths.gz listing are fetched from.",
     )
+    http: HttpConfig = Field(default_factory=HttpConfig)
 
 
 class ExtractConfig(Section):
@@ -124,43 +167,11 @@ def config_from_dict(data: dict[str, Any]) -> Config:
         raise ConfigError(_describe(error)) from None
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """yaml's safe loader, refusing a key given twice in one mapping (a typo would otherwise
-    silently lose to the later value)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen: set = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, list | dict):
-                continue  # unhashable: the schema refuses it by name later
-            if key in seen:
-                raise ConfigError(f"key '{key}' given twice (line {key_node.start_mark.line + 1})")
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
 def load_config(path: str | Path | None) -> Config:
     """Read a YAML config file over the defaults; ``None`` gives the defaults."""
     if path is None:
         return Config()
-    path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read config {path}: {error.strerror or error}") from None
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"config {path} is not UTF-8 text (byte {error.start})") from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
-    except ConfigError as error:
-        raise ConfigError(f"config {path}: {error}") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"config {path} is not valid YAML{where}") from None
-    except RecursionError:
-        raise ConfigError(f"config {path} is nested too deeply to be a crawlsieve config") from None
+    data = read_yaml(path, "config")
     if data is None:
         data = {}
     if not isinstance(data, dict):

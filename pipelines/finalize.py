@@ -7,7 +7,6 @@ Parquet shard. Like phase A it records its completion last.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -32,6 +31,7 @@ OUTPUT_COLUMNS = (
     "domain",
     "language",
     "language_score",
+    "script",
     "quality_score",
     "token_count",
     "dup_cluster_size",
@@ -45,9 +45,11 @@ OUTPUT_COLUMNS = (
 def finalize_stages(config: Config) -> list[Stage]:
     """Cutting repeated lines first, so that tokens and the domain are of the text published."""
     from crawlsieve.dedup.subdoc import subdoc_stages
+    from crawlsieve.filters.spam import spam_flags
     from crawlsieve.tagging import domain
 
-    return [*subdoc_stages(config.dedup.subdoc), *domain.domain_stages(config.domain)]
+    flags = spam_flags(config.filters.spam)
+    return [*subdoc_stages(config.dedup.subdoc), *domain.domain_stages(config.domain, flags)]
 
 
 def decisions_for(output_dir: Path, shard: str) -> pa.Table | None:
@@ -81,12 +83,15 @@ def apply_decisions(docs: pa.Table, decisions: pa.Table | None) -> pa.Table:
 def kept_signal(name: str, config: Config) -> bool:
     """A signal goes into the output when the config lists it, its filter runs in tag mode, or it is
     the score of one of ``filters.classifiers`` (published, like ``quality_score``); sub-document
-    dedup's share cut whenever it runs."""
+    dedup's share cut whenever it runs; the spam filter's whenever it runs (its signals are tags
+    first: what the mixture and the reviewer judge adult, gambling and ads by)."""
     keep = set(config.output.keep_signals)
     keep |= {entry.name for entry in config.filters.classifiers}
     if name in keep or name.removeprefix("sig_") in keep:
         return True
     if name.startswith("sig_dedup_subdoc_") and config.dedup.subdoc.enabled:
+        return True
+    if name.startswith("sig_spam_") and config.filters.spam.mode != "off":
         return True
     tagged = (f for f, section in config.filters if getattr(section, "mode", None) == "tag")
     return any(name.startswith(f"sig_{f}_") for f in tagged)
@@ -122,12 +127,6 @@ def write_cluster_examples(docs: pa.Table | None, shard: str, layout: RunLayout,
         ),
         path,
     )
-
-
-def warc_path_of(output_dir: Path, shard: str) -> str:
-    """The input file of a shard, as phase A recorded it."""
-    marker = RunLayout(output_dir).marker("extract", shard)
-    return json.loads(marker.read_text(encoding="utf-8"))["warc_path"]
 
 
 def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
@@ -167,17 +166,17 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
         written = write_shard(kept, layout.data, shard, config.output)
     with clock.part("finalize:summary"):
         ledger_table = pq.read_table(ledger_path) if decided else None
+        # Phase A's summary, not its marker: an unfinished file has none, yet is finalized too.
+        extract = Summary.read(layout.summary(shard, "extract"))
         summary, review = final_summary(
-            shard, warc_path_of(output_dir, shard), kept, ledger_table, config.report.review_per_reason
+            shard, extract.warc_path, kept, ledger_table, config.report.review_per_reason
         )
-        extract_path, extract_review = layout.summary(shard, "extract"), layout.review_rows(shard, "extract")
+        extract_review = layout.review_rows(shard, "extract")
         cpu = {("finalize:ledger" if k == "ledger" else k): v for k, v in clock.rounded().items()}
         summary.cpu_seconds = cpu
         if docs is not None and docs.num_rows:
             summary.counters.update(stage_counters(stages))
-        summary, review = file_summary(
-            Summary.read(extract_path), _read_or_empty(extract_review), summary, review
-        )
+        summary, review = file_summary(extract, _read_or_empty(extract_review), summary, review)
     write_summary(summary, review, layout.summary(shard, "files"), layout.review_rows(shard, "files"))
     record = {
         "shard": shard,

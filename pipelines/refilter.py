@@ -79,22 +79,65 @@ def check_phase_a_unchanged(old: Config, new: Config) -> None:
             )
 
 
+def check_same_units(source: Path, record: dict, config: Config) -> None:
+    """Refuse a run whose text was cut into other units (``core.units``) when near-dedup is on: the
+    documents refilter keeps newly would get signatures of other shingles than the run's."""
+    from crawlsieve.core import units
+
+    if config.dedup.enabled and config.dedup.near and record.get("units") != units.VERSION:
+        raise UsageError(
+            f"{source} cut text into other units ({record.get('units') or 'units-v1'}, this crawlsieve "
+            f"{units.VERSION}): its dedup signatures would be mixed with new ones; run the pipeline again"
+        )
+
+
 def source_run(source: Path) -> tuple[dict, Config]:
-    """The run record and config of the run to refilter; refuses a directory that holds none."""
+    """The run record and config of the run to refilter. Refuses, naming what is missing, a
+    directory that holds no run or not all of what refilter reads: every input file's phase A
+    marker, and the documents, ledger and summary each marker says it wrote."""
+    from crawlsieve.core.io import read_json
+
     layout = RunLayout(source)
     if not layout.run_record.is_file():
         raise UsageError(f"{source} holds no crawlsieve run")
-    record = json.loads(layout.run_record.read_text(encoding="utf-8"))
+    record = read_json(layout.run_record)
+    if not isinstance(record.get("shards"), dict) or not isinstance(record.get("config"), dict):
+        raise UsageError(f"{layout.run_record} is damaged: it lacks the run's shards or config")
     missing = set(record["shards"]) - {p.stem for p in layout.markers("extract")}
     if missing:
         raise UsageError(
             f"{source}: {len(missing)} input file(s) did not finish phase A; resume the run first"
         )
-    return record, config_from_dict(record["config"])
+    absent = []
+    for shard in sorted(record["shards"]):
+        marker = read_json(layout.marker("extract", shard))
+        wrote = [layout.summary(shard, "extract")]
+        wrote += [layout.docs(shard)] if marker.get("documents_out") else []
+        wrote += [layout.ledger(shard, "extract")] if marker.get("decided") else []
+        absent += [path for path in wrote if not path.is_file()]
+    if absent:
+        raise UsageError(
+            f"{source} is incomplete: {len(absent)} file(s) its phase A wrote are missing "
+            f"(first: {absent[0]}); run it again"
+        )
+    try:
+        return record, config_from_dict(record["config"])
+    except ConfigError as error:
+        raise UsageError(f"{layout.run_record}: the run's config: {error}") from None
 
 
-def refilter_run(source: Path, output_dir: Path, config: Config, *, report: bool = True, log=print) -> dict:
-    """The whole refilter; returns the stats (also written to NEWDIR/stats.json)."""
+def refilter_run(
+    source: Path,
+    output_dir: Path,
+    config: Config,
+    *,
+    report: bool = True,
+    log=print,
+    config_file: str | None = None,
+) -> dict:
+    """The whole refilter; returns the stats (also written to NEWDIR/stats.json). ``config_file``:
+    where ``config`` was read from, which NEWDIR must not hold."""
+    from crawlsieve.core.layout import check_apart
     from crawlsieve.dedup.index import validate_against
     from crawlsieve.filters.refilter import check_refilter
     from crawlsieve.pipelines.finalize import finalize_stages
@@ -103,10 +146,12 @@ def refilter_run(source: Path, output_dir: Path, config: Config, *, report: bool
 
     phases = Phases()
     source, output_dir = source.resolve(), output_dir.resolve()
-    if output_dir == source:
-        raise UsageError("--output must be another directory than the run's")
     record, old = source_run(source)
+    files = [("--config", config_file)] if config_file else []
+    runs = [("DIR", str(source)), *(("dedup.against", path) for path in config.dedup.against)]
+    check_apart(output_dir, "--output", [*files, *config.named_files()], runs)
     check_phase_a_unchanged(old, config)
+    check_same_units(source, record, config)
     check_refilter(old.filters, config.filters)
     for stage in finalize_stages(config):
         if (check := getattr(stage, "check", None)) is not None:
@@ -129,6 +174,7 @@ def _refilter_locked(source, record, old, output_dir, config, stop, phases, *, r
             "shards": shards,
             "config": config.model_dump(mode="json"),
             "version": __version__,
+            "units": record.get("units"),
             "refiltered_from": str(source),
         },
         RunLayout(output_dir).run_record,
@@ -165,7 +211,8 @@ def _read(path: Path) -> pa.Table | None:
 def refilter_shard(shard: str, source: Path, old: Config, config: Config, output_dir: Path) -> dict:
     """Phase A's outputs for one file, from the run's; ``refused``: why it cannot (one line)."""
     from crawlsieve.core.io import write_atomically, write_json_atomically
-    from crawlsieve.filters.refilter import what_if_counts
+    from crawlsieve.core.stages import LANGUAGE_SETTINGS
+    from crawlsieve.filters.refilter import language_settings_counts, what_if_counts
     from crawlsieve.pipelines.shard import CpuClock, _ray_node_id
     from crawlsieve.quality.summaries import Summary, extract_summary, write_summary
 
@@ -191,7 +238,10 @@ def refilter_shard(shard: str, source: Path, old: Config, config: Config, output
             shard, marker["warc_path"], marker["records_read"], docs, ledger, config.report.review_per_reason
         )
         summary.what_if = what_if_counts(docs, ledger, config.filters)
-        summary.counters.update(Summary.read(src.summary(shard, "extract")).counters)
+        # The run's counts, but which settings judged each language is counted anew.
+        counters = Summary.read(src.summary(shard, "extract")).counters
+        summary.counters.update({k: n for k, n in counters.items() if not k.startswith(LANGUAGE_SETTINGS)})
+        summary.counters.update(language_settings_counts(docs, ledger, config.filters))
     summary.cpu_seconds = clock.rounded()
     write_summary(summary, review, dst.summary(shard, "extract"), dst.review_rows(shard, "extract"))
     write_json_atomically(
@@ -325,6 +375,7 @@ def main(args: argparse.Namespace) -> int:
         config,
         report=not args.no_report,
         log=lambda m: print(m, file=sys.stderr),
+        config_file=args.config,
     )
     for line in summary_lines(output_dir.resolve(), stats):
         print(line)

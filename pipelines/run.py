@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import logging
+import logging.handlers
 import os
 import shlex
 import shutil
@@ -25,9 +26,13 @@ from pathlib import Path
 
 from crawlsieve import __version__
 from crawlsieve.core.errors import UsageError
-from crawlsieve.core.layout import RunLayout
+from crawlsieve.core.layout import RunLayout, check_apart
+from crawlsieve.core.stages import UNFINISHED_FILE
 from crawlsieve.pipelines.config import Config, load_config
 from crawlsieve.pipelines.output_lock import OutputLock
+
+#: Ray's driver-side log lines, in the logs folder of its session (/tmp/ray/session_latest/logs).
+RAY_DRIVER_LOG = "crawlsieve-driver.log"
 
 HELP = "Run the pipeline over WARC files (paths, globs, URLs, @lists or a crawl name)."
 
@@ -115,6 +120,21 @@ def check_output_location(output: str) -> Path:
             f"--output {output}: must be a directory on a filesystem every node mounts, not a URL"
         )
     return Path(output.removeprefix("file://"))
+
+
+def check_inputs_apart(
+    output_dir: Path, inputs: list[str], locations: list[str], config: Config, config_file: str | None
+) -> None:
+    """Refuse inputs the run would destroy (``core.layout.check_apart``): WARC files, listings, the
+    config and the files it names inside the output's products, and a dedup index that the output
+    and it lie in one another (the run rewrites DIR/dedup_index, a fresh one after clearing it)."""
+    from crawlsieve.pipelines.inputs import is_remote
+
+    files = [("input", location) for location in locations if not is_remote(location)]
+    files += [("listing", item[1:]) for item in inputs if item.startswith("@") and not is_remote(item[1:])]
+    files += [("--config", config_file)] if config_file else []
+    files += [(key, path) for key, path in config.named_files() if not is_remote(path)]
+    check_apart(output_dir, "--output", files, [("dedup.against", path) for path in config.dedup.against])
 
 
 def check_output(output_dir: Path, resume: bool) -> None:
@@ -238,9 +258,12 @@ def _utf8_entrypoint():
 
 
 def init_ray(config: Config) -> None:
-    """Join the configured cluster or start a local Ray; quiet Ray Data unless on a terminal."""
+    """Join the configured cluster or start a local Ray, which dies with this process
+    (``ray_watchdog``); Ray's log lines stay off the terminal (``_ray_logs_to_files``)."""
     import ray
     from ray.data import DataContext
+
+    from crawlsieve.pipelines.ray_watchdog import dies_with_this_process
 
     logging.getLogger("ray").setLevel(logging.WARNING)
     if not ray.is_initialized():
@@ -249,23 +272,56 @@ def init_ray(config: Config) -> None:
             raise UsageError(
                 "--num-cpus and ray.object_store_memory size a local Ray; not with a cluster address"
             )
+        held = _hold_ray_logs()
         with _utf8_entrypoint():
             if address:
-                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+                started = ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
             else:
-                ray.init(
-                    num_cpus=config.ray.num_cpus,
-                    object_store_memory=config.ray.object_store_memory,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    logging_level=logging.WARNING,
-                )
+                with dies_with_this_process():
+                    started = ray.init(
+                        num_cpus=config.ray.num_cpus,
+                        object_store_memory=config.ray.object_store_memory,
+                        include_dashboard=False,
+                        log_to_driver=False,
+                        logging_level=logging.WARNING,
+                    )
+        _ray_logs_to_files(held, getattr(started, "address_info", {}).get("session_dir"))
     context = DataContext.get_current()
-    # On a terminal Ray Data draws progress bars; elsewhere it logs progress at INFO, which we hide.
+    # On a terminal Ray Data draws progress bars; elsewhere it logs progress, to its file only.
     context.enable_progress_bars = True
     context.print_on_execution_start = False
     context.verbose_stats_logs = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    # A task's own exception, not Ray Data's wrapper of it: the run's one line of failure names it.
+    context.raise_original_map_exception = True
+    data_logger = logging.getLogger("ray.data")
+    data_logger.handlers = [h for h in data_logger.handlers if not _is_console(h)]  # its file stays
+
+
+def _is_console(handler: logging.Handler) -> bool:
+    return isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
+
+
+def _hold_ray_logs() -> logging.handlers.MemoryHandler:
+    """Ray's driver-side log lines (a warning while it starts, a failed task's ERROR), held in
+    memory instead of Ray's terminal handler until its session's folder exists."""
+    held = logging.handlers.MemoryHandler(capacity=1_000, flushLevel=logging.CRITICAL + 1)
+    ray_logger = logging.getLogger("ray")
+    ray_logger.handlers = [held]
+    ray_logger.propagate = False
+    return held
+
+
+def _ray_logs_to_files(held: logging.handlers.MemoryHandler, session_dir: str | None) -> None:
+    """From now on Ray's driver-side lines go to RAY_DRIVER_LOG beside Ray's own logs (nowhere
+    for a ``ray://`` client, which has no session folder here): the terminal is the run's."""
+    if session_dir:
+        target: logging.Handler = logging.FileHandler(Path(session_dir) / "logs" / RAY_DRIVER_LOG)
+        target.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    else:
+        target = logging.NullHandler()
+    held.setTarget(target)
+    held.close()  # writes what it held
+    logging.getLogger("ray").handlers = [target]
 
 
 def _extract_batch(batch, config: Config, output_dir: str):
@@ -341,8 +397,12 @@ def _per_shard(fn, items: list[dict], config: Config, output_dir: Path, **kwargs
 
 
 def _shaping(config: dict) -> dict:
-    """The parts of a config that shape the output; `ray` only says where and how wide it runs."""
-    return {section: values for section, values in config.items() if section != "ray"}
+    """The parts of a config that shape the output; `ray` only says where and how wide it runs,
+    and `read.http` how patiently remote inputs are asked for (a run whose files a throttled server
+    left unfinished may well be resumed with more retries)."""
+    shaping = {section: values for section, values in config.items() if section != "ray"}
+    shaping["read"] = {key: value for key, value in shaping.get("read", {}).items() if key != "http"}
+    return shaping
 
 
 def completed(output_dir: Path, phase: str) -> set[str]:
@@ -358,12 +418,15 @@ def run_pipeline(
     limit: int | None = None,
     report: bool = True,
     log=print,
+    config_file: str | None = None,
 ) -> dict:
-    """The whole run; returns the stats (also written to DIR/stats.json)."""
+    """The whole run; returns the stats (also written to DIR/stats.json). ``config_file``: where
+    ``config`` was read from, which the run must not destroy."""
     from crawlsieve.pipelines.inputs import resolve_inputs
 
     phases = Phases()
-    locations = resolve_inputs(inputs, config.read.crawl_base_url, limit, config.read.storage_options)
+    locations = resolve_inputs(inputs, config.read, limit, log=log)
+    check_inputs_apart(output_dir, inputs, locations, config, config_file)
     validate(config)
     output_dir = output_dir.resolve()
     check_output(output_dir, resume)
@@ -382,7 +445,8 @@ def _run_locked(
     report: bool,
     log,
 ) -> dict:
-    from crawlsieve.core.io import write_json_atomically
+    from crawlsieve.core import units
+    from crawlsieve.core.io import read_json, write_json_atomically
     from crawlsieve.pipelines.inputs import shard_name
 
     if not resume:
@@ -391,13 +455,23 @@ def _run_locked(
     clock = time.monotonic()
     shards = {shard_name(loc): loc for loc in locations}
     if resume:
-        previous = json.loads(RunLayout(output_dir).run_record.read_text(encoding="utf-8"))
-        if sorted(previous["shards"]) != sorted(shards):
+        previous = read_json(RunLayout(output_dir).run_record)
+        if sorted(previous.get("shards") or {}) != sorted(shards):
             raise UsageError("--resume: the inputs differ from the interrupted run's")
-        if _shaping(previous["config"]) != _shaping(config.model_dump(mode="json")):
+        if _shaping(previous.get("config") or {}) != _shaping(config.model_dump(mode="json")):
             raise UsageError("--resume: the config differs from the interrupted run's (other than `ray`)")
+        if (was := previous.get("units") or "units-v1") != units.VERSION:
+            raise UsageError(
+                f"--resume: the interrupted run cut text into other units ({was}, this crawlsieve "
+                f"{units.VERSION}); run it again without --resume"
+            )
     write_json_atomically(
-        {"shards": shards, "config": config.model_dump(mode="json"), "version": __version__},
+        {
+            "shards": shards,
+            "config": config.model_dump(mode="json"),
+            "version": __version__,
+            "units": units.VERSION,
+        },
         RunLayout(output_dir).run_record,
     )
     shutil.rmtree(RunLayout(output_dir).attempts_dir, ignore_errors=True)  # counted per run
@@ -554,6 +628,16 @@ def summary_lines(output_dir: Path, stats: dict) -> list[str]:
     return lines
 
 
+def unfinished_line(stats: dict, hint: str, shown: int = 3) -> str:
+    """The one line of a run that could not read every input: which, and how to go on."""
+    names = [path for path, row in stats["inputs"].items() if UNFINISHED_FILE in row["failed"]]
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return (
+        f"crawlsieve run: {len(names)} input file(s) not finished, the server stopped serving them: "
+        f"{', '.join(names[:shown])}{more}; the other files are done, continue with: {hint}"
+    )
+
+
 def resume_hint(argv: list[str]) -> str:
     """The command that continues this run: the same one, with --resume."""
     args = [a for a in argv if a != "--resume"]
@@ -572,6 +656,7 @@ def main(args: argparse.Namespace) -> int:
             limit=args.limit,
             report=not args.no_report,
             log=lambda m: print(m, file=sys.stderr),
+            config_file=args.config,
         )
     except Interrupted as stop:
         _shutdown_ray()
@@ -583,4 +668,7 @@ def main(args: argparse.Namespace) -> int:
         return stop.exit_status
     for line in summary_lines(output_dir.resolve(), stats):
         print(line)
+    if stats["inputs_unfinished"]:
+        print(unfinished_line(stats, resume_hint(sys.argv[1:])), file=sys.stderr)
+        return 1
     return 0 if stats["accounting_closes"] else 1

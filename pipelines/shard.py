@@ -4,7 +4,9 @@ This module is the one place that does the bookkeeping of the stage contract
 (`pipelines.stages`): after each stage, decided rows go to the file's ledger with the stage
 name, and alive rows go on. What survives is written for the global dedup step. Outputs are
 written under temporary names and renamed, and the completion marker is written last, so a
-file is either completely done (and skipped by --resume) or redone from scratch.
+file is either completely done (and skipped by --resume) or redone from scratch. A file whose
+reading the server cut off (an `unfinished_file` row) gets its outputs, so the run can finish the
+others, but no marker: --resume reads it again.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from crawlsieve.core.stages import (
     ERROR,
     FAILED,
     REMOVED,
+    UNFINISHED_FILE,
     Stage,
     decided_mask,
     error_text,
@@ -42,6 +45,7 @@ LEDGER_KEEP = (
     "url",
     "language",
     "language_score",
+    "script",
     "quality_score",
     DECONTAMINATION_MATCH,
 )
@@ -51,6 +55,7 @@ def per_file_stages(config: Config, layout: RunLayout | None = None) -> list[Sta
     """The stages after reading, in the order they run: cheap checks first. ``layout``: the run's,
     where stages find what the run built for them (the decontamination index)."""
     from crawlsieve.dedup import stages as dedup_stages
+    from crawlsieve.filters.encoding import encoding_stages
     from crawlsieve.filters.language import LanguageStage
     from crawlsieve.filters.stages import (
         decontamination_stages,
@@ -66,6 +71,7 @@ def per_file_stages(config: Config, layout: RunLayout | None = None) -> list[Sta
         *pre_extraction_stages(config.filters),
         *dedup_stages.payload_stages(config.dedup),
         ExtractStage(config.extract),
+        *encoding_stages(config.filters.encoding),
         LanguageStage(config.language),
         *decontamination_stages(
             config.filters.decontamination, layout.decontamination_index if layout else None
@@ -230,7 +236,8 @@ def _ray_node_id() -> str | None:
 
 
 def process_shard(location: str, shard: str, config: Config, output_dir: Path) -> dict:
-    """Phase A for one input file; returns the completion record written to _state/."""
+    """Phase A for one input file; returns the completion record written to _state/ (for an
+    unfinished file, the record it would have: no marker is written)."""
     from crawlsieve.filters.refilter import what_if_counts
     from crawlsieve.pipelines.inputs import display_location
     from crawlsieve.pipelines.warc import read_warc
@@ -285,8 +292,13 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
         "cpu_seconds": summary.cpu_seconds,
         "node_id": _ray_node_id(),
     }
-    write_json_atomically(record, layout.marker("extract", shard))
+    if not _unfinished(ledger_table):
+        write_json_atomically(record, layout.marker("extract", shard))
     return record
+
+
+def _unfinished(ledger: pa.Table | None) -> bool:
+    return ledger is not None and pc.any(pc.equal(ledger.column("failed"), UNFINISHED_FILE)).as_py() is True
 
 
 def worker_lost(location: str, shard: str, output_dir: Path, attempts: int) -> dict:

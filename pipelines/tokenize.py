@@ -59,8 +59,15 @@ import pyarrow.parquet as pq
 
 from crawlsieve import __version__
 from crawlsieve.core.errors import ConfigError, UsageError
-from crawlsieve.core.io import atomic_file, write_bytes_atomically, write_json_atomically
-from crawlsieve.core.layout import RunLayout
+from crawlsieve.core.io import (
+    atomic_file,
+    read_json,
+    read_parquet,
+    read_parquet_schema,
+    write_bytes_atomically,
+    write_json_atomically,
+)
+from crawlsieve.core.layout import RunLayout, check_apart
 from crawlsieve.pipelines.config import Config
 
 HELP = "Tokenize a run (or a sampled mixture) into Megatron-LM or OLMo/Dolma token files with a blend file."
@@ -312,8 +319,7 @@ def expected_tokens(source: Path, plan: dict | None) -> dict[tuple[str, str], fl
 
 def check_output(out: Path, source: Path, resume: bool) -> None:
     layout = TokenizedLayout(out)
-    if out.resolve() == source.resolve():
-        raise UsageError("--output must be another directory than SRC")
+    check_apart(out, "--output", runs=[("SRC", str(source))])
     if out.exists() and not out.is_dir():
         raise UsageError(f"--output {out} exists and is not a directory")
     if resume:
@@ -368,7 +374,7 @@ def prepare(
         planned = {(g["domain"], g["language"]) for g in repeat_by["groups"] if g["epochs"] > 0}
         present &= planned
         if repeat_by.get("rehydrate") and any(
-            "dup_cluster_size" not in pq.read_schema(RunLayout(source).data / files[0]).names
+            "dup_cluster_size" not in read_parquet_schema(RunLayout(source).data / files[0]).names
             for files in shards.values()
         ):
             raise UsageError(
@@ -395,7 +401,7 @@ def prepare(
     )
     check_output(out, source, resume)
     if resume:
-        previous = json.loads(TokenizedLayout(out).record.read_text(encoding="utf-8"))
+        previous = read_json(TokenizedLayout(out).record)
         if previous != job.record():
             raise UsageError(
                 "--resume: SRC, the tokenizer, the plan or the options differ from the interrupted run's"
@@ -408,9 +414,9 @@ def prepare(
 
 def _read_source(job: Job, relative: str) -> pa.Table:
     path = Path(job.source) / "data" / relative
-    names = pq.read_schema(path).names
+    names = read_parquet_schema(path).names
     wanted = ["id", "text", "domain", "language", "dup_cluster_size", "quality_score"]
-    table = pq.read_table(path, columns=[c for c in wanted if c in names])
+    table = read_parquet(path, columns=[c for c in wanted if c in names])
     if "quality_score" not in table.column_names:
         table = table.append_column("quality_score", pa.nulls(table.num_rows, pa.float64()))
     table = table.select(
@@ -799,7 +805,7 @@ def _group_sums(job: Job, out: Path) -> dict[tuple[str, str], dict[str, float]]:
     """Per group: documents, tokens (exact, without end-of-document), bytes, quality sums."""
     sums: dict[tuple[str, str], dict[str, float]] = {}
     for shard in job.shards:
-        marker = json.loads(TokenizedLayout(out).shard_marker(shard).read_text(encoding="utf-8"))
+        marker = read_json(TokenizedLayout(out).shard_marker(shard))
         for name, values in marker["groups"].items():
             into = sums.setdefault(group_of_file(name), dict.fromkeys(_SUMS, 0.0))
             for key in _SUMS:
@@ -822,11 +828,7 @@ def publish(job: Job, weigh_by: dict | None, out: Path, plan_path: str | None) -
             os.replace(layout.staged / name, out / name)
     sums = _group_sums(job, out)
     source_mixture = RunLayout(Path(job.source)).mixture
-    recorded = (
-        json.loads(source_mixture.read_text(encoding="utf-8")).get("config", {})
-        if source_mixture.is_file()
-        else {}
-    )
+    recorded = read_json(source_mixture).get("config", {}) if source_mixture.is_file() else {}
     mixture = write_mixture(out, sums, job.tokenizer, recorded)
     natural = {(g["domain"], g["language"]): g for g in mixture["groups"]}
     planned = {(g["domain"], g["language"]): g for g in (weigh_by or {}).get("groups", [])}

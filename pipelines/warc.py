@@ -3,7 +3,8 @@
 Every record of the file becomes a row, whatever its type, so the accounting can close:
 the HTTP check stage then removes what is not an HTML 200 response. A file that cannot be
 opened is one `open_error` row; a stretch whose compression or framing is broken is one
-`corrupt_warc` row, and reading goes on at the next record after it (``WarcFile``).
+`corrupt_warc` row, and reading goes on at the next record after it (``WarcFile``). A remote
+file the server stops serving (past `read.http`'s retries) ends in one `unfinished_file` row.
 """
 
 from __future__ import annotations
@@ -16,11 +17,21 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import DecompressingBufferedReader
 
-from crawlsieve.core.stages import ERROR, FAILED, NOT_RESPONSE, error_text, unique_id, with_decisions
+from crawlsieve.core.stages import (
+    ERROR,
+    FAILED,
+    NOT_RESPONSE,
+    UNFINISHED_FILE,
+    error_text,
+    unique_id,
+    with_decisions,
+)
 from crawlsieve.pipelines.config import ReadConfig
 from crawlsieve.pipelines.http_payload import PayloadTooLarge, read_payload
 from crawlsieve.pipelines.inputs import display_location, open_location
+from crawlsieve.pipelines.remote import RemoteUnavailable
 
 DUMP_IN_PATH = re.compile(r"(CC-MAIN-\d{4}-\d{2})")
 #: A status line's code; anything else (overflowing numbers, non-ASCII digits) is stored as null.
@@ -49,8 +60,30 @@ RECORD_SCHEMA = pa.schema(
 #: Bytes read at a time while looking for the next record after a damaged one.
 SCAN_BYTES = 1 << 20
 GZIP_MEMBER = b"\x1f\x8b\x08"
-PLAIN_RECORD = b"\nWARC/1."
+#: Not only at a line start: the bytes before a record may be damage without a line end (zeros).
+PLAIN_RECORD = b"WARC/1."
 RECORD_START = re.compile(rb"WARC/1\.[01]\r?\n")
+#: The longest header line read (WARC and HTTP headers, the lines between records). A real one is
+#: a few kB, and the 1 MB lines of tests/test_malformed.py are read; past this bound the stretch is
+#: damage, found in time and memory linear in the bound however long the bytes go on without a
+#: line end.
+MAX_LINE_BYTES = 4 << 20
+
+
+#: A Content-Length past this is no length (a plain file's record would swallow the rest of it).
+MAX_CONTENT_LENGTH = (1 << 63) - 1
+
+
+class LineTooLong(ValueError):
+    """No line end within ``MAX_LINE_BYTES``; ``offset``: where the line starts in a plain file."""
+
+    def __init__(self, offset: int | None):
+        super().__init__(f"no line end within {MAX_LINE_BYTES >> 20} MiB (a header line is short)")
+        self.offset = offset
+
+
+class RecordEndsInsideMember(ValueError):
+    """A record of a gzip-per-record file ended (by its Content-Length) before its gzip member did."""
 
 
 def _parse_date(value: str | None) -> datetime | None:
@@ -82,30 +115,89 @@ def _record_id(header: str | None) -> str | None:
     return header.strip("<>").removeprefix("urn:uuid:")
 
 
+class _BoundedLines(DecompressingBufferedReader):
+    """warcio's reader with a bounded, linear ``readline``.
+
+    warcio's own appends each 16 kB block to the line read so far, so its time grows with the
+    square of a line's length (64 MB without a line end: minutes), and it holds the whole line.
+    This one joins the pieces once and stops at ``MAX_LINE_BYTES``; a caller that asks for a
+    shorter line (a record's remaining length) gets warcio's answer.
+    """
+
+    def readline(self, length=None):
+        if length == 0:
+            return b""
+        asked = length if length is not None and length > 0 else None
+        limit = MAX_LINE_BYTES if asked is None else min(asked, MAX_LINE_BYTES)
+        pieces, size = [], 0
+        while size < limit:
+            self._fillbuff()
+            if self.empty():
+                break
+            piece = self.buff.readline(limit - size)
+            pieces.append(piece)
+            size += len(piece)
+            if piece.endswith(b"\n"):
+                return b"".join(pieces)
+        if size >= MAX_LINE_BYTES and (asked is None or asked > MAX_LINE_BYTES):
+            plain = self.decompressor is None and hasattr(self.stream, "tell")
+            raise LineTooLong(self.stream.tell() - self.rem_length() - size if plain else None)
+        return b"".join(pieces)
+
+
 class _Records(ArchiveIterator):
     """warcio's iterator, made to notice what it would pass over in silence.
 
     A gzip member cut short leaves its decompressor before end-of-stream, and a plain record cut
     short leaves bytes of its Content-Length unread: both set ``truncated``. A `.warc.gz` written
     as one gzip member (valid, just not seekable per record) is read whole instead of refused;
-    its records' offsets are then positions in the decompressed stream (``single_member``).
+    its records' offsets are then positions in the decompressed stream (``single_member``). A
+    record whose Content-Length ends inside its gzip member, with lines that open no record after
+    it, raises ``RecordEndsInsideMember``: the rest of that member is damage, and the next member
+    can be read (warcio would take the file for one member and parse the leftover as a record).
+    Lines are read through ``_BoundedLines``.
     """
 
     truncated = False
     single_member = False
 
+    def __init__(self, fileobj):
+        super().__init__(fileobj)
+        self.start = self.offset
+        self.reader = _BoundedLines(self.fh)
+
     def _raise_invalid_gzip_err(self):
         self.single_member = True
 
+    def _next_record(self, next_line):
+        record = super()._next_record(next_line)
+        if record.length is not None and record.length > MAX_CONTENT_LENGTH:
+            raise OverflowError(f"Content-Length {record.length} does not fit in 64 bits")
+        return record
+
     def read_to_end(self, record=None):
-        super().read_to_end(record)
+        record_offset = self.offset
+        try:
+            super().read_to_end(record)
+        except LineTooLong as error:  # after the record: the long line is where the damage starts
+            self.offset = record_offset if error.offset is None else error.offset
+            raise
         reader = self.reader
-        if reader is not None and reader.decompressor is not None and self.next_line:
-            # The next record starts inside this gzip member: warcio's offsets (compressed bytes
-            # minus buffered decompressed ones) mean nothing here, so count decompressed bytes.
+        if reader is None:
+            return
+        if reader.decompressor is not None and self.next_line and not self.single_member:
+            if not RECORD_START.match(self.next_line):
+                self.offset = record_offset
+                raise RecordEndsInsideMember(
+                    "the record's Content-Length ends inside its gzip member, before lines that "
+                    f"open no record: {self.next_line[:60]!r}"
+                )
             self.single_member = True
+        if self.single_member:
+            # Records inside one gzip member: warcio's offsets (compressed bytes minus buffered
+            # decompressed ones) mean nothing here, so count decompressed bytes.
             buffered = reader.buff_size - reader.buff.tell() if reader.buff else 0
-            self.offset = reader.num_read - buffered - len(self.next_line)
+            self.offset = self.start + reader.num_read - buffered - len(self.next_line or b"")
 
     def close(self):
         decompressor = self.reader.decompressor if self.reader else None
@@ -167,15 +259,30 @@ class WarcFile:
 
     def rows(self) -> Iterator[dict]:
         try:
-            handle = open_location(self.location, self.config.storage_options)
+            handle = open_location(self.location, self.config)
+        except RemoteUnavailable as gone:
+            yield self._unfinished(gone)
+            return
         except Exception as error:
             yield self._damage(0, error_text(error), kind="open_error")
             return
         with handle:
             size = _size(handle)
             start: int | None = 0
-            while start is not None:
-                start = yield from self._stretch(handle, start, size)
+            try:
+                while start is not None:
+                    start = yield from self._stretch(handle, start, size)
+            except RemoteUnavailable as gone:
+                yield self._unfinished(gone)
+
+    def _unfinished(self, gone: RemoteUnavailable) -> dict:
+        """The row of a file the server stopped serving: it ends the file's reading, and the file
+        is not marked done (`pipelines.shard`), so --resume reads it again from the start."""
+        if gone.size is None:
+            unread = f"nothing received after byte {gone.position}"
+        else:
+            unread = f"{gone.size - gone.position} of {gone.size} bytes not received"
+        return self._damage(gone.position, f"{gone}; {unread}", kind=UNFINISHED_FILE)
 
     def _stretch(self, handle, start: int, size: int | None):
         """Rows from ``start`` to the end of the file or the next damage; returns where to go on."""
@@ -215,7 +322,8 @@ class WarcFile:
                 yield self._damage(0, "no WARC records", kind="empty_file")
             return None
         if records.single_member:
-            left = f"; {size - handle.tell()} of {size} bytes unread" if size else ""
+            read_to = _compressed_offset(handle, start, damaged_at - start) if size else None
+            left = f"; {size - read_to} of {size} bytes unread" if read_to is not None else ""
             yield self._damage(damaged_at, f"{error} in a single-gzip-member file{left}", "truncated_file")
             return None
         resume = _next_record_start(handle, max(damaged_at, start) + 1)
@@ -258,6 +366,31 @@ def _size(handle) -> int | None:
         return None
 
 
+def _compressed_offset(handle, start: int, decompressed: int) -> int | None:
+    """The file offset where the gzip data from ``start`` has given ``decompressed`` bytes, or None.
+
+    In a single-member file the damage's offset counts decompressed bytes, and warcio has read
+    the file ahead in blocks: the bytes left unread are counted from here, not from where the
+    handle stands.
+    """
+    try:
+        handle.seek(start)
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        position, pending = start, b""
+        while decompressed > 0:
+            data = pending or handle.read(SCAN_BYTES)
+            if not data:
+                return position
+            decompressed -= len(inflate.decompress(data, decompressed))
+            pending = inflate.unconsumed_tail or inflate.unused_data
+            position += len(data) - len(pending)
+            if inflate.eof:
+                inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return position
+    except Exception:  # a stream that cannot seek, or data that does not inflate: no count
+        return None
+
+
 def _next_record_start(handle, position: int) -> int | None:
     """The offset of the first gzip member or plain record at or after ``position`` that opens
     with a WARC header line, or None. A candidate must decode to ``WARC/1.x``: compressed bytes
@@ -272,7 +405,7 @@ def _next_record_start(handle, position: int) -> int | None:
             chunk = handle.read(SCAN_BYTES)
             at = chunk.find(magic)
             while at != -1:
-                candidate = position + at + (0 if gzipped else 1)
+                candidate = position + at
                 if _opens_a_record(handle, candidate, gzipped):
                     return candidate
                 at = chunk.find(magic, at + 1)

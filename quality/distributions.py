@@ -14,9 +14,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
+from pydantic import ValidationError
 
-from crawlsieve.core.io import write_bytes_atomically
+from crawlsieve.core.errors import UsageError
+from crawlsieve.core.io import read_json, read_parquet, write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.quality.config import ReportConfig
 from crawlsieve.quality.summaries import (
@@ -49,9 +50,15 @@ def report_config(output_dir: Path) -> ReportConfig:
     """The run's report settings, as recorded in stats.json (defaults when absent)."""
     stats_path = RunLayout(output_dir).stats
     if stats_path.is_file():
-        section = json.loads(stats_path.read_text(encoding="utf-8")).get("config", {}).get("report")
+        config = read_json(stats_path).get("config")
+        section = config.get("report") if isinstance(config, dict) else None
         if isinstance(section, dict):
-            return ReportConfig.model_validate(section)
+            try:
+                return ReportConfig.model_validate(section)
+            except ValidationError as error:
+                first = error.errors()[0]
+                key = ".".join(str(part) for part in first["loc"])
+                raise UsageError(f"{stats_path} is damaged: config.report.{key}: {first['msg']}") from None
     return ReportConfig()
 
 
@@ -146,14 +153,14 @@ def duplicates(output_dir: Path, config: ReportConfig) -> dict:
     layout = RunLayout(output_dir)
     facts = {"size_counts": {}, "clusters": []}
     if layout.duplicates.is_file():
-        facts = json.loads(layout.duplicates.read_text(encoding="utf-8"))
+        facts = read_json(layout.duplicates)
     shown = facts["clusters"][: config.duplicate_clusters_shown]
     shards = sorted({m["shard"] for c in shown for m in c["members"]})
     texts: dict[str, dict] = {}
     for shard in shards:
         path = layout.cluster_examples(shard)
         if path.is_file():
-            for row in pq.read_table(path).to_pylist():
+            for row in read_parquet(path).to_pylist():
                 texts[row["id"]] = row
     examples = [
         {

@@ -250,29 +250,31 @@ def rehydrated_groups(data_dir: Path, groups: list[dict], rule: dict[int, float]
     from crawlsieve.core.errors import UsageError
     from crawlsieve.quality.mixture import data_files
 
-    files = data_files(data_dir)
-    dataset = ds.dataset(files, format="parquet")
-    if "dup_cluster_size" not in dataset.schema.names:
-        raise UsageError(f"{REHYDRATE} needs the dup_cluster_size column, which {data_dir}'s shards lack")
     sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for batch in dataset.to_batches(columns=["domain", "language", "token_count", "dup_cluster_size"]):
-        factors = rehydration_factors(batch.column("dup_cluster_size"), rule)
-        tokens = np.asarray(pc.fill_null(batch.column("token_count"), 0).to_numpy(zero_copy_only=False))
-        weighted = pa.table(
-            {
-                "domain": batch.column("domain"),
-                "language": batch.column("language"),
-                "documents": factors,
-                "tokens": factors * tokens,
-            }
-        )
-        by_group = weighted.group_by(["domain", "language"], use_threads=False).aggregate(
-            [("documents", "sum"), ("tokens", "sum")]
-        )
-        for row in by_group.to_pylist():
-            into = sums[(row["domain"], row["language"])]
-            into[0] += row["documents_sum"]
-            into[1] += row["tokens_sum"]
+    try:
+        dataset = ds.dataset(data_files(data_dir), format="parquet")
+        if "dup_cluster_size" not in dataset.schema.names:
+            raise UsageError(f"{REHYDRATE} needs the dup_cluster_size column, which {data_dir}'s shards lack")
+        for batch in dataset.to_batches(columns=["domain", "language", "token_count", "dup_cluster_size"]):
+            factors = rehydration_factors(batch.column("dup_cluster_size"), rule)
+            tokens = np.asarray(pc.fill_null(batch.column("token_count"), 0).to_numpy(zero_copy_only=False))
+            weighted = pa.table(
+                {
+                    "domain": batch.column("domain"),
+                    "language": batch.column("language"),
+                    "documents": factors,
+                    "tokens": factors * tokens,
+                }
+            )
+            by_group = weighted.group_by(["domain", "language"], use_threads=False).aggregate(
+                [("documents", "sum"), ("tokens", "sum")]
+            )
+            for row in by_group.to_pylist():
+                into = sums[(row["domain"], row["language"])]
+                into[0] += row["documents_sum"]
+                into[1] += row["tokens_sum"]
+    except (OSError, pa.ArrowException) as error:
+        raise UsageError(f"{data_dir} holds a damaged Parquet file: {error}") from None
     rehydrated = []
     for group in groups:
         documents, tokens = sums.get((group["domain"], group["language"]), (0.0, 0.0))
@@ -338,15 +340,11 @@ def parse_tokens(value: str) -> int:
 
 def load_target(path: str) -> dict:
     """{language: {code: weight}, domain: {tag: weight}}, keys sanitized like partition values."""
+    from crawlsieve.core.config import read_yaml
     from crawlsieve.core.errors import UsageError
     from crawlsieve.core.shards import partition_value
 
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise UsageError(f"cannot read target {path}: {error.strerror or error}") from None
-    except yaml.YAMLError:
-        raise UsageError(f"target {path} is not valid YAML or JSON") from None
+    data = read_yaml(path, "target")
     if not isinstance(data, dict) or not data:
         raise UsageError(f"target {path} must map 'language' and/or 'domain' to weights")
     unknown = sorted(set(data) - {*TARGET_KEYS, REHYDRATE})
@@ -370,13 +368,23 @@ def load_target(path: str) -> dict:
 
 def load_groups(output_dir: Path) -> tuple[list[dict], dict | None]:
     """The groups of DIR/mixture.json (or computed from DIR/data), and the mixture if there is one."""
+    from crawlsieve.core.errors import UsageError
+    from crawlsieve.core.io import read_json
     from crawlsieve.quality.mixture import group_sums, mixture_groups
 
     path = RunLayout(output_dir).mixture
     if path.is_file():
-        mixture = json.loads(path.read_text(encoding="utf-8"))
-        return mixture["groups"], mixture
-    return mixture_groups(group_sums(RunLayout(output_dir).data)), None
+        mixture = read_json(path)
+        groups = mixture.get("groups")
+        if not isinstance(groups, list) or not all(
+            isinstance(g, dict) and {"domain", "language", "documents", "tokens"} <= set(g) for g in groups
+        ):
+            raise UsageError(f"{path} is damaged: 'groups' is not a list of groups")
+        return groups, mixture
+    try:
+        return mixture_groups(group_sums(RunLayout(output_dir).data)), None
+    except (OSError, pa.ArrowException) as error:
+        raise UsageError(f"{RunLayout(output_dir).data} holds a damaged Parquet file: {error}") from None
 
 
 # --- materializing --------------------------------------------------------------------------
@@ -436,7 +444,7 @@ def materialize(output_dir: Path, plan: dict, out: Path, recorded: dict, seed: i
     import numpy as np
     import pyarrow.dataset as ds
 
-    from crawlsieve.core.errors import ConfigError
+    from crawlsieve.core.errors import ConfigError, UsageError
     from crawlsieve.core.io import write_bytes_atomically
     from crawlsieve.core.shards import OutputConfig, write_shard
     from crawlsieve.quality.mixture import build_mixture, data_files
@@ -449,7 +457,12 @@ def materialize(output_dir: Path, plan: dict, out: Path, recorded: dict, seed: i
     for path in data_files(RunLayout(output_dir).data):
         by_shard[shard_of(path)].append(path)
     for shard, files in sorted(by_shard.items()):
-        table = ds.dataset(files, format="parquet").to_table()
+        try:
+            table = ds.dataset(files, format="parquet").to_table()
+        except (OSError, pa.ArrowException) as error:
+            raise UsageError(
+                f"cannot read the Parquet files of shard {shard} under {output_dir}: {error}"
+            ) from None
         copies = document_copies(table, plan, seed)
         indices = np.repeat(np.arange(table.num_rows), copies)
         write_shard(with_epochs(table.take(indices), copies), RunLayout(out).data, shard, output)
@@ -498,14 +511,10 @@ def load_plan(path: Path) -> dict:
     """A plan written by `mix --output` (or `--materialize`'s plan.json), checked enough to sample by:
     every group has its domain, language, epochs, target tokens and weight; a rehydrate rule is
     parsed. Refused with one line otherwise."""
+    from crawlsieve.core.config import read_yaml
     from crawlsieve.core.errors import UsageError
 
-    try:
-        plan = yaml.safe_load(Path(path).read_text(encoding="utf-8"))  # JSON is YAML too
-    except OSError as error:
-        raise UsageError(f"cannot read plan {path}: {error.strerror or error}") from None
-    except yaml.YAMLError:
-        raise UsageError(f"plan {path} is not valid YAML or JSON") from None
+    plan = read_yaml(path, "plan")  # JSON is YAML too
     groups = plan.get("groups") if isinstance(plan, dict) else None
     if not isinstance(groups, list) or not groups:
         raise UsageError(f"plan {path} has no groups (write one with `crawlsieve mix --output`)")
@@ -544,12 +553,32 @@ def fitted_plan(args: argparse.Namespace, output_dir: Path, groups: list[dict], 
     return plan_for_shares(groups, shares, tokens, args.max_epochs, warnings, fit=mixfit.fit_record(fit))
 
 
+def check_outputs_apart(args: argparse.Namespace, output_dir: Path) -> None:
+    """Refuse outputs that would overwrite what the command reads: a plan file over DIR's files or
+    over the target or experiments file, a sample (``--materialize``) in or around DIR."""
+    from crawlsieve.core.errors import UsageError
+    from crawlsieve.core.layout import check_apart
+
+    inputs = [(flag, path) for flag, path in (("--target", args.target), ("--fit", args.fit)) if path]
+    if args.output:
+        plan = Path(args.output).resolve()
+        holder = RunLayout(output_dir.resolve()).output_holding(plan)
+        if holder is not None:
+            raise UsageError(f"--output {args.output} would overwrite {holder}, which DIR's run wrote")
+        for flag, path in inputs:
+            if Path(path).resolve() == plan:
+                raise UsageError(f"--output {args.output} would overwrite {flag} {path}")
+    if args.materialize:
+        check_apart(Path(args.materialize), "--materialize", inputs, [("DIR", str(output_dir))])
+
+
 def main(args: argparse.Namespace) -> int:
     from crawlsieve.core.errors import UsageError
 
     output_dir = Path(args.dir)
     if not RunLayout(output_dir).data.is_dir():
         raise UsageError(f"{output_dir} has no data/ directory (run `crawlsieve run` first)")
+    check_outputs_apart(args, output_dir)
     if args.max_epochs <= 0:
         raise UsageError("--max-epochs must be positive")
     if args.fit is None and (args.method or args.eval_weights):
@@ -576,8 +605,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"plan written to {args.output}")
     if args.materialize:
         out = Path(args.materialize)
-        if out.resolve() == output_dir.resolve():
-            raise UsageError("--materialize must be a different directory from DIR")
         recorded = (mixture or {}).get("config")
         recorded = recorded if isinstance(recorded, dict) else {}
         written = materialize(output_dir, plan, out, recorded, args.seed)

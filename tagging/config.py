@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from crawlsieve.core.config import Section
+from crawlsieve.core.config import NAMES_FILES, Section
 
 
 class DomainConfig(Section):
@@ -18,6 +18,7 @@ class DomainConfig(Section):
             "A fastText topic model whose labels are domain tags (__label__news, ...); "
             "default: the URL rules and content signals alone."
         ),
+        json_schema_extra=NAMES_FILES,
     )
     topic_model_mode: Literal["complement", "replace"] = Field(
         "complement",
@@ -38,4 +39,5 @@ class DomainConfig(Section):
             "A Hugging Face `tokenizers` tokenizer.json used to count tokens; "
             "default: an estimate (mixture.json says tokens_estimated: true)."
         ),
+        json_schema_extra=NAMES_FILES,
     )

@@ -5,11 +5,13 @@ from __future__ import annotations
 import glob
 import http.server
 import importlib.util
+import json
 import os
 import shutil
 import socket
 import ssl
 import subprocess
+import tempfile
 import threading
 from pathlib import Path
 
@@ -25,6 +27,17 @@ def shared_corpus() -> Path:
     if not (SHARED_CORPUS / "warc").is_dir():
         pytest.skip(f"no shared corpus at {SHARED_CORPUS} (set CRAWLSIEVE_SHARED_CORPUS)")
     return SHARED_CORPUS
+
+
+@pytest.fixture(scope="session")
+def chinese_pages(shared_corpus) -> list[dict]:
+    """The Chinese pages of ../shared/corpus/multilingual (articles and forums): each page's url,
+    human-marked main ``text`` and ``genre``."""
+    path = shared_corpus / "multilingual" / "extraction" / "ground_truth.jsonl"
+    if not path.is_file():
+        pytest.skip(f"no multilingual corpus at {path.parent.parent}")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [row for row in rows if row["script"] == "zh"]
 
 
 @pytest.fixture(scope="session")
@@ -70,16 +83,19 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def https_server(tmp_path_factory):
-    """An HTTPS file server on 127.0.0.1 with a self-signed certificate the session trusts.
+_TLS_FILES = pytest.StashKey[tuple[Path, Path]]()
 
-    Yields (base_url, served_dir). SSL_CERT_FILE is set before Ray starts, so Ray's workers
-    (which inherit the environment) trust the certificate too.
+
+def pytest_configure(config) -> None:
+    """Make the session's self-signed certificate for 127.0.0.1 and trust it, before any test
+    module is imported.
+
+    aiohttp builds its default TLS context when it is imported, reading SSL_CERT_FILE then: set
+    the variable later (in a fixture) and this process trusts the certificate only if no module
+    imported aiohttp earlier, which depends on which tests run. Ray's workers inherit the
+    environment, so they trust it too.
     """
-    root = tmp_path_factory.mktemp("https")
-    served = root / "www"
-    served.mkdir()
+    root = Path(tempfile.mkdtemp(prefix="crawlsieve-tls-"))
     cert, key = root / "cert.pem", root / "key.pem"
     subprocess.run(
         [
@@ -104,12 +120,28 @@ def https_server(tmp_path_factory):
         capture_output=True,
     )
     os.environ["SSL_CERT_FILE"] = str(cert)
+    config.stash[_TLS_FILES] = (cert, key)
+    config.add_cleanup(lambda: shutil.rmtree(root, ignore_errors=True))
+
+
+@pytest.fixture(scope="session")
+def tls_context(pytestconfig) -> ssl.SSLContext:
+    """A server's TLS context for 127.0.0.1 with the certificate ``pytest_configure`` made."""
+    cert, key = pytestconfig.stash[_TLS_FILES]
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+@pytest.fixture(scope="session")
+def https_server(tmp_path_factory, tls_context):
+    """An HTTPS file server on 127.0.0.1 (``tls_context``); yields (base_url, served_dir)."""
+    served = tmp_path_factory.mktemp("https") / "www"
+    served.mkdir()
     port = _free_port()
     handler = lambda *a, **k: _Quiet(*a, directory=str(served), **k)  # noqa: E731
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.socket = tls_context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"https://127.0.0.1:{port}", served
