@@ -114,6 +114,15 @@ def build_mixture(
         sums = {group: dict(zip(keys, values, strict=True)) for group, values in run.groups.items()}
     else:
         sums = group_sums(RunLayout(output_dir).data)
+    return write_mixture(output_dir, sums, tokenizer_path, config)
+
+
+def write_mixture(
+    output_dir: Path, sums: dict[tuple[str, str], dict[str, float]], tokenizer_path: str | None, config: dict
+) -> dict:
+    """Write DIR/mixture.json (atomically) from per-group sums (``group_sums``' keys); returns it.
+
+    Also the writer of `crawlsieve tokenize`'s mixture.json, whose sums are exact token counts."""
     groups = mixture_groups(sums)
     tokenizer = tokenizer_path
     mixture = {
