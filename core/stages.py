@@ -15,7 +15,7 @@ itself, and never needs to know what ran before it beyond the columns it reads.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -39,6 +39,9 @@ DAMAGE_KINDS = frozenset(
 )
 #: The HTTP check's reason for a record that is not an HTTP response (request, metadata, warcinfo).
 NOT_RESPONSE = "not_response"
+#: A page's genre (the ``genre`` column, set at extraction by ``pipelines.genre``): forum is a
+#: discussion thread or a Q&A page. Filters may judge each genre by its own thresholds.
+Genre = Literal["article", "forum", "listing", "other"]
 
 
 def unique_id(record_id: str, shard: str, offset: int) -> str:

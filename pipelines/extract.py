@@ -1,5 +1,9 @@
 """Main-text extraction (trafilatura, or resiliparse: `pipelines.extractors`), bounded in time per page.
 
+Each page's genre is known first (`pipelines.genre`): a forum thread or Q&A page is extracted
+whole, its question and replies (`pipelines.threads`). The stage adds the ``genre`` and
+``extractor`` (the extractor that gave the text) columns.
+
 One pathological page must not stall a worker: pages are decoded and extracted in a child
 process (`pipelines.extract_process`) that is killed when a page overruns
 `extract.timeout_seconds`; that page fails with `extract_timeout` and the batch goes on.
@@ -15,7 +19,8 @@ from crawlsieve.pipelines.extract_process import ExtractCrashed, ExtractTimeout,
 
 
 class ExtractStage:
-    """Decode each payload and extract its main text; replaces `html` with `text`."""
+    """Decode each payload and extract its main text; replaces `html` with `text`, adds `charset`,
+    `genre` and `extractor`."""
 
     name = "extract"
 
@@ -27,24 +32,27 @@ class ExtractStage:
         self.extractor_cpu_seconds = 0.0
 
     def check(self) -> None:
-        """The configured extractor is installed (the extraction process builds its own)."""
-        from crawlsieve.pipelines.extractors import make_extractor
+        """The configured extractors are installed (the extraction process builds its own)."""
+        from crawlsieve.pipelines.extractors import PageExtractor
 
-        make_extractor(self.config)
+        PageExtractor(self.config)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         texts: list[str | None] = []
         charsets: list[str | None] = []
+        genres: list[str | None] = []
+        extractors: list[str | None] = []
         removed: list[str | None] = []
         failed: list[str | None] = []
         errors: list[str | None] = []
         process = extraction_process(self.config)
-        for payload, http_charset in zip(
-            batch.column("html").to_pylist(), batch.column("http_charset").to_pylist(), strict=True
-        ):
-            text, charset, reason, kind, error = None, None, None, None, None
+        columns = (batch.column(name).to_pylist() for name in ("html", "http_charset", "url"))
+        for payload, http_charset, url in zip(*columns, strict=True):
+            text, charset, genre, extractor, reason, kind, error = (None,) * 7
             try:
-                text, charset, cpu_seconds, extractor_seconds = process.extract(payload, http_charset)
+                text, charset, genre, extractor, cpu_seconds, extractor_seconds = process.extract(
+                    payload, http_charset, url
+                )
                 self.child_cpu_seconds += cpu_seconds
                 self.extractor_cpu_seconds += extractor_seconds
             except ExtractTimeout:
@@ -55,10 +63,14 @@ class ExtractStage:
                 reason, text = "extract:empty", None
             texts.append(text)
             charsets.append(charset)
+            genres.append(genre)
+            extractors.append(extractor)
             removed.append(reason)
             failed.append(kind)
             errors.append(error)
         batch = batch.drop_columns(["html"])
         batch = batch.append_column("text", pa.array(texts, pa.string()))
         batch = batch.append_column("charset", pa.array(charsets, pa.string()))
+        batch = batch.append_column("genre", pa.array(genres, pa.string()))
+        batch = batch.append_column("extractor", pa.array(extractors, pa.string()))
         return with_decisions(batch, removed=removed, failed=failed, error=errors)

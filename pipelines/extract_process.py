@@ -10,9 +10,9 @@ second) for the page after it.
 
 Protocol: length-prefixed pickles over the child's stdin/stdout. The parent sends the extract
 config once (the child answers "ready" when its extractor is loaded), then
-``(payload, http_charset)`` per page; the child answers
-``(text, charset, cpu_seconds, extractor_cpu_seconds)`` or, when the page failed,
-``(None, None, cpu_seconds, extractor_cpu_seconds, error_text)``.
+``(payload, http_charset, url)`` per page; the child answers
+``(text, charset, genre, extractor, cpu_seconds, extractor_cpu_seconds)`` (``Extracted``) or, when
+the page failed, ``(None, None, cpu_seconds, extractor_cpu_seconds, error_text)``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import struct
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
 from crawlsieve.pipelines.config import ExtractConfig
 
@@ -69,6 +70,20 @@ def _read_length(fd: int, deadline: float | None) -> int:
     return _LENGTH.unpack(_read_exactly(fd, _LENGTH.size, deadline))[0]
 
 
+class Extracted(NamedTuple):
+    """What the child says of a page it extracted."""
+
+    text: str | None
+    #: how the charset was found (``pipelines.decode``)
+    charset: str
+    genre: str
+    #: the extractor that gave the text
+    extractor: str
+    #: the child's CPU seconds on the page, and those of them inside the extractor
+    cpu_seconds: float
+    extractor_cpu_seconds: float
+
+
 class ExtractionProcess:
     """The parent's handle on one extraction child (started on first use, restarted after a kill)."""
 
@@ -96,14 +111,13 @@ class ExtractionProcess:
             raise ExtractCrashed(f"the extraction process did not start ({type(error).__name__})") from None
         return child
 
-    def extract(self, payload: bytes, http_charset: str | None) -> tuple[str | None, str, float, float]:
-        """(text, how the charset was found, the child's CPU seconds, those inside the extractor);
-        raises on timeout or crash."""
+    def extract(self, payload: bytes, http_charset: str | None, url: str | None) -> Extracted:
+        """The page extracted (see ``Extracted``); raises on timeout or crash."""
         if self._child is None or self._child.poll() is not None:
             self._child = self._start()
         child = self._child
         try:
-            _write(child.stdin, (payload, http_charset))
+            _write(child.stdin, (payload, http_charset, url))
             deadline = time.monotonic() + self.config.timeout_seconds
             fd = child.stdout.fileno()
             answer = pickle.loads(_read_exactly(fd, _read_length(fd, deadline), deadline))
@@ -115,7 +129,7 @@ class ExtractionProcess:
             raise ExtractCrashed(f"the extraction process died ({error})") from None
         if len(answer) == 5:
             raise PageError(answer[4])
-        return answer
+        return Extracted(*answer)
 
     def close(self) -> None:
         child, self._child = self._child, None
@@ -144,7 +158,7 @@ def _serve() -> None:
     """The child: decode and extract pages until the parent closes the pipe."""
     from crawlsieve.core.stages import error_text
     from crawlsieve.pipelines.decode import decode_html
-    from crawlsieve.pipelines.extractors import make_extractor
+    from crawlsieve.pipelines.extractors import PageExtractor
 
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing a library prints may corrupt the protocol
@@ -156,18 +170,18 @@ def _serve() -> None:
         return pickle.loads(source.read(_LENGTH.unpack(head)[0]))
 
     config = ExtractConfig.model_validate(read())
-    extract = make_extractor(config)
+    extract = PageExtractor(config)
     _write(sink, "ready")
     while (message := read()) is not None:
-        payload, http_charset = message
+        payload, http_charset, url = message
         started = time.process_time()
         extracting = started
         try:
             html, charset = decode_html(payload or b"", http_charset)
             extracting = time.process_time()
-            text = extract(html)
+            text, genre, extractor = extract(html, url)
             now = time.process_time()
-            answer = (text, charset, now - started, now - extracting)
+            answer = (text, charset, genre, extractor, now - started, now - extracting)
         except RecursionError:
             now = time.process_time()
             answer = (None, None, now - started, now - extracting, "RecursionError: HTML nested too deep")

@@ -29,6 +29,7 @@ OUTPUT_COLUMNS = (
     "url",
     "site",
     "domain",
+    "genre",
     "language",
     "language_score",
     "quality_score",
@@ -38,6 +39,7 @@ OUTPUT_COLUMNS = (
     "warc_path",
     "warc_record_id",
     "fetch_time",
+    "extractor",
 )
 
 
