@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PositiveInt, StringConstraints, field_validator
 
 from crawlsieve.core.config import NAMES_FILES, Section
+from crawlsieve.core.stages import Genre
 
 Mode = Literal["drop", "tag", "off"]
 
@@ -283,6 +284,45 @@ class DecontaminationConfig(Section):
     )
 
 
+#: Config fields that shape a text filter's signals (or, for C4, the text), not a decision: a
+#: genre's thresholds cannot set them, and `refilter` cannot change them.
+SIGNAL_FIELDS = {
+    "repetition": (),
+    "compression": ("min_chars",),
+    "fineweb_quality": ("short_line_length",),
+    "gopher_repetition": (),
+    "gopher_quality": ("alpha_ratio_over_words",),
+    "c4": (
+        "filter_no_terminal_punct",
+        "min_words_per_line",
+        "max_word_length",
+        "remove_citations",
+        "filter_lorem_ipsum",
+        "filter_javascript",
+        "filter_curly_bracket",
+        "filter_policy",
+    ),
+}
+
+#: Thresholds of conversations (genre forum: threads and Q&A pages) where a rule's premise does
+#: not hold for them, chosen on half of the real forum pages of ``../shared/corpus/multilingual``
+#: (README "Forum threads and Q&A pages"). Every other threshold, and every rule that catches
+#: forum junk (repeated lines and n-grams: signatures and spam replies; word count and stop
+#: words: near-empty threads and spam; language identification: link dumps), judges them as it
+#: judges articles.
+FORUM_THRESHOLDS: dict[str, float | int | None] = {
+    # Terminal punctuation per line: a reply's lines are names, one-liners, code, lists.
+    "fineweb_quality.line_punct_thr": 0.0,
+    # Short lines: a thread is mostly short lines ("Thanks, that worked.").
+    "fineweb_quality.short_line_thr": 1.0,
+    # Duplicated lines: a thread's own repeats are dropped at extraction; what repeats inside a post
+    # (code, lists) is judged by Gopher's limit for the same quantity (dup_line_char_frac).
+    "fineweb_quality.char_duplicates_ratio": 0.2,
+    # Sentences: a question and its answer can be two.
+    "c4.min_num_sentences": 2,
+}
+
+
 class FiltersConfig(Section):
     """Filters, benchmark decontamination and PII replacement, between language identification and dedup."""
 
@@ -311,6 +351,14 @@ class FiltersConfig(Section):
     kenlm: KenlmConfig = Field(default_factory=KenlmConfig)
     decontamination: DecontaminationConfig = Field(default_factory=DecontaminationConfig)
     pii: PiiConfig = Field(default_factory=PiiConfig)
+    genre_thresholds: dict[Genre, dict[str, float | int | None]] = Field(
+        default_factory=lambda: {"forum": dict(FORUM_THRESHOLDS)},
+        description=(
+            "Per page genre (article, forum, listing, other), thresholds that judge its documents instead "
+            "of the filter sections' own, as {filter.field: value} (e.g. fineweb_quality.line_punct_thr); "
+            "only thresholds, not the fields that shape the signals."
+        ),
+    )
     compute_all_signals: bool = Field(
         False,
         description=(
@@ -319,6 +367,33 @@ class FiltersConfig(Section):
             "refilter` can re-decide any threshold; costs the skipped filters' time and ledger space."
         ),
     )
+
+    @field_validator("genre_thresholds")
+    @classmethod
+    def _known_thresholds(cls, table: dict[str, dict]) -> dict[str, dict]:
+        for genre, thresholds in table.items():
+            for key, value in thresholds.items():
+                section, _, name = key.partition(".")
+                model = cls.model_fields[section].annotation if section in SIGNAL_FIELDS else None
+                fields = model.model_fields if model else {}
+                if name not in fields or name in ("mode", *SIGNAL_FIELDS[section]):
+                    raise ValueError(f"{genre}: {key!r} is not a threshold of a text filter")
+                model.model_validate({name: value})  # the section's own checks of the value
+        return table
+
+    def for_genre(self, genre: str | None) -> FiltersConfig:
+        """This config with ``genre``'s thresholds in its filter sections (itself for a genre
+        without any): the one place a filter's thresholds are looked up per genre."""
+        thresholds = self.genre_thresholds.get(genre) if genre else None
+        if not thresholds:
+            return self
+        sections: dict[str, dict] = {}
+        for key, value in thresholds.items():
+            section, _, name = key.partition(".")
+            sections.setdefault(section, {})[name] = value
+        return self.model_copy(
+            update={name: getattr(self, name).model_copy(update=values) for name, values in sections.items()}
+        )
 
     @field_validator("classifiers")
     @classmethod

@@ -32,27 +32,9 @@ from crawlsieve.filters.classifier import (
     QualityClassifierStage,
     classifier_column,
 )
-from crawlsieve.filters.config import FiltersConfig
+from crawlsieve.filters.config import SIGNAL_FIELDS, FiltersConfig
 from crawlsieve.filters.stages import EMPTY_TEXT, HeuristicFilterStage, signal_column, text_filters
 
-#: Config fields that shape a text filter's signals (or, for C4, the text): they cannot change.
-SIGNAL_FIELDS = {
-    "repetition": (),
-    "compression": ("min_chars",),
-    "fineweb_quality": ("short_line_length",),
-    "gopher_repetition": (),
-    "gopher_quality": ("alpha_ratio_over_words",),
-    "c4": (
-        "filter_no_terminal_punct",
-        "min_words_per_line",
-        "max_word_length",
-        "remove_citations",
-        "filter_lorem_ipsum",
-        "filter_javascript",
-        "filter_curly_bracket",
-        "filter_policy",
-    ),
-}
 #: Multiples of a threshold the what-if counts are taken at.
 WHAT_IF_STEPS = (0.5, 0.75, 1.0, 1.25, 1.5)
 
@@ -186,19 +168,25 @@ def redecide(
     """Each row's removal reason and the stage it is booked under (``None``: kept) under ``new``.
 
     ``computed``: per row, the filters whose signals were computed (``None``: all); ``whole``:
-    whether the row's whole text is stored (a document can be kept only then). Raises
-    ``ConfigError`` naming the first filter a decision needs and the run did not compute.
+    whether the row's whole text is stored (a document can be kept only then). A row of a genre
+    with its own thresholds is decided by them. Raises ``ConfigError`` naming the first filter a
+    decision needs and the run did not compute.
     """
     reasons: list[str | None] = [None] * rows.num_rows
     stages: list[str | None] = [None] * rows.num_rows
     plan = [decider for decider in deciders(new) if decider.removes]
+    by_genre = {
+        genre: [decider for decider in deciders(new.for_genre(genre)) if decider.removes]
+        for genre in new.genre_thresholds
+    }
     values = {
         c: rows.column(c).to_pylist() if c in rows.column_names else [None] * rows.num_rows
         for decider in plan
         for c in decider.columns
     }
+    genres = rows.column("genre").to_pylist() if "genre" in rows.column_names else [None] * rows.num_rows
     for row in range(rows.num_rows):
-        for decider in plan:
+        for decider in by_genre.get(genres[row], plan):
             if computed[row] is not None and decider.name not in computed[row]:
                 raise ConfigError(
                     f"filter {decider.name}: the run did not compute its signals for documents an earlier "
@@ -300,7 +288,8 @@ def threshold_rules(filters: FiltersConfig) -> list[ThresholdRule]:
 def what_if_counts(docs: pa.Table | None, ledger: pa.Table | None, filters: FiltersConfig) -> Counter:
     """Per threshold and step, how many of a file's documents that reached the filters (its
     ``docs``, and its ``ledger`` rows the filters removed) the threshold alone would remove;
-    documents without the signal are not counted."""
+    documents without the signal are not counted. The thresholds are the filter sections' own
+    (``filters.genre_thresholds`` is not counted here)."""
     population = [] if docs is None else [docs]
     if ledger is not None and ledger.num_rows:
         stages = pa.array(filter_stage_names(filters), pa.string())

@@ -63,7 +63,8 @@ class HeuristicFilterStage:
 
     Adds one float64 column per signal of every enabled filter (empty where not computed),
     sets ``_removed`` to ``<filter>:<rule>`` for the first drop-mode filter a document
-    breaks, and replaces a kept document's text by C4's cleaned lines when C4 drops.
+    breaks, and replaces a kept document's text by C4's cleaned lines when C4 drops. A document
+    of a genre with its own thresholds (``filters.genre_thresholds``) is judged by them.
     """
 
     name = "heuristic_filters"
@@ -71,36 +72,39 @@ class HeuristicFilterStage:
     def __init__(self, config: FiltersConfig):
         self.config = config
         self.filters = text_filters(config)
+        self.by_genre = {genre: text_filters(config.for_genre(genre)) for genre in config.genre_thresholds}
         self.compute_all = config.compute_all_signals
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         # Each filter's signals with their columns, worked out once per batch, not per document.
-        plan = [(f, [(s, [None] * batch.num_rows) for s in f.signal_names()]) for f in self.filters]
+        plan = [(f.name, [(s, [None] * batch.num_rows) for s in f.signal_names()]) for f in self.filters]
         removed: list[str | None] = [None] * batch.num_rows
         failed: list[str | None] = [None] * batch.num_rows
         errors: list[str | None] = [None] * batch.num_rows
         texts = batch.column("text").to_pylist()
         languages = batch.column("language").to_pylist()
-        for row, (text, language) in enumerate(zip(texts, languages, strict=True)):
+        genres = batch.column("genre").to_pylist() if "genre" in batch.column_names else [None] * len(texts)
+        for row, (text, language, genre) in enumerate(zip(texts, languages, genres, strict=True)):
+            filters = self.by_genre.get(genre, self.filters)
             try:
-                removed[row], texts[row] = self._judge(text or "", language, plan, row)
+                removed[row], texts[row] = self._judge(text or "", language, filters, plan, row)
             except Exception as error:  # bad input becomes a decision, never an exception
                 failed[row], errors[row] = "filter_error", error_text(error)
-        for text_filter, signals in plan:
+        for name, signals in plan:
             for signal, values in signals:
-                batch = batch.append_column(
-                    signal_column(text_filter.name, signal), pa.array(values, type=pa.float64())
-                )
+                batch = batch.append_column(signal_column(name, signal), pa.array(values, type=pa.float64()))
         text_index = batch.schema.get_field_index("text")
         batch = batch.set_column(text_index, "text", pa.array(texts, type=batch.schema.field("text").type))
         return with_decisions(batch, removed=removed, failed=failed, error=errors)
 
-    def _judge(self, text: str, language: str | None, plan: list, row: int) -> tuple[str | None, str]:
+    def _judge(
+        self, text: str, language: str | None, filters: list[TextFilter], plan: list, row: int
+    ) -> tuple[str | None, str]:
         if not text.strip():
             return EMPTY_TEXT, text
         stats = DocStats(text, rules_for(language, self.config.per_language_rules))
         reason = None
-        for text_filter, columns in plan:
+        for text_filter, (_, columns) in zip(filters, plan, strict=True):
             signals = text_filter.signals(stats)
             for signal, values in columns:
                 value = signals[signal]
@@ -111,7 +115,7 @@ class HeuristicFilterStage:
                     return reason, text
         # With compute_all_signals every document gets the text it would be kept with: the
         # classifiers score it, and `refilter` keeps it from the ledger if the thresholds change.
-        c4 = next((f for f in self.filters if isinstance(f, C4) and f.mode == "drop"), None)
+        c4 = next((f for f in filters if isinstance(f, C4) and f.mode == "drop"), None)
         return reason, (c4.cleaned_text(stats) if c4 else text)
 
 
