@@ -53,14 +53,16 @@ LISTING_LINK_SHARE = 0.75
 OTHER_MAX_CHARS = 200
 
 
+_ITEMTYPES = etree.XPath("//@itemtype")
+_JSON_LD = etree.XPath(
+    "//script[translate(@type, 'JSONLD', 'jsonld') = 'application/ld+json']/text()", smart_strings=False
+)
+
+
 def schema_types(tree: etree._Element) -> set[str]:
     """The schema.org types the page declares (microdata and JSON-LD)."""
-    types = set()
-    for element in tree.iter(etree.Element):
-        if itemtype := element.get("itemtype"):
-            types.update(_ITEMTYPE.findall(itemtype))
-        if element.tag == "script" and (element.get("type") or "").lower() == "application/ld+json":
-            types.update(_LD_TYPE.findall(element.text or ""))
+    types = {name for value in _ITEMTYPES(tree) for name in _ITEMTYPE.findall(value)}
+    types.update(name for text in _JSON_LD(tree) for name in _LD_TYPE.findall(text))
     return types
 
 
