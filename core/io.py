@@ -3,14 +3,17 @@ files that a later command (report, review, mix, refilter, --resume) finds damag
 
 Each file is written under a hidden temporary name, fsynced, renamed into place, and the rename
 made durable by an fsync of the directory, so a machine crash cannot keep a completion marker
-yet lose the file renamed before it. A file damaged afterwards (a disk, a copy cut short, an
-edit by hand) is bad input to the command that reads it: one line naming it, exit status 2.
+yet lose the file renamed before it. A write that fails (a full disk) leaves no temporary file.
+A file damaged afterwards (a disk, a copy cut short, an edit by hand) is bad input to the command
+that reads it: one line naming it, exit status 2.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,15 +22,27 @@ import pyarrow.parquet as pq
 from crawlsieve.core.errors import UsageError
 
 
-def write_atomically(table: pa.Table, path: Path, **parquet_options) -> None:
-    """Write Parquet under a temporary name, fsync, then rename: readers never see half a file."""
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """A temporary name beside ``path`` for the block to write and fsync; renamed over ``path``
+    when the block succeeds, removed when it fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp, **({"compression": "zstd"} | parquet_options))
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
     _fsync_directory(path.parent)
+
+
+def write_atomically(table: pa.Table, path: Path, **parquet_options) -> None:
+    """Write Parquet under a temporary name, fsync, then rename: readers never see half a file."""
+    with _replacing(path) as tmp:
+        pq.write_table(table, tmp, **({"compression": "zstd"} | parquet_options))
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -45,25 +60,17 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def write_json_atomically(data: dict, path: Path, sort_keys: bool = True) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with _replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=1, sort_keys=sort_keys, default=str)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_directory(path.parent)
 
 
 def write_bytes_atomically(data: bytes, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
+    with _replacing(path) as tmp, open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_directory(path.parent)
 
 
 def read_json(path: Path) -> dict:

@@ -39,6 +39,9 @@ DAMAGE_KINDS = frozenset(
 )
 #: The HTTP check's reason for a record that is not an HTTP response (request, metadata, warcinfo).
 NOT_RESPONSE = "not_response"
+#: The content domains the spam and safety signals give (``tagging`` assigns them, ``quality``
+#: samples and reports the documents that carry them).
+SAFETY_TAGS = ("adult", "gambling", "ads")
 #: A page's genre (the ``genre`` column, set at extraction by ``pipelines.genre``): forum is a
 #: discussion thread or a Q&A page. Filters may judge each genre by its own thresholds.
 Genre = Literal["article", "forum", "listing", "other"]

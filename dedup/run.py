@@ -70,7 +70,14 @@ from crawlsieve.dedup.graph import (
     in_one_task,
     per_key,
 )
-from crawlsieve.dedup.index import bands_file, index_files, validate_against, write_metadata
+from crawlsieve.dedup.index import (
+    BANDS_SCHEMA,
+    INDEX_PARQUET,
+    bands_file,
+    index_files,
+    index_root,
+    write_metadata,
+)
 from crawlsieve.dedup.keys import priority_keys, shard_of_paths
 from crawlsieve.dedup.minhash import MinHasher
 from crawlsieve.dedup.stages import BANDS, SIGNATURE, TEXT_HASH, DedupSignatures, minhasher, verify_threshold
@@ -127,7 +134,7 @@ def _common_columns(files: list[Path]) -> set[str]:
 
 def _node_columns(files: list[Path], stored: bool) -> list[str]:
     common = _common_columns(files)
-    wanted = ["id", "quality_score", "fetch_time", *((TEXT_HASH, BANDS) if stored else ("text",))]
+    wanted = ["id", "quality_score", "fetch_time", *((TEXT_HASH, BANDS) if stored else ("text", "language"))]
     return [c for c in wanted if c in common]
 
 
@@ -333,8 +340,8 @@ class ShardDecisions:
         layout = self.reader.layout
         write_atomically(table, layout.decisions(shard))
         if self.index:
-            kept = docs.filter(pc.is_null(removed)).select(["id", TEXT_HASH, BANDS])
-            write_atomically(kept, bands_file(layout.dedup_index, shard))
+            kept = docs.filter(pc.is_null(removed)).select(BANDS_SCHEMA.names)
+            write_atomically(kept, bands_file(layout.dedup_index, shard), **INDEX_PARQUET)
         return table.num_rows
 
 
@@ -391,7 +398,8 @@ def deduplicate(layout: RunLayout, dedup: DedupConfig, shown: tuple[int, int] = 
     """
     started = time.monotonic()
     hasher = minhasher(dedup)
-    index_roots = validate_against(dedup) if dedup.enabled else []
+    # Checked (``index.validate_against``) by the run or refilter before their phase A.
+    index_roots = [index_root(d) for d in dedup.against] if dedup.enabled else []
     for folder in (layout.decisions_dir, layout.clusters, layout.dedup_index, layout.dedup_cpu):
         _reset(folder)
     for folder in (layout.decisions_dir, bands_file(layout.dedup_index, "any").parent, layout.dedup_cpu):
@@ -574,7 +582,7 @@ def _decide_by_shuffles(
     member_rows = sum(pq.read_metadata(f).num_rows for f in files)
     if index_paths:
         earlier = _map(
-            ray.data.read_parquet(index_paths).select_columns(["id", TEXT_HASH, BANDS]), _index_nodes, cpu
+            ray.data.read_parquet(index_paths).select_columns(BANDS_SCHEMA.names), _index_nodes, cpu
         )
         members = members.union(_map(earlier, _members(dedup, False), cpu))
         member_rows += sum(pq.read_metadata(p).num_rows for p in index_paths)
@@ -684,7 +692,7 @@ def _decide_in_memory(
     )
     members = [_members(dedup, True)(nodes)]
     for path in index_paths:
-        earlier = _index_nodes(pq.read_table(path, columns=["id", TEXT_HASH, BANDS]))
+        earlier = _index_nodes(pq.read_table(path, columns=BANDS_SCHEMA.names))
         members.append(_members(dedup, False)(earlier))
     candidates = _CandidateSide(reader)(bucket_edges(pa.concat_tables(members)))
     edges = VerifiedEdges(reader, hasher.num_perm, threshold)(candidates)

@@ -33,12 +33,13 @@ import ray
 import ray.data
 import xxhash
 
+from crawlsieve.core import units
 from crawlsieve.core.io import write_atomically, write_json_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import REMOVED, Stage, with_decisions
 from crawlsieve.dedup.config import SubdocConfig
 from crawlsieve.dedup.graph import CpuLog, per_key
-from crawlsieve.dedup.index import subdoc_index_dir
+from crawlsieve.dedup.index import INDEX_PARQUET, SUBDOC_SCHEMA, subdoc_index_dir
 from crawlsieve.dedup.keys import priority_keys, shard_of_paths
 
 #: The finalize stage's column of unit hashes to cut from a document (attached from the decisions).
@@ -67,7 +68,6 @@ MEMBER_ROWS = pa.schema(
         ("first", pa.bool_()),
     ]
 )
-INDEX_SCHEMA = pa.schema([("unit_hash", pa.uint64()), ("documents", pa.int64())])
 CUT_SCHEMA = pa.schema([("id", pa.string()), (CUT_UNITS, pa.list_(pa.uint64()))])
 _SEPARATORS = {"line": "\n", "paragraph": "\n\n"}
 
@@ -180,7 +180,7 @@ def index_rows(members: pa.Table) -> pa.Table:
     """This run's units, once each with its document count: the index later runs cut against."""
     first = members.filter(members["first"])
     columns = {"unit_hash": first["unit_hash"], "documents": first["run_documents"]}
-    return pa.table(columns, schema=INDEX_SCHEMA)
+    return pa.table(columns, schema=SUBDOC_SCHEMA)
 
 
 def cut_rows(members: pa.Table) -> pa.Table:
@@ -282,14 +282,14 @@ def _units_in_one_task(
     docs = pa.concat_tables(
         [keyed_documents(_with_path(pq.read_table(f, columns=columns), f), layout) for f in files]
     )
-    earlier = [index_unit_rows(pq.read_table(path, schema=INDEX_SCHEMA)) for path in index_paths]
+    earlier = [index_unit_rows(pq.read_table(path, schema=SUBDOC_SCHEMA)) for path in index_paths]
     members = RepeatedUnits(subdoc.min_docs)(pa.concat_tables([unit_rows(docs, subdoc), *earlier]))
     cuts = cut_rows(members)
     for shard in pc.unique(cuts["shard"]).to_pylist():
         write_shard_cuts(cuts.filter(pc.equal(cuts["shard"], shard)), layout)
     index_dir = subdoc_index_dir(layout.dedup_index, subdoc.unit)
     index_dir.mkdir(parents=True, exist_ok=True)
-    pq.write_table(index_rows(members), index_dir / "part-00000.parquet", compression="zstd")
+    pq.write_table(index_rows(members), index_dir / "part-00000.parquet", **INDEX_PARQUET)
     counts = member_counts(members, subdoc.min_docs).to_pylist()[0]
     return top_members(members, subdoc.top_units, subdoc.min_docs).to_pylist(), counts
 
@@ -316,13 +316,13 @@ def _units_by_shuffles(
         .map_batches(_units_of_batch, fn_kwargs={"layout": layout, "subdoc": subdoc}, batch_format="pyarrow")
     )
     if index_paths:
-        earlier = ray.data.read_parquet(index_paths, schema=INDEX_SCHEMA)
+        earlier = ray.data.read_parquet(index_paths, schema=SUBDOC_SCHEMA)
         units = units.union(earlier.map_batches(index_unit_rows, batch_format="pyarrow"))
     layout.dedup_cpu.mkdir(parents=True, exist_ok=True)
     cpu = CpuLog(str(layout.dedup_cpu))  # logged beside the dedup step's own functions
     members = per_key(units, "unit_hash", RepeatedUnits(subdoc.min_docs), partitions, cpu).materialize()
     members.map_batches(index_rows, batch_format="pyarrow").write_parquet(
-        str(subdoc_index_dir(layout.dedup_index, subdoc.unit))
+        str(subdoc_index_dir(layout.dedup_index, subdoc.unit)), **INDEX_PARQUET
     )
     members.map_batches(cut_rows, batch_format="pyarrow").groupby("shard").map_groups(
         write_shard_cuts, fn_kwargs={"layout": layout}, batch_format="pyarrow"
@@ -381,7 +381,8 @@ class SubdocCut:
 
     Publishes ``sig_dedup_subdoc_frac``, the share of the text's characters in cut units (0 for
     an untouched document), and removes a document left with fewer than ``min_words_after``
-    words as ``dedup:subdoc_empty``. Tag mode keeps every text and decides nothing.
+    words (its language's units, ``core.units``: a Chinese clause is not one word) as
+    ``dedup:subdoc_empty``. Tag mode keeps every text and decides nothing.
     """
 
     name = "dedup_subdoc"
@@ -410,9 +411,10 @@ class SubdocCut:
             return batch
         removed: list[str | None] = [None] * n
         all_texts = batch["text"].to_pylist()
+        languages = batch["language"].to_pylist() if "language" in batch.column_names else [None] * n
         for row, text in zip(touched.tolist(), texts, strict=True):
             all_texts[row] = text
-            if len(text.split()) < self.subdoc.min_words_after:
+            if len(units.words(text, languages[row])) < self.subdoc.min_words_after:
                 removed[row] = EMPTY
         field = batch.schema.field("text")
         batch = batch.set_column(batch.schema.get_field_index("text"), field, pa.array(all_texts, field.type))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from datatrove.pipeline.filters.c4_filters import CITATION_REGEX, ELLIPSIS, END_PUNCTUATION, POLICY_SUBSTRINGS
 
-from crawlsieve.filters.base import Signals, ratio
+from crawlsieve.filters.base import Rule, Signals, TextFilter, ratio
 from crawlsieve.filters.config import C4Config
 from crawlsieve.filters.languages import LanguageRules, spacy_words
 from crawlsieve.filters.text_stats import DocStats
@@ -31,12 +31,33 @@ class _Pass:
     document_rule: str | None = None
 
 
-class C4:
+class C4(TextFilter):
     name = "c4"
-
-    def __init__(self, config: C4Config):
-        self.config = config
-        self.mode = config.mode
+    config: C4Config
+    signal_fields = (
+        "filter_no_terminal_punct",
+        "min_words_per_line",
+        "max_word_length",
+        "remove_citations",
+        "filter_lorem_ipsum",
+        "filter_javascript",
+        "filter_curly_bracket",
+        "filter_policy",
+    )
+    rules = (
+        Rule("lorem_ipsum", ("lorem_ipsum",), "above", off_at=()),
+        Rule("curly_bracket", ("curly_bracket",), "above", off_at=()),
+        Rule(
+            "too_few_sentences",
+            ("sentences",),
+            "below",
+            "min_num_sentences",
+            off_at=(-1,),
+            # Name the line rule that emptied the page when there was one: more explainable.
+            named_by=(("javascript_lines", "javascript"), ("policy_lines", "policy")),
+            measured_up_to_threshold=True,
+        ),
+    )
 
     def signal_names(self) -> list[str]:
         return [
@@ -61,20 +82,6 @@ class C4:
 
     def cleaned_text(self, stats: DocStats) -> str:
         return "\n".join(self.clean(stats).kept).strip()
-
-    def reason(self, s: Signals) -> str | None:
-        if s["lorem_ipsum"]:
-            return "lorem_ipsum"
-        if s["curly_bracket"]:
-            return "curly_bracket"
-        if self.config.min_num_sentences != -1 and s["sentences"] < self.config.min_num_sentences:
-            # Name the line rule that emptied the page when there was one: more explainable.
-            if s["javascript_lines"]:
-                return "javascript"
-            if s["policy_lines"]:
-                return "policy"
-            return "too_few_sentences"
-        return None
 
     def clean(self, stats: DocStats) -> _Pass:
         return stats.shared("c4_pass", lambda: self._run(stats.lines, stats.rules))

@@ -9,9 +9,9 @@ datatrove's ``FineWebQualityFilter``), so a run reproduces the field's reference
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, PositiveInt, StringConstraints, field_validator
+from pydantic import Field, PositiveInt, PrivateAttr, StringConstraints, field_validator, model_validator
 
 from crawlsieve.core.config import NAMES_FILES, Section
 from crawlsieve.core.stages import Genre
@@ -21,6 +21,27 @@ Mode = Literal["drop", "tag", "off"]
 
 def _mode(default: Mode = "drop") -> Mode:
     return Field(default, description="drop: remove and count the reason; tag: keep, record signals; off.")
+
+
+class FilterSection(Section):
+    """The section of a filter that decides by thresholds (its rules: ``filters.base.Rule``)."""
+
+    #: genre -> {field: value}: this section's part of ``filters.genre_thresholds`` (set by
+    #: ``FiltersConfig``), and the copies of the section it makes (cached per genre).
+    _genres: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
+    _resolved: dict[str, Self] = PrivateAttr(default_factory=dict)
+
+    def thresholds_for(self, language: str | None, genre: str | None) -> Self:
+        """The settings that judge a document of ``language`` and ``genre``: this section, with
+        ``filters.genre_thresholds``' values for ``genre`` when it has any (a copy, cached: it is
+        called per document). The filters, `refilter` and the what-if counts all resolve
+        thresholds through it, so they cannot disagree."""
+        values = self._genres.get(genre) if genre else None
+        if not values:
+            return self
+        if genre not in self._resolved:
+            self._resolved[genre] = self.model_copy(update=values)
+        return self._resolved[genre]
 
 
 class UrlFilterConfig(Section):
@@ -37,7 +58,7 @@ class UrlFilterConfig(Section):
     )
 
 
-class RepetitionConfig(Section):
+class RepetitionConfig(FilterSection):
     """Our own: long runs of one character, and lines that are mostly one repeated token."""
 
     mode: Mode = _mode()
@@ -54,7 +75,7 @@ class RepetitionConfig(Section):
     )
 
 
-class CompressionConfig(Section):
+class CompressionConfig(FilterSection):
     """Our own: zlib compression ratio (original/compressed bytes); templated junk compresses too well."""
 
     mode: Mode = _mode()
@@ -66,7 +87,7 @@ class CompressionConfig(Section):
     )
 
 
-class GopherQualityConfig(Section):
+class GopherQualityConfig(FilterSection):
     """Gopher quality rules (Rae et al. 2021) with per-language stop words and word splitting."""
 
     mode: Mode = _mode()
@@ -96,7 +117,7 @@ class GopherQualityConfig(Section):
     )
 
 
-class GopherRepetitionConfig(Section):
+class GopherRepetitionConfig(FilterSection):
     """Gopher repetition rules: duplicate lines/paragraphs, top and duplicated n-gram character fractions."""
 
     mode: Mode = _mode()
@@ -118,7 +139,7 @@ class GopherRepetitionConfig(Section):
     )
 
 
-class C4Config(Section):
+class C4Config(FilterSection):
     """C4 line cleaning and document rules (datatrove's C4QualityFilter; FineWeb's settings by default)."""
 
     mode: Mode = _mode()
@@ -138,7 +159,7 @@ class C4Config(Section):
     filter_policy: bool = Field(True, description="Drop lines about cookies, terms of use, privacy policy.")
 
 
-class FineWebQualityConfig(Section):
+class FineWebQualityConfig(FilterSection):
     """FineWeb's quality filter: line punctuation, short lines, duplicated line characters, list-likeness."""
 
     mode: Mode = _mode()
@@ -152,7 +173,54 @@ class FineWebQualityConfig(Section):
     new_line_ratio: float = Field(0.3, description="Max newlines per word (list_ratio).")
 
 
-class ClassifierConfig(Section):
+SpamCategory = Literal["gambling_seo", "gambling", "adult", "ads"]
+
+
+class SpamConfig(FilterSection):
+    """Spam and safety signals, Chinese and English (filters/spam.py, our term lists): gambling and
+    lottery SEO, gambling, adult content, commercial and medical ads. Tag first: by default only
+    gambling SEO (a brand injected into an ordinary article) is removed; the rest is tagged."""
+
+    mode: Mode = Field(
+        "drop",
+        description="drop: remove the categories listed in `drop`, tag the others; tag: remove nothing; off.",
+    )
+    drop: list[SpamCategory] = Field(
+        default_factory=lambda: ["gambling_seo"],
+        description="Categories removed in drop mode (spam:<category>); a flagged page of another category "
+        "is kept and tagged (its sig_spam_* columns, the domain gambling, adult or ads).",
+    )
+    gambling_seo_threshold: float = Field(
+        1.5,
+        gt=0,
+        description="A page is gambling SEO above this brand placement score (sig_spam_gambling_seo: a brand "
+        "ending the title 2, in the title or URL 1, starting a sentence 1, mentioned 0.5, in the first or "
+        "last line 1, in a link text 0.5) while its gambling vocabulary stays within seo_topic_limit.",
+    )
+    seo_topic_limit: float = Field(
+        0.5,
+        ge=0,
+        description="Most gambling terms per 100 words (sig_spam_gambling) a gambling SEO page has: a real "
+        "article about betting, a lottery or gambling law is dense in them, an injected one is not.",
+    )
+    gambling_threshold: float = Field(
+        2.0,
+        gt=0,
+        description="Flagged gambling above this many gambling and lottery terms per 100 words "
+        "(title, URL and text; sig_spam_gambling).",
+    )
+    adult_threshold: float = Field(
+        2.0, gt=0, description="Flagged adult above this many adult terms per 100 words (sig_spam_adult)."
+    )
+    ads_threshold: float = Field(
+        2.0,
+        gt=0,
+        description="Flagged ads above this many commercial or medical ad phrases per 100 words "
+        "(sig_spam_ads).",
+    )
+
+
+class ClassifierConfig(FilterSection):
     """fastText quality classifier; writes quality_score (probability of the positive label) for every row."""
 
     mode: Mode = Field(
@@ -175,7 +243,7 @@ class ClassifierConfig(Section):
     )
 
 
-class FastTextClassifierEntry(Section):
+class FastTextClassifierEntry(FilterSection):
     """One more fastText classifier: writes ``sig_<name>``, its label's probability, for every row.
 
     ``name`` and ``model_path`` have no default: an entry without them means nothing.
@@ -201,7 +269,7 @@ class FastTextClassifierEntry(Section):
     )
 
 
-class KenlmConfig(Section):
+class KenlmConfig(FilterSection):
     """KenLM perplexity (CCNet-style), computed only when a model path is given."""
 
     mode: Mode = Field("tag", description="drop removes documents above max_perplexity; tag records it.")
@@ -280,29 +348,13 @@ class DecontaminationConfig(Section):
         "empty: every string field.",
     )
     ngram: int = Field(
-        13, ge=3, le=100, description="Words per n-gram (after lowercasing, removing punctuation)."
+        13,
+        ge=3,
+        le=100,
+        description="Words per n-gram (after lowercasing, removing punctuation); words of a language "
+        "written without spaces are its units: jieba's words for Chinese, characters for Japanese, Thai, ...",
     )
 
-
-#: Config fields that shape a text filter's signals (or, for C4, the text), not a decision: a
-#: genre's thresholds cannot set them, and `refilter` cannot change them.
-SIGNAL_FIELDS = {
-    "repetition": (),
-    "compression": ("min_chars",),
-    "fineweb_quality": ("short_line_length",),
-    "gopher_repetition": (),
-    "gopher_quality": ("alpha_ratio_over_words",),
-    "c4": (
-        "filter_no_terminal_punct",
-        "min_words_per_line",
-        "max_word_length",
-        "remove_citations",
-        "filter_lorem_ipsum",
-        "filter_javascript",
-        "filter_curly_bracket",
-        "filter_policy",
-    ),
-}
 
 #: Thresholds of conversations (genre forum: threads and Q&A pages) where a rule's premise does
 #: not hold for them, chosen on half of the real forum pages of ``../shared/corpus/multilingual``
@@ -329,8 +381,9 @@ class FiltersConfig(Section):
     per_language_rules: bool = Field(
         True,
         description=(
-            "Use each language's stop words and word splitting (CJK/Thai by characters or a segmenter); "
-            "false applies the English rules to every language, as datatrove's FineWeb stack does."
+            "Use each language's stop words and word splitting (CJK/Thai by characters or a segmenter, "
+            "core/units.py); false applies the English rules to every language, as datatrove's FineWeb "
+            "stack does."
         ),
     )
     url: UrlFilterConfig = Field(default_factory=UrlFilterConfig)
@@ -340,6 +393,7 @@ class FiltersConfig(Section):
     gopher_repetition: GopherRepetitionConfig = Field(default_factory=GopherRepetitionConfig)
     gopher_quality: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
     c4: C4Config = Field(default_factory=C4Config)
+    spam: SpamConfig = Field(default_factory=SpamConfig)
     quality_classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     classifiers: list[FastTextClassifierEntry] = Field(
         default_factory=list,
@@ -355,8 +409,9 @@ class FiltersConfig(Section):
         default_factory=lambda: {"forum": dict(FORUM_THRESHOLDS)},
         description=(
             "Per page genre (article, forum, listing, other), thresholds that judge its documents instead "
-            "of the filter sections' own, as {filter.field: value} (e.g. fineweb_quality.line_punct_thr); "
-            "only thresholds, not the fields that shape the signals."
+            "of the text filters' own, as {filter.field: value} (e.g. fineweb_quality.line_punct_thr); "
+            "only the fields a filter's rules compare with, not those that shape its signals. A table "
+            "given replaces this one: repeat the forum entries to keep them."
         ),
     )
     compute_all_signals: bool = Field(
@@ -368,32 +423,30 @@ class FiltersConfig(Section):
         ),
     )
 
-    @field_validator("genre_thresholds")
-    @classmethod
-    def _known_thresholds(cls, table: dict[str, dict]) -> dict[str, dict]:
-        for genre, thresholds in table.items():
-            for key, value in thresholds.items():
-                section, _, name = key.partition(".")
-                model = cls.model_fields[section].annotation if section in SIGNAL_FIELDS else None
-                fields = model.model_fields if model else {}
-                if name not in fields or name in ("mode", *SIGNAL_FIELDS[section]):
-                    raise ValueError(f"{genre}: {key!r} is not a threshold of a text filter")
-                model.model_validate({name: value})  # the section's own checks of the value
-        return table
+    @model_validator(mode="after")
+    def _thresholds_per_genre(self) -> Self:
+        """Check ``genre_thresholds`` against the text filters' declared rules and give each filter
+        section its part (``FilterSection.thresholds_for`` reads it)."""
+        from crawlsieve.filters.stages import TEXT_FILTERS  # the filters import this module
 
-    def for_genre(self, genre: str | None) -> FiltersConfig:
-        """This config with ``genre``'s thresholds in its filter sections (itself for a genre
-        without any): the one place a filter's thresholds are looked up per genre."""
-        thresholds = self.genre_thresholds.get(genre) if genre else None
-        if not thresholds:
-            return self
-        sections: dict[str, dict] = {}
-        for key, value in thresholds.items():
-            section, _, name = key.partition(".")
-            sections.setdefault(section, {})[name] = value
-        return self.model_copy(
-            update={name: getattr(self, name).model_copy(update=values) for name, values in sections.items()}
-        )
+        thresholds = {
+            name: {rule.field for rule in kind.rules if rule.field and rule.entry is None}
+            for name, kind in TEXT_FILTERS
+        }
+        parts: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in thresholds}
+        for genre, table in self.genre_thresholds.items():
+            for key, value in table.items():
+                name, _, field = key.partition(".")
+                if field not in thresholds.get(name, ()):
+                    raise ValueError(f"genre_thresholds.{genre}: {key!r} is not a threshold of a text filter")
+                section = getattr(self, name)
+                type(section).model_validate({**section.model_dump(), field: value})  # its own checks
+                parts[name].setdefault(genre, {})[field] = value
+        for name, part in parts.items():
+            section = getattr(self, name)
+            if section._genres != part:
+                section._genres, section._resolved = part, {}
+        return self
 
     @field_validator("classifiers")
     @classmethod

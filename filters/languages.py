@@ -3,20 +3,19 @@
 Gopher's stop-word and word-length rules were made for English; applied to every language
 they remove good German and French pages (141 of the 341 shared-corpus pages fail the
 English stop-word rule alone). Each language gets its own most frequent function words,
-and languages written without spaces are split by a segmenter (Chinese: jieba) or by
-characters (Japanese, Thai, Lao, Khmer, Burmese), with the rules that assume spaced words
-(mean word length, duplicated word n-grams) switched off for them.
+and languages written without spaces are cut into the units ``core.units`` decides for every
+consumer (Chinese: jieba's words; Japanese, Thai, Lao, Khmer, Burmese: characters), with the
+rules that assume spaced words (mean word length, duplicated word n-grams) switched off for them.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
-import regex
+from crawlsieve.core import units
 
 if TYPE_CHECKING:
     from crawlsieve.filters.spacy_words import SpacyWords
@@ -47,14 +46,6 @@ STOP_WORDS: dict[str, frozenset[str]] = {
     }.items()
 }
 
-#: Scripts written without spaces between words.
-_UNSPACED_CHAR = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
-_CHAR_TOKENS = regex.compile(rf"[{_UNSPACED_CHAR}]|[^\s{_UNSPACED_CHAR}]+")
-#: Languages split into words by characters: no light, offline segmenter is installed for them.
-CHARACTER_LANGUAGES = frozenset({"ja", "th", "lo", "km", "my"})
-#: Languages whose words are not separated by spaces (mean word length rules do not apply).
-UNSPACED_LANGUAGES = CHARACTER_LANGUAGES | {"zh", "yue", "wuu"}
-
 
 @dataclass(frozen=True)
 class LanguageRules:
@@ -68,7 +59,7 @@ class LanguageRules:
     @property
     def by_characters(self) -> bool:
         """Words are single characters (no segmenter for the language)."""
-        return self.language in CHARACTER_LANGUAGES
+        return units.kind(self.language) == "characters"
 
     @property
     def ngram_joiner(self) -> str:
@@ -89,28 +80,17 @@ def _rules(language: str) -> LanguageRules:
         language=language,
         split_words=_word_splitter(language),
         stop_words=STOP_WORDS.get(language) or _spacy_stop_words(language),
-        unspaced=language in UNSPACED_LANGUAGES,
+        unspaced=units.unspaced(language),
     )
 
 
 def _word_splitter(language: str) -> Callable[[str], list[str]]:
-    if language in ("zh", "yue", "wuu"):
-        return _jieba_words
-    if language in CHARACTER_LANGUAGES:
-        return _character_words
+    match units.kind(language):
+        case "segmenter":
+            return units.segmenter_words
+        case "characters":
+            return units.character_units
     return _datatrove_words(language)
-
-
-def _jieba_words(text: str) -> list[str]:
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter would flood worker logs
-    return [word for word in jieba.lcut(text) if not word.isspace()]
-
-
-def _character_words(text: str) -> list[str]:
-    """One token per character of an unspaced script; spaced runs stay whole words."""
-    return _CHAR_TOKENS.findall(text)
 
 
 def _datatrove_words(language: str) -> Callable[[str], list[str]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from crawlsieve.core.stages import DECIDED_BY, ERROR, FAILED, REMOVED, Stage, error_text, with_decisions
-from crawlsieve.filters.base import TextFilter
+from crawlsieve.filters.base import Judge, TextFilter, threshold_keys
 from crawlsieve.filters.c4 import C4
 from crawlsieve.filters.classifier import (
     FastTextClassifierStage,
@@ -34,6 +34,7 @@ from crawlsieve.filters.gopher_repetition import GopherRepetition
 from crawlsieve.filters.languages import rules_for
 from crawlsieve.filters.pii import PiiStage
 from crawlsieve.filters.repetition import Repetition
+from crawlsieve.filters.spam import Spam
 from crawlsieve.filters.text_stats import DocStats
 from crawlsieve.filters.url_blocklist import UrlBlocklistStage
 
@@ -41,21 +42,24 @@ from crawlsieve.filters.url_blocklist import UrlBlocklistStage
 EMPTY_TEXT = "filters:empty_text"
 
 
+#: The text filters with their config sections, cheapest first; spam before the line and word
+#: rules, so a spam page is removed (or its signals kept) as spam even where a generic rule would
+#: also remove it.
+TEXT_FILTERS: tuple[tuple[str, type[TextFilter]], ...] = (
+    ("repetition", Repetition),
+    ("compression", Compression),
+    ("spam", Spam),
+    ("fineweb_quality", FineWebQuality),
+    ("gopher_repetition", GopherRepetition),
+    ("gopher_quality", GopherQuality),
+    ("c4", C4),
+)
+
+
 def text_filters(config: FiltersConfig) -> list[TextFilter]:
-    """The enabled text filters, cheapest first."""
-    candidates: list[TextFilter] = [
-        Repetition(config.repetition),
-        Compression(config.compression),
-        FineWebQuality(config.fineweb_quality),
-        GopherRepetition(config.gopher_repetition),
-        GopherQuality(config.gopher_quality),
-        C4(config.c4),
-    ]
+    """The enabled text filters, in ``TEXT_FILTERS``' order."""
+    candidates = [kind(getattr(config, name)) for name, kind in TEXT_FILTERS]
     return [f for f in candidates if f.mode != "off"]
-
-
-def signal_column(filter_name: str, signal: str) -> str:
-    return f"sig_{filter_name}_{signal}"
 
 
 class HeuristicFilterStage:
@@ -63,8 +67,8 @@ class HeuristicFilterStage:
 
     Adds one float64 column per signal of every enabled filter (empty where not computed),
     sets ``_removed`` to ``<filter>:<rule>`` for the first drop-mode filter a document
-    breaks, and replaces a kept document's text by C4's cleaned lines when C4 drops. A document
-    of a genre with its own thresholds (``filters.genre_thresholds``) is judged by them.
+    breaks (at the thresholds for its language and genre), and replaces a kept document's text
+    by C4's cleaned lines when C4 drops.
     """
 
     name = "heuristic_filters"
@@ -72,51 +76,56 @@ class HeuristicFilterStage:
     def __init__(self, config: FiltersConfig):
         self.config = config
         self.filters = text_filters(config)
-        self.by_genre = {genre: text_filters(config.for_genre(genre)) for genre in config.genre_thresholds}
         self.compute_all = config.compute_all_signals
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         # Each filter's signals with their columns, worked out once per batch, not per document.
-        plan = [(f.name, [(s, [None] * batch.num_rows) for s in f.signal_names()]) for f in self.filters]
+        plan = [(f, [(s, [None] * batch.num_rows) for s in f.signal_names()]) for f in self.filters]
         removed: list[str | None] = [None] * batch.num_rows
         failed: list[str | None] = [None] * batch.num_rows
         errors: list[str | None] = [None] * batch.num_rows
         texts = batch.column("text").to_pylist()
-        languages = batch.column("language").to_pylist()
-        genres = batch.column("genre").to_pylist() if "genre" in batch.column_names else [None] * len(texts)
-        for row, (text, language, genre) in enumerate(zip(texts, languages, genres, strict=True)):
-            filters = self.by_genre.get(genre, self.filters)
+        pages = [_column(batch, name) for name in ("url", "title", "anchors")]
+        for row, (text, key, *page) in enumerate(zip(texts, threshold_keys(batch), *pages, strict=True)):
             try:
-                removed[row], texts[row] = self._judge(text or "", language, filters, plan, row)
+                removed[row], texts[row] = self._judge(text or "", key, page, plan, row)
             except Exception as error:  # bad input becomes a decision, never an exception
                 failed[row], errors[row] = "filter_error", error_text(error)
-        for name, signals in plan:
+        for text_filter, signals in plan:
             for signal, values in signals:
-                batch = batch.append_column(signal_column(name, signal), pa.array(values, type=pa.float64()))
+                batch = batch.append_column(
+                    text_filter.signal_column(signal), pa.array(values, type=pa.float64())
+                )
         text_index = batch.schema.get_field_index("text")
         batch = batch.set_column(text_index, "text", pa.array(texts, type=batch.schema.field("text").type))
         return with_decisions(batch, removed=removed, failed=failed, error=errors)
 
     def _judge(
-        self, text: str, language: str | None, filters: list[TextFilter], plan: list, row: int
+        self, text: str, key: tuple[str | None, str | None], page: list, plan: list, row: int
     ) -> tuple[str | None, str]:
         if not text.strip():
             return EMPTY_TEXT, text
-        stats = DocStats(text, rules_for(language, self.config.per_language_rules))
+        stats = DocStats(text, rules_for(key[0], self.config.per_language_rules), *page)
         reason = None
-        for text_filter, (_, columns) in zip(filters, plan, strict=True):
+        for text_filter, columns in plan:
             signals = text_filter.signals(stats)
             for signal, values in columns:
                 value = signals[signal]
                 values[row] = None if value is None else float(value)
-            if reason is None and text_filter.mode == "drop" and (rule := text_filter.reason(signals)):
-                reason = f"{text_filter.name}:{rule}"
-                if not self.compute_all:
+            if reason is None and text_filter.removes:
+                reason = text_filter.reason(signals, *key)
+                if reason and not self.compute_all:
                     return reason, text
         # With compute_all_signals every document gets the text it would be kept with: the
         # classifiers score it, and `refilter` keeps it from the ledger if the thresholds change.
-        c4 = next((f for f in filters if isinstance(f, C4) and f.mode == "drop"), None)
+        c4 = next((f for f in self.filters if isinstance(f, C4) and f.removes), None)
         return reason, (c4.cleaned_text(stats) if c4 else text)
+
+
+def _column(batch: pa.Table, name: str) -> list:
+    """A column's values, or ``None`` for each row of a batch without it (an older run's documents,
+    a batch built by hand)."""
+    return batch.column(name).to_pylist() if name in batch.column_names else [None] * batch.num_rows
 
 
 class AllSignalsFilters:
@@ -171,20 +180,37 @@ def pre_extraction_stages(filters: FiltersConfig) -> list[Stage]:
     return [UrlBlocklistStage(filters.url)]
 
 
-def post_language_stages(filters: FiltersConfig) -> list[Stage]:
-    """Heuristic and classifier filters over the extracted text, after language id.
+def filter_stages(filters: FiltersConfig) -> list[Stage]:
+    """The stages that decide by thresholds over the extracted text, in order.
 
     The quality classifier always runs (``mode: off`` is read as ``tag``) because every
     output row carries ``quality_score``; without ``model_path`` it uses the project's
-    default model.
+    default model. KenLM runs when a model is given.
     """
     stages: list[Stage] = []
     if text_filters(filters):
         stages.append(HeuristicFilterStage(filters))
     stages.append(QualityClassifierStage(filters.quality_classifier))
-    stages += [FastTextClassifierStage.from_entry(entry) for entry in filters.classifiers]
+    stages += [FastTextClassifierStage(entry) for entry in filters.classifiers]
     if filters.kenlm.model_path and filters.kenlm.mode != "off":
         stages.append(KenlmPerplexityStage(filters.kenlm))
+    return stages
+
+
+def judges(filters: FiltersConfig) -> list[tuple[str, Judge]]:
+    """Every filter that decides by thresholds, with the stage that books its decisions, in the
+    order the run applies them: what `refilter` and the what-if counts are derived from."""
+    out: list[tuple[str, Judge]] = []
+    for stage in filter_stages(filters):
+        judged = stage.filters if isinstance(stage, HeuristicFilterStage) else [stage]
+        out += [(stage.name, judge) for judge in judged]
+    return out
+
+
+def post_language_stages(filters: FiltersConfig) -> list[Stage]:
+    """Heuristic and classifier filters over the extracted text, after language id (``filter_stages``;
+    one ``AllSignalsFilters`` stage with ``filters.compute_all_signals``)."""
+    stages = filter_stages(filters)
     return [AllSignalsFilters(stages)] if filters.compute_all_signals else stages
 
 

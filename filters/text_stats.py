@@ -22,11 +22,23 @@ _LINE_BREAKS = re.compile("\n+")
 
 
 class DocStats:
-    """Lazily computed views of one document's text under its language's rules."""
+    """Lazily computed views of one document's text under its language's rules, with the page's
+    URL, title and link texts for the filters that judge more than the text (spam)."""
 
-    def __init__(self, text: str, rules: LanguageRules):
+    def __init__(
+        self,
+        text: str,
+        rules: LanguageRules,
+        url: str | None = None,
+        title: str | None = None,
+        anchors: str | None = None,
+    ):
         self.text = text
         self.rules = rules
+        self.url = url or ""
+        self.title = title or ""
+        #: the page's short link texts, one per line (``pipelines.extractors.title_and_anchors``)
+        self.anchors = anchors or ""
         self._shared: dict[str, Any] = {}
 
     def shared(self, key: str, compute: Callable[[], Any]) -> Any:

@@ -73,13 +73,39 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:
         if os.environ.get("CRAWLSIEVE_DEBUG"):
             raise
-        message = str(error).strip().splitlines()
+        cause = failure_cause(error)
         print(
-            f"crawlsieve {args.command}: failed: {type(error).__name__}: {message[-1] if message else ''}"
+            f"crawlsieve {args.command}: failed: {type(cause).__name__}: {_first_line(cause)}"
             " (set CRAWLSIEVE_DEBUG=1 for the traceback)",
             file=sys.stderr,
         )
         return 1
+
+
+def failure_cause(error: BaseException) -> BaseException:
+    """What a failure is about: the first exception inside Ray's wrappers that is not Ray's.
+
+    A task's ``RayTaskError`` reads as the task's traceback, and Ray Data's ``UserCodeException``
+    as Ray's advice on retries; the cause (``No space left on device``) is their ``cause`` or
+    ``__cause__``. A Ray exception with nothing inside (a lost worker) is its own cause.
+    """
+    seen = set()
+    while type(error).__module__.partition(".")[0] == "ray" and id(error) not in seen:
+        seen.add(id(error))
+        inner = getattr(error, "cause", None) or error.__cause__
+        if not isinstance(inner, BaseException):
+            break
+        error = inner
+    return error
+
+
+def _first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message. Ray Data appends its advice on retries to a failed
+    task's exception: as further lines, or, to an OSError of two arguments, as its file name."""
+    if isinstance(error, OSError) and error.strerror and "\n" in str(error.filename or ""):
+        error = OSError(error.errno, error.strerror)
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 if __name__ == "__main__":

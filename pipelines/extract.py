@@ -1,8 +1,7 @@
 """Main-text extraction (trafilatura, or resiliparse: `pipelines.extractors`), bounded in time per page.
 
 Each page's genre is known first (`pipelines.genre`): a forum thread or Q&A page is extracted
-whole, its question and replies (`pipelines.threads`). The stage adds the ``genre`` and
-``extractor`` (the extractor that gave the text) columns.
+whole, its question and replies (`pipelines.threads`).
 
 One pathological page must not stall a worker: pages are decoded and extracted in a child
 process (`pipelines.extract_process`) that is killed when a page overruns
@@ -19,8 +18,10 @@ from crawlsieve.pipelines.extract_process import ExtractCrashed, ExtractTimeout,
 
 
 class ExtractStage:
-    """Decode each payload and extract its main text; replaces `html` with `text`, adds `charset`,
-    `genre` and `extractor`."""
+    """Decode each payload and extract its main text; replaces `html` with `text`, and adds the
+    page's `title` and `anchors` (its short link texts, one per line), which the spam filter reads
+    (an injected brand sits in the title and in link lists that the main text leaves out), its
+    `genre` and the `extractor` that gave the text."""
 
     name = "extract"
 
@@ -40,6 +41,8 @@ class ExtractStage:
     def __call__(self, batch: pa.Table) -> pa.Table:
         texts: list[str | None] = []
         charsets: list[str | None] = []
+        titles: list[str | None] = []
+        anchor_texts: list[str | None] = []
         genres: list[str | None] = []
         extractors: list[str | None] = []
         removed: list[str | None] = []
@@ -48,10 +51,10 @@ class ExtractStage:
         process = extraction_process(self.config)
         columns = (batch.column(name).to_pylist() for name in ("html", "http_charset", "url"))
         for payload, http_charset, url in zip(*columns, strict=True):
-            text, charset, genre, extractor, reason, kind, error = (None,) * 7
+            text, charset, title, anchors, genre, extractor, reason, kind, error = (None,) * 9
             try:
-                text, charset, genre, extractor, cpu_seconds, extractor_seconds = process.extract(
-                    payload, http_charset, url
+                text, charset, title, anchors, genre, extractor, cpu_seconds, extractor_seconds = (
+                    process.extract(payload, http_charset, url)
                 )
                 self.child_cpu_seconds += cpu_seconds
                 self.extractor_cpu_seconds += extractor_seconds
@@ -63,6 +66,8 @@ class ExtractStage:
                 reason, text = "extract:empty", None
             texts.append(text)
             charsets.append(charset)
+            titles.append(title)
+            anchor_texts.append(anchors)
             genres.append(genre)
             extractors.append(extractor)
             removed.append(reason)
@@ -71,6 +76,8 @@ class ExtractStage:
         batch = batch.drop_columns(["html"])
         batch = batch.append_column("text", pa.array(texts, pa.string()))
         batch = batch.append_column("charset", pa.array(charsets, pa.string()))
+        batch = batch.append_column("title", pa.array(titles, pa.string()))
+        batch = batch.append_column("anchors", pa.array(anchor_texts, pa.string()))
         batch = batch.append_column("genre", pa.array(genres, pa.string()))
         batch = batch.append_column("extractor", pa.array(extractors, pa.string()))
         return with_decisions(batch, removed=removed, failed=failed, error=errors)

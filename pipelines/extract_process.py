@@ -11,8 +11,9 @@ second) for the page after it.
 Protocol: length-prefixed pickles over the child's stdin/stdout. The parent sends the extract
 config once (the child answers "ready" when its extractor is loaded), then
 ``(payload, http_charset, url)`` per page; the child answers
-``(text, charset, genre, extractor, cpu_seconds, extractor_cpu_seconds)`` (``Extracted``) or, when
-the page failed, ``(None, None, cpu_seconds, extractor_cpu_seconds, error_text)``.
+``(text, charset, title, anchors, genre, extractor, cpu_seconds, extractor_cpu_seconds)``
+(``Extracted``) or, when the page failed, the same with ``None`` for the first six and the error
+text appended.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ class Extracted(NamedTuple):
     text: str | None
     #: how the charset was found (``pipelines.decode``)
     charset: str
+    title: str | None
+    #: the page's short link texts, one per line
+    anchors: str | None
     genre: str
     #: the extractor that gave the text
     extractor: str
@@ -127,8 +131,8 @@ class ExtractionProcess:
         except (BrokenPipeError, ExtractCrashed, OSError) as error:
             self.close()
             raise ExtractCrashed(f"the extraction process died ({error})") from None
-        if len(answer) == 5:
-            raise PageError(answer[4])
+        if len(answer) == len(Extracted._fields) + 1:
+            raise PageError(answer[-1])
         return Extracted(*answer)
 
     def close(self) -> None:
@@ -158,7 +162,7 @@ def _serve() -> None:
     """The child: decode and extract pages until the parent closes the pipe."""
     from crawlsieve.core.stages import error_text
     from crawlsieve.pipelines.decode import decode_html
-    from crawlsieve.pipelines.extractors import PageExtractor
+    from crawlsieve.pipelines.extractors import PageExtractor, title_and_anchors
 
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing a library prints may corrupt the protocol
@@ -178,16 +182,18 @@ def _serve() -> None:
         extracting = started
         try:
             html, charset = decode_html(payload or b"", http_charset)
+            title, anchors = title_and_anchors(html)
             extracting = time.process_time()
             text, genre, extractor = extract(html, url)
             now = time.process_time()
-            answer = (text, charset, genre, extractor, now - started, now - extracting)
+            answer = (text, charset, title, anchors, genre, extractor, now - started, now - extracting)
         except RecursionError:
             now = time.process_time()
-            answer = (None, None, now - started, now - extracting, "RecursionError: HTML nested too deep")
+            error = "RecursionError: HTML nested too deep"
+            answer = (*(None,) * 6, now - started, now - extracting, error)
         except Exception as error:
             now = time.process_time()
-            answer = (None, None, now - started, now - extracting, error_text(error))
+            answer = (*(None,) * 6, now - started, now - extracting, error_text(error))
         _write(sink, answer)
 
 

@@ -46,9 +46,11 @@ OUTPUT_COLUMNS = (
 def finalize_stages(config: Config) -> list[Stage]:
     """Cutting repeated lines first, so that tokens and the domain are of the text published."""
     from crawlsieve.dedup.subdoc import subdoc_stages
+    from crawlsieve.filters.spam import spam_flags
     from crawlsieve.tagging import domain
 
-    return [*subdoc_stages(config.dedup.subdoc), *domain.domain_stages(config.domain)]
+    flags = spam_flags(config.filters.spam)
+    return [*subdoc_stages(config.dedup.subdoc), *domain.domain_stages(config.domain, flags)]
 
 
 def decisions_for(output_dir: Path, shard: str) -> pa.Table | None:
@@ -82,12 +84,15 @@ def apply_decisions(docs: pa.Table, decisions: pa.Table | None) -> pa.Table:
 def kept_signal(name: str, config: Config) -> bool:
     """A signal goes into the output when the config lists it, its filter runs in tag mode, or it is
     the score of one of ``filters.classifiers`` (published, like ``quality_score``); sub-document
-    dedup's share cut whenever it runs."""
+    dedup's share cut whenever it runs; the spam filter's whenever it runs (its signals are tags
+    first: what the mixture and the reviewer judge adult, gambling and ads by)."""
     keep = set(config.output.keep_signals)
     keep |= {entry.name for entry in config.filters.classifiers}
     if name in keep or name.removeprefix("sig_") in keep:
         return True
     if name.startswith("sig_dedup_subdoc_") and config.dedup.subdoc.enabled:
+        return True
+    if name.startswith("sig_spam_") and config.filters.spam.mode != "off":
         return True
     tagged = (f for f, section in config.filters if getattr(section, "mode", None) == "tag")
     return any(name.startswith(f"sig_{f}_") for f in tagged)

@@ -79,6 +79,18 @@ def check_phase_a_unchanged(old: Config, new: Config) -> None:
             )
 
 
+def check_same_units(source: Path, record: dict, config: Config) -> None:
+    """Refuse a run whose text was cut into other units (``core.units``) when near-dedup is on: the
+    documents refilter keeps newly would get signatures of other shingles than the run's."""
+    from crawlsieve.core import units
+
+    if config.dedup.enabled and config.dedup.near and record.get("units") != units.VERSION:
+        raise UsageError(
+            f"{source} cut text into other units ({record.get('units') or 'units-v1'}, this crawlsieve "
+            f"{units.VERSION}): its dedup signatures would be mixed with new ones; run the pipeline again"
+        )
+
+
 def source_run(source: Path) -> tuple[dict, Config]:
     """The run record and config of the run to refilter. Refuses, naming what is missing, a
     directory that holds no run or not all of what refilter reads: every input file's phase A
@@ -139,6 +151,7 @@ def refilter_run(
     runs = [("DIR", str(source)), *(("dedup.against", path) for path in config.dedup.against)]
     check_apart(output_dir, "--output", [*files, *config.named_files()], runs)
     check_phase_a_unchanged(old, config)
+    check_same_units(source, record, config)
     check_refilter(old.filters, config.filters)
     for stage in finalize_stages(config):
         if (check := getattr(stage, "check", None)) is not None:
@@ -161,6 +174,7 @@ def _refilter_locked(source, record, old, output_dir, config, stop, phases, *, r
             "shards": shards,
             "config": config.model_dump(mode="json"),
             "version": __version__,
+            "units": record.get("units"),
             "refiltered_from": str(source),
         },
         RunLayout(output_dir).run_record,

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import logging
+import logging.handlers
 import os
 import shlex
 import shutil
@@ -29,6 +30,9 @@ from crawlsieve.core.layout import RunLayout, check_apart
 from crawlsieve.core.stages import UNFINISHED_FILE
 from crawlsieve.pipelines.config import Config, load_config
 from crawlsieve.pipelines.output_lock import OutputLock
+
+#: Ray's driver-side log lines, in the logs folder of its session (/tmp/ray/session_latest/logs).
+RAY_DRIVER_LOG = "crawlsieve-driver.log"
 
 HELP = "Run the pipeline over WARC files (paths, globs, URLs, @lists or a crawl name)."
 
@@ -254,9 +258,12 @@ def _utf8_entrypoint():
 
 
 def init_ray(config: Config) -> None:
-    """Join the configured cluster or start a local Ray; quiet Ray Data unless on a terminal."""
+    """Join the configured cluster or start a local Ray, which dies with this process
+    (``ray_watchdog``); Ray's log lines stay off the terminal (``_ray_logs_to_files``)."""
     import ray
     from ray.data import DataContext
+
+    from crawlsieve.pipelines.ray_watchdog import dies_with_this_process
 
     logging.getLogger("ray").setLevel(logging.WARNING)
     if not ray.is_initialized():
@@ -265,23 +272,56 @@ def init_ray(config: Config) -> None:
             raise UsageError(
                 "--num-cpus and ray.object_store_memory size a local Ray; not with a cluster address"
             )
+        held = _hold_ray_logs()
         with _utf8_entrypoint():
             if address:
-                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+                started = ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
             else:
-                ray.init(
-                    num_cpus=config.ray.num_cpus,
-                    object_store_memory=config.ray.object_store_memory,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    logging_level=logging.WARNING,
-                )
+                with dies_with_this_process():
+                    started = ray.init(
+                        num_cpus=config.ray.num_cpus,
+                        object_store_memory=config.ray.object_store_memory,
+                        include_dashboard=False,
+                        log_to_driver=False,
+                        logging_level=logging.WARNING,
+                    )
+        _ray_logs_to_files(held, getattr(started, "address_info", {}).get("session_dir"))
     context = DataContext.get_current()
-    # On a terminal Ray Data draws progress bars; elsewhere it logs progress at INFO, which we hide.
+    # On a terminal Ray Data draws progress bars; elsewhere it logs progress, to its file only.
     context.enable_progress_bars = True
     context.print_on_execution_start = False
     context.verbose_stats_logs = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    # A task's own exception, not Ray Data's wrapper of it: the run's one line of failure names it.
+    context.raise_original_map_exception = True
+    data_logger = logging.getLogger("ray.data")
+    data_logger.handlers = [h for h in data_logger.handlers if not _is_console(h)]  # its file stays
+
+
+def _is_console(handler: logging.Handler) -> bool:
+    return isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
+
+
+def _hold_ray_logs() -> logging.handlers.MemoryHandler:
+    """Ray's driver-side log lines (a warning while it starts, a failed task's ERROR), held in
+    memory instead of Ray's terminal handler until its session's folder exists."""
+    held = logging.handlers.MemoryHandler(capacity=1_000, flushLevel=logging.CRITICAL + 1)
+    ray_logger = logging.getLogger("ray")
+    ray_logger.handlers = [held]
+    ray_logger.propagate = False
+    return held
+
+
+def _ray_logs_to_files(held: logging.handlers.MemoryHandler, session_dir: str | None) -> None:
+    """From now on Ray's driver-side lines go to RAY_DRIVER_LOG beside Ray's own logs (nowhere
+    for a ``ray://`` client, which has no session folder here): the terminal is the run's."""
+    if session_dir:
+        target: logging.Handler = logging.FileHandler(Path(session_dir) / "logs" / RAY_DRIVER_LOG)
+        target.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    else:
+        target = logging.NullHandler()
+    held.setTarget(target)
+    held.close()  # writes what it held
+    logging.getLogger("ray").handlers = [target]
 
 
 def _extract_batch(batch, config: Config, output_dir: str):
@@ -405,6 +445,7 @@ def _run_locked(
     report: bool,
     log,
 ) -> dict:
+    from crawlsieve.core import units
     from crawlsieve.core.io import read_json, write_json_atomically
     from crawlsieve.pipelines.inputs import shard_name
 
@@ -419,8 +460,18 @@ def _run_locked(
             raise UsageError("--resume: the inputs differ from the interrupted run's")
         if _shaping(previous.get("config") or {}) != _shaping(config.model_dump(mode="json")):
             raise UsageError("--resume: the config differs from the interrupted run's (other than `ray`)")
+        if (was := previous.get("units") or "units-v1") != units.VERSION:
+            raise UsageError(
+                f"--resume: the interrupted run cut text into other units ({was}, this crawlsieve "
+                f"{units.VERSION}); run it again without --resume"
+            )
     write_json_atomically(
-        {"shards": shards, "config": config.model_dump(mode="json"), "version": __version__},
+        {
+            "shards": shards,
+            "config": config.model_dump(mode="json"),
+            "version": __version__,
+            "units": units.VERSION,
+        },
         RunLayout(output_dir).run_record,
     )
     shutil.rmtree(RunLayout(output_dir).attempts_dir, ignore_errors=True)  # counted per run

@@ -24,7 +24,8 @@ from crawlsieve.core.layout import RunLayout
 
 #: What a mixture group is: the columns of the kept documents the mixture is split by.
 GROUP_KEYS = ("domain", "language", "genre")
-#: A group's value for a column its documents lack (data from before the column existed).
+#: The value of a column a document lacks (data from before the column existed, a record decided
+#: before it was known): in mixture groups and the funnel's breakdowns (``quality.summaries``).
 NO_VALUE = "(none)"
 _SUMS = ("documents", "tokens", "bytes", "quality_sum", "quality_count")
 

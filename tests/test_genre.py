@@ -180,8 +180,9 @@ def test_generated_forum_junk_goes_and_real_conversations_stay(ray_local, tmp_pa
 
 def test_genre_thresholds_take_only_the_thresholds_of_text_filters():
     accepted = config_from_dict({"filters": {"genre_thresholds": {"listing": {"c4.min_num_sentences": 3}}}})
-    assert accepted.filters.for_genre("listing").c4.min_num_sentences == 3
-    assert accepted.filters.for_genre("article").c4.min_num_sentences == 5
+    assert accepted.filters.c4.thresholds_for("en", "listing").min_num_sentences == 3
+    assert accepted.filters.c4.thresholds_for("en", "article").min_num_sentences == 5
+    assert accepted.filters.c4.thresholds_for("en", "forum").min_num_sentences == 5  # the table is replaced
     for table in (
         {"forum": {"fineweb_quality.short_line_length": 10}},  # shapes the signal
         {"forum": {"c4.mode": "tag"}},

@@ -9,6 +9,7 @@ line naming the filter, when a decision needs a signal it did not compute.
 from __future__ import annotations
 
 import json
+import shutil
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -182,6 +183,25 @@ def test_a_config_that_changes_more_than_thresholds_is_refused_with_one_line(
     assert code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and named in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_run_that_cut_text_into_other_units_is_refused_with_one_line(all_signals_run, tmp_path, capsys):
+    """Its documents' signatures are of other shingles: refilter would sign the documents it keeps
+    anew with this version's and mix the two in one dedup step."""
+    run, _ = all_signals_run
+    old = tmp_path / "old-run"
+    shutil.copytree(run, old)
+    record = json.loads(RunLayout(old).run_record.read_text())
+    del record["units"]  # as every run made before the units were recorded
+    RunLayout(old).run_record.write_text(json.dumps(record))
+    (tmp_path / "same.yaml").write_text(yaml.safe_dump({"filters": {"compute_all_signals": True}}))
+    code = cli(
+        ["refilter", str(old), "--config", str(tmp_path / "same.yaml"), "--output", str(tmp_path / "x")]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "other units (units-v1, this crawlsieve units-v2)" in err
     assert not (tmp_path / "x").exists()
 
 
