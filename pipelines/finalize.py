@@ -32,6 +32,7 @@ OUTPUT_COLUMNS = (
     "genre",
     "language",
     "language_score",
+    "script",
     "quality_score",
     "token_count",
     "dup_cluster_size",

@@ -194,6 +194,34 @@ def test_genre_thresholds_take_only_the_thresholds_of_text_filters():
             config_from_dict({"filters": {"genre_thresholds": table}})
 
 
+def test_genre_thresholds_lie_over_the_language_table_and_under_the_configs_languages_entry():
+    config = config_from_dict(
+        {"filters": {"fineweb_quality": {"languages": {"zh": {"char_duplicates_ratio": 0.05}}}}}
+    ).filters
+    zh_forum = config.fineweb_quality.thresholds_for("zh", "forum")
+    assert zh_forum.line_punct_thr == 0.0  # the genre's, over FineWeb-2's 0.106
+    assert zh_forum.char_duplicates_ratio == 0.05  # the user's for zh, over the genre's 0.2
+    assert zh_forum.new_line_ratio == config.fineweb_quality.thresholds_for("zh", "article").new_line_ratio
+    assert config.fineweb_quality.thresholds_for("zh", "article").line_punct_thr == 0.106  # FineWeb-2's
+    assert config.fineweb_quality.thresholds_for("en", "forum").char_duplicates_ratio == 0.2
+    assert config.c4.thresholds_for("zh", "forum").mode == "off"  # the table's: no C4 outside English
+    assert config.c4.thresholds_for("en", "forum").min_num_sentences == 2
+    # The documents each settings judged, named in the order the layers apply.
+    stage = HeuristicFilterStage(config)
+    stage(
+        pa.table(
+            {"text": ["你好。"] * 3, "language": ["zh", "zh", "en"], "genre": ["forum", "article", "forum"]}
+        )
+    )
+    assert stage.counters == Counter(
+        {
+            "language_settings:zh=fineweb2:cmn_Hani + genre:forum + config": 1,
+            "language_settings:zh=fineweb2:cmn_Hani + config": 1,
+            "language_settings:en=genre:forum": 1,
+        }
+    )
+
+
 def test_refilter_decides_each_genre_by_its_own_thresholds(pages):
     url, html, _ = page(pages, "discuss.flarum.org.cn/d/")
     text = PageExtractor(ExtractConfig())(html, url)[0]
