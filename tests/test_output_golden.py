@@ -21,9 +21,9 @@ removed for another reason, the texts of kept non-English pages no longer cut by
 ``script`` and ``sig_encoding_*``/``sig_chinese_*`` columns; every English row the same), and once
 for issue 25's genres (new ``genre`` and ``extractor`` columns; the one forum thread of the corpus,
 pocketpc.ch's vBulletin thread ``122760-microsoft-beginnt-auslieferung-vorbereitungsupdate-34``,
-extracted from its posts and kept instead of removed by ``fineweb_quality:char_dup_ratio``; every
-other row's values unchanged); every optimization must reproduce it value for value. A change
-*meant* to change outputs records
+which FineWeb-2's German settings keep, extracted from its posts: its text and what is measured
+from it; every other row's values unchanged); every optimization must reproduce it value for value.
+A change *meant* to change outputs records
 a new one, and says so in its commit:
 
     CRAWLSIEVE_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_output_golden.py
