@@ -23,7 +23,7 @@ from pydantic import (
 
 from crawlsieve.core.config import NAMES_FILES, Section
 from crawlsieve.core.stages import Genre
-from crawlsieve.filters.language_table import section_values, table_label
+from crawlsieve.filters.language_table import section_values, table_label, tabled_languages
 
 Mode = Literal["drop", "tag", "off"]
 
@@ -109,6 +109,14 @@ class FilterSection(Section):
         if language in self.languages:
             found.append((CONFIG_LAYER, self.languages[language]))
         return found
+
+    def layer_values(self, field: str) -> list[Any]:
+        """``field``'s value in this section and in every layer that sets it, for any language and
+        genre: how far a signal measured only up to its threshold must be measured."""
+        layers = [*self._genres.values(), *self.languages.values()]
+        if self.table_section:
+            layers += [section_values(self.table_section, language) for language in tabled_languages()]
+        return [getattr(self, field), *(layer[field] for layer in layers if field in layer)]
 
     def thresholds_for(self, language: str | None, genre: str | None) -> Self:
         """The settings that judge a document of ``language`` and ``genre`` (see the class), cached

@@ -7,6 +7,7 @@ its human-marked main text and genre); the junk is generated (``samples.forum``)
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections import Counter
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ import pytest
 
 from crawlsieve.core.errors import ConfigError
 from crawlsieve.filters.config import FiltersConfig
-from crawlsieve.filters.refilter import redecide
+from crawlsieve.filters.refilter import check_refilter, redecide
 from crawlsieve.filters.stages import HeuristicFilterStage
 from crawlsieve.pipelines import genre, threads
 from crawlsieve.pipelines.config import Config, ExtractConfig, config_from_dict
@@ -31,6 +32,10 @@ from crawlsieve.samples.forum import JUNK_KINDS, forum_pages
 from crawlsieve.samples.warcs import Record, write_warc
 
 WORD = re.compile(r"\w+")
+#: Common English words, for generated text of distinct sentences.
+ENGLISH_WORDS = """the of and to in is you that it was for on are as with they at be this have from one had
+by but not what all were we when your can there use each which she do how their if will up about out many
+then them these some her would make like him into time has look two more write see number way could people"""
 
 
 @pytest.fixture(scope="module")
@@ -220,6 +225,32 @@ def test_genre_thresholds_lie_over_the_language_table_and_under_the_configs_lang
             "language_settings:en=genre:forum": 1,
         }
     )
+
+
+def test_c4_counts_sentences_as_far_as_a_genre_or_language_threshold_above_the_sections_needs():
+    words = re.findall(r"\w+", ENGLISH_WORDS)
+    pick = random.Random(1).choice
+    text = "\n".join(
+        " ".join(pick(words) for _ in range(12)).capitalize()
+        + ". "
+        + " ".join(pick(words) for _ in range(10))
+        + "."
+        for _ in range(10)
+    )  # 20 sentences of distinct words
+    batch = pa.table({"text": [text], "language": ["en"], "genre": ["forum"]})
+    forum_8 = config_from_dict(
+        {"filters": {"genre_thresholds": {"forum": {"c4.min_num_sentences": 8}}}}
+    ).filters
+    english_8 = config_from_dict({"filters": {"c4": {"languages": {"en": {"min_num_sentences": 8}}}}}).filters
+    for config in (forum_8, english_8):
+        judged = HeuristicFilterStage(config)(batch)
+        assert judged.column("sig_c4_sentences").to_pylist() == [8.0]  # 20 sentences, counted to 8
+        assert judged.column("_removed").to_pylist() == [None]
+    # refilter knows how far a run counted: to 8 in a run with forum's 8, to the section's 5 by default
+    section_7 = config_from_dict({"filters": {"c4": {"min_num_sentences": 7}}}).filters
+    check_refilter(forum_8, section_7)
+    with pytest.raises(ConfigError, match=r"^filters\.c4\.min_num_sentences is above the run's"):
+        check_refilter(FiltersConfig(), forum_8)
 
 
 def test_refilter_decides_each_genre_by_its_own_thresholds(pages):
