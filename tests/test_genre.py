@@ -178,6 +178,13 @@ def test_generated_forum_junk_goes_and_real_conversations_stay(ray_local, tmp_pa
     assert kept_kinds["conversation"] >= 3  # of 4
     assert set(kept.column("genre").to_pylist()) == {"forum"}
     assert set(kept.column("extractor").to_pylist()) == {"posts"}
+    # The funnel per genre: every page of the file is a forum, kept or removed with its reason.
+    forum = stats["breakdowns"]["genre"]["forum"]
+    assert forum["documents_kept"] == stats["documents_kept"] == kept.num_rows
+    assert (
+        forum["pages_read"] == len(generated)
+        and sum(forum["removed"].values()) == len(generated) - kept.num_rows
+    )
     mixture = json.loads((out / "mixture.json").read_text(encoding="utf-8"))
     assert {g["genre"] for g in mixture["groups"]} == {"forum"}
     assert mixture["totals"]["genres"] == ["forum"]
