@@ -29,6 +29,7 @@ OUTPUT_COLUMNS = (
     "url",
     "site",
     "domain",
+    "genre",
     "language",
     "language_score",
     "script",
@@ -39,6 +40,7 @@ OUTPUT_COLUMNS = (
     "warc_path",
     "warc_record_id",
     "fetch_time",
+    "extractor",
 )
 
 
