@@ -376,7 +376,7 @@ def with_cuts(docs: pa.Table, cuts: pa.Table | None) -> pa.Table:
     return docs.append_column(CUT_UNITS, cuts[CUT_UNITS].combine_chunks().take(position))
 
 
-class SubdocCut:
+class SubdocCut(Stage):
     """Phase C: cuts each document's repeated units (``CUT_UNITS``) from its text.
 
     Publishes ``sig_dedup_subdoc_frac``, the share of the text's characters in cut units (0 for

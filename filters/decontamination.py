@@ -39,7 +39,7 @@ from datatrove.utils.text import simplify_text
 
 from crawlsieve.core import units
 from crawlsieve.core.errors import ConfigError
-from crawlsieve.core.stages import DECONTAMINATION_MATCH, with_decisions
+from crawlsieve.core.stages import DECONTAMINATION_MATCH, Stage, with_decisions
 from crawlsieve.filters.config import DecontaminationConfig
 
 NGRAMS_SIGNAL = "sig_decontamination_ngrams"
@@ -162,7 +162,7 @@ def _in_memory(config_json: str, stamps: tuple) -> np.ndarray:
     return build_index(DecontaminationConfig.model_validate_json(config_json))
 
 
-class DecontaminationStage:
+class DecontaminationStage(Stage):
     """Adds ``sig_decontamination_ngrams`` (the document's n-grams found in a benchmark) and
     ``decontamination_match`` (``<benchmark>: <first such n-gram>``, normalized); in drop mode
     removes the document as ``decontamination:<benchmark>``. Counts matched documents per

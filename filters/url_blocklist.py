@@ -23,7 +23,7 @@ import xxhash
 from datatrove.pipeline.filters.url_filter import normalize, normalizer, parse_list
 from datatrove.utils._import_utils import ASSETS_PATH
 
-from crawlsieve.core.stages import with_decisions
+from crawlsieve.core.stages import Stage, with_decisions
 from crawlsieve.filters.config import UrlFilterConfig
 
 _ARCHIVE = os.path.join(ASSETS_PATH, "url_filterblacklistsv0_3_0.tar.gz")
@@ -117,7 +117,7 @@ def suffix_extractor():
     return TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
-class UrlBlocklistStage:
+class UrlBlocklistStage(Stage):
     """Removes records whose URL is on a blocklist (reasons ``url:blocklist``, ``url:banned_word``,
     ``url:soft_words``, ``url:banned_subword``); writes ``sig_url_soft_words``."""
 

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from crawlsieve import __version__
 from crawlsieve.core.errors import ConfigError, UsageError
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.core.stages import DECIDED_BY, REMOVED
+from crawlsieve.core.stages import DECIDED_BY, REMOVED, check_stages
 from crawlsieve.pipelines.config import Config, config_from_dict, load_config
 
 HELP = "Re-decide a finished run's filters for a new config from its stored signals (no WARC is read)."
@@ -153,9 +153,7 @@ def refilter_run(
     check_phase_a_unchanged(old, config)
     check_same_units(source, record, config)
     check_refilter(old.filters, config.filters)
-    for stage in finalize_stages(config):
-        if (check := getattr(stage, "check", None)) is not None:
-            check()
+    check_stages(finalize_stages(config))
     validate_against(config.dedup)
     check_output(output_dir, resume=False)
     with OutputLock(RunLayout(output_dir).lock), StopOnSignals() as stop:

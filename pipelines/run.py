@@ -27,7 +27,7 @@ from pathlib import Path
 from crawlsieve import __version__
 from crawlsieve.core.errors import UsageError
 from crawlsieve.core.layout import RunLayout, check_apart
-from crawlsieve.core.stages import UNFINISHED_FILE
+from crawlsieve.core.stages import UNFINISHED_FILE, check_stages, prepare_stages
 from crawlsieve.pipelines.config import Config, load_config
 from crawlsieve.pipelines.output_lock import OutputLock
 
@@ -104,10 +104,7 @@ def validate(config: Config) -> None:
     from crawlsieve.pipelines.finalize import finalize_stages
     from crawlsieve.pipelines.shard import per_file_stages
 
-    for stage in [*per_file_stages(config), *finalize_stages(config)]:
-        check = getattr(stage, "check", None)
-        if check is not None:
-            check()
+    check_stages([*per_file_stages(config), *finalize_stages(config)])
     validate_against(config.dedup)
 
 
@@ -498,10 +495,8 @@ def _run_phases(
     from crawlsieve.pipelines.inputs import largest_first, location_bytes, shard_name
     from crawlsieve.pipelines.shard import per_file_stages
 
-    for stage in per_file_stages(config, RunLayout(output_dir)):
-        prepare = getattr(stage, "prepare", None)
-        if prepare is not None:  # what the stage needs built once per run (the decontamination index)
-            prepare()
+    # What the stages need built once per run (the decontamination index).
+    prepare_stages(per_file_stages(config, RunLayout(output_dir)))
     done = completed(output_dir, "extract") if resume else set()
     order = [shard_name(loc) for loc in largest_first(list(shards.values()))]
     # Locations travel as bytes: a Linux file name need not be UTF-8 (inputs.location_bytes).

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -30,9 +30,10 @@ from crawlsieve.core.stages import (
     REMOVED,
     UNFINISHED_FILE,
     Stage,
+    booked_names,
     decided_mask,
     error_text,
-    whole_rows_in_ledger,
+    stage_counters,
     with_decisions,
 )
 from crawlsieve.pipelines.config import Config
@@ -85,21 +86,9 @@ def per_file_stages(config: Config, layout: RunLayout | None = None) -> list[Sta
     ]
 
 
-def stage_counters(stages: list[Stage]) -> Counter:
-    """What the stages counted about the file (a stage may keep a ``counters`` Counter, e.g.
-    replacements made): it goes into the file's summary and the run's stats.json ``counters``."""
-    counters: Counter = Counter()
-    for stage in stages:
-        counters.update(getattr(stage, "counters", None) or {})
-    return counters
-
-
 def stage_names(config: Config) -> list[str]:
     """The names decisions of phase A are booked under, in order (a stage running others has theirs)."""
-    names = ["read"]
-    for stage in per_file_stages(config):
-        names += getattr(stage, "stage_names", [stage.name])
-    return names
+    return ["read", *booked_names(per_file_stages(config))]
 
 
 DECISION_COLUMNS = (REMOVED, FAILED, ERROR, DECIDED_BY)
@@ -133,8 +122,8 @@ def ledger_rows(decided: pa.Table, shard: str, stage: str, whole: bool = False) 
 def _split(batch: pa.Table, shard: str, stage: Stage | str, ledger: list[pa.Table]) -> pa.Table:
     decided = decided_mask(batch)
     if pc.any(decided).as_py():
-        name = stage if isinstance(stage, str) else stage.name
-        ledger.append(ledger_rows(batch.filter(decided), shard, name, whole_rows_in_ledger(stage)))
+        name, whole = (stage, False) if isinstance(stage, str) else (stage.name, stage.ledger_whole_rows)
+        ledger.append(ledger_rows(batch.filter(decided), shard, name, whole))
         batch = batch.filter(pc.invert(decided))
     return batch.drop_columns([c for c in DECISION_COLUMNS if c in batch.column_names])
 
@@ -168,14 +157,14 @@ class CpuClock:
         self.seconds: dict[str, float] = defaultdict(float)
 
     @contextlib.contextmanager
-    def part(self, name: str, stage: object = None):
+    def part(self, name: str, stage: Stage | None = None):
         started = time.process_time()
-        child = getattr(stage, "child_cpu_seconds", 0.0)
+        child = stage.child_cpu_seconds if stage else 0.0
         try:
             yield
         finally:
             self.seconds[name] += time.process_time() - started
-            self.seconds[name] += getattr(stage, "child_cpu_seconds", 0.0) - child
+            self.seconds[name] += (stage.child_cpu_seconds if stage else 0.0) - child
 
     def timed(self, name: str, batches: Iterable[pa.Table]) -> Iterable[pa.Table]:
         """``batches``, with the time spent producing each booked under ``name``."""

@@ -336,7 +336,7 @@ FLAG_EVIDENCE: dict[str, tuple[str, float]] = {
 }
 
 
-class DomainTagger:
+class DomainTagger(Stage):
     """Adds `domain` (one of ``TAXONOMY``): URL rules, content signals and the spam filter's flags
     (``spam_flags``), optionally a topic model."""
 
