@@ -5,7 +5,7 @@ every page around them differs. Here each unit of each document left after the d
 decisions is normalized (lowercase, digits as 0, no punctuation or symbols, one space: CCNet's
 ``normalize_for_dedup``) and hashed; a unit found in ``min_docs`` or more documents is cut from
 every one of them but the survivor, the document with the smallest priority key
-(``dedup.run.priority_keys``, the rule of document-level dedup).
+(``dedup.keys.priority_keys``, the rule of document-level dedup).
 
     docs/*.parquet (id, text, quality_score, fetch_time) minus the documents dedup removed
         └─► one row per (document, distinct unit hash) ─ shuffle by hash ─► the members of

@@ -1,7 +1,7 @@
 """Phase A of a run: one WARC file through every per-document stage, in one task.
 
 This module is the one place that does the bookkeeping of the stage contract
-(`pipelines.stages`): after each stage, decided rows go to the file's ledger with the stage
+(`core.stages`): after each stage, decided rows go to the file's ledger with the stage
 name, and alive rows go on. What survives is written for the global dedup step. Outputs are
 written under temporary names and renamed, and the completion marker is written last, so a
 file is either completely done (and skipped by --resume) or redone from scratch. A file whose
@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from crawlsieve.core.io import write_atomically, write_json_atomically
-from crawlsieve.core.layout import RunLayout
+from crawlsieve.core.layout import EXTRACT, RunLayout
 from crawlsieve.core.stages import (
     DECIDED_BY,
     DECONTAMINATION_MATCH,
@@ -252,7 +252,7 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
                 "shard", pa.array([shard] * docs_table.num_rows, pa.string())
             )
         ledger_table = _concat(ledger)
-        docs_path, ledger_path = layout.docs(shard), layout.ledger(shard, "extract")
+        docs_path, ledger_path = layout.docs(shard), layout.ledger(shard, EXTRACT)
         for table, path in ((docs_table, docs_path), (ledger_table, ledger_path)):
             if table is not None:
                 write_atomically(table, path)
@@ -270,7 +270,7 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
         summary.what_if = what_if_counts(docs_table, ledger_table, config.filters)
     summary.cpu_seconds = clock.rounded()
     summary.counters.update(stage_counters(stages))
-    write_summary(summary, review, layout.summary(shard, "extract"), layout.review_rows(shard, "extract"))
+    write_summary(summary, review, layout.summary(shard, EXTRACT), layout.review_rows(shard, EXTRACT))
     record = {
         "shard": shard,
         "warc_path": display_location(location),
@@ -282,7 +282,7 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
         "node_id": _ray_node_id(),
     }
     if not _unfinished(ledger_table):
-        write_json_atomically(record, layout.marker("extract", shard))
+        write_json_atomically(record, layout.marker(shard, EXTRACT))
     return record
 
 
@@ -312,9 +312,9 @@ def worker_lost(location: str, shard: str, output_dir: Path, attempts: int) -> d
 
     layout = RunLayout(output_dir)
     layout.docs(shard).unlink(missing_ok=True)
-    write_atomically(row, layout.ledger(shard, "extract"))
+    write_atomically(row, layout.ledger(shard, EXTRACT))
     summary, review = extract_summary(shard, warc_path, 1, None, row, k=1)
-    write_summary(summary, review, layout.summary(shard, "extract"), layout.review_rows(shard, "extract"))
+    write_summary(summary, review, layout.summary(shard, EXTRACT), layout.review_rows(shard, EXTRACT))
     record = {
         "shard": shard,
         "warc_path": warc_path,
@@ -325,5 +325,5 @@ def worker_lost(location: str, shard: str, output_dir: Path, attempts: int) -> d
         "cpu_seconds": {},
         "node_id": _ray_node_id(),
     }
-    write_json_atomically(record, layout.marker("extract", shard))
+    write_json_atomically(record, layout.marker(shard, EXTRACT))
     return record

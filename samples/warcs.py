@@ -9,7 +9,6 @@ generator writes the same bytes.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import random
@@ -558,8 +557,3 @@ def generate_sample_warcs(
         write_warc(path, sample.records, start + timedelta(days=index), sample.truncate_tail)
         paths.append(path)
     return paths
-
-
-def gunzip_members(path: Path) -> bytes:
-    """The decompressed bytes of a (multi-member) gzip WARC, for plain-WARC tests."""
-    return gzip.decompress(path.read_bytes())
