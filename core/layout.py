@@ -26,6 +26,7 @@ commands that read a run (report, review, refilter) read older runs as they are.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,11 @@ def _on_disk(phase: str, names: dict[str, str]) -> str:
     if phase not in names:
         raise ValueError(f"not a phase: {phase!r} (one of {', '.join(PHASES)})")
     return names[phase]
+
+
+def review_file_name(reason: str) -> str:
+    """`gopher_quality:word_count` -> `gopher_quality__word_count.jsonl`, safe as a file name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", reason.replace(":", "__")) + ".jsonl"
 
 
 def within(path: Path, directory: Path) -> bool:
@@ -121,6 +127,32 @@ class RunLayout:
     @property
     def review(self) -> Path:
         return self.root / "review"
+
+    @property
+    def review_kept(self) -> Path:
+        """The sample of kept documents."""
+        return self.review / "kept.jsonl"
+
+    @property
+    def review_removed_dir(self) -> Path:
+        return self.review / "removed"
+
+    def review_removed(self, reason: str) -> Path:
+        """The sample of documents removed (or failed) for ``reason``."""
+        return self.review_removed_dir / review_file_name(reason)
+
+    @property
+    def review_tagged_dir(self) -> Path:
+        return self.review / "tagged"
+
+    def review_tagged(self, tag: str) -> Path:
+        """The sample of kept documents with a spam and safety tag (``core.stages.SAFETY_TAGS``)."""
+        return self.review_tagged_dir / review_file_name(tag)
+
+    @property
+    def precision(self) -> Path:
+        """Reviewers' labels of the samples turned into precision per filter (`crawlsieve review`)."""
+        return self.review / "precision.json"
 
     @property
     def dedup_index(self) -> Path:

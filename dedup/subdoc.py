@@ -288,8 +288,7 @@ def _units_in_one_task(
     for shard in pc.unique(cuts["shard"]).to_pylist():
         write_shard_cuts(cuts.filter(pc.equal(cuts["shard"], shard)), layout)
     index_dir = subdoc_index_dir(layout.dedup_index, subdoc.unit)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    pq.write_table(index_rows(members), index_dir / "part-00000.parquet", **INDEX_PARQUET)
+    write_atomically(index_rows(members), index_dir / "part-00000.parquet", **INDEX_PARQUET)
     counts = member_counts(members, subdoc.min_docs).to_pylist()[0]
     return top_members(members, subdoc.top_units, subdoc.min_docs).to_pylist(), counts
 

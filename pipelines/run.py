@@ -362,15 +362,14 @@ def _attempt(output_dir: Path, shard: str, phase: str) -> int:
     reads it would then never end the run, so each attempt is counted, and past
     ``ray.max_task_retries`` retries the file is given up (phase A: one `worker_lost` row).
     """
+    from crawlsieve.core.io import write_bytes_atomically
+
     path = RunLayout(output_dir).attempts(shard, phase)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         count = int(path.read_text(encoding="utf-8")) + 1
     except (OSError, ValueError):
         count = 1
-    tmp = path.with_name(f".{shard}.tmp-{os.getpid()}")
-    tmp.write_text(str(count), encoding="utf-8")
-    os.replace(tmp, path)
+    write_bytes_atomically(str(count).encode(), path)
     return count
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 import pyarrow as pa
 import yaml
 
+from crawlsieve.core.io import write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
 
 HELP = (
@@ -317,7 +318,9 @@ def materialize(output_dir: Path, plan: dict, out: Path, recorded: dict, seed: i
         copies = np.asarray(copies_of(table.column("id").to_pylist(), row_epochs, seed), dtype=np.int64)
         indices = np.repeat(np.arange(table.num_rows), copies)
         write_shard(with_epochs(table.take(indices), copies), RunLayout(out).data, shard, output)
-    RunLayout(out).plan.write_text(json.dumps(plan, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_bytes_atomically(
+        (json.dumps(plan, indent=1, ensure_ascii=False) + "\n").encode("utf-8"), RunLayout(out).plan
+    )
     tokenizer = (recorded.get("domain") or {}).get("tokenizer_path")
     return build_mixture(out, tokenizer, recorded)
 
@@ -347,8 +350,7 @@ def write_plan(plan: dict, path: Path) -> None:
         text = yaml.safe_dump(plan, sort_keys=False, allow_unicode=True)
     else:
         raise UsageError(f"--output must end in .yaml, .yml or .json, not {path.name}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    write_bytes_atomically(text.encode("utf-8"), path)
 
 
 def fitted_plan(args: argparse.Namespace, output_dir: Path, groups: list[dict], tokens: int) -> dict:

@@ -20,6 +20,8 @@ from pathlib import Path
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from crawlsieve.core.io import write_bytes_atomically
+
 #: Per-language word lists; a sentence is one choice per slot, in this order. Slots are short
 #: and many, so generated pages rarely repeat a 5-gram (real prose rarely does either).
 SLOTS = ("subject", "verb", "object", "detail", "place", "time")
@@ -479,7 +481,7 @@ def write_warc(path: Path, records: list[Record], start: datetime, truncate_tail
     data = buffer.getvalue()
     if truncate_tail:
         data = data[: len(data) - 200]  # cut inside the last gzip member, as an interrupted download would
-    path.write_bytes(data)
+    write_bytes_atomically(data, path)
 
 
 def build_samples(seed: int = 13, files: int = 4, pages_per_file: int = 24) -> list[SampleFile]:

@@ -40,3 +40,15 @@ def test_a_phase_that_is_not_one_is_refused(method):
     for arguments in ((EXTRACT, "s"), ("s", "final"), ("s", "files")):
         with pytest.raises(ValueError, match="not a phase"):
             getattr(layout, method)(*arguments)
+
+
+def test_review_paths_are_the_runs_own():
+    layout = RunLayout(Path("/run"))
+    assert layout.review_kept == Path("/run/review/kept.jsonl")
+    assert layout.review_removed("gopher_quality:word_count") == Path(
+        "/run/review/removed/gopher_quality__word_count.jsonl"
+    )
+    assert layout.review_removed("failed:extract_timeout").parent == layout.review_removed_dir
+    assert layout.review_tagged("adult") == Path("/run/review/tagged/adult.jsonl")
+    assert layout.precision == Path("/run/review/precision.json")
+    assert layout.plan == Path("/run/plan.json")
