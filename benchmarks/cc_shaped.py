@@ -39,6 +39,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from benchmarks.throughput import CORPUS_WARCS, _perturb
+from crawlsieve.core.io import durable
 
 #: Share of responses that are not HTML 200s, by kind (Common Crawl's main WARCs hold mostly
 #: successful HTML fetches; these make the cheap checks do real work).
@@ -176,8 +177,7 @@ def generate_cc_files(
 
 def _write_cc_file(index: int, target: Path, responses: int, seed: int, pages: list) -> None:
     rng = random.Random(f"{seed}:{index}")
-    tmp = target.with_suffix(".tmp")
-    with open(tmp, "wb") as handle:
+    with durable(target) as tmp, open(tmp, "wb") as handle:
         writer = _Writer(handle, target.name, rng)
         when = CRAWL_START + timedelta(days=index)
         for slot in range(responses):
@@ -209,7 +209,6 @@ def _write_cc_file(index: int, target: Path, responses: int, seed: int, pages: l
                     )
             else:
                 writer.write(host_url, "200 OK", headers, _perturb(html, rng), when)
-    tmp.replace(target)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,8 +29,16 @@ import numpy as np
 import pyarrow as pa
 
 from crawlsieve.core.io import write_atomically
-from crawlsieve.core.layout import RunLayout
-from crawlsieve.quality.summaries import KEPT, NO_VALUE, PASSED, REMOVED, Histograms, Summary, review_group
+from crawlsieve.core.layout import FINALIZE, RunLayout
+from crawlsieve.quality.summaries import (
+    KEPT,
+    NO_VALUE,
+    PASSED,
+    REMOVED_DOCS,
+    Histograms,
+    Summary,
+    review_group,
+)
 
 REASONS = [
     ("http", "not_response", ""),
@@ -107,12 +115,19 @@ def templates(count: int, seed: int) -> list[Summary]:
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(count):
-        summary = Summary(shard="", phase="files", records_read=90_000, kept=9_000)
+        summary = Summary(shard="", phase=FINALIZE, records_read=90_000, kept=9_000)
         summary.decided.update({key: int(rng.integers(1, 2000)) for key in REASONS + FINAL_REASONS})
         summary.decided[REASONS[0]] = 60_000
         summary.breakdown = _by_language(rng, summary.decided)
         summary.histograms = _histograms(
-            rng, [PASSED, f"{REMOVED}:heuristic_filters", f"{REMOVED}:language", KEPT, f"{REMOVED}:dedup"]
+            rng,
+            [
+                PASSED,
+                f"{REMOVED_DOCS}:heuristic_filters",
+                f"{REMOVED_DOCS}:language",
+                KEPT,
+                f"{REMOVED_DOCS}:dedup",
+            ],
         )
         summary.groups = {
             (d, lang): [
@@ -156,7 +171,7 @@ def write_run(root: Path, files: int, review_k: int = 20, seed: int = 0) -> None
             for n, g in enumerate(groups)
         }
         layout = RunLayout(root)
-        summary_path, review_path = layout.summary(shard, "files"), layout.review_rows(shard, "files")
+        summary_path, review_path = layout.summary(shard, FINALIZE), layout.review_rows(shard, FINALIZE)
         write_atomically(rows, review_path, compression="zstd")
         summary.write(summary_path)
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from crawlsieve.core.stages import with_decisions
+from crawlsieve.core.stages import Stage, with_decisions
 from crawlsieve.pipelines.config import ExtractConfig
 from crawlsieve.pipelines.extract_process import ExtractCrashed, ExtractTimeout, PageError, extraction_process
 
 
-class ExtractStage:
+class ExtractStage(Stage):
     """Decode each payload and extract its main text; replaces `html` with `text`, and adds the
     page's `title` and `anchors` (its short link texts, one per line), which the spam filter reads
     (an injected brand sits in the title and in link lists that the main text leaves out), its

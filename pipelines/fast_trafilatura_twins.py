@@ -21,7 +21,7 @@ What is replaced:
 - ``utils.INVALID_XML_CHARS`` in ``repair_faulty_html``: the same regex, run only when the
   page has a character to remove (``_InvalidXmlChars``).
 - justext's stop-word tuple, by the same tuple with its hash computed once (``_StopWords``).
-- ``core._extract_and_compare``, by a copy that skips one tree copy that precision mode never
+- ``trafilatura.core._extract_and_compare``, by a copy that skips one tree copy that precision mode never
   needs.
 
 How, without touching stock trafilatura: the trafilatura functions between ``extract`` and

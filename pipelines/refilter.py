@@ -27,8 +27,8 @@ import pyarrow.parquet as pq
 
 from crawlsieve import __version__
 from crawlsieve.core.errors import ConfigError, UsageError
-from crawlsieve.core.layout import RunLayout
-from crawlsieve.core.stages import DECIDED_BY, REMOVED
+from crawlsieve.core.layout import EXTRACT, RunLayout
+from crawlsieve.core.stages import DECIDED_BY, REMOVED, check_stages
 from crawlsieve.pipelines.config import Config, config_from_dict, load_config
 
 HELP = "Re-decide a finished run's filters for a new config from its stored signals (no WARC is read)."
@@ -103,17 +103,17 @@ def source_run(source: Path) -> tuple[dict, Config]:
     record = read_json(layout.run_record)
     if not isinstance(record.get("shards"), dict) or not isinstance(record.get("config"), dict):
         raise UsageError(f"{layout.run_record} is damaged: it lacks the run's shards or config")
-    missing = set(record["shards"]) - {p.stem for p in layout.markers("extract")}
+    missing = set(record["shards"]) - {p.stem for p in layout.markers(EXTRACT)}
     if missing:
         raise UsageError(
             f"{source}: {len(missing)} input file(s) did not finish phase A; resume the run first"
         )
     absent = []
     for shard in sorted(record["shards"]):
-        marker = read_json(layout.marker("extract", shard))
-        wrote = [layout.summary(shard, "extract")]
+        marker = read_json(layout.marker(shard, EXTRACT))
+        wrote = [layout.summary(shard, EXTRACT)]
         wrote += [layout.docs(shard)] if marker.get("documents_out") else []
-        wrote += [layout.ledger(shard, "extract")] if marker.get("decided") else []
+        wrote += [layout.ledger(shard, EXTRACT)] if marker.get("decided") else []
         absent += [path for path in wrote if not path.is_file()]
     if absent:
         raise UsageError(
@@ -153,9 +153,7 @@ def refilter_run(
     check_phase_a_unchanged(old, config)
     check_same_units(source, record, config)
     check_refilter(old.filters, config.filters)
-    for stage in finalize_stages(config):
-        if (check := getattr(stage, "check", None)) is not None:
-            check()
+    check_stages(finalize_stages(config))
     validate_against(config.dedup)
     check_output(output_dir, resume=False)
     with OutputLock(RunLayout(output_dir).lock), StopOnSignals() as stop:
@@ -219,16 +217,16 @@ def refilter_shard(shard: str, source: Path, old: Config, config: Config, output
     started = time.monotonic()
     clock = CpuClock()
     src, dst = RunLayout(source), RunLayout(output_dir)
-    marker = json.loads(src.marker("extract", shard).read_text(encoding="utf-8"))
+    marker = json.loads(src.marker(shard, EXTRACT).read_text(encoding="utf-8"))
     with clock.part("refilter:read"):
-        docs, ledger = _read(src.docs(shard)), _read(src.ledger(shard, "extract"))
+        docs, ledger = _read(src.docs(shard)), _read(src.ledger(shard, EXTRACT))
     with clock.part("refilter"):
         try:
             docs, ledger = refiltered(shard, docs, ledger, old, config)
         except ConfigError as error:
             return {"shard": shard, "refused": str(error)}
     with clock.part("write"):
-        for table, path in ((docs, dst.docs(shard)), (ledger, dst.ledger(shard, "extract"))):
+        for table, path in ((docs, dst.docs(shard)), (ledger, dst.ledger(shard, EXTRACT))):
             if table is not None and table.num_rows:
                 write_atomically(table, path)
             else:
@@ -239,11 +237,11 @@ def refilter_shard(shard: str, source: Path, old: Config, config: Config, output
         )
         summary.what_if = what_if_counts(docs, ledger, config.filters)
         # The run's counts, but which settings judged each language is counted anew.
-        counters = Summary.read(src.summary(shard, "extract")).counters
+        counters = Summary.read(src.summary(shard, EXTRACT)).counters
         summary.counters.update({k: n for k, n in counters.items() if not k.startswith(LANGUAGE_SETTINGS)})
         summary.counters.update(language_settings_counts(docs, ledger, config.filters))
     summary.cpu_seconds = clock.rounded()
-    write_summary(summary, review, dst.summary(shard, "extract"), dst.review_rows(shard, "extract"))
+    write_summary(summary, review, dst.summary(shard, EXTRACT), dst.review_rows(shard, EXTRACT))
     write_json_atomically(
         {
             **marker,
@@ -254,7 +252,7 @@ def refilter_shard(shard: str, source: Path, old: Config, config: Config, output
             "node_id": _ray_node_id(),
             "refiltered_from": str(source),
         },
-        dst.marker("extract", shard),
+        dst.marker(shard, EXTRACT),
     )
     return {"shard": shard, "refused": None}
 

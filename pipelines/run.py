@@ -26,8 +26,8 @@ from pathlib import Path
 
 from crawlsieve import __version__
 from crawlsieve.core.errors import UsageError
-from crawlsieve.core.layout import RunLayout, check_apart
-from crawlsieve.core.stages import UNFINISHED_FILE
+from crawlsieve.core.layout import EXTRACT, FINALIZE, RunLayout, check_apart
+from crawlsieve.core.stages import UNFINISHED_FILE, check_stages, prepare_stages
 from crawlsieve.pipelines.config import Config, load_config
 from crawlsieve.pipelines.output_lock import OutputLock
 
@@ -104,10 +104,7 @@ def validate(config: Config) -> None:
     from crawlsieve.pipelines.finalize import finalize_stages
     from crawlsieve.pipelines.shard import per_file_stages
 
-    for stage in [*per_file_stages(config), *finalize_stages(config)]:
-        check = getattr(stage, "check", None)
-        if check is not None:
-            check()
+    check_stages([*per_file_stages(config), *finalize_stages(config)])
     validate_against(config.dedup)
 
 
@@ -334,7 +331,7 @@ def _extract_batch(batch, config: Config, output_dir: str):
         batch.column("location").to_pylist(), batch.column("shard").to_pylist(), strict=True
     ):
         location = location.decode("utf-8", "surrogateescape")
-        if _attempt(Path(output_dir), "extract", shard) > config.ray.max_task_retries + 1:
+        if _attempt(Path(output_dir), shard, EXTRACT) > config.ray.max_task_retries + 1:
             records.append(worker_lost(location, shard, Path(output_dir), config.ray.max_task_retries + 1))
         else:
             records.append(process_shard(location, shard, config, Path(output_dir)))
@@ -348,7 +345,7 @@ def _finalize_batch(batch, config: Config, output_dir: str):
 
     records = []
     for shard in batch.column("shard").to_pylist():
-        attempts = _attempt(Path(output_dir), "final", shard)
+        attempts = _attempt(Path(output_dir), shard, FINALIZE)
         if attempts > config.ray.max_task_retries + 1:
             raise RuntimeError(f"finalizing {shard}: its worker died {attempts - 1} times")
         records.append(finalize_shard(shard, config, Path(output_dir)))
@@ -357,7 +354,7 @@ def _finalize_batch(batch, config: Config, output_dir: str):
     )
 
 
-def _attempt(output_dir: Path, phase: str, shard: str) -> int:
+def _attempt(output_dir: Path, shard: str, phase: str) -> int:
     """Counts (on the shared output volume) and returns this attempt at ``shard`` in ``phase``.
 
     Ray Data retries a task whose worker died, without limit (its supported behaviour; the
@@ -365,15 +362,14 @@ def _attempt(output_dir: Path, phase: str, shard: str) -> int:
     reads it would then never end the run, so each attempt is counted, and past
     ``ray.max_task_retries`` retries the file is given up (phase A: one `worker_lost` row).
     """
-    path = RunLayout(output_dir).attempts(phase, shard)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from crawlsieve.core.io import write_bytes_atomically
+
+    path = RunLayout(output_dir).attempts(shard, phase)
     try:
         count = int(path.read_text(encoding="utf-8")) + 1
     except (OSError, ValueError):
         count = 1
-    tmp = path.with_name(f".{shard}.tmp-{os.getpid()}")
-    tmp.write_text(str(count), encoding="utf-8")
-    os.replace(tmp, path)
+    write_bytes_atomically(str(count).encode(), path)
     return count
 
 
@@ -498,11 +494,9 @@ def _run_phases(
     from crawlsieve.pipelines.inputs import largest_first, location_bytes, shard_name
     from crawlsieve.pipelines.shard import per_file_stages
 
-    for stage in per_file_stages(config, RunLayout(output_dir)):
-        prepare = getattr(stage, "prepare", None)
-        if prepare is not None:  # what the stage needs built once per run (the decontamination index)
-            prepare()
-    done = completed(output_dir, "extract") if resume else set()
+    # What the stages need built once per run (the decontamination index).
+    prepare_stages(per_file_stages(config, RunLayout(output_dir)))
+    done = completed(output_dir, EXTRACT) if resume else set()
     order = [shard_name(loc) for loc in largest_first(list(shards.values()))]
     # Locations travel as bytes: a Linux file name need not be UTF-8 (inputs.location_bytes).
     todo = [{"location": location_bytes(shards[s]), "shard": s} for s in order if s not in done]
@@ -511,7 +505,7 @@ def _run_phases(
         + (f", {len(done)} done before" if done else "")
     )
     _per_shard(_extract_batch, todo, config, output_dir)
-    phases.end("extract")
+    phases.end(EXTRACT)
     log(f"crawlsieve: extraction and filters done ({time.monotonic() - clock:.0f}s); deduplicating the run")
     return finish_run(output_dir, config, order, started, clock, phases, report=report, log=log)
 
@@ -538,7 +532,7 @@ def finish_run(
     phases.end("dedup")
     log(f"crawlsieve: dedup done ({time.monotonic() - clock:.0f}s); tagging and writing shards")
     _per_shard(_finalize_batch, [{"shard": s} for s in order], config, output_dir)
-    phases.end("finalize")
+    phases.end(FINALIZE)
     log(f"crawlsieve: shards written ({time.monotonic() - clock:.0f}s); writing stats, mixture and report")
     return aggregate(output_dir, config, started, clock, dedup_summary, phases, report=report, log=log)
 

@@ -1,7 +1,7 @@
 """Phase A of a run: one WARC file through every per-document stage, in one task.
 
 This module is the one place that does the bookkeeping of the stage contract
-(`pipelines.stages`): after each stage, decided rows go to the file's ledger with the stage
+(`core.stages`): after each stage, decided rows go to the file's ledger with the stage
 name, and alive rows go on. What survives is written for the global dedup step. Outputs are
 written under temporary names and renamed, and the completion marker is written last, so a
 file is either completely done (and skipped by --resume) or redone from scratch. A file whose
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from crawlsieve.core.io import write_atomically, write_json_atomically
-from crawlsieve.core.layout import RunLayout
+from crawlsieve.core.layout import EXTRACT, RunLayout
 from crawlsieve.core.stages import (
     DECIDED_BY,
     DECONTAMINATION_MATCH,
@@ -30,9 +30,10 @@ from crawlsieve.core.stages import (
     REMOVED,
     UNFINISHED_FILE,
     Stage,
+    booked_names,
     decided_mask,
     error_text,
-    whole_rows_in_ledger,
+    stage_counters,
     with_decisions,
 )
 from crawlsieve.pipelines.config import Config
@@ -87,21 +88,9 @@ def per_file_stages(config: Config, layout: RunLayout | None = None) -> list[Sta
     ]
 
 
-def stage_counters(stages: list[Stage]) -> Counter:
-    """What the stages counted about the file (a stage may keep a ``counters`` Counter, e.g.
-    replacements made): it goes into the file's summary and the run's stats.json ``counters``."""
-    counters: Counter = Counter()
-    for stage in stages:
-        counters.update(getattr(stage, "counters", None) or {})
-    return counters
-
-
 def stage_names(config: Config) -> list[str]:
     """The names decisions of phase A are booked under, in order (a stage running others has theirs)."""
-    names = ["read"]
-    for stage in per_file_stages(config):
-        names += getattr(stage, "stage_names", [stage.name])
-    return names
+    return ["read", *booked_names(per_file_stages(config))]
 
 
 DECISION_COLUMNS = (REMOVED, FAILED, ERROR, DECIDED_BY)
@@ -135,8 +124,8 @@ def ledger_rows(decided: pa.Table, shard: str, stage: str, whole: bool = False) 
 def _split(batch: pa.Table, shard: str, stage: Stage | str, ledger: list[pa.Table]) -> pa.Table:
     decided = decided_mask(batch)
     if pc.any(decided).as_py():
-        name = stage if isinstance(stage, str) else stage.name
-        ledger.append(ledger_rows(batch.filter(decided), shard, name, whole_rows_in_ledger(stage)))
+        name, whole = (stage, False) if isinstance(stage, str) else (stage.name, stage.ledger_whole_rows)
+        ledger.append(ledger_rows(batch.filter(decided), shard, name, whole))
         batch = batch.filter(pc.invert(decided))
     return batch.drop_columns([c for c in DECISION_COLUMNS if c in batch.column_names])
 
@@ -170,14 +159,14 @@ class CpuClock:
         self.seconds: dict[str, float] = defaultdict(float)
 
     @contextlib.contextmanager
-    def part(self, name: str, stage: object = None):
+    def part(self, name: str, stage: Stage | None = None):
         started = time.process_time()
-        child = getattr(stage, "child_cpu_seconds", 0.0)
+        child = stage.child_cpu_seconds if stage else 0.0
         try:
             yield
         finally:
             self.seconds[name] += time.process_time() - started
-            self.seconds[name] += getattr(stage, "child_cpu_seconds", 0.0) - child
+            self.seconds[name] += (stage.child_cpu_seconds if stage else 0.0) - child
 
     def timed(self, name: str, batches: Iterable[pa.Table]) -> Iterable[pa.Table]:
         """``batches``, with the time spent producing each booked under ``name``."""
@@ -265,7 +254,7 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
                 "shard", pa.array([shard] * docs_table.num_rows, pa.string())
             )
         ledger_table = _concat(ledger)
-        docs_path, ledger_path = layout.docs(shard), layout.ledger(shard, "extract")
+        docs_path, ledger_path = layout.docs(shard), layout.ledger(shard, EXTRACT)
         for table, path in ((docs_table, docs_path), (ledger_table, ledger_path)):
             if table is not None:
                 write_atomically(table, path)
@@ -283,7 +272,7 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
         summary.what_if = what_if_counts(docs_table, ledger_table, config.filters)
     summary.cpu_seconds = clock.rounded()
     summary.counters.update(stage_counters(stages))
-    write_summary(summary, review, layout.summary(shard, "extract"), layout.review_rows(shard, "extract"))
+    write_summary(summary, review, layout.summary(shard, EXTRACT), layout.review_rows(shard, EXTRACT))
     record = {
         "shard": shard,
         "warc_path": display_location(location),
@@ -295,7 +284,7 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
         "node_id": _ray_node_id(),
     }
     if not _unfinished(ledger_table):
-        write_json_atomically(record, layout.marker("extract", shard))
+        write_json_atomically(record, layout.marker(shard, EXTRACT))
     return record
 
 
@@ -325,9 +314,9 @@ def worker_lost(location: str, shard: str, output_dir: Path, attempts: int) -> d
 
     layout = RunLayout(output_dir)
     layout.docs(shard).unlink(missing_ok=True)
-    write_atomically(row, layout.ledger(shard, "extract"))
+    write_atomically(row, layout.ledger(shard, EXTRACT))
     summary, review = extract_summary(shard, warc_path, 1, None, row, k=1)
-    write_summary(summary, review, layout.summary(shard, "extract"), layout.review_rows(shard, "extract"))
+    write_summary(summary, review, layout.summary(shard, EXTRACT), layout.review_rows(shard, EXTRACT))
     record = {
         "shard": shard,
         "warc_path": warc_path,
@@ -338,5 +327,5 @@ def worker_lost(location: str, shard: str, output_dir: Path, attempts: int) -> d
         "cpu_seconds": {},
         "node_id": _ray_node_id(),
     }
-    write_json_atomically(record, layout.marker("extract", shard))
+    write_json_atomically(record, layout.marker(shard, EXTRACT))
     return record

@@ -24,6 +24,7 @@ from crawlsieve.core.stages import (
     FAILED,
     NOT_RESPONSE,
     UNFINISHED_FILE,
+    Stage,
     error_text,
     unique_id,
     with_decisions,
@@ -467,7 +468,7 @@ def _record_row(record, warc_path: str, dump: str, offset: int, config: ReadConf
     return row
 
 
-class HttpCheckStage:
+class HttpCheckStage(Stage):
     """Only HTTP 200 responses with an HTML content type go on to extraction."""
 
     name = "http"
