@@ -181,7 +181,8 @@ import json, resource, sys, time
 from datetime import UTC, datetime
 from pathlib import Path
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.run import aggregate, init_ray
+from crawlsieve.pipelines.ray_runtime import init_ray
+from crawlsieve.pipelines.run import aggregate
 from crawlsieve.pipelines.shard import stage_names
 config = Config()
 config.ray.num_cpus = int(sys.argv[2])

@@ -181,7 +181,8 @@ def crawlsieve_config(cpus: int, accelerated: bool | None = None):
 def run_crawlsieve(paths: list[Path], work: Path, cpus: int, accelerated: bool | None = None) -> dict:
     import ray
 
-    from crawlsieve.pipelines.run import init_ray, run_pipeline
+    from crawlsieve.pipelines.ray_runtime import init_ray
+    from crawlsieve.pipelines.run import run_pipeline
 
     config = crawlsieve_config(cpus, accelerated)
     out = work / "crawlsieve"

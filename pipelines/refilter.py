@@ -162,7 +162,8 @@ def refilter_run(
 
 def _refilter_locked(source, record, old, output_dir, config, stop, phases, *, report, log) -> dict:
     from crawlsieve.core.io import write_json_atomically
-    from crawlsieve.pipelines.run import _per_shard, clear_output, finish_run, init_ray
+    from crawlsieve.pipelines.ray_runtime import init_ray, per_shard
+    from crawlsieve.pipelines.run import clear_output, finish_run
 
     clear_output(output_dir)
     started, clock = datetime.now(UTC), time.monotonic()
@@ -182,7 +183,7 @@ def _refilter_locked(source, record, old, output_dir, config, stop, phases, *, r
     phases.end("startup")
     order = sorted(shards)
     log(f"crawlsieve refilter: {len(order)} input file(s) of {source}")
-    results = _per_shard(
+    results = per_shard(
         _refilter_batch, [{"shard": s} for s in order], config, output_dir, source=str(source), old=old
     )
     refusals = sorted(r["refused"] for r in results if r["refused"])
@@ -211,7 +212,8 @@ def refilter_shard(shard: str, source: Path, old: Config, config: Config, output
     from crawlsieve.core.io import write_atomically, write_json_atomically
     from crawlsieve.core.stages import LANGUAGE_SETTINGS
     from crawlsieve.filters.refilter import language_settings_counts, what_if_counts
-    from crawlsieve.pipelines.shard import CpuClock, _ray_node_id
+    from crawlsieve.pipelines.ray_runtime import ray_node_id
+    from crawlsieve.pipelines.shard import CpuClock
     from crawlsieve.quality.summaries import Summary, extract_summary, write_summary
 
     started = time.monotonic()
@@ -249,7 +251,7 @@ def refilter_shard(shard: str, source: Path, old: Config, config: Config, output
             "decided": 0 if ledger is None else ledger.num_rows,
             "seconds": round(time.monotonic() - started, 3),
             "cpu_seconds": summary.cpu_seconds,
-            "node_id": _ray_node_id(),
+            "node_id": ray_node_id(),
             "refiltered_from": str(source),
         },
         dst.marker(shard, EXTRACT),

@@ -37,6 +37,7 @@ from crawlsieve.core.stages import (
     with_decisions,
 )
 from crawlsieve.pipelines.config import Config
+from crawlsieve.pipelines.ray_runtime import ray_node_id
 
 LEDGER_TEXT_CHARS = 2000
 LEDGER_KEEP = (
@@ -219,13 +220,6 @@ def _concat(tables: list[pa.Table]) -> pa.Table | None:
     return pa.concat_tables(tables, promote_options="permissive") if tables else None
 
 
-def _ray_node_id() -> str | None:
-    """The Ray node running this task, recorded so a run shows where each file was processed."""
-    import ray
-
-    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
-
-
 def process_shard(location: str, shard: str, config: Config, output_dir: Path) -> dict:
     """Phase A for one input file; returns the completion record written to _state/ (for an
     unfinished file, the record it would have: no marker is written)."""
@@ -281,7 +275,7 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
         "decided": 0 if ledger_table is None else ledger_table.num_rows,
         "seconds": round(time.monotonic() - started, 3),
         "cpu_seconds": summary.cpu_seconds,
-        "node_id": _ray_node_id(),
+        "node_id": ray_node_id(),
     }
     if not _unfinished(ledger_table):
         write_json_atomically(record, layout.marker(shard, EXTRACT))
@@ -325,7 +319,7 @@ def worker_lost(location: str, shard: str, output_dir: Path, attempts: int) -> d
         "decided": 1,
         "seconds": 0.0,
         "cpu_seconds": {},
-        "node_id": _ray_node_id(),
+        "node_id": ray_node_id(),
     }
     write_json_atomically(record, layout.marker(shard, EXTRACT))
     return record

@@ -313,7 +313,7 @@ def _start_run(inputs: list[Path], output: Path, *extra: str) -> subprocess.Pope
 
 def _wait_until_processing(driver: subprocess.Popen, timeout: float = 180) -> None:
     """Until a Ray worker of the run executes a phase-A task."""
-    find_task_process(psutil.Process(driver.pid), "_extract_batch", timeout)
+    find_task_process(psutil.Process(driver.pid), "extract_batch", timeout)
 
 
 def _slow_inputs(directory: Path, files: int = 3) -> list[Path]:
