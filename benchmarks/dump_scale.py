@@ -178,18 +178,17 @@ def write_run(root: Path, files: int, review_k: int = 20, seed: int = 0) -> None
 
 PHASE_D = """
 import json, resource, sys, time
-from datetime import UTC, datetime
 from pathlib import Path
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.ray_runtime import init_ray
-from crawlsieve.pipelines.run import aggregate
+from crawlsieve.pipelines.run import RunState, aggregate
 from crawlsieve.pipelines.shard import stage_names
 config = Config()
 config.ray.num_cpus = int(sys.argv[2])
 init_ray(config)
 stage_names(config)  # imports what a run's driver has imported long before its end
 started = time.perf_counter()
-stats = aggregate(Path(sys.argv[1]), config, datetime.now(UTC), time.monotonic(), {}, report=True, log=print)
+stats = aggregate(RunState(Path(sys.argv[1]), config), {})
 seconds = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"seconds": seconds, "peak": peak, "records": stats["records_read"]}))

@@ -18,7 +18,6 @@ import argparse
 import json
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -163,10 +162,10 @@ def refilter_run(
 def _refilter_locked(source, record, old, output_dir, config, stop, phases, *, report, log) -> dict:
     from crawlsieve.core.io import write_json_atomically
     from crawlsieve.pipelines.ray_runtime import init_ray, per_shard
-    from crawlsieve.pipelines.run import clear_output, finish_run
+    from crawlsieve.pipelines.run import RunState, clear_output, finish_run
 
     clear_output(output_dir)
-    started, clock = datetime.now(UTC), time.monotonic()
+    run = RunState(output_dir, config, phases, report=report, log=log)
     shards = record["shards"]
     write_json_atomically(
         {
@@ -191,8 +190,8 @@ def _refilter_locked(source, record, old, output_dir, config, stop, phases, *, r
         clear_output(output_dir)
         raise ConfigError(refusals[0])
     phases.end("refilter")
-    log(f"crawlsieve refilter: filters re-decided ({time.monotonic() - clock:.0f}s); deduplicating")
-    return finish_run(output_dir, config, order, started, clock, phases, report=report, log=log)
+    log(f"crawlsieve refilter: filters re-decided ({run.elapsed()}); deduplicating")
+    return finish_run(run, order)
 
 
 def _refilter_batch(batch, config: Config, output_dir: str, source: str, old: Config):

@@ -17,6 +17,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -177,6 +179,23 @@ class Phases:
         return {"wall_seconds": dict(self.wall), "driver_cpu_seconds": dict(self.driver_cpu)}
 
 
+@dataclass
+class RunState:
+    """What every phase of one run (or refilter) needs, passed as one object: where it writes, its
+    config, when it started, its phases' clock, whether it writes the report, and where it talks."""
+
+    output_dir: Path
+    config: Config
+    phases: Phases = field(default_factory=lambda: Phases())
+    report: bool = True
+    log: Callable[[str], None] = print
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    clock: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> str:
+        return f"{time.monotonic() - self.clock:.0f}s"
+
+
 class Interrupted(KeyboardInterrupt):
     """The driver got SIGINT (Ctrl-C) or SIGTERM (a scheduler stopping the job).
 
@@ -316,8 +335,7 @@ def _run_locked(
 
     if not resume:
         clear_output(output_dir)
-    started = datetime.now(UTC)
-    clock = time.monotonic()
+    run = RunState(output_dir, config, phases, report=report, log=log)
     shards = {shard_name(loc): loc for loc in locations}
     if resume:
         previous = read_json(RunLayout(output_dir).run_record)
@@ -343,80 +361,49 @@ def _run_locked(
     init_ray(config)
     stop.install()
     phases.end("startup")
-    return _run_phases(
-        output_dir, config, shards, started, clock, phases, resume=resume, report=report, log=log
-    )
+    return _run_phases(run, shards, resume=resume)
 
 
-def _run_phases(
-    output_dir: Path,
-    config: Config,
-    shards: dict,
-    started,
-    clock: float,
-    phases: Phases,
-    *,
-    resume: bool,
-    report: bool,
-    log,
-) -> dict:
+def _run_phases(run: RunState, shards: dict, *, resume: bool) -> dict:
     from crawlsieve.pipelines.inputs import largest_first, location_bytes, shard_name
     from crawlsieve.pipelines.shard import per_file_stages
 
+    output_dir, config = run.output_dir, run.config
     # What the stages need built once per run (the decontamination index).
     prepare_stages(per_file_stages(config, RunLayout(output_dir)))
     done = completed(output_dir, EXTRACT) if resume else set()
     order = [shard_name(loc) for loc in largest_first(list(shards.values()))]
     # Locations travel as bytes: a Linux file name need not be UTF-8 (inputs.location_bytes).
     todo = [{"location": location_bytes(shards[s]), "shard": s} for s in order if s not in done]
-    log(
+    run.log(
         f"crawlsieve: {len(shards)} input file(s), {len(todo)} to process"
         + (f", {len(done)} done before" if done else "")
     )
     per_shard(extract_batch, todo, config, output_dir)
-    phases.end(EXTRACT)
-    log(f"crawlsieve: extraction and filters done ({time.monotonic() - clock:.0f}s); deduplicating the run")
-    return finish_run(output_dir, config, order, started, clock, phases, report=report, log=log)
+    run.phases.end(EXTRACT)
+    run.log(f"crawlsieve: extraction and filters done ({run.elapsed()}); deduplicating the run")
+    return finish_run(run, order)
 
 
-def finish_run(
-    output_dir: Path,
-    config: Config,
-    order: list[str],
-    started: datetime,
-    clock: float,
-    phases: Phases,
-    *,
-    report: bool,
-    log,
-) -> dict:
+def finish_run(run: RunState, order: list[str]) -> dict:
     """Phases B to D once every file has its phase A outputs (from `run`, or from `refilter`)."""
     from crawlsieve.dedup.run import deduplicate
 
+    output_dir, config = run.output_dir, run.config
     dedup_summary = deduplicate(
         RunLayout(output_dir),
         config.dedup,
         (config.report.duplicate_clusters_shown, config.report.cluster_members_shown),
     )
-    phases.end("dedup")
-    log(f"crawlsieve: dedup done ({time.monotonic() - clock:.0f}s); tagging and writing shards")
+    run.phases.end("dedup")
+    run.log(f"crawlsieve: dedup done ({run.elapsed()}); tagging and writing shards")
     per_shard(finalize_batch, [{"shard": s} for s in order], config, output_dir)
-    phases.end(FINALIZE)
-    log(f"crawlsieve: shards written ({time.monotonic() - clock:.0f}s); writing stats, mixture and report")
-    return aggregate(output_dir, config, started, clock, dedup_summary, phases, report=report, log=log)
+    run.phases.end(FINALIZE)
+    run.log(f"crawlsieve: shards written ({run.elapsed()}); writing stats, mixture and report")
+    return aggregate(run, dedup_summary)
 
 
-def aggregate(
-    output_dir: Path,
-    config: Config,
-    started: datetime,
-    clock: float,
-    dedup_summary: dict,
-    phases: Phases | None = None,
-    *,
-    report: bool,
-    log,
-) -> dict:
+def aggregate(run: RunState, dedup_summary: dict) -> dict:
     """Phase D: the run's stats, review samples and mixture, then (stats final) the report."""
     from crawlsieve.filters.refilter import what_if_section
     from crawlsieve.pipelines.finalize import finalize_stages
@@ -428,30 +415,30 @@ def aggregate(
     from crawlsieve.quality.stats import build_stats
     from crawlsieve.quality.summaries import merge_run
 
-    phases = phases or Phases()
+    output_dir, config, phases = run.output_dir, run.config, run.phases
     order = [*stage_names(config), "dedup", *(s.name for s in finalize_stages(config))]
-    run = merge_run(output_dir, config.report.review_per_reason)
-    build_review(output_dir, config.report.review_per_reason, run)
-    build_mixture(output_dir, config.domain.tokenizer_path, config.model_dump(mode="json"), run)
+    summaries = merge_run(output_dir, config.report.review_per_reason)
+    build_review(output_dir, config.report.review_per_reason, summaries)
+    build_mixture(output_dir, config.domain.tokenizer_path, config.model_dump(mode="json"), summaries)
     phases.end("aggregate")
     driver = sum(phases.driver_cpu.values())
     extra = {
         "version": __version__,
-        "started": started.isoformat(),
+        "started": run.started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),
-        "duration_seconds": round(time.monotonic() - clock, 3),
+        "duration_seconds": round(time.monotonic() - run.clock, 3),
         "phases": phases.summary(),
         "dedup": dedup_summary,
-        "what_if": what_if_section(config.filters, run.what_if),
+        "what_if": what_if_section(config.filters, summaries.what_if),
         "config": config.model_dump(mode="json"),
         "other_cpu_seconds": {"dedup": dedup_summary.get("cpu_seconds", 0.0), "driver": driver},
     }
     subdoc = _subdoc_units(output_dir)
     if subdoc is not None:
         extra["subdoc"] = subdoc
-    stats = build_stats(output_dir, order, extra, config.report, run)
-    if report:
-        build_distributions(output_dir, config.report, run)
+    stats = build_stats(output_dir, order, extra, config.report, summaries)
+    if run.report:
+        build_distributions(output_dir, config.report, summaries)
         build_report(output_dir, config.report)
     return stats
 

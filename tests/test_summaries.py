@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
-from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
 from crawlsieve.core.layout import FINALIZE, RunLayout
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.run import aggregate, run_pipeline
+from crawlsieve.pipelines.run import RunState, aggregate, run_pipeline
 from crawlsieve.quality import summaries
 from crawlsieve.quality.summaries import GRID_BINS, RunSummary, Summary, grid_bins, merge_run, summary_paths
 
@@ -35,9 +33,7 @@ def test_stats_mixture_and_review_come_from_the_summaries_alone(ray_local, sampl
         shutil.rmtree(RunLayout(out).work / name)
     for path in (out / "data").rglob("*.parquet"):
         path.unlink()
-    again = aggregate(
-        out, config, datetime.now(UTC), time.monotonic(), first["dedup"], report=True, log=lambda m: None
-    )
+    again = aggregate(RunState(out, config, log=lambda m: None), first["dedup"])
     assert _stable(again) == _stable(first)
     assert _stable(json.loads((out / "stats.json").read_text())) == _stable(json.loads(json.dumps(first)))
     assert json.loads((out / "mixture.json").read_text())["groups"] == json.loads(mixture)["groups"]
