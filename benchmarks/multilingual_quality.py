@@ -192,8 +192,8 @@ def f1(predicted: str | None, truth: str, script: str) -> float:
 
 def extracted_texts(corpus: Path, config) -> dict[str, str | None]:
     """url -> the text the pipeline's extraction gives each page (None: removed before or by it)."""
+    from crawlsieve.core.ledger import run_stages
     from crawlsieve.pipelines.extract import ExtractStage
-    from crawlsieve.pipelines.shard import run_stages
     from crawlsieve.pipelines.warc import HttpCheckStage, read_warc
 
     texts: dict[str, str | None] = {}
@@ -436,7 +436,8 @@ def decontamination_section(truth: dict[str, dict], config, work: Path) -> None:
 
 
 def cpu_section(corpus: Path, truth: dict[str, dict], config, work: Path, repeat: int) -> None:
-    from crawlsieve.pipelines.shard import CpuClock, per_file_stages, run_stages
+    from crawlsieve.core.ledger import CpuClock, run_stages
+    from crawlsieve.pipelines.shard import per_file_stages
     from crawlsieve.pipelines.warc import read_warc
 
     pages = corpus_pages(sorted((corpus / "warc").glob("*.warc.gz")))

@@ -34,32 +34,16 @@ DECONTAMINATION_MATCH = "decontamination_match"
 #: The stage a decision is booked under when another stage made it: a stage that runs others
 #: (``filters.stages.AllSignalsFilters``) books each decision under the inner stage that made it.
 DECIDED_BY = "_decided_by"
-#: A remote input the server stopped serving (past the retries): its file is not marked done.
-UNFINISHED_FILE = "unfinished_file"
-#: Failure kinds of a reader's damage row: a stretch of a file, not a record (so not a page either).
-DAMAGE_KINDS = frozenset(
-    {"corrupt_warc", "truncated_file", "not_warc", "empty_file", "open_error", UNFINISHED_FILE}
-)
 #: Prefix of the counters ``language_settings:<language>=<settings>``: the documents of a language
 #: that a settings table judged (``filters.stages.language_settings_counts``); stats.json
 #: ``language_settings`` holds them per language.
 LANGUAGE_SETTINGS = "language_settings"
-#: The HTTP check's reason for a record that is not an HTTP response (request, metadata, warcinfo).
-NOT_RESPONSE = "not_response"
 #: The content domains the spam and safety signals give (``tagging`` assigns them, ``quality``
 #: samples and reports the documents that carry them).
 SAFETY_TAGS = ("adult", "gambling", "ads")
 #: A page's genre (the ``genre`` column, set at extraction by ``pipelines.genre``): forum is a
 #: discussion thread or a Q&A page. Filters may judge each genre by its own thresholds.
 Genre = Literal["article", "forum", "listing", "other"]
-
-
-def unique_id(record_id: str, shard: str, offset: int) -> str:
-    """The id of a record whose WARC-Record-ID another record of the run already has.
-
-    Real crawls repeat ids after re-fetches and merges; the file and offset make this one unique.
-    """
-    return f"{record_id}@{shard}:{offset}"
 
 
 class Stage:

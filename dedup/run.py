@@ -59,7 +59,8 @@ import ray.data
 
 from crawlsieve.core.io import write_atomically
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.core.stages import REMOVED, unique_id
+from crawlsieve.core.ledger import unique_id
+from crawlsieve.core.stages import REMOVED
 from crawlsieve.dedup.cluster_facts import run_facts, write_facts
 from crawlsieve.dedup.config import DedupConfig
 from crawlsieve.dedup.graph import (

@@ -16,11 +16,11 @@ import pyarrow.parquet as pq
 
 from crawlsieve.core.io import write_atomically, write_json_atomically
 from crawlsieve.core.layout import EXTRACT, FINALIZE, RunLayout
+from crawlsieve.core.ledger import CpuClock, run_stages
 from crawlsieve.core.stages import DECONTAMINATION_MATCH, REMOVED, Stage, stage_counters
 from crawlsieve.dedup.cluster_facts import members_of, read_facts
 from crawlsieve.filters.decontamination import NGRAMS_SIGNAL
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.shard import CpuClock, run_stages
 
 #: Columns of an output row, in order (DESIGN.md "Document columns"); signals follow.
 OUTPUT_COLUMNS = (

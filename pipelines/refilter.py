@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from crawlsieve import __version__
 from crawlsieve.core.errors import ConfigError, UsageError
 from crawlsieve.core.layout import EXTRACT, RunLayout
+from crawlsieve.core.ledger import LEDGER_COLUMNS
 from crawlsieve.core.stages import DECIDED_BY, REMOVED, check_stages
 from crawlsieve.pipelines.config import Config, config_from_dict, load_config
 
@@ -39,8 +40,6 @@ only thresholds and modes of filters.* may differ from the run's config (and ded
 settings, domain, output, report, ray); exit 2 with one line when the run lacks a signal the new
 config needs (run with filters.compute_all_signals: true to refilter anything)."""
 
-#: Columns the ledger adds to a document's row (``pipelines.shard.ledger_rows``).
-LEDGER_COLUMNS = ("shard", "stage", "removed", "failed", "error", "text_chars")
 #: Dedup settings that shape phase A (payload dedup, the signatures): they cannot change.
 DEDUP_PHASE_A_FIELDS = (
     "enabled",
@@ -209,10 +208,10 @@ def _read(path: Path) -> pa.Table | None:
 def refilter_shard(shard: str, source: Path, old: Config, config: Config, output_dir: Path) -> dict:
     """Phase A's outputs for one file, from the run's; ``refused``: why it cannot (one line)."""
     from crawlsieve.core.io import write_atomically, write_json_atomically
+    from crawlsieve.core.ledger import CpuClock
     from crawlsieve.core.stages import LANGUAGE_SETTINGS
     from crawlsieve.filters.refilter import language_settings_counts, what_if_counts
     from crawlsieve.pipelines.ray_runtime import ray_node_id
-    from crawlsieve.pipelines.shard import CpuClock
     from crawlsieve.quality.summaries import Summary, extract_summary, write_summary
 
     started = time.monotonic()
@@ -267,10 +266,10 @@ def refiltered(
     filters removed) are decided again; the other ledger rows stand. Raises ``ConfigError``
     when a decision needs what the run did not store.
     """
+    from crawlsieve.core.ledger import ledger_rows
     from crawlsieve.dedup.stages import BANDS, SIGNATURE, TEXT_HASH
     from crawlsieve.filters.refilter import computed_filters, filter_stage_names, redecide
     from crawlsieve.filters.stages import EMPTY_TEXT
-    from crawlsieve.pipelines.shard import ledger_rows
 
     whole_ledger = old.filters.compute_all_signals
     fixed, redo = None, None
@@ -330,9 +329,9 @@ def _with_signatures(kept: pa.Table, shard: str, config: Config) -> tuple[pa.Tab
     """The kept documents in record order with the dedup signatures (computed for the rows the run
     had removed, after PII replacement when it is on: the run replaced addresses only in the texts
     it kept), as phase A writes them; and the ledger rows of any that failed."""
+    from crawlsieve.core.ledger import run_stages
     from crawlsieve.dedup.stages import TEXT_HASH, signature_stages
     from crawlsieve.filters.stages import pii_stages
-    from crawlsieve.pipelines.shard import run_stages
 
     if not kept.num_rows:
         return None, []

@@ -25,7 +25,8 @@ from pathlib import Path
 from crawlsieve import __version__
 from crawlsieve.core.errors import UsageError
 from crawlsieve.core.layout import EXTRACT, FINALIZE, RunLayout, check_apart
-from crawlsieve.core.stages import UNFINISHED_FILE, check_stages, prepare_stages
+from crawlsieve.core.ledger import UNFINISHED_FILE
+from crawlsieve.core.stages import check_stages, prepare_stages
 from crawlsieve.pipelines.config import Config, load_config
 from crawlsieve.pipelines.output_lock import OutputLock
 from crawlsieve.pipelines.ray_runtime import count_attempt, init_ray, per_shard, shutdown_ray

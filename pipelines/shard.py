@@ -1,9 +1,9 @@
 """Phase A of a run: one WARC file through every per-document stage, in one task.
 
-This module is the one place that does the bookkeeping of the stage contract
-(`core.stages`): after each stage, decided rows go to the file's ledger with the stage
-name, and alive rows go on. What survives is written for the global dedup step. Outputs are
-written under temporary names and renamed, and the completion marker is written last, so a
+The stages' decisions are booked by `core.ledger.run_stages`: after each stage, decided rows go to
+the file's ledger with the stage name, and alive rows go on. What survives is written for the
+global dedup step. Outputs are written under temporary names and renamed, and the completion
+marker is written last, so a
 file is either completely done (and skipped by --resume) or redone from scratch. A file whose
 reading the server cut off (an `unfinished_file` row) gets its outputs, so the run can finish the
 others, but no marker: --resume reads it again.
@@ -11,9 +11,7 @@ others, but no marker: --resume reads it again.
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,37 +20,10 @@ import pyarrow.compute as pc
 
 from crawlsieve.core.io import write_atomically, write_json_atomically
 from crawlsieve.core.layout import EXTRACT, RunLayout
-from crawlsieve.core.stages import (
-    DECIDED_BY,
-    DECONTAMINATION_MATCH,
-    ERROR,
-    FAILED,
-    REMOVED,
-    UNFINISHED_FILE,
-    Stage,
-    booked_names,
-    decided_mask,
-    error_text,
-    stage_counters,
-    with_decisions,
-)
+from crawlsieve.core.ledger import UNFINISHED_FILE, CpuClock, run_stages
+from crawlsieve.core.stages import Stage, booked_names, stage_counters
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.ray_runtime import ray_node_id
-
-LEDGER_TEXT_CHARS = 2000
-LEDGER_KEEP = (
-    "id",
-    "warc_path",
-    "record_offset",
-    "url",
-    "genre",
-    "extractor",
-    "language",
-    "language_score",
-    "script",
-    "quality_score",
-    DECONTAMINATION_MATCH,
-)
 
 
 def per_file_stages(config: Config, layout: RunLayout | None = None) -> list[Stage]:
@@ -92,128 +63,6 @@ def per_file_stages(config: Config, layout: RunLayout | None = None) -> list[Sta
 def stage_names(config: Config) -> list[str]:
     """The names decisions of phase A are booked under, in order (a stage running others has theirs)."""
     return ["read", *booked_names(per_file_stages(config))]
-
-
-DECISION_COLUMNS = (REMOVED, FAILED, ERROR, DECIDED_BY)
-
-
-def ledger_rows(decided: pa.Table, shard: str, stage: str, whole: bool = False) -> pa.Table:
-    """The ledger's view of decided rows: who, where, why, the signals, and the start of the text;
-    ``whole``: every column and the whole text (what `refilter` needs to keep the row after all)."""
-    n = decided.num_rows
-    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
-    for name in decided.column_names if whole else LEDGER_KEEP:
-        if name in decided.column_names and name not in DECISION_COLUMNS:
-            columns[name] = decided.column(name)
-    columns["shard"] = pa.array([shard] * n, pa.string())
-    booked = pa.array([stage] * n, pa.string())
-    if DECIDED_BY in decided.column_names:
-        booked = pc.coalesce(decided.column(DECIDED_BY), booked)
-    columns["stage"] = booked
-    for name, source in (("removed", REMOVED), ("failed", FAILED), ("error", ERROR)):
-        columns[name] = decided.column(source) if source in decided.column_names else pa.nulls(n, pa.string())
-    if "text" in decided.column_names:
-        columns["text_chars"] = pc.utf8_length(decided.column("text")).cast(pa.int64())
-        if not whole:
-            columns["text"] = pc.utf8_slice_codeunits(decided.column("text"), 0, LEDGER_TEXT_CHARS)
-    for name in decided.column_names:
-        if name.startswith("sig_"):
-            columns[name] = decided.column(name)
-    return pa.table(columns)
-
-
-def _split(batch: pa.Table, shard: str, stage: Stage | str, ledger: list[pa.Table]) -> pa.Table:
-    decided = decided_mask(batch)
-    if pc.any(decided).as_py():
-        name, whole = (stage, False) if isinstance(stage, str) else (stage.name, stage.ledger_whole_rows)
-        ledger.append(ledger_rows(batch.filter(decided), shard, name, whole))
-        batch = batch.filter(pc.invert(decided))
-    return batch.drop_columns([c for c in DECISION_COLUMNS if c in batch.column_names])
-
-
-def _run_stage(stage: Stage, batch: pa.Table) -> pa.Table:
-    """Run a stage; if it raises, isolate the rows that make it raise and fail only those."""
-    try:
-        return stage(batch)
-    except Exception:
-        if batch.num_rows == 1:
-            raise
-    parts = []
-    for i in range(batch.num_rows):
-        row = batch.slice(i, 1)
-        try:
-            parts.append(stage(row))
-        except Exception as error:
-            kind = f"{stage.name}_error"
-            parts.append(with_decisions(row, failed=[kind], error=[error_text(error)]))
-    return pa.concat_tables(parts, promote_options="permissive")
-
-
-class CpuClock:
-    """CPU seconds of this process booked by part (stage names, ``read``, ``write``, ...).
-
-    What a dump costs is CPU time: ``time.process_time`` counts this worker's own, and a stage that
-    works in a child process (extraction) adds the child's through ``child_cpu_seconds``.
-    """
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-
-    @contextlib.contextmanager
-    def part(self, name: str, stage: Stage | None = None):
-        started = time.process_time()
-        child = stage.child_cpu_seconds if stage else 0.0
-        try:
-            yield
-        finally:
-            self.seconds[name] += time.process_time() - started
-            self.seconds[name] += (stage.child_cpu_seconds if stage else 0.0) - child
-
-    def timed(self, name: str, batches: Iterable[pa.Table]) -> Iterable[pa.Table]:
-        """``batches``, with the time spent producing each booked under ``name``."""
-        iterator = iter(batches)
-        while True:
-            with self.part(name):
-                batch = next(iterator, None)
-            if batch is None:
-                return
-            yield batch
-
-    def rounded(self) -> dict[str, float]:
-        return {name: round(seconds, 4) for name, seconds in self.seconds.items()}
-
-
-def run_stages(
-    batches: Iterable[pa.Table],
-    stages: list[Stage],
-    shard: str,
-    source: str = "read",
-    clock: CpuClock | None = None,
-) -> tuple[list, list]:
-    """Push batches through the stages; returns (surviving batches, ledger batches).
-
-    Decisions already on the incoming batches are booked under ``source``. With a ``clock``, each
-    stage's CPU seconds are booked under its name, and moving rows to the ledger under ``ledger``.
-    """
-    clock = clock or CpuClock()
-    docs: list[pa.Table] = []
-    ledger: list[pa.Table] = []
-    for batch in batches:
-        with clock.part("ledger"):
-            batch = _split(batch, shard, source, ledger)
-        for stage in stages:
-            if batch.num_rows == 0:
-                break
-            with clock.part(stage.name, stage):
-                try:
-                    batch = _run_stage(stage, batch)
-                except Exception as error:
-                    batch = with_decisions(batch, failed=[f"{stage.name}_error"], error=[error_text(error)])
-            with clock.part("ledger"):
-                batch = _split(batch, shard, stage, ledger)
-        if batch.num_rows:
-            docs.append(batch)
-    return docs, ledger
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table | None:

@@ -19,16 +19,8 @@ import pyarrow as pa
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import DecompressingBufferedReader
 
-from crawlsieve.core.stages import (
-    ERROR,
-    FAILED,
-    NOT_RESPONSE,
-    UNFINISHED_FILE,
-    Stage,
-    error_text,
-    unique_id,
-    with_decisions,
-)
+from crawlsieve.core.ledger import NOT_RESPONSE, UNFINISHED_FILE, unique_id
+from crawlsieve.core.stages import ERROR, FAILED, Stage, error_text, with_decisions
 from crawlsieve.pipelines.config import ReadConfig
 from crawlsieve.pipelines.http_payload import PayloadTooLarge, read_payload
 from crawlsieve.pipelines.inputs import display_location, open_location

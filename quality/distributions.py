@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from crawlsieve.core.errors import UsageError
 from crawlsieve.core.io import read_json, read_parquet, write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
+from crawlsieve.core.ledger import LEDGER_TEXT_CHARS
 from crawlsieve.quality.config import ReportConfig
 from crawlsieve.quality.summaries import (
     BASE_COLUMNS,
@@ -34,8 +35,6 @@ from crawlsieve.quality.summaries import (
     merge_run,
 )
 
-#: The ledger keeps the first 2,000 characters of a removed document's text.
-LEDGER_TEXT_CHARS = 2000
 LABELS = {
     LENGTH: "Document length (characters)",
     "language_score": "Language score",

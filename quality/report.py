@@ -34,7 +34,8 @@ from urllib.parse import urlsplit
 
 from crawlsieve.core.io import read_json, write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.core.stages import DAMAGE_KINDS, NOT_RESPONSE, SAFETY_TAGS
+from crawlsieve.core.ledger import DAMAGE_KINDS, NOT_RESPONSE
+from crawlsieve.core.stages import SAFETY_TAGS
 from crawlsieve.quality.config import ReportConfig
 from crawlsieve.quality.summaries import NO_VALUE
 

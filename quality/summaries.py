@@ -56,7 +56,7 @@ KEPT, PASSED, REMOVED_DOCS = "kept", "passed_filters", "removed"
 #: Sites kept per file summary; the run's top sites are exact while no file had more.
 SITES_PER_FILE = 100
 #: Columns the funnel is broken down by (stats.json ``breakdowns``, the report's funnel per
-#: language and per genre). A column here must be in the ledger rows (``pipelines.shard.LEDGER_KEEP``)
+#: language and per genre). A column here must be in the ledger rows (``core.ledger.LEDGER_KEEP``)
 #: and in the kept documents. A record decided before its column was known (requests, metadata,
 #: pages removed before extraction or language identification) or left without one counts under
 #: ``NO_VALUE``.

@@ -1,7 +1,7 @@
 """Every name of ours that the code's docstrings and comments (and docs/ARCHITECTURE.md) cite exists.
 
 A backticked dotted name whose first part is one of crawlsieve's packages (``filters.base.Rule``,
-``pipelines.shard.LEDGER_KEEP``, ``core.layout.RunLayout.marker``) must import as
+``core.ledger.LEDGER_KEEP``, ``core.layout.RunLayout.marker``) must import as
 ``crawlsieve.<module>`` and resolve attribute by attribute, or be a config key
 (``dedup.shuffle_min_docs``, ``filters.spam.drop``); a cited source file (``quality/review.py``)
 must exist. Names of other libraries (``ray.data``, ``pyarrow.compute``, ``np.uint64``) are not
@@ -115,7 +115,7 @@ def is_config_key(name: str) -> bool:
 def test_the_package_cites_names_and_files_of_its_own():
     """The checks have something to check: a pattern that matched nothing would pass anything."""
     names = {name for path in source_files() for _, name in citations(path)}
-    assert {"filters.base.Rule", "pipelines.shard.LEDGER_KEEP", "core.layout.check_apart"} <= names
+    assert {"filters.base.Rule", "core.ledger.LEDGER_KEEP", "core.layout.check_apart"} <= names
     files = {name for path in source_files() for _, name in cited(SOURCE, path)}
     assert {"dedup/subdoc.py", "core/units.py"} <= files
 

@@ -26,7 +26,8 @@ from run_outputs import data_rows, decisions
 from warc_bytes import ARTICLE, gzip_members, page, warcinfo
 
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.core.stages import FAILED, UNFINISHED_FILE
+from crawlsieve.core.ledger import UNFINISHED_FILE
+from crawlsieve.core.stages import FAILED
 from crawlsieve.pipelines.cli import main as cli
 from crawlsieve.pipelines.config import Config, HttpConfig, ReadConfig
 from crawlsieve.pipelines.inputs import resolve_inputs, shard_name

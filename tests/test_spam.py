@@ -35,7 +35,8 @@ from crawlsieve.pipelines.config import Config
 
 def outcomes(warc: Path, config: Config | None = None) -> dict[str, dict]:
     """url -> the page's row after phase A's stages, with ``outcome``: kept, or its reason."""
-    from crawlsieve.pipelines.shard import per_file_stages, run_stages
+    from crawlsieve.core.ledger import run_stages
+    from crawlsieve.pipelines.shard import per_file_stages
     from crawlsieve.pipelines.warc import read_warc
 
     config = config or Config()
