@@ -193,8 +193,8 @@ def f1(predicted: str | None, truth: str, script: str) -> float:
 def extracted_texts(corpus: Path, config) -> dict[str, str | None]:
     """url -> the text the pipeline's extraction gives each page (None: removed before or by it)."""
     from crawlsieve.core.ledger import run_stages
-    from crawlsieve.pipelines.extract import ExtractStage
-    from crawlsieve.pipelines.warc import HttpCheckStage, read_warc
+    from crawlsieve.ingest.extract import ExtractStage
+    from crawlsieve.ingest.warc import HttpCheckStage, read_warc
 
     texts: dict[str, str | None] = {}
     for path in sorted((corpus / "warc").glob("*.warc.gz")):
@@ -437,8 +437,8 @@ def decontamination_section(truth: dict[str, dict], config, work: Path) -> None:
 
 def cpu_section(corpus: Path, truth: dict[str, dict], config, work: Path, repeat: int) -> None:
     from crawlsieve.core.ledger import CpuClock, run_stages
+    from crawlsieve.ingest.warc import read_warc
     from crawlsieve.pipelines.shard import per_file_stages
-    from crawlsieve.pipelines.warc import read_warc
 
     pages = corpus_pages(sorted((corpus / "warc").glob("*.warc.gz")))
     by_script = {"zh": [], "latin": []}
@@ -581,7 +581,7 @@ def magic_html_forum():
         from magic_html import GeneralExtractor
     except ImportError:
         return None
-    from crawlsieve.pipelines import threads
+    from crawlsieve.ingest import threads
 
     extractor = GeneralExtractor()
 
@@ -597,10 +597,10 @@ def magic_html_forum():
 
 
 def extractors_section(corpus: Path, truth: dict[str, dict], config) -> None:
-    from crawlsieve.pipelines import threads
-    from crawlsieve.pipelines.decode import decode_html
-    from crawlsieve.pipelines.extractors import ThreadExtractor, make_extractor
-    from crawlsieve.pipelines.warc import read_warc
+    from crawlsieve.ingest import threads
+    from crawlsieve.ingest.decode import decode_html
+    from crawlsieve.ingest.extractors import ThreadExtractor, make_extractor
+    from crawlsieve.ingest.warc import read_warc
 
     settings = config.extract
     comments = settings.model_copy(update={"include_comments": True})

@@ -153,8 +153,8 @@ def _edited(record, writer, copy: int, rng: random.Random):
 
 def count_html_responses(paths: list[Path]) -> int:
     """HTML 200 responses: the documents both pipelines are asked to extract."""
-    from crawlsieve.pipelines.config import ReadConfig
-    from crawlsieve.pipelines.warc import HttpCheckStage, read_warc
+    from crawlsieve.ingest.config import ReadConfig
+    from crawlsieve.ingest.warc import HttpCheckStage, read_warc
 
     read = ReadConfig()
     check = HttpCheckStage(read)
@@ -260,7 +260,7 @@ def datatrove_stages(paths: list[Path], work: Path, cpus: int, minhash_config) -
     from datatrove.pipeline.readers import ParquetReader, WarcReader
     from datatrove.pipeline.writers import ParquetWriter
 
-    from crawlsieve.pipelines.config import ExtractConfig
+    from crawlsieve.ingest.config import ExtractConfig
 
     extract = ExtractConfig()
     input_dir = work / "input"
@@ -371,9 +371,9 @@ def profile_phase_a(paths: list[Path], config) -> tuple[dict[str, float], float]
     """
     import pyarrow as pa
 
+    from crawlsieve.ingest.extract import ExtractStage
+    from crawlsieve.ingest.warc import read_warc
     from crawlsieve.pipelines import shard as shard_module
-    from crawlsieve.pipelines.extract import ExtractStage
-    from crawlsieve.pipelines.warc import read_warc
 
     clock = shard_module.CpuClock()
     stages = shard_module.per_file_stages(config)
@@ -412,7 +412,7 @@ SYSTEMS = {
 
 
 def _accelerator_available() -> bool:
-    from crawlsieve.pipelines.config import ExtractConfig
+    from crawlsieve.ingest.config import ExtractConfig
 
     return "accelerated" in ExtractConfig.model_fields
 

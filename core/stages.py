@@ -41,7 +41,7 @@ LANGUAGE_SETTINGS = "language_settings"
 #: The content domains the spam and safety signals give (``tagging`` assigns them, ``quality``
 #: samples and reports the documents that carry them).
 SAFETY_TAGS = ("adult", "gambling", "ads")
-#: A page's genre (the ``genre`` column, set at extraction by ``pipelines.genre``): forum is a
+#: A page's genre (the ``genre`` column, set at extraction by ``ingest.genre``): forum is a
 #: discussion thread or a Q&A page. Filters may judge each genre by its own thresholds.
 Genre = Literal["article", "forum", "listing", "other"]
 

@@ -42,7 +42,7 @@ class DocStats:
         self.rules = rules
         self.url = url or ""
         self.title = title or ""
-        #: the page's short link texts, one per line (``pipelines.extractors.title_and_anchors``)
+        #: the page's short link texts, one per line (``ingest.extractors.title_and_anchors``)
         self.anchors = anchors or ""
         self._shared: dict[str, Any] = {}
 

@@ -107,7 +107,7 @@ def validate(config: Config) -> None:
 
 def check_output_location(output: str) -> Path:
     """The output must be a directory every node sees: a local or shared (NFS/EFS) path."""
-    from crawlsieve.pipelines.inputs import is_remote
+    from crawlsieve.ingest.inputs import is_remote
 
     if is_remote(output):
         raise UsageError(
@@ -122,7 +122,7 @@ def check_inputs_apart(
     """Refuse inputs the run would destroy (``core.layout.check_apart``): WARC files, listings, the
     config and the files it names inside the output's products, and a dedup index that the output
     and it lie in one another (the run rewrites DIR/dedup_index, a fresh one after clearing it)."""
-    from crawlsieve.pipelines.inputs import is_remote
+    from crawlsieve.ingest.inputs import is_remote
 
     files = [("input", location) for location in locations if not is_remote(location)]
     files += [("listing", item[1:]) for item in inputs if item.startswith("@") and not is_remote(item[1:])]
@@ -307,7 +307,7 @@ def run_pipeline(
 ) -> dict:
     """The whole run; returns the stats (also written to DIR/stats.json). ``config_file``: where
     ``config`` was read from, which the run must not destroy."""
-    from crawlsieve.pipelines.inputs import resolve_inputs
+    from crawlsieve.ingest.inputs import resolve_inputs
 
     phases = Phases()
     locations = resolve_inputs(inputs, config.read, limit, log=log)
@@ -332,7 +332,7 @@ def _run_locked(
 ) -> dict:
     from crawlsieve.core import units
     from crawlsieve.core.io import read_json, write_json_atomically
-    from crawlsieve.pipelines.inputs import shard_name
+    from crawlsieve.ingest.inputs import shard_name
 
     if not resume:
         clear_output(output_dir)
@@ -366,7 +366,7 @@ def _run_locked(
 
 
 def _run_phases(run: RunState, shards: dict, *, resume: bool) -> dict:
-    from crawlsieve.pipelines.inputs import largest_first, location_bytes, shard_name
+    from crawlsieve.ingest.inputs import largest_first, location_bytes, shard_name
     from crawlsieve.pipelines.shard import per_file_stages
 
     output_dir, config = run.output_dir, run.config

@@ -38,8 +38,8 @@ def per_file_stages(config: Config, layout: RunLayout | None = None) -> list[Sta
         post_language_stages,
         pre_extraction_stages,
     )
-    from crawlsieve.pipelines.extract import ExtractStage
-    from crawlsieve.pipelines.warc import HttpCheckStage
+    from crawlsieve.ingest.extract import ExtractStage
+    from crawlsieve.ingest.warc import HttpCheckStage
 
     return [
         HttpCheckStage(config.read),
@@ -73,8 +73,8 @@ def process_shard(location: str, shard: str, config: Config, output_dir: Path) -
     """Phase A for one input file; returns the completion record written to _state/ (for an
     unfinished file, the record it would have: no marker is written)."""
     from crawlsieve.filters.refilter import what_if_counts
-    from crawlsieve.pipelines.inputs import display_location
-    from crawlsieve.pipelines.warc import read_warc
+    from crawlsieve.ingest.inputs import display_location
+    from crawlsieve.ingest.warc import read_warc
     from crawlsieve.quality.summaries import extract_summary, write_summary
 
     started = time.monotonic()
@@ -138,7 +138,7 @@ def _unfinished(ledger: pa.Table | None) -> bool:
 def worker_lost(location: str, shard: str, output_dir: Path, attempts: int) -> dict:
     """Phase A's record for a file whose worker died on every attempt: the file is one
     `worker_lost` row (how many records it holds is not known), so the run can end."""
-    from crawlsieve.pipelines.inputs import display_location
+    from crawlsieve.ingest.inputs import display_location
 
     warc_path = display_location(location)
     row = pa.table(

@@ -33,10 +33,11 @@ from warc_bytes import gzip_members, page, warcinfo
 
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import FAILED
+from crawlsieve.ingest.config import ReadConfig
+from crawlsieve.ingest.warc import read_warc
 from crawlsieve.pipelines import warc as warc_module
-from crawlsieve.pipelines.config import Config, ReadConfig
+from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
-from crawlsieve.pipelines.warc import read_warc
 
 CLI = str(Path(sys.executable).parent / "crawlsieve")
 

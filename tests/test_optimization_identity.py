@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from crawlsieve.core.layout import RunLayout
+from crawlsieve.ingest.inputs import location_bytes, shard_name
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.inputs import location_bytes, shard_name
 from crawlsieve.pipelines.ray_runtime import per_shard
 from crawlsieve.pipelines.run import extract_batch
 from crawlsieve.pipelines.shard import process_shard

@@ -36,8 +36,8 @@ from crawlsieve.pipelines.config import Config
 def outcomes(warc: Path, config: Config | None = None) -> dict[str, dict]:
     """url -> the page's row after phase A's stages, with ``outcome``: kept, or its reason."""
     from crawlsieve.core.ledger import run_stages
+    from crawlsieve.ingest.warc import read_warc
     from crawlsieve.pipelines.shard import per_file_stages
-    from crawlsieve.pipelines.warc import read_warc
 
     config = config or Config()
     docs, ledger = run_stages(read_warc(str(warc), warc.name, config.read), per_file_stages(config), "t")

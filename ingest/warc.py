@@ -21,10 +21,10 @@ from warcio.bufferedreaders import DecompressingBufferedReader
 
 from crawlsieve.core.ledger import NOT_RESPONSE, UNFINISHED_FILE, unique_id
 from crawlsieve.core.stages import ERROR, FAILED, Stage, error_text, with_decisions
-from crawlsieve.pipelines.config import ReadConfig
-from crawlsieve.pipelines.http_payload import PayloadTooLarge, read_payload
-from crawlsieve.pipelines.inputs import display_location, open_location
-from crawlsieve.pipelines.remote import RemoteUnavailable
+from crawlsieve.ingest.config import ReadConfig
+from crawlsieve.ingest.http_payload import PayloadTooLarge, read_payload
+from crawlsieve.ingest.inputs import display_location, open_location
+from crawlsieve.ingest.remote import RemoteUnavailable
 
 DUMP_IN_PATH = re.compile(r"(CC-MAIN-\d{4}-\d{2})")
 #: A status line's code; anything else (overflowing numbers, non-ASCII digits) is stored as null.

@@ -1,6 +1,6 @@
 """trafilatura 2.3.1's hot helpers, replaced by faster ones that give the same results.
 
-Used by ``pipelines/fast_trafilatura.py`` (which checks the installed version) through
+Used by ``ingest/fast_trafilatura.py`` (which checks the installed version) through
 ``extract``: stock ``trafilatura.extract``'s own code, with these replacements.
 
 Why: with our settings, ~45% of trafilatura's time goes to XPath expressions that call EXSLT
