@@ -29,12 +29,12 @@ from trafilatura.htmlprocessing import convert_tags, tree_cleaning
 from trafilatura.settings import Extractor
 from trafilatura.utils import INVALID_XML_CHARS, load_html
 
+from crawlsieve.ingest import fast_trafilatura as fast
+from crawlsieve.ingest import fast_trafilatura_twins as twins
 from crawlsieve.ingest.config import ExtractConfig, ReadConfig
 from crawlsieve.ingest.decode import decode_html
 from crawlsieve.ingest.extractors import TrafilaturaExtractor, make_extractor
 from crawlsieve.ingest.warc import HttpCheckStage, read_warc
-from crawlsieve.pipelines import fast_trafilatura as fast
-from crawlsieve.pipelines import fast_trafilatura_twins as twins
 
 LONG_RUN = "CRAWLSIEVE_FUZZ_EXAMPLES" in os.environ
 GENERATED = settings(

@@ -33,9 +33,9 @@ from warc_bytes import gzip_members, page, warcinfo
 
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import FAILED
+from crawlsieve.ingest import warc as warc_module
 from crawlsieve.ingest.config import ReadConfig
 from crawlsieve.ingest.warc import read_warc
-from crawlsieve.pipelines import warc as warc_module
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
 
