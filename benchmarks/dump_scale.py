@@ -182,7 +182,7 @@ from pathlib import Path
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.ray_runtime import init_ray
 from crawlsieve.pipelines.run import RunState, aggregate
-from crawlsieve.pipelines.shard import stage_names
+from crawlsieve.pipelines.extract_phase import stage_names
 config = Config()
 config.ray.num_cpus = int(sys.argv[2])
 init_ray(config)

@@ -438,7 +438,7 @@ def decontamination_section(truth: dict[str, dict], config, work: Path) -> None:
 def cpu_section(corpus: Path, truth: dict[str, dict], config, work: Path, repeat: int) -> None:
     from crawlsieve.core.ledger import CpuClock, run_stages
     from crawlsieve.ingest.warc import read_warc
-    from crawlsieve.pipelines.shard import per_file_stages
+    from crawlsieve.pipelines.extract_phase import per_file_stages
 
     pages = corpus_pages(sorted((corpus / "warc").glob("*.warc.gz")))
     by_script = {"zh": [], "latin": []}

@@ -235,7 +235,7 @@ class OfflineLanguageFilter(LanguageFilter):
         return object.__new__(cls)
 
     def __init__(self, language_threshold: float):
-        from crawlsieve.filters.language import default_model_path
+        from crawlsieve.filters.language_id import default_model_path
 
         super().__init__(language_threshold=language_threshold)
         self.model = _LocalFT176(str(default_model_path()))
@@ -371,22 +371,24 @@ def profile_phase_a(paths: list[Path], config) -> tuple[dict[str, float], float]
     """
     import pyarrow as pa
 
+    from crawlsieve.core.io import write_atomically
+    from crawlsieve.core.ledger import CpuClock, run_stages
     from crawlsieve.ingest.extract import ExtractStage
     from crawlsieve.ingest.warc import read_warc
-    from crawlsieve.pipelines import shard as shard_module
+    from crawlsieve.pipelines.extract_phase import per_file_stages
 
-    clock = shard_module.CpuClock()
-    stages = shard_module.per_file_stages(config)
+    clock = CpuClock()
+    stages = per_file_stages(config)
     extract = next(s for s in stages if isinstance(s, ExtractStage))
     with tempfile.TemporaryDirectory() as tmp:
         for path in paths:
             batches = clock.timed("read", read_warc(str(path), path.name, config.read))
-            docs, ledger = shard_module.run_stages(batches, stages, path.name, clock=clock)
+            docs, ledger = run_stages(batches, stages, path.name, clock=clock)
             with clock.part("write"):
                 for name, tables in (("docs", docs), ("ledger", ledger)):
                     if tables:
                         table = pa.concat_tables(tables, promote_options="permissive")
-                        shard_module.write_atomically(table, Path(tmp) / f"{path.name}.{name}.parquet")
+                        write_atomically(table, Path(tmp) / f"{path.name}.{name}.parquet")
     parts = dict(clock.seconds)
     inner = "extract:" + config.extract.extractor
     parts[inner] = extract.extractor_cpu_seconds

@@ -5,7 +5,7 @@ This module is the one home of the ledger's schema (``LEDGER_KEEP`` and the book
 (``DAMAGE_KINDS``, ``NOT_RESPONSE``, ``UNFINISHED_FILE``), of a record's id when its WARC-Record-ID
 repeats (``unique_id``), and of the bookkeeping of the stage contract (`core.stages`): after each
 stage, decided rows go to the ledger with the stage's name, alive rows go on (``run_stages``).
-Phase A (`pipelines.shard`), phase C (`pipelines.finalize`) and `refilter` all book through it.
+Phase A (`pipelines.extract_phase`), phase C (`pipelines.finalize`) and `refilter` all book through it.
 """
 
 from __future__ import annotations

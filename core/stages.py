@@ -7,7 +7,7 @@ row by setting one of two string columns; ``None`` means "goes on":
 * ``REMOVED`` - the stable reason a filter removed the row (``"c4:javascript"``);
 * ``FAILED`` - the kind of error that stopped the row (``"extract_timeout"``).
 
-The orchestrator (``pipelines.shard``) is the one place that does the bookkeeping:
+The orchestrator (``pipelines.extract_phase``) is the one place that does the bookkeeping:
 after each stage it moves decided rows to the ledger, tagged with the stage name, and
 passes the rest on without the two columns. So a stage never counts, never drops rows
 itself, and never needs to know what ran before it beyond the columns it reads.

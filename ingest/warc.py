@@ -270,7 +270,7 @@ class WarcFile:
 
     def _unfinished(self, gone: RemoteUnavailable) -> dict:
         """The row of a file the server stopped serving: it ends the file's reading, and the file
-        is not marked done (`pipelines.shard`), so --resume reads it again from the start."""
+        is not marked done (`pipelines.extract_phase`), so --resume reads it again from the start."""
         if gone.size is None:
             unread = f"nothing received after byte {gone.position}"
         else:

@@ -1,7 +1,7 @@
 """`crawlsieve refilter DIR --config NEW.yaml --output NEWDIR`: a run's filters re-decided for new
 thresholds from the signals it stored, without reading a WARC or extracting a page.
 
-A substitute for phase A (``pipelines.shard``): one Ray task per input file reads what the run's
+A substitute for phase A (``pipelines.extract_phase``): one Ray task per input file reads what the run's
 phase A wrote for it (the documents that passed, the ledger of the rest), re-decides the
 heuristic and classifier filters with ``filters.refilter`` and writes the same per-file documents,
 ledger, summary and completion marker phase A writes. The rest is the run's own code: the global

@@ -98,8 +98,8 @@ def validate(config: Config) -> None:
     """Refuse bad models, lists and indexes with one line before any work starts: every stage
     that will run loads what it declares it needs (``Stage.check``)."""
     from crawlsieve.dedup.index import validate_against
+    from crawlsieve.pipelines.extract_phase import per_file_stages
     from crawlsieve.pipelines.finalize import finalize_stages
-    from crawlsieve.pipelines.shard import per_file_stages
 
     check_stages([*per_file_stages(config), *finalize_stages(config)])
     validate_against(config.dedup)
@@ -251,7 +251,7 @@ class StopOnSignals:
 def extract_batch(batch, config: Config, output_dir: str):
     import pyarrow as pa
 
-    from crawlsieve.pipelines.shard import process_shard, worker_lost
+    from crawlsieve.pipelines.extract_phase import process_shard, worker_lost
 
     records = []
     for location, shard in zip(
@@ -367,7 +367,7 @@ def _run_locked(
 
 def _run_phases(run: RunState, shards: dict, *, resume: bool) -> dict:
     from crawlsieve.ingest.inputs import largest_first, location_bytes, shard_name
-    from crawlsieve.pipelines.shard import per_file_stages
+    from crawlsieve.pipelines.extract_phase import per_file_stages
 
     output_dir, config = run.output_dir, run.config
     # What the stages need built once per run (the decontamination index).
@@ -407,8 +407,8 @@ def finish_run(run: RunState, order: list[str]) -> dict:
 def aggregate(run: RunState, dedup_summary: dict) -> dict:
     """Phase D: the run's stats, review samples and mixture, then (stats final) the report."""
     from crawlsieve.filters.refilter import what_if_section
+    from crawlsieve.pipelines.extract_phase import stage_names
     from crawlsieve.pipelines.finalize import finalize_stages
-    from crawlsieve.pipelines.shard import stage_names
     from crawlsieve.quality.distributions import build_distributions
     from crawlsieve.quality.mixture import build_mixture
     from crawlsieve.quality.report import build_report

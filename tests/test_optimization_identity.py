@@ -19,9 +19,9 @@ import pytest
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.ingest.inputs import location_bytes, shard_name
 from crawlsieve.pipelines.config import Config
+from crawlsieve.pipelines.extract_phase import process_shard
 from crawlsieve.pipelines.ray_runtime import per_shard
 from crawlsieve.pipelines.run import extract_batch
-from crawlsieve.pipelines.shard import process_shard
 
 #: Two of the shared corpus's smaller files: boilerplate-heavy pages in a dozen languages.
 FILES = ("webpages-02.warc.gz", "webpages-03.warc.gz")

@@ -37,7 +37,7 @@ def outcomes(warc: Path, config: Config | None = None) -> dict[str, dict]:
     """url -> the page's row after phase A's stages, with ``outcome``: kept, or its reason."""
     from crawlsieve.core.ledger import run_stages
     from crawlsieve.ingest.warc import read_warc
-    from crawlsieve.pipelines.shard import per_file_stages
+    from crawlsieve.pipelines.extract_phase import per_file_stages
 
     config = config or Config()
     docs, ledger = run_stages(read_warc(str(warc), warc.name, config.read), per_file_stages(config), "t")

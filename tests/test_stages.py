@@ -17,8 +17,8 @@ from crawlsieve.filters.decontamination import DecontaminationStage
 from crawlsieve.filters.pii import PiiStage
 from crawlsieve.filters.stages import AllSignalsFilters
 from crawlsieve.pipelines.config import config_from_dict
+from crawlsieve.pipelines.extract_phase import per_file_stages, stage_names
 from crawlsieve.pipelines.finalize import finalize_stages
-from crawlsieve.pipelines.shard import per_file_stages, stage_names
 
 QUESTION = (
     "Which gas do green plants absorb from the air during photosynthesis to build the sugars they store?"

@@ -31,7 +31,7 @@ def per_file_stages(config: Config, layout: RunLayout | None = None) -> list[Sta
     where stages find what the run built for them (the decontamination index)."""
     from crawlsieve.dedup import stages as dedup_stages
     from crawlsieve.filters.encoding import encoding_stages
-    from crawlsieve.filters.language import LanguageStage
+    from crawlsieve.filters.language_id import LanguageStage
     from crawlsieve.filters.stages import (
         decontamination_stages,
         pii_stages,
