@@ -21,14 +21,10 @@ import pyarrow.dataset as ds
 from crawlsieve import __version__
 from crawlsieve.core.io import write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
+from crawlsieve.core.shards import data_files
 
 GROUP_KEYS = ("domain", "language")
 _SUMS = ("documents", "tokens", "bytes", "quality_sum", "quality_count")
-
-
-def data_files(data_dir: Path) -> list[Path]:
-    """The published Parquet files (temporary, hidden files excluded), in a stable order."""
-    return sorted(p for p in Path(data_dir).rglob("*.parquet") if not p.name.startswith("."))
 
 
 def _batch_sums(batch: pa.RecordBatch) -> pa.Table:
@@ -96,7 +92,7 @@ def mixture_groups(sums: dict[tuple[str, str], dict[str, float]]) -> list[dict]:
 
 
 def build_mixture(
-    output_dir: Path, tokenizer_path: str | None, config: dict, run=None, review_k: int = 20
+    output_dir: Path, tokenizer_path: str | None, config: dict, run=None, review_k: int = 20, buckets=None
 ) -> dict:
     """Compute DIR/mixture.json and write it (atomically); returns it.
 
@@ -115,6 +111,9 @@ def build_mixture(
     else:
         sums = group_sums(RunLayout(output_dir).data)
     groups = mixture_groups(sums)
+    for group in groups if buckets else ():  # (domain, language) -> quality_bucket -> [documents, tokens]
+        per_bucket = buckets.get((group["domain"], group["language"])) or {}
+        group["quality_buckets"] = {str(b): per_bucket[b] for b in sorted(per_bucket)}
     tokenizer = tokenizer_path
     mixture = {
         "version": __version__,
