@@ -31,6 +31,7 @@ import json
 import math
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -43,7 +44,9 @@ HELP = (
     "or of the mixture a law fitted on proxy runs predicts best."
 )
 DEFAULT_MAX_EPOCHS = 4.0
-TARGET_KEYS = ("language", "domain")
+TARGET_KEYS = ("language", "domain", "quality_bucket")
+#: quality_bucket values (Nemotron-CC's 20 buckets).
+BUCKETS = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method",
         choices=("law", "regmix"),
-        help="With --fit: the data mixing law (default) or RegMix regression (needs crawlsieve[regmix]).",
+        help="With --fit: the data mixing law (default) or RegMix regression (gradient-boosted trees).",
     )
     parser.add_argument(
         "--eval-weights",
@@ -213,9 +216,14 @@ def load_target(path: str) -> dict:
         raise UsageError(f"target {path} must map 'language' and/or 'domain' to weights")
     unknown = sorted(set(data) - set(TARGET_KEYS))
     if unknown:
-        raise UsageError(f"target {path}: unknown key '{unknown[0]}' (use language and/or domain)")
+        raise UsageError(
+            f"target {path}: unknown key '{unknown[0]}' (use language, domain and/or quality_bucket)"
+        )
     target = {}
     for key, weights in data.items():
+        if key == "quality_bucket":
+            target[key] = bucket_weights(weights, path)
+            continue
         if not isinstance(weights, dict) or not weights:
             raise UsageError(f"target {path}: '{key}' must map values to weights, e.g. {{en: 2}}")
         clean = {}
@@ -225,6 +233,88 @@ def load_target(path: str) -> dict:
             clean[partition_value(str(name), key)] = float(weight)
         target[key] = clean
     return target
+
+
+def bucket_weights(weights, path: str) -> dict[int, float]:
+    """``{18-19: 3, 0-4: 0}`` -> a multiplier per bucket (``18-19`` and ``0-4`` are ranges)."""
+    from crawlsieve.core.errors import UsageError
+
+    if not isinstance(weights, dict) or not weights:
+        raise UsageError(f"target {path}: 'quality_bucket' must map buckets to weights, e.g. {{18-19: 3}}")
+    out: dict[int, float] = {}
+    for name, weight in weights.items():
+        low, _, high = str(name).partition("-")
+        if not (low.strip().isdigit() and (not high or high.strip().isdigit())):
+            raise UsageError(f"target {path}: quality_bucket '{name}' must be a bucket or a range like 18-19")
+        first, last = int(low), int(high or low)
+        if not 0 <= first <= last < BUCKETS:
+            raise UsageError(f"target {path}: quality_bucket '{name}' is not within 0-{BUCKETS - 1}")
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+            raise UsageError(f"target {path}: weight of quality_bucket '{name}' must be a number >= 0")
+        out.update(dict.fromkeys(range(first, last + 1), float(weight)))
+    return out
+
+
+@dataclass(frozen=True)
+class DocumentWeights:
+    """Multipliers of a document's natural share, from its cluster's label (keep 1, drop 0,
+    weight:<w>) and its quality bucket's target (unlisted buckets 1): Yi's cluster labels and
+    Nemotron-CC's bucket weights, applied within each (domain, language) group."""
+
+    labels: object | None = None  # review_labels.ClusterLabels
+    buckets: dict[int, float] | None = None
+
+    def __bool__(self) -> bool:
+        return self.labels is not None or bool(self.buckets)
+
+    def of(self, cluster: int | None, bucket: int | None) -> float:
+        weight = 1.0 if self.labels is None else self.labels.weight(cluster)
+        if self.buckets:
+            weight *= self.buckets.get(bucket, 1.0)
+        return weight
+
+
+def cells(output_dir: Path, weights: DocumentWeights, groups: list[dict]) -> list[tuple]:
+    """(domain, language, cluster, bucket, tokens) of the run: from the clusters' facts when cluster
+    labels apply, else per bucket from mixture.json."""
+    from crawlsieve.core.errors import UsageError
+    from crawlsieve.core.io import read_json
+
+    if weights.labels is not None:
+        facts = read_json(RunLayout(output_dir).cluster_facts)
+        out = [
+            (domain, language, int(row["cluster"]), int(bucket) if bucket != "" else None, tokens)
+            for row in facts.get("clusters") or []
+            for domain, language, bucket, _, tokens in row.get("cells") or []
+        ]
+    else:
+        out = [
+            (g["domain"], g["language"], None, int(bucket), tokens)
+            for g in groups
+            for bucket, (_, tokens) in (g.get("quality_buckets") or {}).items()
+        ]
+    if (weights.buckets and any(bucket is None for *_, bucket, _ in out)) or (weights.buckets and not out):
+        raise UsageError(
+            f"{output_dir} has no quality_bucket column: the target's quality_bucket weights need a run "
+            "with classifier scores (filters.quality_classifier or filters.classifiers)"
+        )
+    return out
+
+
+def reweighted(groups: list[dict], weights: DocumentWeights, run_cells: list[tuple]) -> list[dict]:
+    """The groups with ``tokens`` as the weights make them (Σ tokens x weight over the group's cells;
+    what the target shares are taken of) and ``unweighted_tokens`` as they are."""
+    effective: dict[tuple[str, str], float] = defaultdict(float)
+    for domain, language, cluster, bucket, tokens in run_cells:
+        effective[(domain, language)] += tokens * weights.of(cluster, bucket)
+    return [
+        {
+            **g,
+            "unweighted_tokens": g["tokens"],
+            "tokens": round(effective.get((g["domain"], g["language"]), 0)),
+        }
+        for g in groups
+    ]
 
 
 def load_groups(output_dir: Path) -> tuple[list[dict], dict | None]:
@@ -263,11 +353,6 @@ def copies_of(ids: list[str], epochs: list[float], seed: int) -> list[int]:
     return copies
 
 
-def shard_of(path: Path) -> str:
-    """`part-<shard>-<n>.parquet` -> `<shard>`."""
-    return path.stem.removeprefix("part-").rsplit("-", 1)[0]
-
-
 def with_epochs(repeated: pa.Table, copies) -> pa.Table:
     """Number the copies of each document (``epoch`` 0, 1, ...) and keep ids unique: copy k >= 1
     of a document gets the id ``<id>#epoch<k>``, so a downstream dedup by id does not fold the
@@ -285,7 +370,9 @@ def with_epochs(repeated: pa.Table, copies) -> pa.Table:
     return repeated.append_column("epoch", epoch)
 
 
-def materialize(output_dir: Path, plan: dict, out: Path, recorded: dict, seed: int) -> dict:
+def materialize(
+    output_dir: Path, plan: dict, out: Path, recorded: dict, seed: int, weights: DocumentWeights | None = None
+) -> dict:
     """Write the sample of ``plan`` under OUT (data/, mixture.json, plan.json); returns OUT's mixture.
 
     ``recorded``: the run's config as its mixture.json records it (its output and tokenizer
@@ -294,18 +381,15 @@ def materialize(output_dir: Path, plan: dict, out: Path, recorded: dict, seed: i
     import pyarrow.dataset as ds
 
     from crawlsieve.core.errors import ConfigError, UsageError
-    from crawlsieve.core.shards import OutputConfig, write_shard
-    from crawlsieve.quality.mixture import build_mixture, data_files
+    from crawlsieve.core.shards import OutputConfig, shard_files, write_shard
+    from crawlsieve.quality.mixture import build_mixture
 
     try:
         output = OutputConfig.model_validate(recorded.get("output") or {})
     except (ConfigError, ValueError):  # a mixture.json from another version: default shard settings
         output = OutputConfig()
     epochs = {(g["domain"], g["language"]): g["epochs"] for g in plan["groups"]}
-    by_shard: dict[str, list[Path]] = defaultdict(list)
-    for path in data_files(RunLayout(output_dir).data):
-        by_shard[shard_of(path)].append(path)
-    for shard, files in sorted(by_shard.items()):
+    for shard, files in shard_files(RunLayout(output_dir).data).items():
         try:
             table = ds.dataset(files, format="parquet").to_table()
         except (OSError, pa.ArrowException) as error:
@@ -314,12 +398,34 @@ def materialize(output_dir: Path, plan: dict, out: Path, recorded: dict, seed: i
             ) from None
         keys = zip(table.column("domain").to_pylist(), table.column("language").to_pylist(), strict=True)
         row_epochs = [epochs.get(key, 0.0) for key in keys]
+        if weights:
+            row_epochs = _weighted(
+                table, row_epochs, weights, RunLayout(output_dir).cluster_assignments(shard)
+            )
         copies = np.asarray(copies_of(table.column("id").to_pylist(), row_epochs, seed), dtype=np.int64)
         indices = np.repeat(np.arange(table.num_rows), copies)
         write_shard(with_epochs(table.take(indices), copies), RunLayout(out).data, shard, output)
     RunLayout(out).plan.write_text(json.dumps(plan, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tokenizer = (recorded.get("domain") or {}).get("tokenizer_path")
     return build_mixture(out, tokenizer, recorded)
+
+
+def _weighted(table: pa.Table, epochs: list[float], weights: DocumentWeights, side: Path) -> list[float]:
+    """Each document's epochs times its weight (its cluster from the side table, its bucket)."""
+    import pyarrow.compute as pc
+
+    from crawlsieve.core.io import read_parquet
+
+    clusters = [None] * table.num_rows
+    if weights.labels is not None and side.is_file():
+        assigned = read_parquet(side)
+        position = pc.index_in(table.column("id"), value_set=assigned.column("id").combine_chunks())
+        clusters = assigned.column("cluster").take(position).to_pylist()
+    names = table.column_names
+    buckets = (
+        table.column("quality_bucket").to_pylist() if "quality_bucket" in names else [None] * len(epochs)
+    )
+    return [e * weights.of(c, b) for e, c, b in zip(epochs, clusters, buckets, strict=True)]
 
 
 # --- the command ----------------------------------------------------------------------------
@@ -353,14 +459,9 @@ def write_plan(plan: dict, path: Path) -> None:
 
 def fitted_plan(args: argparse.Namespace, output_dir: Path, groups: list[dict], tokens: int) -> dict:
     """Fit the experiments, print the fit, and plan the mixture it predicts best."""
-    import importlib.util
-
-    from crawlsieve.core.errors import UsageError
     from crawlsieve.quality import mixfit
 
     method = args.method or "law"
-    if method == "regmix" and importlib.util.find_spec("sklearn") is None:
-        raise UsageError("--method regmix needs scikit-learn: pip install 'crawlsieve[regmix]'")
     experiments = mixfit.read_experiments(Path(args.fit))
     members = mixfit.members_of(experiments, groups, output_dir)
     weights = mixfit.parse_eval_weights(args.eval_weights, experiments.eval_sets)
@@ -370,6 +471,15 @@ def fitted_plan(args: argparse.Namespace, output_dir: Path, groups: list[dict], 
     warnings = mixfit.uncovered_warnings(groups, members) + mixfit.extrapolation_warnings(fit)
     shares = mixfit.group_shares(fit, members)
     return plan_for_shares(groups, shares, tokens, args.max_epochs, warnings, fit=mixfit.fit_record(fit))
+
+
+def document_weights(output_dir: Path, target: dict | None) -> DocumentWeights:
+    """The reviewer's cluster labels recorded in DIR (if any) and the target's bucket weights."""
+    from crawlsieve.quality.review_labels import recorded_cluster_labels
+
+    path = RunLayout(output_dir).cluster_labels
+    labels = recorded_cluster_labels(path) if path.is_file() else None
+    return DocumentWeights(labels, (target or {}).get("quality_bucket"))
 
 
 def check_outputs_apart(args: argparse.Namespace, output_dir: Path) -> None:
@@ -407,11 +517,17 @@ def main(args: argparse.Namespace) -> int:
     groups, mixture = load_groups(output_dir)
     if not groups:
         raise UsageError(f"{output_dir / 'data'} holds no documents")
+    weights = document_weights(output_dir, target)
+    if weights:
+        groups = reweighted(groups, weights, cells(output_dir, weights, groups))
     if target is not None:
         plan = compute_plan(groups, target, tokens, args.max_epochs)
     else:
         plan = fitted_plan(args, output_dir, groups, tokens)
     plan["source"] = str(output_dir)
+    if weights.labels is not None:
+        plan["cluster_labels"] = weights.labels.provenance()
+        print(f"cluster labels applied: {weights.labels.labels_file} (sha256 {weights.labels.sha256[:12]})")
     print(format_plan(plan))
     for warning in plan["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
@@ -422,7 +538,7 @@ def main(args: argparse.Namespace) -> int:
         out = Path(args.materialize)
         recorded = (mixture or {}).get("config")
         recorded = recorded if isinstance(recorded, dict) else {}
-        written = materialize(output_dir, plan, out, recorded, args.seed)
+        written = materialize(output_dir, plan, out, recorded, args.seed, weights)
         totals = written["totals"]
         print(f"materialized {totals['documents']:,} documents, {totals['tokens']:,} tokens under {out}")
     return 0
