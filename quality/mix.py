@@ -405,6 +405,7 @@ def materialize(
         copies = np.asarray(copies_of(table.column("id").to_pylist(), row_epochs, seed), dtype=np.int64)
         indices = np.repeat(np.arange(table.num_rows), copies)
         write_shard(with_epochs(table.take(indices), copies), RunLayout(out).data, shard, output)
+    RunLayout(out).plan.parent.mkdir(parents=True, exist_ok=True)  # nothing sampled: no data written
     RunLayout(out).plan.write_text(json.dumps(plan, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tokenizer = (recorded.get("domain") or {}).get("tokenizer_path")
     return build_mixture(out, tokenizer, recorded)
@@ -520,6 +521,8 @@ def main(args: argparse.Namespace) -> int:
     weights = document_weights(output_dir, target)
     if weights:
         groups = reweighted(groups, weights, cells(output_dir, weights, groups))
+        if not any(g["tokens"] for g in groups):
+            raise UsageError("the cluster labels and quality_bucket weights leave no tokens to sample")
     if target is not None:
         plan = compute_plan(groups, target, tokens, args.max_epochs)
     else:

@@ -22,6 +22,7 @@ from run_outputs import data_table
 from warc_bytes import gzip_members, page, warcinfo
 
 from crawlsieve.core.layout import RunLayout
+from crawlsieve.filters.config import FastTextClassifierEntry
 from crawlsieve.pipelines.cli import main as cli
 from crawlsieve.pipelines.cluster import cluster_run
 from crawlsieve.pipelines.config import Config
@@ -130,8 +131,8 @@ def corpus_articles(shared_corpus: Path) -> list[tuple[str, list[str]]]:
     return [(r["url"], [p for p in r["text"].split("\n") if p.strip()]) for r in rows]
 
 
-def write_warcs(directory: Path, shared_corpus: Path) -> dict[str, str]:
-    """The three WARC files; returns url -> kind."""
+def write_warcs(directory: Path, shared_corpus: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The three WARC files; returns url -> kind, and url -> paragraphs."""
     rng = random.Random(28)
     pages: list[tuple[str, str, list[str]]] = []
     for n in range(PER_KIND):
@@ -146,26 +147,47 @@ def write_warcs(directory: Path, shared_corpus: Path) -> dict[str, str]:
             records.append(page(url, html_page(f"{kind} {url}", paragraphs).encode()))
             kinds[url] = kind
         (directory / f"planted-{f}.warc.gz").write_bytes(gzip_members(records))
-    return kinds
+    return kinds, {url: paragraphs for url, _, paragraphs in pages}
 
 
-def planted_config() -> Config:
-    """Every heuristic filter tags (the listings and SEO pages are kept to be clustered)."""
+def spread_classifier(path: Path, kinds: dict[str, str], pages: dict[str, list[str]]) -> Path:
+    """A fastText classifier trained on the planted pages with a third of the labels flipped, so
+    its scores spread over [0, 1] (the default classifier gives all of these pages 1.0)."""
+    import fasttext
+
+    rng = random.Random(5)
+    lines = []
+    for url, kind in sorted(kinds.items()):
+        label = "hq" if (kind == "article") != (rng.random() < 0.35) else "lq"
+        lines += [f"__label__{label} {' '.join(p.split())}" for p in pages[url]]
+    data = path.with_suffix(".txt")
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    model = fasttext.train_supervised(str(data), epoch=3, lr=0.1, dim=16, thread=1, verbose=0)
+    model.save_model(str(path))
+    return path
+
+
+def planted_config(classifier: Path | None = None) -> Config:
+    """Every heuristic filter tags (the listings and SEO pages are kept to be clustered); one more
+    classifier for the quality buckets."""
     config = Config()
     for name in ("repetition", "compression", "fineweb_quality", "gopher_repetition", "gopher_quality", "c4"):
         getattr(config.filters, name).mode = "tag"
     config.cluster.k = 6
+    if classifier is not None:
+        config.filters.classifiers = [FastTextClassifierEntry(name="spread", model_path=str(classifier))]
     return config
 
 
 @pytest.fixture(scope="module")
 def planted_run(ray_local, shared_corpus, tmp_path_factory):
     warcs = tmp_path_factory.mktemp("planted-warcs")
-    kinds = write_warcs(warcs, shared_corpus)
+    kinds, pages = write_warcs(warcs, shared_corpus)
+    config = planted_config(spread_classifier(tmp_path_factory.mktemp("model") / "spread.bin", kinds, pages))
     out = tmp_path_factory.mktemp("planted") / "run"
-    stats = run_pipeline(sorted(str(p) for p in warcs.iterdir()), out, planted_config(), log=quiet)
+    stats = run_pipeline(sorted(str(p) for p in warcs.glob("*.warc.gz")), out, config, log=quiet)
     assert stats["accounting_closes"]
-    return out, kinds
+    return out, kinds, config
 
 
 def assignments(out: Path) -> dict[str, int]:
@@ -180,13 +202,13 @@ def assignments(out: Path) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def clustered(planted_run):
     """The run clustered with one worker (a task takes both CPUs), then with two."""
-    out, kinds = planted_run
-    one = planted_config()
+    out, kinds, config = planted_run
+    one = config.model_copy(deep=True)
     one.ray.cpus_per_shard_task = 2.0
     cluster_run(out, one, documents=len(kinds), log=quiet)
     first = (assignments(out), json.loads(RunLayout(out).cluster_facts.read_text()))
-    cluster_run(out, planted_config(), documents=len(kinds), log=quiet)
-    return out, kinds, first
+    cluster_run(out, config, documents=len(kinds), log=quiet)
+    return out, kinds, first, config
 
 
 def kind_of_ids(out: Path, kinds: dict[str, str]) -> dict[str, str]:
@@ -198,7 +220,7 @@ def kind_of_ids(out: Path, kinds: dict[str, str]) -> dict[str, str]:
 
 
 def test_each_planted_kind_lands_in_clusters_of_its_own(clustered):
-    out, kinds, _ = clustered
+    out, kinds, _, _ = clustered
     by_id = kind_of_ids(out, kinds)
     clusters = assignments(out)
     assert set(clusters) == set(by_id)  # every kept document has its cluster
@@ -219,7 +241,7 @@ def test_each_planted_kind_lands_in_clusters_of_its_own(clustered):
 
 
 def test_one_and_two_workers_give_the_same_clusters(clustered):
-    out, _, (first_assignments, first_facts) = clustered
+    out, _, (first_assignments, first_facts), _ = clustered
     assert assignments(out) == first_assignments
     again = json.loads(RunLayout(out).cluster_facts.read_text())
     assert again["fingerprint"] == first_facts["fingerprint"]
@@ -238,7 +260,7 @@ def labels_for(out: Path, kinds: dict[str, str], kind: str, label: str, path: Pa
 def test_dropping_the_gambling_cluster_and_refiltering_removes_exactly_the_gambling_pages(
     clustered, tmp_path, capsys
 ):
-    out, kinds, _ = clustered
+    out, kinds, _, config = clustered
     labels = tmp_path / "labels.csv"
     gambling = labels_for(out, kinds, "gambling", "drop", labels)
     assert cli(["review", str(out), "--cluster-labels", str(labels)]) == 0
@@ -246,7 +268,7 @@ def test_dropping_the_gambling_cluster_and_refiltering_removes_exactly_the_gambl
     assert recorded["effect"]["removed_documents"] == PER_KIND
     assert "Cluster labels" in RunLayout(out).report.read_text(encoding="utf-8")
     before = set(data_table(out).column("id").to_pylist())
-    stats = refilter_run(out, tmp_path / "refiltered", planted_config(), report=False, log=quiet)
+    stats = refilter_run(out, tmp_path / "refiltered", config.model_copy(deep=True), report=False, log=quiet)
     after = set(data_table(tmp_path / "refiltered").column("id").to_pylist())
     assert after == before - gambling
     removed = {r: n for r, n in stats["removed"].items() if r.startswith("cluster:")}
@@ -259,7 +281,7 @@ def test_dropping_the_gambling_cluster_and_refiltering_removes_exactly_the_gambl
 
 
 def test_mix_down_weights_a_labelled_cluster(clustered, tmp_path, capsys):
-    out, kinds, _ = clustered
+    out, kinds, _, _ = clustered
     labels = tmp_path / "labels.csv"
     listings = labels_for(out, kinds, "listing", "weight:0.5", labels)
     by_id = kind_of_ids(out, kinds)
@@ -291,7 +313,7 @@ def test_mix_down_weights_a_labelled_cluster(clustered, tmp_path, capsys):
     ],
 )
 def test_bad_cluster_labels_are_refused_with_one_line(clustered, tmp_path, capsys, line, message):
-    out, _, _ = clustered
+    out, _, _, _ = clustered
     labels = tmp_path / "labels.csv"
     labels.write_text(f"{line}\n", encoding="utf-8")
     assert cli(["review", str(out), "--cluster-labels", str(labels)]) == 2
@@ -300,7 +322,7 @@ def test_bad_cluster_labels_are_refused_with_one_line(clustered, tmp_path, capsy
 
 
 def test_labels_of_an_earlier_clustering_are_refused(clustered, tmp_path, capsys):
-    out, kinds, _ = clustered
+    out, kinds, _, config = clustered
     copy = tmp_path / "copy"
     shutil.copytree(out, copy, ignore=shutil.ignore_patterns("lock.json"))
     labels = tmp_path / "labels.csv"
@@ -309,33 +331,49 @@ def test_labels_of_an_earlier_clustering_are_refused(clustered, tmp_path, capsys
     facts = json.loads(RunLayout(copy).cluster_facts.read_text())
     facts["fingerprint"] = "another clustering"
     RunLayout(copy).cluster_facts.write_text(json.dumps(facts))
-    assert (
-        cli(["refilter", str(copy), "--config", str(write_config(tmp_path)), "--output", str(tmp_path / "o")])
-        == 2
-    )
+    argv = [
+        "refilter",
+        str(copy),
+        "--config",
+        str(write_config(tmp_path, config)),
+        "--output",
+        str(tmp_path / "o"),
+    ]
+    assert cli(argv) == 2
     assert "another clustering" in capsys.readouterr().err
 
 
-def write_config(tmp_path: Path) -> Path:
+def write_config(tmp_path: Path, config: Config) -> Path:
     import yaml
 
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(planted_config().model_dump(mode="json")), encoding="utf-8")
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json")), encoding="utf-8")
     return path
 
 
-def test_quality_buckets_are_token_weighted_percentiles_of_the_classifier_score(planted_run):
-    out, _ = planted_run
-    table = data_table(out)
-    scores = table.column("quality_score").to_pylist()
-    tokens = table.column("token_count").to_pylist()
-    buckets = table.column("quality_bucket").to_pylist()
+def percentile_buckets(scores: list[float], tokens: list[int]) -> list[int]:
+    """Each document's bucket by sorting: 20 x the share of tokens scoring in lower bins."""
     total = sum(tokens)
     bins = [min(999, int(s * 1000)) for s in scores]
-    for score_bin, bucket in zip(bins, buckets, strict=True):  # by sorting: tokens of lower bins
-        below = sum(t for b, t in zip(bins, tokens, strict=True) if b < score_bin)
-        assert bucket == min(19, 20 * below // total)
-    assert min(buckets) == 0 and max(buckets) >= 15
+    below, seen = {}, 0
+    for score_bin, count in sorted(zip(bins, tokens, strict=True)):
+        below.setdefault(score_bin, seen)
+        seen += count
+    return [min(19, 20 * below[b] // total) for b in bins]
+
+
+def test_quality_buckets_are_the_highest_token_weighted_percentile_over_the_classifiers(planted_run):
+    out, _, _ = planted_run
+    table = data_table(out)
+    tokens = table.column("token_count").to_pylist()
+    total = sum(tokens)
+    per_classifier = [
+        percentile_buckets(table.column(c).to_pylist(), tokens) for c in ("quality_score", "sig_spread")
+    ]
+    expected = [max(pair) for pair in zip(*per_classifier, strict=True)]
+    assert table.column("quality_bucket").to_pylist() == expected
+    assert set(per_classifier[0]) == {0}  # the default classifier scores every planted page 1.0: one tie
+    assert min(expected) == 0 and max(expected) == 19 and len(set(expected)) >= 10
     mixture = json.loads(RunLayout(out).mixture.read_text())
     per_bucket = Counter()
     for group in mixture["groups"]:
@@ -343,11 +381,12 @@ def test_quality_buckets_are_token_weighted_percentiles_of_the_classifier_score(
             per_bucket[int(bucket)] += group_tokens
     assert sum(per_bucket.values()) == total
     stats = json.loads(RunLayout(out).stats.read_text())
-    assert set(stats["quality_buckets"]["first_score"]) == {"quality_score"}
+    assert set(stats["quality_buckets"]["first_score"]) == {"quality_score", "sig_spread"}
 
 
 def test_mix_weights_quality_buckets(planted_run, tmp_path):
-    out, _ = planted_run
+    out, _, _ = planted_run
+    RunLayout(out).cluster_labels.unlink(missing_ok=True)  # another test's cluster labels
     target = tmp_path / "target.yaml"
     target.write_text("quality_bucket: {18-19: 3, 0-4: 0}\n", encoding="utf-8")
     sample = tmp_path / "sample"
