@@ -7,7 +7,8 @@ MinHash signatures), each in a canonical row order. It was recorded at commit 3b
 the performance work of issue 8 (URL-list cache, faster filters, scheduling), and re-recorded once
 for issue 12's C4 fix (sentences counted with the document's language: ``sig_c4_sentences`` of 77
 documents changed, no decision did), and once for issue 14's bands x rows chosen for the verify
-threshold (16 x 8 instead of 9 x 13: only phase A's ``dedup_bands`` changed, no decision did);
+threshold (16 x 8 instead of 9 x 13: only phase A's ``dedup_bands`` changed, no decision did), and
+once for issue 28's ``quality_bucket`` (a new data column; no other column changed);
 every optimization must reproduce it value for value. A change *meant* to change outputs records
 a new one, and says so in its commit:
 
