@@ -50,18 +50,15 @@ def write_shard(args: tuple[Path, int, int, int]) -> None:
     directory, shard, docs, words = args
     rng = np.random.default_rng(1000 + shard)
     vocabulary = _words()
-    common = 1.0 / np.arange(1, VOCABULARY + 1) ** 1.1
-    common /= common.sum()
+    common = np.cumsum(1.0 / np.arange(1, VOCABULARY + 1) ** 1.1)
+    own = np.stack(
+        [np.random.default_rng(t).choice(VOCABULARY, TOPIC_WORDS, replace=False) for t in range(TOPICS)]
+    )
     topics = rng.integers(0, TOPICS, docs)
-    texts = []
-    for topic in topics.tolist():
-        own = np.random.default_rng(topic).choice(VOCABULARY, TOPIC_WORDS, replace=False)
-        chosen = np.where(
-            rng.random(words) < 0.3,
-            own[rng.integers(0, TOPIC_WORDS, words)],
-            rng.choice(VOCABULARY, words, p=common),
-        )
-        texts.append(" ".join(vocabulary[chosen].tolist()) + ".")
+    words_of_common = np.searchsorted(common, rng.random((docs, words)) * common[-1])
+    words_of_topic = own[topics[:, None], rng.integers(0, TOPIC_WORDS, (docs, words))]
+    chosen = np.where(rng.random((docs, words)) < 0.3, words_of_topic, words_of_common)
+    texts = [" ".join(row) + "." for row in vocabulary[chosen].tolist()]
     ids = [f"{shard:05d}-{n:07d}" for n in range(docs)]
     table = pa.table(
         {
