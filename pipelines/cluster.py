@@ -20,6 +20,7 @@ import argparse
 import json
 import shutil
 import time
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,22 @@ def text_units(text: str, language: str | None) -> list[str]:
     from crawlsieve.filters.languages import rules_for
 
     return rules_for(language).split_words(text)
+
+
+@cache
+def stop_words(language: str | None) -> frozenset[str]:
+    """Words left out of the clusters' top terms: the language's function words of the filters and
+    spaCy's longer stop-word list for it (a few hundred words), where spaCy has one."""
+    from crawlsieve.filters.languages import rules_for
+
+    words = set(rules_for(language).stop_words or ())
+    try:
+        from spacy.util import get_lang_class
+
+        words |= set(get_lang_class(language or "en").Defaults.stop_words)
+    except Exception:  # spaCy has no such language
+        pass
+    return frozenset(words)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -259,7 +276,7 @@ def assign_shard(shard: str, files: list[str], settings, output_dir: Path) -> in
         layout.cluster_assignments(shard),
     )
     cpu["assign"] = lap()
-    facts = shard_facts(table, clusters, docs, model, settings)
+    facts = shard_facts(table, clusters, docs, model, settings, stop_words)
     facts["cpu_seconds"] = {**cpu, "facts": lap()}
     write_json_atomically(facts, layout.cluster_summary(shard))
     return table.num_rows

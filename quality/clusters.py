@@ -229,10 +229,16 @@ def spam_columns(table: pa.Table) -> list[str]:
 
 
 def shard_facts(
-    table: pa.Table, clusters: np.ndarray, docs: list[list[str]], model: ClusterModel, config: ClusterConfig
+    table: pa.Table,
+    clusters: np.ndarray,
+    docs: list[list[str]],
+    model: ClusterModel,
+    config: ClusterConfig,
+    stop_words: Callable[[str | None], frozenset[str]] = lambda language: frozenset(),
 ) -> dict:
     """One shard's per-cluster facts (JSON-ready): the sums the report's Clusters section and the
-    mixture need, the terms most typical of each cluster here, and its bottom-k samples."""
+    mixture need, the terms most typical of each cluster here (a language's ``stop_words`` left
+    out: a reviewer reads topics, not the language), and its bottom-k samples."""
     facts: dict[str, dict] = {}
     ids, urls, titles, texts = (_column(table, c) for c in ("id", "url", "title", "text"))
     languages, domains, genres = (_column(table, c) for c in ("language", "domain", "genre"))
@@ -260,7 +266,7 @@ def shard_facts(
         into = fact["cells"].setdefault(cell, [0, 0])
         into[0] += 1
         into[1] += tokens[row]
-        term_counts.setdefault(cluster, Counter()).update(set(docs[row]))
+        term_counts.setdefault(cluster, Counter()).update(set(docs[row]) - stop_words(languages[row]))
         key = sample_key(ids[row])
         fact["samples"].append(
             [f"{key:032x}", ids[row], urls[row], titles[row], (texts[row] or "")[:SAMPLE_CHARS]]
