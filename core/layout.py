@@ -145,9 +145,13 @@ class RunLayout:
     def cluster_summaries(self) -> list[Path]:
         return sorted((self.semantic_clusters / "summaries").glob("*.json"))
 
+    @property
+    def cluster_sample_dir(self) -> Path:
+        """The fitting sample: per shard, the hashed term counts of its sampled documents (transient)."""
+        return self.semantic_clusters / "sample"
+
     def cluster_sample(self, shard: str) -> Path:
-        """One shard's documents in the fitting sample (their text units), removed after the fit."""
-        return self.semantic_clusters / "sample" / f"{shard}.parquet"
+        return self.cluster_sample_dir / f"{shard}.parquet"
 
     @property
     def cluster_labels(self) -> Path:

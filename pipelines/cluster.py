@@ -151,7 +151,7 @@ def _cluster_locked(output_dir: Path, config, documents: int, files: dict, log) 
     log(f"crawlsieve cluster: {documents:,} documents in {len(items)} shard(s); k={k}, sampling {rate:.2%}")
     sampled = _per_shard(_sample_batch, items, config, output_dir, rate=rate)
     fitted = ray.get(ray.remote(num_cpus=1)(fit_task).remote(str(output_dir), k, settings))
-    shutil.rmtree(layout.cluster_sample("x").parent, ignore_errors=True)
+    shutil.rmtree(layout.cluster_sample_dir, ignore_errors=True)
     log(
         f"crawlsieve cluster: fitted on {fitted['sample']:,} documents ({time.monotonic() - started:.0f}s); "
         "assigning"
@@ -237,7 +237,7 @@ def fit_task(output_dir: str, k: int, settings) -> dict:
 
     started = time.process_time()
     layout = RunLayout(Path(output_dir))
-    parts = [pq.read_table(p) for p in sorted(layout.cluster_sample("x").parent.glob("*.parquet"))]
+    parts = [pq.read_table(p) for p in sorted(layout.cluster_sample_dir.glob("*.parquet"))]
     empty = counts_table(np.zeros(0, np.uint64), [], hashed_counts([], settings.features))
     table = pa.concat_tables([empty, *parts]).sort_by([("key", "ascending"), ("id", "ascending")])
     model = fit_model(counts_of(table, settings.features), k, settings)
