@@ -268,7 +268,8 @@ def assign_shard(shard: str, files: list[str], settings, output_dir: Path) -> in
     docs = document_terms(
         table.column("text").to_pylist(), table.column("language").to_pylist(), text_units, settings.max_chars
     )
-    vectors = model.vectors(hashed_counts(docs, model.features))
+    counts = hashed_counts(docs, model.features)
+    vectors = model.vectors(counts)
     cpu = {"vectors": lap()}
     clusters = model.nearest(vectors)
     write_atomically(
@@ -276,7 +277,7 @@ def assign_shard(shard: str, files: list[str], settings, output_dir: Path) -> in
         layout.cluster_assignments(shard),
     )
     cpu["assign"] = lap()
-    facts = shard_facts(table, clusters, docs, model, settings, stop_words)
+    facts = shard_facts(table, clusters, docs, counts, model, settings, stop_words)
     facts["cpu_seconds"] = {**cpu, "facts": lap()}
     write_json_atomically(facts, layout.cluster_summary(shard))
     return table.num_rows

@@ -131,10 +131,12 @@ class ClusterModel:
         distances = (self.centroids**2).sum(axis=1)[None, :] - 2.0 * vectors @ self.centroids.T
         return np.argmin(distances, axis=1).astype(np.int32)
 
-    def term_weights(self, words: list[str]) -> np.ndarray:
-        """The idf of each term (through its hashed column)."""
+    def term_weights(self, words) -> dict[str, float]:
+        """log(N / documents of the sample holding it) of each term (its idf - 1, through its hashed
+        column): ~0 for a word every page has. One hashing pass for all the words."""
+        words = sorted(set(words))
         counts = hashed_counts([[w] for w in words], self.features).tocsr()
-        return self.idf[counts.indices] if len(words) else np.zeros(0, np.float32)
+        return dict(zip(words, (self.idf[counts.indices] - 1.0).tolist(), strict=True)) if words else {}
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
@@ -232,13 +234,15 @@ def shard_facts(
     table: pa.Table,
     clusters: np.ndarray,
     docs: list[list[str]],
+    counts,
     model: ClusterModel,
     config: ClusterConfig,
     stop_words: Callable[[str | None], frozenset[str]] = lambda language: frozenset(),
 ) -> dict:
     """One shard's per-cluster facts (JSON-ready): the sums the report's Clusters section and the
     mixture need, the terms most typical of each cluster here (a language's ``stop_words`` left
-    out: a reviewer reads topics, not the language), and its bottom-k samples."""
+    out: a reviewer reads topics, not the language), and its bottom-k samples. ``docs``: the
+    documents' terms, ``counts``: their hashed counts."""
     facts: dict[str, dict] = {}
     ids, urls, titles, texts = (_column(table, c) for c in ("id", "url", "title", "text"))
     languages, domains, genres = (_column(table, c) for c in ("language", "domain", "genre"))
@@ -247,7 +251,6 @@ def shard_facts(
     buckets = _column(table, "quality_bucket")
     sizes = pc.binary_length(table.column("text")).to_pylist() if "text" in table.column_names else None
     spam = {c: table.column(c).cast(pa.float64()).to_pylist() for c in spam_columns(table)}
-    term_counts: dict[int, Counter] = {}
     for row, cluster in enumerate(clusters.tolist()):
         fact = facts.setdefault(str(cluster), _empty_fact())
         fact["documents"] += 1
@@ -266,25 +269,56 @@ def shard_facts(
         into = fact["cells"].setdefault(cell, [0, 0])
         into[0] += 1
         into[1] += tokens[row]
-        term_counts.setdefault(cluster, Counter()).update(set(docs[row]) - stop_words(languages[row]))
         key = sample_key(ids[row])
         fact["samples"].append(
             [f"{key:032x}", ids[row], urls[row], titles[row], (texts[row] or "")[:SAMPLE_CHARS]]
         )
-    for cluster, counts in term_counts.items():
-        fact = facts[str(cluster)]
+    for fact in facts.values():
         fact["samples"] = sorted(fact["samples"])[: config.samples]
-        fact["terms"] = {w: counts[w] for w in typical_terms(counts, model, TERMS_PER_FILE)}
+    stop = frozenset().union(*(stop_words(language) for language in set(languages)))
+    for cluster, terms in _cluster_terms(clusters, docs, counts, model, stop).items():
+        facts[str(cluster)]["terms"] = terms
     return {"k": model.k, "clusters": facts}
 
 
-def typical_terms(counts: dict[str, int], model: ClusterModel, top: int) -> list[str]:
-    """The ``top`` terms by documents of the cluster holding them x log(N / documents of the sample
-    holding them): frequent in the cluster, rare elsewhere (a word every page has scores ~0)."""
-    words = list(counts)
-    weights = (model.term_weights(words) - 1.0).tolist() if words else []
-    ranked = sorted(zip(words, weights, strict=True), key=lambda w: (-counts[w[0]] * w[1], w[0]))
-    return [word for word, _ in ranked[:top]]
+def _cluster_terms(
+    clusters: np.ndarray, docs: list[list[str]], counts, model: ClusterModel, stop: frozenset[str]
+):
+    """cluster -> its ``TERMS_PER_FILE`` most typical terms with the documents holding them: document
+    frequencies of every cluster at once (a clusters x documents indicator times the documents' term
+    indicators), each hashed column named by a word of the shard hashing there."""
+    from scipy.sparse import csr_matrix
+
+    words = sorted({w for doc in docs for w in doc} - stop)
+    if not words:
+        return {}
+    columns = hashed_counts([[w] for w in words], model.features).tocsr().indices
+    word_of = {}
+    for word, column in zip(words, columns.tolist(), strict=True):
+        word_of.setdefault(column, word)
+    present = counts.tocsr(copy=True)
+    present.data[:] = 1
+    members = csr_matrix(
+        (np.ones(len(clusters)), (clusters, np.arange(len(clusters)))), shape=(model.k, len(docs))
+    )
+    frequencies = (members @ present).tocsr()
+    weight = model.idf - 1.0
+    out = {}
+    for cluster in np.unique(clusters).tolist():
+        row = frequencies[cluster]
+        named = np.isin(row.indices, columns)
+        cols, counts = row.indices[named], row.data[named]
+        order = np.lexsort((cols, -counts * weight[cols]))[:TERMS_PER_FILE]
+        out[cluster] = {
+            word_of[c]: int(n) for c, n in zip(cols[order].tolist(), counts[order].tolist(), strict=True)
+        }
+    return out
+
+
+def typical_terms(counts: dict[str, int], weights: dict[str, float], top: int) -> list[str]:
+    """The ``top`` terms by documents of the cluster holding them x their ``term_weights``: frequent
+    in the cluster, rare elsewhere."""
+    return sorted(counts, key=lambda w: (-counts[w] * weights[w], w))[:top]
 
 
 def _empty_fact() -> dict:
@@ -344,6 +378,7 @@ def cluster_rows(merged: dict, model: ClusterModel, config: ClusterConfig) -> li
     clusters = merged["clusters"]
     all_documents = sum(f["documents"] for f in clusters.values())
     all_tokens = sum(f["tokens"] for f in clusters.values())
+    weights = model.term_weights(w for fact in clusters.values() for w in fact["terms"])
     rows = []
     for cluster, fact in clusters.items():
         n = fact["documents"]
@@ -362,7 +397,7 @@ def cluster_rows(merged: dict, model: ClusterModel, config: ClusterConfig) -> li
             "genres": _shares(fact["genres"], n) if fact["genres"] else None,
             "spam_share": spam_docs / n if n else 0.0,
             "spam_signals": {name: total / n for name, total in sorted(fact["spam"].items())} or None,
-            "terms": typical_terms(fact["terms"], model, config.top_terms),
+            "terms": typical_terms(fact["terms"], weights, config.top_terms),
             "samples": [
                 {"id": s[1], "url": s[2], "title": s[3], "text": s[4]}
                 for s in fact["samples"][: config.samples]

@@ -79,12 +79,12 @@ def clustered(config: ClusterConfig):
     )
     counts = hashed_counts(docs, config.features)
     model = fit_model(counts, 3, config)
-    return table, docs, model, model.assign(counts)
+    return table, docs, counts, model, model.assign(counts)
 
 
 def test_three_kinds_make_three_clusters_and_chinese_is_split_into_words():
     config = ClusterConfig(k=3)
-    table, docs, _, clusters = clustered(config)
+    table, docs, _, _, clusters = clustered(config)
     kinds = [i[0] for i in table.column("id").to_pylist()]
     assert len(set(clusters.tolist())) == 3
     assert all(
@@ -95,12 +95,12 @@ def test_three_kinds_make_three_clusters_and_chinese_is_split_into_words():
 
 def test_facts_of_two_shards_merge_to_the_facts_of_both():
     config = ClusterConfig(k=3)
-    table, docs, model, clusters = clustered(config)
-    whole = merge_facts([shard_facts(table, clusters, docs, model, config)], config.samples)
+    table, docs, counts, model, clusters = clustered(config)
+    whole = merge_facts([shard_facts(table, clusters, docs, counts, model, config)], config.samples)
     half = table.num_rows // 2
     parts = [
-        shard_facts(table.slice(0, half), clusters[:half], docs[:half], model, config),
-        shard_facts(table.slice(half), clusters[half:], docs[half:], model, config),
+        shard_facts(table.slice(0, half), clusters[:half], docs[:half], counts[:half], model, config),
+        shard_facts(table.slice(half), clusters[half:], docs[half:], counts[half:], model, config),
     ]
     merged = merge_facts(parts, config.samples)
     for cluster, fact in whole["clusters"].items():
@@ -122,8 +122,10 @@ def test_facts_of_two_shards_merge_to_the_facts_of_both():
 
 def test_rows_show_genre_and_spam_signals_and_flag_the_casino_cluster():
     config = ClusterConfig(k=3)
-    table, docs, model, clusters = clustered(config)
-    rows = cluster_rows(merge_facts([shard_facts(table, clusters, docs, model, config)], 5), model, config)
+    table, docs, counts, model, clusters = clustered(config)
+    rows = cluster_rows(
+        merge_facts([shard_facts(table, clusters, docs, counts, model, config)], 5), model, config
+    )
     assert [r["documents"] for r in rows] == [12, 12, 12]
     casino = next(r for r in rows if r["domains"][0][0] == "gambling")
     assert casino["spam_share"] == 1.0 and casino["spam_signals"]["sig_spam_gambling"] == pytest.approx(0.9)

@@ -268,7 +268,7 @@ def test_dropping_the_gambling_cluster_and_refiltering_removes_exactly_the_gambl
     assert recorded["effect"]["removed_documents"] == PER_KIND
     assert "Cluster labels" in RunLayout(out).report.read_text(encoding="utf-8")
     before = set(data_table(out).column("id").to_pylist())
-    stats = refilter_run(out, tmp_path / "refiltered", config.model_copy(deep=True), report=False, log=quiet)
+    stats = refilter_run(out, tmp_path / "refiltered", config.model_copy(deep=True), log=quiet)
     after = set(data_table(tmp_path / "refiltered").column("id").to_pylist())
     assert after == before - gambling
     removed = {r: n for r, n in stats["removed"].items() if r.startswith("cluster:")}
@@ -278,6 +278,8 @@ def test_dropping_the_gambling_cluster_and_refiltering_removes_exactly_the_gambl
         stats["failed"].values()
     )
     assert stats["cluster_labels"]["sha256"] == recorded["sha256"]
+    page = RunLayout(tmp_path / "refiltered").report.read_text(encoding="utf-8")
+    assert "Cluster labels applied" in page and recorded["sha256"] in page
 
 
 def test_mix_down_weights_a_labelled_cluster(clustered, tmp_path, capsys):
