@@ -580,7 +580,10 @@ def aggregate(
     if edges:
         extra["quality_buckets"] = {
             "method": "Nemotron-CC: per classifier, 20 token-weighted percentile buckets; the maximum",
-            "first_score": {c: [b / SCORE_BINS for b in first] for c, first in edges.items()},
+            # per classifier, the lowest score of buckets 1..19 (null: no score reaches the bucket)
+            "first_score": {
+                c: [b / SCORE_BINS if b < SCORE_BINS else None for b in first] for c, first in edges.items()
+            },
         }
     if config.cluster.labels:
         from crawlsieve.quality.review_labels import recorded_cluster_labels
