@@ -4,11 +4,11 @@
 
 A Common Crawl dump is ~90,000 files. For each size this writes that many synthetic per-file
 summaries with the shape of a real Common Crawl file's (``quality.summaries``: ~90,000 records,
-~30,000 pages, ~25 removal reasons and failure kinds, ~40 (domain, language) groups, the top 100
-sites, grid histograms of ~45 columns in 6 populations, 20 review candidates in each of ~20
-groups, and the review rows beside them; one per file, both phases in it, as finalize writes
-them), then runs phase D alone on a local Ray the way a run
-does (``pipelines.run.aggregate``: merge, stats.json, review/, mixture.json,
+~30,000 pages, ~25 removal reasons and failure kinds, the same per language for 10 main and ~10
+rare languages, ~40 (domain, language) groups, the top 100 sites, grid histograms of ~45 columns
+in 6 populations, 20 review candidates in each of ~20 groups, and the review rows beside them;
+one per file, both phases in it, as finalize writes them), then runs phase D alone on a local Ray
+the way a run does (``pipelines.run.aggregate``: merge, stats.json, review/, mixture.json,
 distributions.json, report.html) and prints its wall time and the driver's peak resident memory.
 Targets for 90,000 files: <= 60 s and <= 2 GiB. Prints, does not assert.
 """
@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ import pyarrow as pa
 
 from crawlsieve.core.io import write_atomically
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.quality.summaries import KEPT, PASSED, REMOVED, Histograms, Summary
+from crawlsieve.quality.summaries import KEPT, NO_VALUE, PASSED, REMOVED, Histograms, Summary, review_group
 
 REASONS = [
     ("http", "not_response", ""),
@@ -58,6 +59,10 @@ REASONS = [
 FINAL_REASONS = [("dedup", "dedup:exact", ""), ("dedup", "dedup:near", "")]
 DOMAINS = ["news", "reference", "forum", "code", "science", "government", "commerce", "personal", "other"]
 LANGUAGES = ["en", "de", "fr", "es", "ru", "ja", "zh", "pt", "it", "pl"]
+#: The languages lid.176 finds in a file beyond the main ones: a long tail of a few pages each.
+RARE_LANGUAGES = [f"x{i:02d}" for i in range(30)]
+#: Decided before language identification: these rows have no language (``NO_VALUE``).
+BEFORE_LANGUAGE = {"read", "http", "url_filter", "dedup_payload", "extract"}
 COLUMNS = ["text_chars", "language_score", "quality_score", "token_count"] + [
     f"sig_filter_{i}" for i in range(41)
 ]
@@ -80,6 +85,22 @@ def _histograms(rng: np.random.Generator, groups: list[str]) -> Histograms:
     return histograms
 
 
+def _by_language(rng: np.random.Generator, decided: Counter) -> Counter:
+    """The file's records per language and outcome: before language identification all under
+    NO_VALUE, after it every main language with each reason, the rare ones with a third of them."""
+    out: Counter = Counter()
+    for lang in LANGUAGES + RARE_LANGUAGES:
+        out[("language", lang, KEPT)] = int(rng.integers(1, 2000))
+    for (stage, reason, kind), n in decided.items():
+        outcome = review_group(reason, kind)
+        if stage in BEFORE_LANGUAGE:
+            out[("language", NO_VALUE, outcome)] += n
+            continue
+        for lang in LANGUAGES + [x for x in RARE_LANGUAGES if rng.random() < 0.3]:
+            out[("language", lang, outcome)] += max(1, n // 20)
+    return out
+
+
 def templates(count: int, seed: int) -> list[Summary]:
     """Per-file summaries (both phases of a file, as finalize writes them) of realistic size; the
     files reuse them with their own names."""
@@ -89,6 +110,7 @@ def templates(count: int, seed: int) -> list[Summary]:
         summary = Summary(shard="", phase="files", records_read=90_000, kept=9_000)
         summary.decided.update({key: int(rng.integers(1, 2000)) for key in REASONS + FINAL_REASONS})
         summary.decided[REASONS[0]] = 60_000
+        summary.breakdown = _by_language(rng, summary.decided)
         summary.histograms = _histograms(
             rng, [PASSED, f"{REMOVED}:heuristic_filters", f"{REMOVED}:language", KEPT, f"{REMOVED}:dedup"]
         )

@@ -1,14 +1,15 @@
 """Every language and genre as first-class as English articles, measured on real pages.
 
     .venv/bin/python -m benchmarks.multilingual_quality [--config FILE] [--output DIR]
-        [--sections kept extraction neardup decontamination cpu] [--repeat 2]
+        [--sections kept extraction neardup shingles decontamination cpu] [--repeat 2]
 
 Runs on ``../shared/corpus/multilingual/`` (143 real pages, all good: articles and forum/Q&A
 threads, 39 of them Chinese; ``extraction/ground_truth.jsonl`` gives each page's human-marked
 main text, its genre and its script) and prints, per script and genre:
 
 - ``kept``: pages kept by a whole ``crawlsieve run`` (default config, or ``--config``), and the
-  removal reasons of the good pages it removed, each page listed;
+  removal reasons of the good pages it removed, each page listed; the domain tags of the kept pages
+  per script (how many are left as ``other``);
 - ``extraction``: F1 of the pipeline's extraction (its read, HTTP checks and extract stages)
   against the human-marked text: bag of lowercased ``\\w+`` tokens, or of characters for
   Chinese and Japanese (where a "word" is a clause); a page extracted as nothing scores 0;
@@ -17,6 +18,10 @@ main text, its genre and its script) and prints, per script and genre:
   5-grams for Chinese) to the original: the
   recall of pairs at J >= 0.85 (not both kept) and the removals of far variants (J < 0.5);
   only pairs whose two pages both reached dedup count (the filters may remove a page first);
+- ``shingles``: the choice of Chinese shingle unit and length, without a run: the MinHash decision
+  (a shared band and an estimated Jaccard at the verify threshold) for many edits of every Chinese
+  page (edit rates 0.5% to 20%: J from 0.3 to 0.98), per unit (characters or jieba words) and n,
+  with the CPU milliseconds per page of cutting and signing;
 - ``decontamination``: a C-Eval-style Chinese question and an MMLU-style English one copied
   into a corpus article each, with the question files as decontamination benchmarks: removed
   or not (or the run refused);
@@ -48,7 +53,7 @@ from benchmarks.extraction_quality import url_key
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 CORPUS = Path(os.environ.get("CRAWLSIEVE_SHARED_CORPUS", SHARED)) / "multilingual"
-SECTIONS = ("kept", "extraction", "neardup", "decontamination", "cpu")
+SECTIONS = ("kept", "extraction", "neardup", "shingles", "decontamination", "cpu")
 CHARACTER_SCRIPTS = frozenset({"zh", "ja"})
 TOKEN = re.compile(r"\w+")
 HTML_HEADERS = [("Content-Type", "text/html; charset=utf-8")]
@@ -106,10 +111,22 @@ def page_outcomes(output: Path) -> dict[str, str]:
         for url, removed, failed in zip(*columns, strict=True):
             if removed != "not_response" and url is not None:
                 outcome[url_key(url)] = removed or f"failed:{failed}"
-    if layout.data.is_dir():
+    if any(layout.data.rglob("*.parquet")):  # a run that kept nothing has an empty data/
         for url in pads.dataset(layout.data, format="parquet").to_table(columns=["url"])["url"].to_pylist():
             outcome[url_key(url)] = "kept"
     return outcome
+
+
+def kept_domains(output: Path) -> dict[str, str]:
+    """url -> the domain tag of each page a run kept."""
+    from crawlsieve.core.layout import RunLayout
+
+    if not RunLayout(output).data.is_dir():
+        return {}
+    table = pads.dataset(RunLayout(output).data, format="parquet", partitioning="hive").to_table(
+        columns=["url", "domain"]
+    )
+    return {url_key(u): d for u, d in zip(table["url"].to_pylist(), table["domain"].to_pylist(), strict=True)}
 
 
 def kept_section(corpus: Path, truth: dict[str, dict], config, work: Path) -> None:
@@ -133,6 +150,16 @@ def kept_section(corpus: Path, truth: dict[str, dict], config, work: Path) -> No
     for url, case in sorted(truth.items(), key=lambda item: (item[1]["script"], item[1]["genre"], item[0])):
         if outcome.get(url) != "kept":
             print(f"  {case['script']:<8} {case['genre']:<7} {outcome.get(url, 'missing'):<40} {url[:90]}")
+    domains = kept_domains(work / "kept")
+    print("domain tags of the kept pages, by script (other: the share no rule could tag):")
+    for script in sorted({case["script"] for case in truth.values()}):
+        tags = Counter(
+            domains[url] for url, case in truth.items() if case["script"] == script and url in domains
+        )
+        if tags:
+            listed = ", ".join(f"{tag} {n}" for tag, n in tags.most_common())
+            kept = sum(tags.values())
+            print(f"  {script:<9} other {tags['other']} of {kept} ({tags['other'] / kept:.0%}): {listed}")
 
 
 def units(text: str, script: str) -> Counter:
@@ -294,6 +321,66 @@ def neardup_section(truth: dict[str, dict], config, work: Path, seed: int = 0) -
             )
 
 
+#: Edit rates of the ``shingles`` section: J of character 5-grams from ~0.98 down to ~0.3.
+SHINGLE_EDIT_RATES = (0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.05, 0.08, 0.12, 0.2)
+
+
+def shingles_section(truth: dict[str, dict], config, seeds: int = 6) -> None:
+    """recall: share of pairs at J >= 0.85 the MinHash decision removes; est-J: mean estimated minus
+    true J of those pairs; ms: CPU per page of normalizing, cutting and signing."""
+    import time
+
+    import numpy as np
+    import pyarrow as pa
+
+    from crawlsieve.core import units
+    from crawlsieve.dedup.minhash import normalized_texts, shingle_hashes, split_words
+    from crawlsieve.dedup.stages import minhasher, verify_threshold
+
+    texts = [
+        case["text"]
+        for _, case in sorted(truth.items())
+        if case["script"] == "zh" and len(case["text"]) >= 200
+    ]
+    pairs = []
+    for seed in range(seeds):
+        rng = random.Random(seed)
+        pairs += [(t, edited(t, "zh", rate, rng)) for t in texts for rate in SHINGLE_EDIT_RATES]
+    truth_j = np.array([jaccard(a, b, "zh") for a, b in pairs])
+    near, far, middle = truth_j >= 0.85, truth_j < 0.5, (truth_j >= 0.5) & (truth_j < 0.75)
+    hasher, limit = minhasher(config.dedup), verify_threshold(config.dedup)
+
+    def jieba_words(normalized: pa.Array) -> pa.ListArray:
+        return pa.array([units.words(t, "zh") for t in normalized.to_pylist()], pa.list_(pa.string()))
+
+    cutters = {  # unit -> (how normalized texts are cut, shingle lengths tried)
+        "spaces": (split_words, (5,)),
+        "characters": (units.character_unit_lists, (3, 4, 5, 6, 7)),
+        "jieba words": (jieba_words, (2, 3, 4, 5)),
+    }
+    print(
+        f"\n## Chinese shingles: MinHash decisions on {len(pairs)} edits of {len(texts)} pages "
+        f"(J of character 5-grams; {int(near.sum())} at J >= 0.85, {int(middle.sum())} at 0.5-0.75, "
+        f"{int(far.sum())} below 0.5)"
+    )
+    print("unit          n  recall 0.5-0.75 removed far removed  est-J     ms")
+    for name, (cut, lengths) in cutters.items():
+        for n in lengths:
+            started = time.process_time()
+            signed = []
+            for side in (0, 1):
+                shingled = cut(normalized_texts(pa.array([pair[side] for pair in pairs])))
+                signed.append(hasher.signatures(*shingle_hashes(shingled, n)))
+            ms = (time.process_time() - started) / (2 * len(pairs)) * 1000
+            same_band = (hasher.band_hashes(signed[0]) == hasher.band_hashes(signed[1])).any(axis=1)
+            estimate = (signed[0] == signed[1]).mean(axis=1)
+            removed = same_band & (estimate >= limit)
+            print(
+                f"{name:<12} {n:>2} {removed[near].mean():>7.3f} {int(removed[middle].sum()):>16}"
+                f" {int(removed[far].sum()):>11} {(estimate - truth_j)[near].mean():>+6.3f} {ms:>6.2f}"
+            )
+
+
 def decontamination_section(truth: dict[str, dict], config, work: Path) -> None:
     from crawlsieve.core.errors import ConfigError, UsageError
     from crawlsieve.filters.config import DecontaminationConfig
@@ -395,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
             extraction_section(args.corpus, truth, config)
         if "neardup" in args.sections:
             neardup_section(truth, config, work)
+        if "shingles" in args.sections:
+            shingles_section(truth, config)
         if "decontamination" in args.sections:
             decontamination_section(truth, config, work)
         if "cpu" in args.sections:

@@ -37,7 +37,8 @@ class SubdocConfig(Section):
     min_words_after: int = Field(
         50,
         ge=0,
-        description="A document left with fewer words after the cut is removed (dedup:subdoc_empty).",
+        description="A document left with fewer words after the cut is removed (dedup:subdoc_empty); "
+        "words are its language's units (jieba's words for Chinese, characters for Japanese, Thai, ...).",
     )
     top_units: int = Field(
         30, ge=0, le=10_000, description="Most repeated units listed in stats.json and the report."
@@ -57,7 +58,13 @@ class DedupConfig(Section):
         True, description="Remove documents whose normalized text is identical (dedup:exact)."
     )
     near: bool = Field(True, description="Remove MinHash-LSH near-duplicates (dedup:near).")
-    ngram_size: int = Field(5, ge=1, le=32, description="Words per shingle; shorter documents get no bands.")
+    ngram_size: int = Field(
+        5,
+        ge=1,
+        le=32,
+        description="Units per shingle: words, or characters for languages written without spaces "
+        "(Chinese, Japanese, Thai, ...: core/units.py); shorter documents get no bands.",
+    )
     num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations per signature.")
     seed: int = Field(1, ge=0, description="Seed of the MinHash permutations (datasketch's).")
     threshold: float = Field(

@@ -5,6 +5,10 @@ The signatures are datasketch's (``MinHash`` with its default ``affine32`` schem
 taken from datasketch itself and applied here to a whole batch at once with NumPy, because
 calling ``MinHash.update`` per shingle in Python is ~50x slower. ``tests/test_dedup_minhash.py``
 checks the two agree. Bands x rows come from datasketch's ``_optimal_param``.
+
+Shingles are runs of units (``shingle_units``): normalized words, or for a language written without
+spaces its characters (``core.units``), so that a light edit of a Chinese page changes a few
+shingles rather than every clause-long "word" around it.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ import xxhash
 from datasketch import MinHash
 from datasketch.lsh import _optimal_param
 
-#: Version of normalization + hashing; an index built with another one is refused.
-HASH_SCHEME = "crawlsieve-minhash-v1:xxh64-words,poly-fmix64,datasketch-affine32"
+from crawlsieve.core import units
+
+#: Version of normalization, shingle units and hashing; an index built with another one is refused.
+HASH_SCHEME = f"crawlsieve-minhash-v2:xxh64-units[{units.VERSION}],poly-fmix64,datasketch-affine32"
 
 _POLY = np.uint64(0x9E3779B97F4A7C15)
 _FMIX64 = (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
@@ -30,17 +36,34 @@ _MASK64 = (1 << 64) - 1
 _CHUNK_CELLS = 1 << 20
 
 
-def normalized_words(texts: pa.Array | pa.ChunkedArray) -> pa.ListArray:
-    """Lower-cased words of each text, punctuation and symbols dropped (Unicode-aware, via RE2)."""
+def normalized_texts(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Each text lower-cased, punctuation, symbols and control characters as spaces, trimmed
+    (Unicode-aware, via RE2)."""
     texts = pc.fill_null(pc.cast(texts, pa.string()), "")
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     lowered = pc.utf8_lower(texts)
-    spaced = pc.replace_substring_regex(lowered, r"[\p{P}\p{S}\p{C}]+", " ")
-    stripped = pc.utf8_trim_whitespace(spaced)
-    words = pc.split_pattern_regex(stripped, r"\s+")
-    # Splitting "" gives [""]: an empty text must have no words.
-    return pc.if_else(pc.equal(stripped, ""), pa.scalar([], type=pa.list_(pa.string())), words)
+    return pc.utf8_trim_whitespace(pc.replace_substring_regex(lowered, r"[\p{P}\p{S}\p{C}]+", " "))
+
+
+def normalized_words(texts: pa.Array | pa.ChunkedArray) -> pa.ListArray:
+    """The words of each text: ``split_words`` of ``normalized_texts``."""
+    return split_words(normalized_texts(texts))
+
+
+def split_words(normalized: pa.Array) -> pa.ListArray:
+    """Normalized texts split at whitespace; an empty text has no words."""
+    words = pc.split_pattern_regex(normalized, r"\s+")
+    return pc.if_else(pc.equal(normalized, ""), pa.scalar([], type=pa.list_(pa.string())), words)
+
+
+def shingle_units(normalized: pa.Array, words: pa.ListArray, languages: list[str | None]) -> pa.ListArray:
+    """What shingles are made of: each text's ``words``, or where its language is shingled by
+    characters (``core.units``) the characters of its normalized text."""
+    by_characters = [units.shingles_by_characters(language) for language in languages]
+    if not any(by_characters):
+        return words
+    return pc.if_else(pa.array(by_characters), units.character_unit_lists(normalized), words)
 
 
 def normalized_text_hash(words: pa.ListArray) -> pa.Array:

@@ -134,7 +134,7 @@ def _common_columns(files: list[Path]) -> set[str]:
 
 def _node_columns(files: list[Path], stored: bool) -> list[str]:
     common = _common_columns(files)
-    wanted = ["id", "quality_score", "fetch_time", *((TEXT_HASH, BANDS) if stored else ("text",))]
+    wanted = ["id", "quality_score", "fetch_time", *((TEXT_HASH, BANDS) if stored else ("text", "language"))]
     return [c for c in wanted if c in common]
 
 

@@ -8,7 +8,8 @@
 * ``signature_stages``: the columns the global step reads, ``dedup_text_hash`` (xxh3-64 of the
   normalized text), ``dedup_bands`` (the MinHash-LSH band hashes) and ``dedup_signature`` (the
   whole MinHash signature, little-endian uint32s as bytes, to verify candidates by estimated
-  Jaccard before a document is removed).
+  Jaccard before a document is removed). Shingles are of each document's language's units
+  (``minhash.shingle_units``), so the stage reads ``language`` where the batch has it.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from crawlsieve.dedup.minhash import (
     MinHasher,
     lsh_params,
     normalized_text_hash,
-    normalized_words,
+    normalized_texts,
     shingle_hashes,
+    shingle_units,
+    split_words,
 )
 
 TEXT_HASH = "dedup_text_hash"
@@ -59,7 +62,9 @@ class DedupSignatures:
 
     A text without words gets a null hash and no bands; a text shorter than one shingle gets
     a hash but no bands, so short or empty pages are never near-duplicates of each other.
-    The signature is null when near-dedup is off or the text has no shingles.
+    The signature is null when near-dedup is off or the text has no shingles. The text hash is of
+    the normalized words in every language; the shingles are of the language's units (a batch
+    without ``language`` is shingled by words).
     """
 
     name = "dedup_signatures"
@@ -69,16 +74,20 @@ class DedupSignatures:
         self.near = near
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        words = normalized_words(batch.column("text"))
+        normalized = normalized_texts(batch.column("text"))
+        words = split_words(normalized)
         batch = batch.append_column(TEXT_HASH, normalized_text_hash(words))
-        bands, signatures = self._bands_and_signatures(words)
+        languages = batch["language"].to_pylist() if "language" in batch.column_names else [None] * len(words)
+        bands, signatures = self._bands_and_signatures(normalized, words, languages)
         return batch.append_column(BANDS, bands).append_column(SIGNATURE, signatures)
 
-    def _bands_and_signatures(self, words: pa.ListArray) -> tuple[pa.Array, pa.Array]:
+    def _bands_and_signatures(
+        self, normalized: pa.Array, words: pa.ListArray, languages: list[str | None]
+    ) -> tuple[pa.Array, pa.Array]:
         list_type = pa.list_(pa.uint64())
         if not self.near:
             return pa.array([[]] * len(words), type=list_type), pa.nulls(len(words), pa.binary())
-        shingles, counts = shingle_hashes(words, self.hasher.ngram)
+        shingles, counts = shingle_hashes(shingle_units(normalized, words, languages), self.hasher.ngram)
         signatures = self.hasher.signatures(shingles, counts)
         bands = self.hasher.band_hashes(signatures)
         has_shingles = counts > 0

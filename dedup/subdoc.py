@@ -33,6 +33,7 @@ import ray
 import ray.data
 import xxhash
 
+from crawlsieve.core import units
 from crawlsieve.core.io import write_atomically, write_json_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import REMOVED, Stage, with_decisions
@@ -380,7 +381,8 @@ class SubdocCut:
 
     Publishes ``sig_dedup_subdoc_frac``, the share of the text's characters in cut units (0 for
     an untouched document), and removes a document left with fewer than ``min_words_after``
-    words as ``dedup:subdoc_empty``. Tag mode keeps every text and decides nothing.
+    words (its language's units, ``core.units``: a Chinese clause is not one word) as
+    ``dedup:subdoc_empty``. Tag mode keeps every text and decides nothing.
     """
 
     name = "dedup_subdoc"
@@ -409,9 +411,10 @@ class SubdocCut:
             return batch
         removed: list[str | None] = [None] * n
         all_texts = batch["text"].to_pylist()
+        languages = batch["language"].to_pylist() if "language" in batch.column_names else [None] * n
         for row, text in zip(touched.tolist(), texts, strict=True):
             all_texts[row] = text
-            if len(text.split()) < self.subdoc.min_words_after:
+            if len(units.words(text, languages[row])) < self.subdoc.min_words_after:
                 removed[row] = EMPTY
         field = batch.schema.field("text")
         batch = batch.set_column(batch.schema.get_field_index("text"), field, pa.array(all_texts, field.type))

@@ -97,7 +97,8 @@ class ShardReader:
         path = self.layout.docs(shard)
         if self.stored or not columns:
             return pq.read_table(path, columns=["id", *columns])
-        table = pq.read_table(path, columns=["id", "text"])
+        language = ["language"] if "language" in pq.read_schema(path).names else []  # shingle units
+        table = pq.read_table(path, columns=["id", "text", *language])
         return DedupSignatures(self.hasher, near=self.near)(table).select(["id", *columns])
 
 

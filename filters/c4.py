@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from datatrove.pipeline.filters.c4_filters import CITATION_REGEX, ELLIPSIS, END_PUNCTUATION, POLICY_SUBSTRINGS
 
-from crawlsieve.filters.base import Signals, ratio
+from crawlsieve.filters.base import Rule, Signals, TextFilter, ratio
+from crawlsieve.filters.cjk import CJK_LANGUAGES, CJK_SENTENCE_ENDS
 from crawlsieve.filters.config import C4Config
 from crawlsieve.filters.languages import LanguageRules, spacy_words
 from crawlsieve.filters.text_stats import DocStats
@@ -24,6 +25,8 @@ class _Pass:
     """One pass of C4's line rules over a document."""
 
     kept: list[str] = field(default_factory=list)
+    #: Indices of the kept lines in the document's lines.
+    kept_index: list[int] = field(default_factory=list)
     sentences: int = 0
     javascript_lines: int = 0
     policy_lines: int = 0
@@ -31,12 +34,37 @@ class _Pass:
     document_rule: str | None = None
 
 
-class C4:
-    name = "c4"
+#: C4's line ends for Chinese and Japanese: its own, 。！？ and their other sentence ends.
+CJK_SENTENCE_ENDS_C4 = ("。", "！", "？", *CJK_SENTENCE_ENDS)
 
-    def __init__(self, config: C4Config):
-        self.config = config
-        self.mode = config.mode
+
+class C4(TextFilter):
+    name = "c4"
+    config: C4Config
+    signal_fields = (
+        "filter_no_terminal_punct",
+        "min_words_per_line",
+        "max_word_length",
+        "remove_citations",
+        "filter_lorem_ipsum",
+        "filter_javascript",
+        "filter_curly_bracket",
+        "filter_policy",
+    )
+    rules = (
+        Rule("lorem_ipsum", ("lorem_ipsum",), "above", off_at=()),
+        Rule("curly_bracket", ("curly_bracket",), "above", off_at=()),
+        Rule(
+            "too_few_sentences",
+            ("sentences",),
+            "below",
+            "min_num_sentences",
+            off_at=(-1,),
+            # Name the line rule that emptied the page when there was one: more explainable.
+            named_by=(("javascript_lines", "javascript"), ("policy_lines", "policy")),
+            measured_up_to_threshold=True,
+        ),
+    )
 
     def signal_names(self) -> list[str]:
         return [
@@ -59,36 +87,33 @@ class C4:
             "curly_bracket": float(result.document_rule == "curly_bracket"),
         }
 
-    def cleaned_text(self, stats: DocStats) -> str:
-        return "\n".join(self.clean(stats).kept).strip()
+    def cleaned_text(self, stats: DocStats, cut: set[int] = frozenset()) -> str:
+        """The kept lines (without ``cut``, indices another filter cuts), of the page as written."""
+        result = self.clean(stats)
+        if stats.published is stats.text and not cut:
+            return "\n".join(result.kept).strip()
+        lines = stats.published_lines
+        return "\n".join(self._line(lines[i]) for i in result.kept_index if i not in cut).strip()
 
-    def reason(self, s: Signals) -> str | None:
-        if s["lorem_ipsum"]:
-            return "lorem_ipsum"
-        if s["curly_bracket"]:
-            return "curly_bracket"
-        if self.config.min_num_sentences != -1 and s["sentences"] < self.config.min_num_sentences:
-            # Name the line rule that emptied the page when there was one: more explainable.
-            if s["javascript_lines"]:
-                return "javascript"
-            if s["policy_lines"]:
-                return "policy"
-            return "too_few_sentences"
-        return None
+    def _line(self, raw: str) -> str:
+        """A kept line as C4 keeps it: stripped, without citations."""
+        line = raw.strip()
+        return CITATION_REGEX.sub("", line) if self.config.remove_citations else line
 
     def clean(self, stats: DocStats) -> _Pass:
         return stats.shared("c4_pass", lambda: self._run(stats.lines, stats.rules))
 
     def _run(self, lines: list[str], rules: LanguageRules) -> _Pass:
         c, result = self.config, _Pass()
-        for raw in lines:
+        ends = END_PUNCTUATION + CJK_SENTENCE_ENDS_C4 if rules.language in CJK_LANGUAGES else END_PUNCTUATION
+        for index, raw in enumerate(lines):
             line = raw.strip()
             words = rules.split_words(line) if rules.unspaced else line.split()
             if c.max_word_length != -1 and any(len(word) > c.max_word_length for word in words):
                 continue
             if c.remove_citations:
                 line = CITATION_REGEX.sub("", line)
-            if c.filter_no_terminal_punct and (not line.endswith(END_PUNCTUATION) or line.endswith(ELLIPSIS)):
+            if c.filter_no_terminal_punct and (not line.endswith(ends) or line.endswith(ELLIPSIS)):
                 continue
             if len(words) < c.min_words_per_line:
                 continue
@@ -108,6 +133,7 @@ class C4:
             if result.sentences < c.min_num_sentences:  # enough is enough: splitting is costly
                 result.sentences += _line_sentences(line, rules)
             result.kept.append(line)
+            result.kept_index.append(index)
         return result
 
 

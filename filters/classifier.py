@@ -1,8 +1,12 @@
 """fastText classifiers (the quality classifier and any others) and KenLM perplexity: the expensive
 stages, run last.
 
-Both hold only a model path (stages are pickled to Ray workers); the model loads once per
-worker process through ``core.models``.
+They hold only their config section and a model path (stages are pickled to Ray workers); the
+model loads once per worker process through ``core.models``. Each declares its one rule over its
+score (``filters.base``), as the text filters do. Both models split their input at spaces, so a
+text in a language written without spaces is given as its units (``core.units``: jieba's words for
+Chinese, characters for Japanese, Thai, ...) separated by spaces; otherwise a Chinese clause would
+be one "word" the model has never seen.
 """
 
 from __future__ import annotations
@@ -13,18 +17,24 @@ from importlib import resources
 
 import pyarrow as pa
 
+from crawlsieve.core import units
 from crawlsieve.core.errors import ConfigError
 from crawlsieve.core.models import fasttext_model, kenlm_model
 from crawlsieve.core.stages import with_decisions
+from crawlsieve.filters.base import Judge, Rule, threshold_keys
 from crawlsieve.filters.config import ClassifierConfig, FastTextClassifierEntry, KenlmConfig
 
 QUALITY_SCORE = "quality_score"
 _WHITESPACE = re.compile(r"\s+")
 
 
-def model_input(text: str, max_chars: int) -> str:
-    """What fastText sees: one line (its predict refuses newlines), at most ``max_chars``."""
-    return _WHITESPACE.sub(" ", text[: max_chars * 2]).strip()[:max_chars]
+def model_input(text: str, max_chars: int, language: str | None = None) -> str:
+    """What fastText sees: one line (its predict refuses newlines) of at most ``max_chars`` of the
+    text, in its language's units separated by spaces (``language`` None: as the text's script
+    says, for training texts, which carry no language)."""
+    line = _WHITESPACE.sub(" ", text[: max_chars * 2]).strip()[:max_chars]
+    language = units.language_of(line) if language is None else language
+    return " ".join(units.words(line, language)) if units.unspaced(language) else line
 
 
 def positive_probability(model, texts: list[str], positive_label: str) -> list[float]:
@@ -45,46 +55,55 @@ def default_quality_model_path() -> str:
     return str(resources.files("crawlsieve.filters") / "data" / DEFAULT_QUALITY_MODEL)
 
 
-class FastTextClassifierStage:
-    """Adds one float64 score column, the probability of ``label`` under a fastText model, to every
-    row; with ``remove`` it removes rows scoring below ``threshold`` with ``reason``."""
+class ScoreStage(Judge):
+    """A stage that adds one score column to every row and, when it removes, removes rows by its
+    rules over that score (one signal, ``signal``)."""
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        model_path: str,
-        label: str,
-        threshold: float,
-        remove: bool,
-        max_chars: int,
-        column: str,
-        reason: str,
-        config_key: str,
-    ):
-        self.name = name
-        self.model_path = model_path
-        self.label = label
-        self.threshold = threshold
-        self.removes = remove
-        self.max_chars = max_chars
-        self.column = column
-        self.reason = reason
-        self.config_key = config_key
+    signal: str
+    column: str
+    removes: bool
 
-    @classmethod
-    def from_entry(cls, entry: FastTextClassifierEntry) -> FastTextClassifierStage:
-        return cls(
-            name=f"classifier:{entry.name}",
-            model_path=entry.model_path,
-            label=entry.label,
-            threshold=entry.threshold,
-            remove=entry.mode == "remove",
-            max_chars=entry.max_chars,
-            column=classifier_column(entry.name),
-            reason=f"classifier:{entry.name}",
-            config_key=f"filters.classifiers[{entry.name}]",
+    def signal_names(self) -> list[str]:
+        return [self.signal]
+
+    def signal_column(self, signal: str) -> str:
+        return self.column
+
+    def decide(self, batch: pa.Table, values: list[float | None]) -> pa.Table:
+        """``batch`` with the score column and, when the stage removes, its decisions."""
+        batch = batch.append_column(self.column, pa.array(values, type=pa.float64()))
+        if not self.removes:
+            return batch
+        keys = threshold_keys(batch)
+        sections = {key: self.config.thresholds_for(*key) for key in dict.fromkeys(keys)}
+        return with_decisions(
+            batch,
+            removed=[
+                self.reason({self.signal: v}, sections[key]) for v, key in zip(values, keys, strict=True)
+            ],
         )
+
+
+class FastTextClassifierStage(ScoreStage):
+    """Adds one float64 score column, the probability of ``label`` under a fastText model, to every
+    row; in ``remove`` mode removes rows scoring below ``threshold`` (reason ``classifier:<name>``)."""
+
+    signal = "score"
+    signal_fields = ("model_path", "label", "max_chars")
+    rules = (Rule(None, ("score",), "below", "threshold", off_at=()),)
+
+    def __init__(self, entry: FastTextClassifierEntry):
+        self.config = entry
+        self.name = f"classifier:{entry.name}"
+        self.model_path = entry.model_path
+        self.label = entry.label
+        self.removes = entry.mode == "remove"
+        self.max_chars = entry.max_chars
+        self.column = classifier_column(entry.name)
+
+    @property
+    def config_key(self) -> str:
+        return f"filters.classifiers[{self.config.name}]"
 
     def check(self) -> None:
         try:
@@ -92,14 +111,11 @@ class FastTextClassifierStage:
         except ConfigError as error:
             raise ConfigError(f"{self.config_key}: {error}") from None
 
-    def decide(self, scores: list[float | None]) -> list[str | None]:
-        """The removal reason of each score (``None``: kept); also what `refilter` re-decides with."""
-        if not self.removes:
-            return [None] * len(scores)
-        return [self.reason if s is not None and s < self.threshold else None for s in scores]
-
     def __call__(self, batch: pa.Table) -> pa.Table:
-        texts = [model_input(t or "", self.max_chars) for t in batch.column("text").to_pylist()]
+        texts = [
+            model_input(t or "", self.max_chars, language)
+            for t, language in zip(batch.column("text").to_pylist(), _languages(batch), strict=True)
+        ]
         try:
             scores = positive_probability(fasttext_model(self.model_path), texts, self.label)
         except Exception as error:  # a model that fails at run time fails its rows, not the run
@@ -109,10 +125,12 @@ class FastTextClassifierStage:
                 failed=[f"{self.name}_error"] * batch.num_rows,
                 error=[str(error)] * batch.num_rows,
             )
-        batch = batch.append_column(self.column, pa.array(scores, type=pa.float64()))
-        if not self.removes:
-            return batch
-        return with_decisions(batch, removed=self.decide(scores))
+        return self.decide(batch, scores)
+
+
+def _languages(batch: pa.Table) -> list[str | None]:
+    """Each row's language (None where the batch has none: judged by the text's script)."""
+    return batch["language"].to_pylist() if "language" in batch.column_names else [None] * batch.num_rows
 
 
 def classifier_column(name: str) -> str:
@@ -123,62 +141,67 @@ class QualityClassifierStage(FastTextClassifierStage):
     """The built-in entry: ``quality_score`` on every row; in drop mode removes rows below
     ``min_score`` (reason ``quality_classifier:score``)."""
 
+    signal_fields = ("model_path", "positive_label", "max_chars")
+    rules = (Rule("score", ("score",), "below", "min_score", off_at=()),)
+    config: ClassifierConfig
+
     def __init__(self, config: ClassifierConfig):
-        self.config = config
-        super().__init__(
-            name="quality_classifier",
-            model_path=config.model_path or default_quality_model_path(),
-            label=config.positive_label,
-            threshold=config.min_score,
-            remove=config.mode == "drop",
-            max_chars=config.max_chars,
-            column=QUALITY_SCORE,
-            reason="quality_classifier:score",
-            config_key="filters.quality_classifier",
+        # It always runs: "off" is read as "tag" (an off section would have no thresholds).
+        off = config.mode == "off"
+        self.config = (
+            ClassifierConfig.model_validate({**config.model_dump(), "mode": "tag"}) if off else config
         )
+        self.name = "quality_classifier"
+        self.model_path = config.model_path or default_quality_model_path()
+        self.label = config.positive_label
+        self.removes = config.mode == "drop"
+        self.max_chars = config.max_chars
+        self.column = QUALITY_SCORE
+
+    @property
+    def config_key(self) -> str:
+        return "filters.quality_classifier"
 
     def check(self) -> None:
         fasttext_model(self.model_path)
 
 
-class KenlmPerplexityStage:
-    """Adds ``sig_kenlm_perplexity`` (CCNet-style, per whitespace word, lowercased);
+class KenlmPerplexityStage(ScoreStage):
+    """Adds ``sig_kenlm_perplexity`` (CCNet-style, per word of the language's units, lowercased);
     in drop mode removes rows above ``max_perplexity`` (reason ``kenlm:perplexity``)."""
 
     name = "kenlm"
     column = "sig_kenlm_perplexity"
+    signal = "perplexity"
+    signal_fields = ("model_path",)
+    rules = (Rule("perplexity", ("perplexity",), "above", "max_perplexity", off_at=()),)
+    config: KenlmConfig
 
     def __init__(self, config: KenlmConfig):
         self.config = config
+        self.removes = config.mode == "drop"
 
     def check(self) -> None:
         kenlm_model(self.config.model_path)
 
-    @property
-    def removes(self) -> bool:
-        return self.config.mode == "drop"
-
-    def decide(self, values: list[float | None]) -> list[str | None]:
-        """The removal reason of each perplexity (``None``: kept); also what `refilter` re-decides with."""
-        if not self.removes:
-            return [None] * len(values)
-        limit = self.config.max_perplexity
-        return ["kenlm:perplexity" if v is not None and v > limit else None for v in values]
-
     def __call__(self, batch: pa.Table) -> pa.Table:
         model = kenlm_model(self.config.model_path)
-        values = [perplexity(model, text or "") for text in batch.column("text").to_pylist()]
-        batch = batch.append_column(self.column, pa.array(values, type=pa.float64()))
-        if not self.removes:
-            return batch
-        return with_decisions(batch, removed=self.decide(values))
+        texts = batch.column("text").to_pylist()
+        values = [
+            perplexity(model, t or "", language) for t, language in zip(texts, _languages(batch), strict=True)
+        ]
+        return self.decide(batch, values)
 
 
-def perplexity(model, text: str) -> float | None:
-    """10^(-log10 P / words) over the text's lines, as CCNet computes it."""
+def perplexity(model, text: str, language: str | None = None) -> float | None:
+    """10^(-log10 P / words) over the text's lines, as CCNet computes it; each line in the units of
+    ``language`` (None: of the text's script), separated by spaces."""
     log10_prob, words = 0.0, 0
+    language = units.language_of(text) if language is None else language
     for line in text.splitlines():
         line = _WHITESPACE.sub(" ", line.lower()).strip()
+        if units.unspaced(language):
+            line = " ".join(units.words(line, language))
         if line:
             log10_prob += model.score(line, bos=True, eos=True)
             words += len(line.split()) + 1  # + </s>

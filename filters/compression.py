@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import zlib
 
-from crawlsieve.filters.base import Signals, above
+from crawlsieve.filters.base import Rule, Signals, TextFilter
 from crawlsieve.filters.config import CompressionConfig
 from crawlsieve.filters.text_stats import DocStats
 
 
-class Compression:
+class Compression(TextFilter):
+    config: CompressionConfig
     name = "compression"
-
-    def __init__(self, config: CompressionConfig):
-        self.config = config
-        self.mode = config.mode
+    signal_fields = ("min_chars",)
+    rules = (Rule("ratio", ("ratio",), "above", "max_ratio"),)
 
     def signal_names(self) -> list[str]:
         return ["ratio"]
@@ -29,6 +28,3 @@ class Compression:
             return {"ratio": None}  # short texts are dominated by zlib's fixed overhead
         data = stats.text.encode("utf-8", errors="replace")
         return {"ratio": len(data) / len(zlib.compress(data, 6))}
-
-    def reason(self, s: Signals) -> str | None:
-        return "ratio" if above(s["ratio"], self.config.max_ratio) else None

@@ -9,17 +9,114 @@ datatrove's ``FineWebQualityFilter``), so a run reproduces the field's reference
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import Field, PositiveInt, StringConstraints, field_validator
+from pydantic import (
+    Field,
+    PositiveInt,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from crawlsieve.core.config import NAMES_FILES, Section
+from crawlsieve.filters.language_table import section_values, table_label
 
 Mode = Literal["drop", "tag", "off"]
 
 
 def _mode(default: Mode = "drop") -> Mode:
     return Field(default, description="drop: remove and count the reason; tag: keep, record signals; off.")
+
+
+class FilterSection(Section):
+    """The section of a filter that decides by thresholds (its rules: ``filters.base.Rule``).
+
+    Its values judge English and every language without a table entry. A document of another
+    language is judged by ``thresholds_for`` its language (and genre): the section's values with
+    layers laid over them, a later one winning (``layers``):
+
+    1. the language table (``filters.language_table``: FineWeb-2's tuned settings), for the
+       sections it covers (``table_section``);
+    2. the config's ``languages`` entry for the language: a user's values for it.
+
+    A layer may set thresholds and ``mode: off`` (the filter does not judge the language), not
+    what shapes the signals (each filter refuses those: ``TextFilter``).
+    """
+
+    #: This section's name in the language table (``fineweb_quality``); ``None``: the table has none.
+    table_section: ClassVar[str | None] = None
+
+    languages: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="language code -> this section's values for it (thresholds, or mode: off), over the "
+        "language table's, e.g. {zh: {line_punct_thr: 0.08}}; needs per_language_rules.",
+    )
+    _resolved: dict = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_languages(self) -> Self:
+        self._resolved = {}  # after any change of a value
+        for language, values in self.languages.items():
+            unknown = sorted(
+                name for name in values if name == "languages" or name not in type(self).model_fields
+            )
+            if unknown:
+                raise ValueError(f"languages.{language}: not a key of this section: {', '.join(unknown)}")
+            if values.get("mode", "off") not in ("off", self.mode):
+                raise ValueError(f"languages.{language}.mode: only off or the section's own ({self.mode})")
+            try:
+                self.thresholds_for(language, None)  # validates the values
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(map(str, first["loc"]))
+                raise ValueError(f"languages.{language}.{where}: {first['msg']}") from None
+        return self
+
+    def __copy__(self) -> Self:
+        copied = super().__copy__()
+        copied._resolved = {}  # model_copy(update=...) changes values after the copy
+        return copied
+
+    def __deepcopy__(self, memo: dict | None = None) -> Self:
+        copied = super().__deepcopy__(memo)
+        copied._resolved = {}
+        return copied
+
+    def layers(self, language: str | None, genre: str | None) -> list[tuple[str, dict[str, Any]]]:
+        """(name, values) of each layer over this section's values for ``language`` and ``genre``,
+        in the order they apply; the names say in stats.json which settings judged a language."""
+        found = []
+        if self.table_section and (values := section_values(self.table_section, language)):
+            found.append((table_label(language), values))
+        if language in self.languages:
+            found.append(("config", self.languages[language]))
+        return found
+
+    def thresholds_for(self, language: str | None, genre: str | None) -> Self:
+        """The settings that judge a document of ``language`` and ``genre`` (see the class), cached
+        per section; the filters, `refilter` and the what-if counts all resolve thresholds here,
+        once per (language, genre) of a batch, so they cannot disagree."""
+        key = (language, genre)
+        if key not in self._resolved:
+            layers = self.layers(language, genre)
+            self._resolved[key] = self._laid_over(layers) if layers else self
+        return self._resolved[key]
+
+    def _laid_over(self, layers: list[tuple[str, dict[str, Any]]]) -> Self:
+        """This section with each layer's values over it; a dict value (``top_n_grams``) is laid
+        over entry by entry. Each layer is validated as the section's values are."""
+        values = self.model_dump(exclude={"languages"})
+        for _, layer in layers:
+            given = type(self).model_validate({**values, **layer}).model_dump(include=set(layer))
+            for name, value in given.items():
+                old = values.get(name)
+                values[name] = (
+                    {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
+                )
+        return type(self).model_validate(values)
 
 
 class UrlFilterConfig(Section):
@@ -36,7 +133,7 @@ class UrlFilterConfig(Section):
     )
 
 
-class RepetitionConfig(Section):
+class RepetitionConfig(FilterSection):
     """Our own: long runs of one character, and lines that are mostly one repeated token."""
 
     mode: Mode = _mode()
@@ -53,7 +150,7 @@ class RepetitionConfig(Section):
     )
 
 
-class CompressionConfig(Section):
+class CompressionConfig(FilterSection):
     """Our own: zlib compression ratio (original/compressed bytes); templated junk compresses too well."""
 
     mode: Mode = _mode()
@@ -65,8 +162,10 @@ class CompressionConfig(Section):
     )
 
 
-class GopherQualityConfig(Section):
+class GopherQualityConfig(FilterSection):
     """Gopher quality rules (Rae et al. 2021) with per-language stop words and word splitting."""
+
+    table_section = "gopher_quality"
 
     mode: Mode = _mode()
     min_doc_words: int | None = Field(50, description="Fewer non-symbol words: removed (word_count).")
@@ -95,8 +194,10 @@ class GopherQualityConfig(Section):
     )
 
 
-class GopherRepetitionConfig(Section):
+class GopherRepetitionConfig(FilterSection):
     """Gopher repetition rules: duplicate lines/paragraphs, top and duplicated n-gram character fractions."""
+
+    table_section = "gopher_repetition"
 
     mode: Mode = _mode()
     dup_line_frac: float | None = Field(0.3, description="Max fraction of duplicate lines.")
@@ -117,8 +218,10 @@ class GopherRepetitionConfig(Section):
     )
 
 
-class C4Config(Section):
+class C4Config(FilterSection):
     """C4 line cleaning and document rules (datatrove's C4QualityFilter; FineWeb's settings by default)."""
+
+    table_section = "c4"
 
     mode: Mode = _mode()
     filter_no_terminal_punct: bool = Field(
@@ -137,21 +240,105 @@ class C4Config(Section):
     filter_policy: bool = Field(True, description="Drop lines about cookies, terms of use, privacy policy.")
 
 
-class FineWebQualityConfig(Section):
+class FineWebQualityConfig(FilterSection):
     """FineWeb's quality filter: line punctuation, short lines, duplicated line characters, list-likeness."""
+
+    table_section = "fineweb_quality"
 
     mode: Mode = _mode()
     line_punct_thr: float = Field(0.12, description="Min fraction of lines ending in terminal punctuation.")
     line_punct_exclude_zero: bool = Field(
         False, description="Do not remove documents whose ratio is exactly 0."
     )
-    short_line_thr: float = Field(0.67, description="Max fraction of short lines.")
+    short_line_thr: float | None = Field(0.67, description="Max fraction of short lines; null: off.")
     short_line_length: int = Field(30, description="A line this long or shorter is short.")
     char_duplicates_ratio: float = Field(0.01, description="Max fraction of characters in duplicated lines.")
     new_line_ratio: float = Field(0.3, description="Max newlines per word (list_ratio).")
 
 
-class ClassifierConfig(Section):
+SpamCategory = Literal["gambling_seo", "gambling", "adult", "ads"]
+
+
+class SpamConfig(FilterSection):
+    """Spam and safety signals, Chinese and English (filters/spam.py, our term lists): gambling and
+    lottery SEO, gambling, adult content, commercial and medical ads. Tag first: by default only
+    gambling SEO (a brand injected into an ordinary article) is removed; the rest is tagged."""
+
+    mode: Mode = Field(
+        "drop",
+        description="drop: remove the categories listed in `drop`, tag the others; tag: remove nothing; off.",
+    )
+    drop: list[SpamCategory] = Field(
+        default_factory=lambda: ["gambling_seo"],
+        description="Categories removed in drop mode (spam:<category>); a flagged page of another category "
+        "is kept and tagged (its sig_spam_* columns, the domain gambling, adult or ads).",
+    )
+    gambling_seo_threshold: float = Field(
+        1.5,
+        gt=0,
+        description="A page is gambling SEO above this brand placement score (sig_spam_gambling_seo: a brand "
+        "ending the title 2, in the title or URL 1, starting a sentence 1, mentioned 0.5, in the first or "
+        "last line 1, in a link text 0.5) while its gambling vocabulary stays within seo_topic_limit.",
+    )
+    seo_topic_limit: float = Field(
+        0.5,
+        ge=0,
+        description="Most gambling terms per 100 words (sig_spam_gambling) a gambling SEO page has: a real "
+        "article about betting, a lottery or gambling law is dense in them, an injected one is not.",
+    )
+    gambling_threshold: float = Field(
+        2.0,
+        gt=0,
+        description="Flagged gambling above this many gambling and lottery terms per 100 words "
+        "(title, URL and text; sig_spam_gambling).",
+    )
+    adult_threshold: float = Field(
+        2.0, gt=0, description="Flagged adult above this many adult terms per 100 words (sig_spam_adult)."
+    )
+    ads_threshold: float = Field(
+        2.0,
+        gt=0,
+        description="Flagged ads above this many commercial or medical ad phrases per 100 words "
+        "(sig_spam_ads).",
+    )
+
+
+class ChineseConfig(FilterSection):
+    """Ours: what a Chinese page (zh, yue, wuu) is made of: its Han characters, its template lines."""
+
+    mode: Mode = _mode()
+    min_han_ratio: float | None = Field(
+        0.3,
+        description="Min share of Han characters among a Chinese page's letters (han_ratio); the corpus's "
+        "articles have 0.88-1.0, its forums with code 0.46-1.0.",
+    )
+    max_boilerplate_lines_frac: float | None = Field(
+        0.5, description="Max share of a Chinese page's lines that are site boilerplate (boilerplate_lines)."
+    )
+    max_boilerplate_line_chars: int = Field(
+        64,
+        ge=1,
+        description="A line with a boilerplate phrase (版权所有, 分享到, 上一篇, ...) this long or shorter "
+        "is boilerplate: cut from the text in drop mode; a longer one is a paragraph and stays.",
+    )
+
+
+class EncodingConfig(Section):
+    """Ours: text damaged by decoding, in every language, judged before language identification."""
+
+    mode: Mode = _mode()
+    max_garbled_ratio: float | None = Field(
+        0.01,
+        description="Max share of non-space characters that stand for lost ones: \ufffd (�), □, ■ (garbled).",
+    )
+    max_mojibake_ratio: float | None = Field(
+        0.02,
+        description="Max mojibake per non-space character (ftfy's badness: sequences like 'Ã©' or 'ÖÐÎÄ', "
+        "text decoded with the wrong charset).",
+    )
+
+
+class ClassifierConfig(FilterSection):
     """fastText quality classifier; writes quality_score (probability of the positive label) for every row."""
 
     mode: Mode = Field(
@@ -174,7 +361,7 @@ class ClassifierConfig(Section):
     )
 
 
-class FastTextClassifierEntry(Section):
+class FastTextClassifierEntry(FilterSection):
     """One more fastText classifier: writes ``sig_<name>``, its label's probability, for every row.
 
     ``name`` and ``model_path`` have no default: an entry without them means nothing.
@@ -200,7 +387,7 @@ class FastTextClassifierEntry(Section):
     )
 
 
-class KenlmConfig(Section):
+class KenlmConfig(FilterSection):
     """KenLM perplexity (CCNet-style), computed only when a model path is given."""
 
     mode: Mode = Field("tag", description="drop removes documents above max_perplexity; tag records it.")
@@ -279,7 +466,11 @@ class DecontaminationConfig(Section):
         "empty: every string field.",
     )
     ngram: int = Field(
-        13, ge=3, le=100, description="Words per n-gram (after lowercasing, removing punctuation)."
+        13,
+        ge=3,
+        le=100,
+        description="Words per n-gram (after lowercasing, removing punctuation); words of a language "
+        "written without spaces are its units: jieba's words for Chinese, characters for Japanese, Thai, ...",
     )
 
 
@@ -289,17 +480,21 @@ class FiltersConfig(Section):
     per_language_rules: bool = Field(
         True,
         description=(
-            "Use each language's stop words and word splitting (CJK/Thai by characters or a segmenter); "
-            "false applies the English rules to every language, as datatrove's FineWeb stack does."
+            "Use each language's stop words and word splitting (CJK/Thai by characters or a segmenter, "
+            "core/units.py); false applies the English rules to every language, as datatrove's FineWeb "
+            "stack does."
         ),
     )
     url: UrlFilterConfig = Field(default_factory=UrlFilterConfig)
     repetition: RepetitionConfig = Field(default_factory=RepetitionConfig)
     compression: CompressionConfig = Field(default_factory=CompressionConfig)
+    encoding: EncodingConfig = Field(default_factory=EncodingConfig)
+    chinese: ChineseConfig = Field(default_factory=ChineseConfig)
     fineweb_quality: FineWebQualityConfig = Field(default_factory=FineWebQualityConfig)
     gopher_repetition: GopherRepetitionConfig = Field(default_factory=GopherRepetitionConfig)
     gopher_quality: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
     c4: C4Config = Field(default_factory=C4Config)
+    spam: SpamConfig = Field(default_factory=SpamConfig)
     quality_classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     classifiers: list[FastTextClassifierEntry] = Field(
         default_factory=list,
@@ -319,6 +514,21 @@ class FiltersConfig(Section):
             "refilter` can re-decide any threshold; costs the skipped filters' time and ledger space."
         ),
     )
+
+    def filter_sections(self) -> list[FilterSection]:
+        """The sections of the filters that decide by thresholds and are on."""
+        sections = [getattr(self, name) for name in type(self).model_fields]
+        sections = [s for s in [*sections, *self.classifiers] if isinstance(s, FilterSection)]
+        return [section for section in sections if section.mode != "off"]
+
+    @model_validator(mode="after")
+    def _languages_need_per_language_rules(self) -> Self:
+        if not self.per_language_rules:
+            for name in type(self).model_fields:
+                section = getattr(self, name)
+                if isinstance(section, FilterSection) and section.languages:
+                    raise ValueError(f"{name}.languages needs per_language_rules: true")
+        return self
 
     @field_validator("classifiers")
     @classmethod

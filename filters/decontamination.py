@@ -2,9 +2,13 @@
 
 Texts are normalized as datatrove's decontamination normalizes them (``simplify_text`` with its
 default ``TextNormConfig``: lowercase, digits to 0, punctuation to spaces, diacritics removed) and
-split at whitespace; an n-gram is hashed as datatrove hashes it (xxhash-64 of its words joined by a
-space, UTF-8, as ``datatrove.pipeline.decont.n_grams``). A benchmark text shorter than ``ngram`` words
-contributes nothing. A ``.txt`` benchmark is one text (so hard-wrapped passages keep their n-grams
+cut into words as ``core.units`` cuts the language: at whitespace, or for a language written
+without spaces into jieba's words (Chinese, as datatrove's tokenizer for ``zh``) or characters. A
+document is cut as its language says; a benchmark text has no language, so as its script says
+(``units.language_of``: a Chinese question is cut as a Chinese page). An n-gram is hashed as
+datatrove hashes it (xxhash-64 of its words joined by a space, UTF-8, as
+``datatrove.pipeline.decont.n_grams``). A benchmark text shorter than ``ngram`` words contributes
+nothing. A ``.txt`` benchmark is one text (so hard-wrapped passages keep their n-grams
 across lines); ``.jsonl`` and ``.parquet`` rows give one text per string field (or per string of a
 list field), all of them or the configured ``fields``.
 
@@ -33,6 +37,7 @@ import pyarrow.parquet as pq
 import xxhash
 from datatrove.utils.text import simplify_text
 
+from crawlsieve.core import units
 from crawlsieve.core.errors import ConfigError
 from crawlsieve.core.stages import DECONTAMINATION_MATCH, with_decisions
 from crawlsieve.filters.config import DecontaminationConfig
@@ -41,8 +46,10 @@ NGRAMS_SIGNAL = "sig_decontamination_ngrams"
 SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet", ".txt")
 
 
-def normalized_words(text: str) -> list[str]:
-    return simplify_text(text).split()
+def normalized_words(text: str, language: str | None) -> list[str]:
+    """The words of the normalized text, cut as ``language`` says (None: as the text's script says)."""
+    normalized = simplify_text(text)
+    return units.words(normalized, language if language is not None else units.language_of(normalized))
 
 
 def ngram_hashes(words: list[str], n: int) -> np.ndarray:
@@ -104,7 +111,8 @@ def build_index(config: DecontaminationConfig) -> np.ndarray:
     for number, (name, location) in enumerate(config.benchmarks.items()):
         path = Path(location)
         parts = [
-            ngram_hashes(normalized_words(t), config.ngram) for t in benchmark_texts(path, config.fields)
+            ngram_hashes(normalized_words(t, None), config.ngram)
+            for t in benchmark_texts(path, config.fields)
         ]
         unique = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.uint64)
         if not unique.size:
@@ -194,8 +202,10 @@ class DecontaminationStage:
         index = self.index()
         hashes, owners = index[0], index[1]
         counts, matches, reasons = [], [], []
-        for text in batch.column("text").to_pylist():
-            count, match, benchmark = self.judge(text or "", hashes, owners)
+        texts = batch.column("text").to_pylist()
+        languages = batch["language"].to_pylist() if "language" in batch.column_names else [None] * len(texts)
+        for text, language in zip(texts, languages, strict=True):
+            count, match, benchmark = self.judge(text or "", language, hashes, owners)
             counts.append(float(count))
             matches.append(f"{benchmark}: {match}" if match else None)
             reasons.append(f"decontamination:{benchmark}" if match and self.config.mode == "drop" else None)
@@ -205,10 +215,13 @@ class DecontaminationStage:
         batch = batch.append_column(DECONTAMINATION_MATCH, pa.array(matches, type=pa.string()))
         return with_decisions(batch, removed=reasons)
 
-    def judge(self, text: str, hashes: np.ndarray, owners: np.ndarray) -> tuple[int, str | None, str | None]:
-        """(n-grams found in the index, the first of them, its benchmark)."""
+    def judge(
+        self, text: str, language: str | None, hashes: np.ndarray, owners: np.ndarray
+    ) -> tuple[int, str | None, str | None]:
+        """(n-grams found in the index, the first of them, its benchmark); ``language`` cuts the words
+        (None: the text's script)."""
         n = self.config.ngram
-        words = normalized_words(text)
+        words = normalized_words(text, language)
         doc = ngram_hashes(words, n)
         if not doc.size or not hashes.size:
             return 0, None, None

@@ -6,7 +6,7 @@ document's language (``languages.py``) instead of English for every page.
 
 from __future__ import annotations
 
-from crawlsieve.filters.base import Signals, above, below, ratio
+from crawlsieve.filters.base import Rule, Signals, TextFilter, ratio
 from crawlsieve.filters.config import GopherQualityConfig
 from crawlsieve.filters.text_stats import DocStats
 
@@ -19,12 +19,22 @@ def _has_letter(word: str) -> bool:
     return word.isalpha() or any(map(str.isalpha, word))
 
 
-class GopherQuality:
+class GopherQuality(TextFilter):
+    config: GopherQualityConfig
     name = "gopher_quality"
-
-    def __init__(self, config: GopherQualityConfig):
-        self.config = config
-        self.mode = config.mode
+    signal_fields = ("alpha_ratio_over_words",)
+    #: datatrove's order; an unset or zero threshold is off. The symbol ratio bounds both '#' and ellipses.
+    rules = (
+        Rule("word_count", ("word_count",), "below", "min_doc_words"),
+        Rule("word_count", ("word_count",), "above", "max_doc_words"),
+        Rule("mean_word_length", ("mean_word_length",), "below", "min_avg_word_length"),
+        Rule("mean_word_length", ("mean_word_length",), "above", "max_avg_word_length"),
+        Rule("symbol_ratio", ("hash_ratio", "ellipsis_ratio"), "above", "max_symbol_word_ratio"),
+        Rule("bullet_lines", ("bullet_lines_frac",), "above", "max_bullet_lines_ratio"),
+        Rule("ellipsis_lines", ("ellipsis_lines_frac",), "above", "max_ellipsis_lines_ratio"),
+        Rule("alpha_ratio", ("alpha_words_frac",), "below", "min_alpha_words_ratio"),
+        Rule("stop_words", ("stop_words",), "below", "min_stop_words"),
+    )
 
     def signal_names(self) -> list[str]:
         return [
@@ -54,25 +64,3 @@ class GopherQuality:
             "alpha_words_frac": ratio(sum(1 for w in counted if _has_letter(w)), len(counted)),
             "stop_words": len(stop_words.intersection(words)) if stop_words else None,
         }
-
-    def reason(self, s: Signals) -> str | None:
-        c = self.config
-        if below(s["word_count"], c.min_doc_words) or above(s["word_count"], c.max_doc_words):
-            return "word_count"
-        if below(s["mean_word_length"], c.min_avg_word_length) or above(
-            s["mean_word_length"], c.max_avg_word_length
-        ):
-            return "mean_word_length"
-        if above(s["hash_ratio"], c.max_symbol_word_ratio) or above(
-            s["ellipsis_ratio"], c.max_symbol_word_ratio
-        ):
-            return "symbol_ratio"
-        if above(s["bullet_lines_frac"], c.max_bullet_lines_ratio):
-            return "bullet_lines"
-        if above(s["ellipsis_lines_frac"], c.max_ellipsis_lines_ratio):
-            return "ellipsis_lines"
-        if below(s["alpha_words_frac"], c.min_alpha_words_ratio):
-            return "alpha_ratio"
-        if below(s["stop_words"], c.min_stop_words):
-            return "stop_words"
-        return None

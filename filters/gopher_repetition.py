@@ -10,17 +10,43 @@ from __future__ import annotations
 
 from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
 
-from crawlsieve.filters.base import Signals, above, ratio
+from crawlsieve.core.errors import ConfigError
+from crawlsieve.filters.base import Rule, Signals, TextFilter, ratio
 from crawlsieve.filters.config import GopherRepetitionConfig
 from crawlsieve.filters.text_stats import DocStats
 
 
-class GopherRepetition:
+class GopherRepetition(TextFilter):
     name = "gopher_repetition"
+    config: GopherRepetitionConfig
 
     def __init__(self, config: GopherRepetitionConfig):
-        self.config = config
-        self.mode = config.mode
+        super().__init__(config)
+        # datatrove's order; an unset or zero threshold is off. The n-gram sizes are the config's.
+        fractions = ("dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac")
+        self.rules = (
+            *(Rule(name, (name,), "above", name) for name in fractions),
+            *(
+                Rule(f"top_{n}_gram", (f"top_{n}_gram",), "above", "top_n_grams", entry=n)
+                for n in sorted(config.top_n_grams)
+            ),
+            *(
+                Rule(f"dup_{n}_gram", (f"dup_{n}_gram",), "above", "dup_n_grams", entry=n)
+                for n in sorted(config.dup_n_grams)
+            ),
+        )
+
+    def check_languages(self) -> None:
+        """Also refuse a language's n-gram size the section lacks: its signal is not measured."""
+        super().check_languages()
+        for language in self.config.languages:
+            for field in ("top_n_grams", "dup_n_grams"):
+                sizes = set(getattr(self.config.thresholds_for(language, None), field))
+                if extra := sorted(sizes - set(getattr(self.config, field))):
+                    raise ConfigError(
+                        f"{self.config_key}.languages.{language}.{field}: no signal for n={extra[0]}; "
+                        f"add it to {field} of the section"
+                    )
 
     def signal_names(self) -> list[str]:
         names = ["dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac"]
@@ -46,21 +72,3 @@ class GopherRepetition:
             by_chars = stats.rules.by_characters
             signals[f"dup_{n}_gram"] = None if by_chars else ratio(stats.duplicate_n_gram_chars(n), size)
         return signals
-
-    def reason(self, s: Signals) -> str | None:
-        c = self.config
-        for key, limit in (
-            ("dup_para_frac", c.dup_para_frac),
-            ("dup_para_char_frac", c.dup_para_char_frac),
-            ("dup_line_frac", c.dup_line_frac),
-            ("dup_line_char_frac", c.dup_line_char_frac),
-        ):
-            if above(s[key], limit):
-                return key
-        for n, limit in sorted(self.config.top_n_grams.items()):
-            if above(s[f"top_{n}_gram"], limit):
-                return f"top_{n}_gram"
-        for n, limit in sorted(self.config.dup_n_grams.items()):
-            if above(s[f"dup_{n}_gram"], limit):
-                return f"dup_{n}_gram"
-        return None

@@ -2,58 +2,31 @@
 
 Gopher's stop-word and word-length rules were made for English; applied to every language
 they remove good German and French pages (141 of the 341 shared-corpus pages fail the
-English stop-word rule alone). Each language gets its own most frequent function words,
-and languages written without spaces are split by a segmenter (Chinese: jieba) or by
-characters (Japanese, Thai, Lao, Khmer, Burmese), with the rules that assume spaced words
-(mean word length, duplicated word n-grams) switched off for them.
+English stop-word rule alone). Each language gets its own most frequent function words
+(FineWeb-2's, where it has them), and languages written without spaces are cut into the units
+``core.units`` decides for every consumer (Chinese: jieba's words; Japanese, Thai, Lao, Khmer,
+Burmese: characters), with the rules that assume spaced words (mean word length, duplicated word
+n-grams) switched off for them.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
-import regex
+from crawlsieve.core import units
+from crawlsieve.filters.language_table import stop_words
 
 if TYPE_CHECKING:
     from crawlsieve.filters.spacy_words import SpacyWords
 
 ENGLISH = "en"
 
-#: The most frequent function words of a language (Gopher used 8 English ones; FineWeb-2
-#: picked each language's own). Languages not listed fall back to spaCy's stop-word list.
-STOP_WORDS: dict[str, frozenset[str]] = {
-    lang: frozenset(words.split())
-    for lang, words in {
-        "en": "the be to of and that have with",
-        "de": "der die und in den von zu das mit sich des ist nicht ein eine",
-        "fr": "de la le et les des en un du une que est pour pas",
-        "es": "de la que el en y los del se las por un una es",
-        "it": "di e il la che in a per un del è non una sono",
-        "pt": "de a o que e do da em um para é com uma os não",
-        "nl": "de en van het een in is dat op te zijn met",
-        "pl": "w i na się z do nie że to jest jak",
-        "ru": "и в не на что с по как это он я к",
-        "uk": "і в не на що з та як до це",
-        "sv": "och i att det som en på är av för med",
-        "da": "og i at det en til er som på de med",
-        "cs": "a v se na je že s z do to",
-        "tr": "bir ve bu da de için ile çok",
-        "zh": "的 了 是 在 和 有 我 不 这 他 也 就 人 都",
-        "ja": "の に は を た が で て と し れ さ",
-    }.items()
-}
-
-#: Scripts written without spaces between words.
-_UNSPACED_CHAR = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
-_CHAR_TOKENS = regex.compile(rf"[{_UNSPACED_CHAR}]|[^\s{_UNSPACED_CHAR}]+")
-#: Languages split into words by characters: no light, offline segmenter is installed for them.
-CHARACTER_LANGUAGES = frozenset({"ja", "th", "lo", "km", "my"})
-#: Languages whose words are not separated by spaces (mean word length rules do not apply).
-UNSPACED_LANGUAGES = CHARACTER_LANGUAGES | {"zh", "yue", "wuu"}
+#: English's stop words, Gopher's 8 (Rae et al. 2021). Every language FineWeb-2 covers has its own
+#: (``language_table.stop_words``); the others fall back to spaCy's stop-word list.
+STOP_WORDS = {ENGLISH: frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})}
 
 
 @dataclass(frozen=True)
@@ -68,7 +41,7 @@ class LanguageRules:
     @property
     def by_characters(self) -> bool:
         """Words are single characters (no segmenter for the language)."""
-        return self.language in CHARACTER_LANGUAGES
+        return units.kind(self.language) == "characters"
 
     @property
     def ngram_joiner(self) -> str:
@@ -88,29 +61,18 @@ def _rules(language: str) -> LanguageRules:
     return LanguageRules(
         language=language,
         split_words=_word_splitter(language),
-        stop_words=STOP_WORDS.get(language) or _spacy_stop_words(language),
-        unspaced=language in UNSPACED_LANGUAGES,
+        stop_words=STOP_WORDS.get(language) or stop_words(language) or _spacy_stop_words(language),
+        unspaced=units.unspaced(language),
     )
 
 
 def _word_splitter(language: str) -> Callable[[str], list[str]]:
-    if language in ("zh", "yue", "wuu"):
-        return _jieba_words
-    if language in CHARACTER_LANGUAGES:
-        return _character_words
+    match units.kind(language):
+        case "segmenter":
+            return units.segmenter_words
+        case "characters":
+            return units.character_units
     return _datatrove_words(language)
-
-
-def _jieba_words(text: str) -> list[str]:
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter would flood worker logs
-    return [word for word in jieba.lcut(text) if not word.isspace()]
-
-
-def _character_words(text: str) -> list[str]:
-    """One token per character of an unspaced script; spaced runs stay whole words."""
-    return _CHAR_TOKENS.findall(text)
 
 
 def _datatrove_words(language: str) -> Callable[[str], list[str]]:

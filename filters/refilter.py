@@ -13,6 +13,9 @@ for new thresholds from what it stored, without reading a WARC again, as long as
 
 ``threshold_rules`` and ``what_if_counts`` give, per threshold, how many documents it would
 remove on its own at the current value and a few steps either side (per file, summed by the run).
+
+All of it is derived from the filters' declared rules (``filters.base``) and stages
+(``filters.stages.judges``), never from a copy of them.
 """
 
 from __future__ import annotations
@@ -25,54 +28,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from crawlsieve.core.errors import ConfigError
-from crawlsieve.filters.classifier import (
-    QUALITY_SCORE,
-    FastTextClassifierStage,
-    KenlmPerplexityStage,
-    QualityClassifierStage,
-    classifier_column,
-)
-from crawlsieve.filters.config import FiltersConfig
-from crawlsieve.filters.stages import EMPTY_TEXT, HeuristicFilterStage, signal_column, text_filters
+from crawlsieve.filters.base import Judge, Rule, threshold_keys
+from crawlsieve.filters.config import FiltersConfig, FilterSection
+from crawlsieve.filters.language_table import tabled_languages
+from crawlsieve.filters.stages import EMPTY_TEXT, HeuristicFilterStage, filter_stages, judges
+from crawlsieve.filters.stages import language_settings_counts as table_settings_counts
 
-#: Config fields that shape a text filter's signals (or, for C4, the text): they cannot change.
-SIGNAL_FIELDS = {
-    "repetition": (),
-    "compression": ("min_chars",),
-    "fineweb_quality": ("short_line_length",),
-    "gopher_repetition": (),
-    "gopher_quality": ("alpha_ratio_over_words",),
-    "c4": (
-        "filter_no_terminal_punct",
-        "min_words_per_line",
-        "max_word_length",
-        "remove_citations",
-        "filter_lorem_ipsum",
-        "filter_javascript",
-        "filter_curly_bracket",
-        "filter_policy",
-    ),
-}
 #: Multiples of a threshold the what-if counts are taken at.
 WHAT_IF_STEPS = (0.5, 0.75, 1.0, 1.25, 1.5)
 
 
 def filter_stage_names(filters: FiltersConfig) -> list[str]:
     """The stage names the filters book their decisions under, in order."""
-    names = ["heuristic_filters"] if text_filters(filters) else []
-    names += ["quality_classifier", *(f"classifier:{entry.name}" for entry in filters.classifiers)]
-    if filters.kenlm.model_path and filters.kenlm.mode != "off":
-        names.append("kenlm")
-    return names
+    return [stage.name for stage in filter_stages(filters)]
 
 
 def signal_columns(filters: FiltersConfig) -> list[str]:
     """Every signal column a run with ``filters`` writes."""
-    columns = [signal_column(f.name, s) for f in text_filters(filters) for s in f.signal_names()]
-    columns += [QUALITY_SCORE, *(classifier_column(entry.name) for entry in filters.classifiers)]
-    if filters.kenlm.model_path and filters.kenlm.mode != "off":
-        columns.append(KenlmPerplexityStage.column)
-    return columns
+    return [judge.signal_column(s) for _, judge in judges(filters) for s in judge.signal_names()]
 
 
 def _differs(key: str, why: str) -> ConfigError:
@@ -87,89 +60,58 @@ def check_refilter(old: FiltersConfig, new: FiltersConfig) -> None:
         raise _differs("filters.per_language_rules", "differs from the run's")
     if old.url != new.url:
         raise _differs("filters.url", "differs from the run's (it runs before extraction)")
+    if old.encoding != new.encoding:
+        raise _differs(
+            "filters.encoding", "differs from the run's (it decides before language identification)"
+        )
     if old.decontamination != new.decontamination:
         raise _differs("filters.decontamination", "differs from the run's (it decides before the filters)")
     if old.pii != new.pii:
         raise _differs("filters.pii", "differs from the run's (it rewrote the kept texts)")
-    for name, fields in SIGNAL_FIELDS.items():
-        before, after = getattr(old, name), getattr(new, name)
-        if before.mode == "off" and after.mode != "off":
-            raise _differs(f"filters.{name}", "was off in the run, so its signals were not computed")
-        if after.mode == "off":
-            continue
-        for field in fields:
-            if getattr(before, field) != getattr(after, field):
-                raise _differs(f"filters.{name}.{field}", "differs from the run's (it shapes the signals)")
-    if old.gopher_repetition.mode != "off":
-        for field in ("top_n_grams", "dup_n_grams"):
-            if set(getattr(old.gopher_repetition, field)) != set(getattr(new.gopher_repetition, field)):
-                raise _differs(f"filters.gopher_repetition.{field}", "has other n than the run's")
     if (old.c4.mode == "drop") != (new.c4.mode == "drop"):
         raise _differs("filters.c4.mode", "changes whether C4 cleans the kept texts")
-    before, after = old.quality_classifier, new.quality_classifier
-    for field in ("model_path", "positive_label", "max_chars"):
-        if getattr(before, field) != getattr(after, field):
-            raise _differs(f"filters.quality_classifier.{field}", "differs from the run's")
-    entries = {entry.name: entry for entry in old.classifiers}
-    for entry in new.classifiers:
-        known = entries.get(entry.name)
-        if known is None:
-            raise _differs(
-                f"filters.classifiers[{entry.name}]", "was not in the run, so its score is missing"
-            )
-        for field in ("model_path", "label", "max_chars"):
-            if getattr(known, field) != getattr(entry, field):
-                raise _differs(f"filters.classifiers[{entry.name}].{field}", "differs from the run's")
-    kenlm_on = new.kenlm.model_path and new.kenlm.mode != "off"
-    if kenlm_on and (old.kenlm.model_path != new.kenlm.model_path or old.kenlm.mode == "off"):
-        raise _differs("filters.kenlm", "was off or had another model in the run")
+    ran = {judge.config_key: judge for _, judge in judges(old)}
+    for _, judge in judges(new):
+        before = ran.get(judge.config_key)
+        if before is None:
+            raise _differs(judge.config_key, "was off or absent in the run, so its signals were not computed")
+        for field in judge.signal_fields:
+            if getattr(before.config, field) != getattr(judge.config, field):
+                why = "differs from the run's (it shapes the signals)"
+                raise _differs(f"{judge.config_key}.{field}", why)
+        if missing := sorted(set(judge.signal_names()) - set(before.signal_names())):
+            raise _differs(judge.config_key, f"needs signals the run did not compute ({', '.join(missing)})")
+        for rule in judge.rules:
+            if rule.measured_up_to_threshold and _raised(rule, before.config, judge.config):
+                raise _differs(
+                    f"{judge.config_key}.{rule.key}",
+                    "is above the run's, which measured its signal only up to its own value",
+                )
+        for language in _languages_with_layers(before.config, judge.config) if new.per_language_rules else ():
+            was_off = before.config.thresholds_for(language, None).mode == "off"
+            if was_off and judge.config.thresholds_for(language, None).mode != "off":
+                raise _differs(
+                    f"{judge.config_key}.languages.{language}.mode",
+                    f"turns the filter on for {language}, which the run did not measure with it",
+                )
 
 
-@dataclass(frozen=True)
-class Decider:
-    """One filter's decision over stored signals: ``name`` as the run's stages order them."""
-
-    name: str
-    stage: str
-    columns: tuple[str, ...]
-    #: (values of ``columns`` for one row) -> reason or None
-    decide: Callable[[list], str | None]
-    #: False for a filter in tag mode: it needs no signal to decide nothing
-    removes: bool
+def _languages_with_layers(*sections: FilterSection) -> list[str]:
+    """Every language some layer of the sections names (the language table's, the config's)."""
+    return sorted({*tabled_languages(), *(language for s in sections for language in s.languages)})
 
 
-def deciders(filters: FiltersConfig) -> list[Decider]:
-    """Every filter that can remove a document, in the order the run applies them."""
-    out = []
-    for text_filter in text_filters(filters):
-        signals = text_filter.signal_names()
-        columns = tuple(signal_column(text_filter.name, s) for s in signals)
-
-        def decide(values, f=text_filter, signals=signals):
-            rule = f.reason(dict(zip(signals, values, strict=True)))
-            return f"{f.name}:{rule}" if rule else None
-
-        removes = text_filter.mode == "drop"
-        out.append(Decider(text_filter.name, HeuristicFilterStage.name, columns, decide, removes))
-    classifiers = [
-        QualityClassifierStage(filters.quality_classifier),
-        *(FastTextClassifierStage.from_entry(entry) for entry in filters.classifiers),
-    ]
-    if filters.kenlm.model_path and filters.kenlm.mode != "off":
-        classifiers.append(KenlmPerplexityStage(filters.kenlm))
-    for stage in classifiers:
-        removes = any(stage.decide([-1e300, 1e300]))  # a stage in tag mode decides nothing
-        out.append(
-            Decider(stage.name, stage.name, (stage.column,), lambda v, s=stage: s.decide(v)[0], removes)
-        )
-    return out
+def _raised(rule: Rule, before: FilterSection, after: FilterSection) -> bool:
+    """Whether the rule's threshold in ``after`` is on and above (or on where it was off in) ``before``."""
+    new, old = rule.threshold(after), rule.threshold(before)
+    return new is not None and (old is None or new > old)
 
 
 def computed_filters(old: FiltersConfig) -> Callable[[str, str | None], set[str] | None]:
     """For a document the run's filters removed (by stage and reason): the filters whose signals
     the run computed for it (``None``: all of them). A run without ``compute_all_signals`` stops
     at the filter that removed it."""
-    names = [d.name for d in deciders(old)]
+    names = [judge.name for _, judge in judges(old)]
 
     def computed(stage: str, reason: str | None) -> set[str] | None:
         if old.compute_all_signals:
@@ -191,22 +133,33 @@ def redecide(
     """
     reasons: list[str | None] = [None] * rows.num_rows
     stages: list[str | None] = [None] * rows.num_rows
-    plan = [decider for decider in deciders(new) if decider.removes]
+    plan = [
+        (stage, judge, {s: judge.signal_column(s) for s in judge.signal_names()})
+        for stage, judge in judges(new)
+        if judge.removes
+    ]
     values = {
         c: rows.column(c).to_pylist() if c in rows.column_names else [None] * rows.num_rows
-        for decider in plan
-        for c in decider.columns
+        for _, _, columns in plan
+        for c in columns.values()
+    }
+    keys = threshold_keys(rows, new.per_language_rules)
+    sections = {
+        (judge.config_key, key): judge.config.thresholds_for(*key)
+        for _, judge, _ in plan
+        for key in dict.fromkeys(keys)
     }
     for row in range(rows.num_rows):
-        for decider in plan:
-            if computed[row] is not None and decider.name not in computed[row]:
+        for stage, judge, columns in plan:
+            if computed[row] is not None and judge.name not in computed[row]:
                 raise ConfigError(
-                    f"filter {decider.name}: the run did not compute its signals for documents an earlier "
+                    f"filter {judge.name}: the run did not compute its signals for documents an earlier "
                     "filter removed; run with filters.compute_all_signals: true to refilter them"
                 )
-            reason = decider.decide([values[c][row] for c in decider.columns])
+            section = sections[(judge.config_key, keys[row])]
+            reason = judge.reason({s: values[c][row] for s, c in columns.items()}, section)
             if reason:
-                reasons[row], stages[row] = reason, decider.stage
+                reasons[row], stages[row] = reason, stage
                 break
         else:
             if not whole[row]:
@@ -228,109 +181,123 @@ def fixed_decision(stage: str, removed: str | None, filters: FiltersConfig) -> b
 
 @dataclass(frozen=True)
 class ThresholdRule:
-    """A threshold that removes documents whose ``column`` is ``direction`` (below/above) it."""
+    """A threshold of a filter the run has: ``rule`` of ``judge``, at ``value`` (its section's own
+    value, before any language's or genre's)."""
 
-    key: str
-    column: str
-    direction: str
+    judge: Judge
+    rule: Rule
     value: float
 
+    @property
+    def key(self) -> str:
+        """The threshold's config key below ``filters`` (``gopher_quality.min_doc_words``)."""
+        return f"{self.judge.config_key.removeprefix('filters.')}.{self.rule.key}"
+
+    @property
+    def columns(self) -> list[str]:
+        return [self.judge.signal_column(s) for s in self.rule.signals]
+
     def counter_key(self, step: float) -> str:
-        return f"{self.column} {'<' if self.direction == 'below' else '>'} {self.value * step!r}"
+        return f"{self.key} x{step!r}"
+
+    def known(self, step: float) -> bool:
+        """Whether the signals tell what the threshold removes at ``step`` times its value."""
+        return step <= 1 or not self.rule.measured_up_to_threshold
 
 
 def threshold_rules(filters: FiltersConfig) -> list[ThresholdRule]:
-    """The thresholds of every enabled filter with the signal each one compares (zero or unset
-    thresholds are off, as in the filters)."""
-    candidates: list[tuple[str, str, str, float | None]] = []
-
-    def add(section: str, field: str, signal: str, direction: str, value) -> None:
-        candidates.append((f"{section}.{field}", signal_column(section, signal), direction, value))
-
-    f = filters
-    if f.repetition.mode != "off":
-        add("repetition", "max_char_run", "char_run", "above", f.repetition.max_char_run)
-        add("repetition", "max_token_repeat_line_frac", "token_repeat_line_frac", "above",
-            f.repetition.max_token_repeat_line_frac)  # fmt: skip
-    if f.compression.mode != "off":
-        add("compression", "max_ratio", "ratio", "above", f.compression.max_ratio)
-    if f.fineweb_quality.mode != "off":
-        c = f.fineweb_quality
-        add("fineweb_quality", "line_punct_thr", "line_punct_ratio", "below", c.line_punct_thr)
-        add("fineweb_quality", "short_line_thr", "short_line_ratio", "above", c.short_line_thr)
-        add("fineweb_quality", "char_duplicates_ratio", "char_dup_ratio", "above", c.char_duplicates_ratio)
-        add("fineweb_quality", "new_line_ratio", "list_ratio", "above", c.new_line_ratio)
-    if f.gopher_repetition.mode != "off":
-        c = f.gopher_repetition
-        for field in ("dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac"):
-            add("gopher_repetition", field, field, "above", getattr(c, field))
-        for n, limit in sorted(c.top_n_grams.items()):
-            add("gopher_repetition", f"top_n_grams.{n}", f"top_{n}_gram", "above", limit)
-        for n, limit in sorted(c.dup_n_grams.items()):
-            add("gopher_repetition", f"dup_n_grams.{n}", f"dup_{n}_gram", "above", limit)
-    if f.gopher_quality.mode != "off":
-        c = f.gopher_quality
-        add("gopher_quality", "min_doc_words", "word_count", "below", c.min_doc_words)
-        add("gopher_quality", "max_doc_words", "word_count", "above", c.max_doc_words)
-        add("gopher_quality", "min_avg_word_length", "mean_word_length", "below", c.min_avg_word_length)
-        add("gopher_quality", "max_avg_word_length", "mean_word_length", "above", c.max_avg_word_length)
-        add("gopher_quality", "max_symbol_word_ratio", "hash_ratio", "above", c.max_symbol_word_ratio)
-        add(
-            "gopher_quality", "max_bullet_lines_ratio", "bullet_lines_frac", "above", c.max_bullet_lines_ratio
-        )
-        add("gopher_quality", "max_ellipsis_lines_ratio", "ellipsis_lines_frac", "above",
-            c.max_ellipsis_lines_ratio)  # fmt: skip
-        add("gopher_quality", "min_alpha_words_ratio", "alpha_words_frac", "below", c.min_alpha_words_ratio)
-        add("gopher_quality", "min_stop_words", "stop_words", "below", c.min_stop_words)
-    if f.c4.mode != "off" and f.c4.min_num_sentences != -1:
-        add("c4", "min_num_sentences", "sentences", "below", f.c4.min_num_sentences)
-    rules = [ThresholdRule(key, column, direction, float(v)) for key, column, direction, v in candidates if v]
-    rules.append(
-        ThresholdRule("quality_classifier.min_score", QUALITY_SCORE, "below", f.quality_classifier.min_score)
-    )
-    for entry in f.classifiers:
-        rules.append(ThresholdRule(f"classifiers[{entry.name}].threshold", f"sig_{entry.name}", "below",
-                                   entry.threshold))  # fmt: skip
-    if f.kenlm.model_path and f.kenlm.mode != "off":
-        rules.append(ThresholdRule("kenlm.max_perplexity", KenlmPerplexityStage.column, "above",
-                                   f.kenlm.max_perplexity))  # fmt: skip
-    return rules
+    """Every threshold of every filter the run has (those that are off left out, as the filters
+    skip them), from the filters' declared rules."""
+    return [
+        ThresholdRule(judge, rule, float(value))
+        for _, judge in judges(filters)
+        for rule in judge.rules
+        if rule.field is not None and (value := rule.threshold(judge.config)) is not None
+    ]
 
 
 def what_if_counts(docs: pa.Table | None, ledger: pa.Table | None, filters: FiltersConfig) -> Counter:
     """Per threshold and step, how many of a file's documents that reached the filters (its
-    ``docs``, and its ``ledger`` rows the filters removed) the threshold alone would remove;
+    ``docs``, and its ``ledger`` rows the filters removed) the threshold alone would remove, each
+    at the thresholds for its language and genre, as the filter decides it (``Rule.broken``);
     documents without the signal are not counted."""
+    counts: Counter = Counter()
+    rules = threshold_rules(filters)
+    for table in _reached_filters(docs, ledger, filters):
+        groups, group_of_row = _groups(table, filters.per_language_rules)
+        sections: dict[str, list] = {}
+        for rule in rules:
+            if not all(c in table.column_names for c in rule.columns):
+                continue
+            judge = rule.judge
+            if judge.config_key not in sections:
+                sections[judge.config_key] = [judge.config.thresholds_for(*key) for key in groups]
+            resolved = sections[judge.config_key]
+            limits = pa.array([rule.rule.threshold(s) for s in resolved], pa.float64()).take(group_of_row)
+            spare = None
+            if rule.rule.spare_zero is not None:
+                spare = pa.array([rule.rule.spares_zero(s) for s in resolved], pa.bool_()).take(group_of_row)
+            exempt = None
+            if rule.rule.unless_above is not None:
+                signal = judge.signal_column(rule.rule.unless_above[0])
+                if signal not in table.column_names:
+                    continue
+                spared_above = pa.array([rule.rule.exemption(s) for s in resolved], pa.float64())
+                column = table.column(signal).cast(pa.float64())
+                exempt = pc.fill_null(pc.greater(column, spared_above.take(group_of_row)), False)
+            values = [table.column(c).cast(pa.float64()) for c in rule.columns]
+            for step in WHAT_IF_STEPS:
+                if rule.known(step):
+                    broken = rule.rule.broken(values, pc.multiply(limits, step), spare, exempt)
+                    counts[rule.counter_key(step)] += pc.sum(broken).as_py() or 0
+    return counts
+
+
+def _reached_filters(
+    docs: pa.Table | None, ledger: pa.Table | None, filters: FiltersConfig
+) -> list[pa.Table]:
+    """A file's documents that reached the filters: its ``docs``, and its ``ledger`` rows the
+    filters removed."""
     population = [] if docs is None else [docs]
     if ledger is not None and ledger.num_rows:
         stages = pa.array(filter_stage_names(filters), pa.string())
         population.append(ledger.filter(pc.is_in(ledger.column("stage"), value_set=stages)))
+    return population
+
+
+def language_settings_counts(
+    docs: pa.Table | None, ledger: pa.Table | None, filters: FiltersConfig
+) -> Counter:
+    """The heuristic stage's counts of the documents each language's settings judged
+    (``filters.stages.language_settings_counts``), over a file's documents that reached the filters."""
     counts: Counter = Counter()
-    for rule in threshold_rules(filters):
-        for table in population:
-            if rule.column not in table.column_names:
-                continue
-            values = table.column(rule.column).cast(pa.float64())
-            compare = pc.less if rule.direction == "below" else pc.greater
-            for step in WHAT_IF_STEPS:
-                counts[rule.counter_key(step)] += pc.sum(compare(values, rule.value * step)).as_py() or 0
+    for table in _reached_filters(docs, ledger, filters):
+        counts.update(table_settings_counts(table, filters))
     return counts
+
+
+def _groups(table: pa.Table, per_language: bool) -> tuple[list[tuple[str | None, str | None]], pa.Array]:
+    """The distinct (language, genre) of a table's rows, and each row's index among them."""
+    index: dict[tuple[str | None, str | None], int] = {}
+    rows = [index.setdefault(key, len(index)) for key in threshold_keys(table, per_language)]
+    return list(index), pa.array(rows, pa.int32())
 
 
 def what_if_section(filters: FiltersConfig, counts: Counter) -> list[dict]:
     """stats.json ``what_if``: per threshold, the documents removed at each step (from the run's
-    summed counts; exact for every threshold when the run computed all signals)."""
+    summed counts; exact for every threshold when the run computed all signals; ``None`` where the
+    signal was measured only up to the threshold)."""
     return [
         {
             "threshold": rule.key,
-            "signal": rule.column,
-            "removes": rule.direction,
+            "signal": " or ".join(rule.columns),
+            "removes": rule.rule.removes,
             "current": rule.value,
             "removed_at": [
                 {
                     "value": rule.value * step,
                     "step": step,
-                    "documents": int(counts.get(rule.counter_key(step), 0)),
+                    "documents": int(counts.get(rule.counter_key(step), 0)) if rule.known(step) else None,
                 }
                 for step in WHAT_IF_STEPS
             ],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from crawlsieve.filters.base import Signals, above, ratio
+from crawlsieve.filters.base import Rule, Signals, TextFilter, ratio
 from crawlsieve.filters.config import RepetitionConfig
 from crawlsieve.filters.text_stats import DocStats
 
@@ -18,12 +18,13 @@ _RUN = re.compile(r"(\S)\1{9,}")  # runs of 10+; shorter ones never matter
 _MIN_LINE_TOKENS = 8
 
 
-class Repetition:
+class Repetition(TextFilter):
+    config: RepetitionConfig
     name = "repetition"
-
-    def __init__(self, config: RepetitionConfig):
-        self.config = config
-        self.mode = config.mode
+    rules = (
+        Rule("char_run", ("char_run",), "above", "max_char_run"),
+        Rule("line_token_repeat", ("token_repeat_line_frac",), "above", "max_token_repeat_line_frac"),
+    )
 
     def signal_names(self) -> list[str]:
         return ["char_run", "token_repeat_line_frac"]
@@ -34,10 +35,3 @@ class Repetition:
         counted = [tokens for tokens in counted if len(tokens) >= _MIN_LINE_TOKENS]
         repeated = sum(Counter(tokens).most_common(1)[0][1] * 2 > len(tokens) for tokens in counted)
         return {"char_run": longest, "token_repeat_line_frac": ratio(repeated, len(counted))}
-
-    def reason(self, s: Signals) -> str | None:
-        if s["char_run"] > self.config.max_char_run:
-            return "char_run"
-        if above(s["token_repeat_line_frac"], self.config.max_token_repeat_line_frac):
-            return "line_token_repeat"
-        return None

@@ -15,7 +15,9 @@ from crawlsieve.pipelines.extract_process import ExtractCrashed, ExtractTimeout,
 
 
 class ExtractStage:
-    """Decode each payload and extract its main text; replaces `html` with `text`."""
+    """Decode each payload and extract its main text; replaces `html` with `text`, and adds the
+    page's `title` and `anchors` (its short link texts, one per line), which the spam filter reads
+    (an injected brand sits in the title and in link lists that the main text leaves out)."""
 
     name = "extract"
 
@@ -35,6 +37,8 @@ class ExtractStage:
     def __call__(self, batch: pa.Table) -> pa.Table:
         texts: list[str | None] = []
         charsets: list[str | None] = []
+        titles: list[str | None] = []
+        anchor_texts: list[str | None] = []
         removed: list[str | None] = []
         failed: list[str | None] = []
         errors: list[str | None] = []
@@ -42,9 +46,11 @@ class ExtractStage:
         for payload, http_charset in zip(
             batch.column("html").to_pylist(), batch.column("http_charset").to_pylist(), strict=True
         ):
-            text, charset, reason, kind, error = None, None, None, None, None
+            text, charset, title, anchors, reason, kind, error = (None,) * 7
             try:
-                text, charset, cpu_seconds, extractor_seconds = process.extract(payload, http_charset)
+                text, charset, title, anchors, cpu_seconds, extractor_seconds = process.extract(
+                    payload, http_charset
+                )
                 self.child_cpu_seconds += cpu_seconds
                 self.extractor_cpu_seconds += extractor_seconds
             except ExtractTimeout:
@@ -55,10 +61,14 @@ class ExtractStage:
                 reason, text = "extract:empty", None
             texts.append(text)
             charsets.append(charset)
+            titles.append(title)
+            anchor_texts.append(anchors)
             removed.append(reason)
             failed.append(kind)
             errors.append(error)
         batch = batch.drop_columns(["html"])
         batch = batch.append_column("text", pa.array(texts, pa.string()))
         batch = batch.append_column("charset", pa.array(charsets, pa.string()))
+        batch = batch.append_column("title", pa.array(titles, pa.string()))
+        batch = batch.append_column("anchors", pa.array(anchor_texts, pa.string()))
         return with_decisions(batch, removed=removed, failed=failed, error=errors)

@@ -11,8 +11,8 @@ second) for the page after it.
 Protocol: length-prefixed pickles over the child's stdin/stdout. The parent sends the extract
 config once (the child answers "ready" when its extractor is loaded), then
 ``(payload, http_charset)`` per page; the child answers
-``(text, charset, cpu_seconds, extractor_cpu_seconds)`` or, when the page failed,
-``(None, None, cpu_seconds, extractor_cpu_seconds, error_text)``.
+``(text, charset, title, anchors, cpu_seconds, extractor_cpu_seconds)`` or, when the page failed,
+the same with ``None`` for the first four and the error text appended.
 """
 
 from __future__ import annotations
@@ -96,9 +96,9 @@ class ExtractionProcess:
             raise ExtractCrashed(f"the extraction process did not start ({type(error).__name__})") from None
         return child
 
-    def extract(self, payload: bytes, http_charset: str | None) -> tuple[str | None, str, float, float]:
-        """(text, how the charset was found, the child's CPU seconds, those inside the extractor);
-        raises on timeout or crash."""
+    def extract(self, payload: bytes, http_charset: str | None) -> tuple:
+        """(text, how the charset was found, title, anchor texts, the child's CPU seconds, those
+        inside the extractor); raises on timeout or crash."""
         if self._child is None or self._child.poll() is not None:
             self._child = self._start()
         child = self._child
@@ -113,8 +113,8 @@ class ExtractionProcess:
         except (BrokenPipeError, ExtractCrashed, OSError) as error:
             self.close()
             raise ExtractCrashed(f"the extraction process died ({error})") from None
-        if len(answer) == 5:
-            raise PageError(answer[4])
+        if len(answer) == 7:
+            raise PageError(answer[6])
         return answer
 
     def close(self) -> None:
@@ -144,7 +144,7 @@ def _serve() -> None:
     """The child: decode and extract pages until the parent closes the pipe."""
     from crawlsieve.core.stages import error_text
     from crawlsieve.pipelines.decode import decode_html
-    from crawlsieve.pipelines.extractors import make_extractor
+    from crawlsieve.pipelines.extractors import make_extractor, title_and_anchors
 
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing a library prints may corrupt the protocol
@@ -164,16 +164,18 @@ def _serve() -> None:
         extracting = started
         try:
             html, charset = decode_html(payload or b"", http_charset)
+            title, anchors = title_and_anchors(html)
             extracting = time.process_time()
             text = extract(html)
             now = time.process_time()
-            answer = (text, charset, now - started, now - extracting)
+            answer = (text, charset, title, anchors, now - started, now - extracting)
         except RecursionError:
             now = time.process_time()
-            answer = (None, None, now - started, now - extracting, "RecursionError: HTML nested too deep")
+            error = "RecursionError: HTML nested too deep"
+            answer = (None, None, None, None, now - started, now - extracting, error)
         except Exception as error:
             now = time.process_time()
-            answer = (None, None, now - started, now - extracting, error_text(error))
+            answer = (None, None, None, None, now - started, now - extracting, error_text(error))
         _write(sink, answer)
 
 

@@ -11,6 +11,8 @@ resiliparse has no switch for tables (it always keeps their text) nor for dedupl
 
 from __future__ import annotations
 
+import html as html_entities
+import re
 from typing import Protocol
 
 from crawlsieve.core.errors import ConfigError
@@ -100,3 +102,35 @@ def make_extractor(config: ExtractConfig, name: str | None = None) -> Extractor:
 
         return FastTrafilaturaExtractor(config)
     return factory(config)
+
+
+# The page's <title> and its link texts, by bounded regular expressions over the decoded HTML:
+# neither extractor returns them as we call it (trafilatura's metadata pass costs a second parse,
+# and its main text leaves out the link lists an SEO page is stuffed with). Every quantifier is
+# bounded or possessive, so a page of unclosed tags costs linear time.
+_TITLE = re.compile(r"<title\b[^<>]{0,500}+>([^<]{0,2000}+)</title\s*>", re.IGNORECASE)
+_ANCHOR = re.compile(
+    r"<a\b[^<>]{0,2000}+>((?:[^<]++|<(?!/?a[\s>])[^<>]{0,200}+>){0,8}+)</a\s*>", re.IGNORECASE
+)
+_TAG = re.compile(r"<[^<>]{0,2000}>")
+_SPACE = re.compile(r"\s+")
+#: Where a title is looked for: the head of any page fits.
+TITLE_SCAN_CHARS = 300_000
+#: Link texts longer than this are headlines, not stuffed anchors; more than ANCHORS_KEPT anchors
+#: keep the first and the last half (menus lead a page, link farms and "friendly links" end it).
+ANCHOR_MAX_CHARS = 60
+ANCHORS_KEPT = 400
+
+
+def _clean(fragment: str) -> str:
+    return _SPACE.sub(" ", html_entities.unescape(_TAG.sub("", fragment))).strip()
+
+
+def title_and_anchors(page: str) -> tuple[str | None, str | None]:
+    """The page's title and its short link texts (one per line), or ``None`` where it has none."""
+    match = _TITLE.search(page, 0, TITLE_SCAN_CHARS)
+    title = _clean(match.group(1))[:500] if match else ""
+    anchors = [text for text in map(_clean, _ANCHOR.findall(page)) if 0 < len(text) <= ANCHOR_MAX_CHARS]
+    if len(anchors) > ANCHORS_KEPT:
+        anchors = anchors[: ANCHORS_KEPT // 2] + anchors[-ANCHORS_KEPT // 2 :]
+    return title or None, "\n".join(anchors) or None

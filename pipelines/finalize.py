@@ -32,6 +32,7 @@ OUTPUT_COLUMNS = (
     "domain",
     "language",
     "language_score",
+    "script",
     "quality_score",
     "token_count",
     "dup_cluster_size",
@@ -46,12 +47,14 @@ def finalize_stages(config: Config) -> list[Stage]:
     """Dropped clusters first (nothing else need be done for them), then repeated lines cut, so
     that tokens and the domain are of the text published."""
     from crawlsieve.dedup.subdoc import subdoc_stages
+    from crawlsieve.filters.spam import spam_flags
     from crawlsieve.tagging import domain
 
+    flags = spam_flags(config.filters.spam)
     return [
         *cluster_label_stages(config),
         *subdoc_stages(config.dedup.subdoc),
-        *domain.domain_stages(config.domain),
+        *domain.domain_stages(config.domain, flags),
     ]
 
 
@@ -172,12 +175,15 @@ def apply_decisions(docs: pa.Table, decisions: pa.Table | None) -> pa.Table:
 def kept_signal(name: str, config: Config) -> bool:
     """A signal goes into the output when the config lists it, its filter runs in tag mode, or it is
     the score of one of ``filters.classifiers`` (published, like ``quality_score``); sub-document
-    dedup's share cut whenever it runs."""
+    dedup's share cut whenever it runs; the spam filter's whenever it runs (its signals are tags
+    first: what the mixture and the reviewer judge adult, gambling and ads by)."""
     keep = set(config.output.keep_signals)
     keep |= {entry.name for entry in config.filters.classifiers}
     if name in keep or name.removeprefix("sig_") in keep:
         return True
     if name.startswith("sig_dedup_subdoc_") and config.dedup.subdoc.enabled:
+        return True
+    if name.startswith("sig_spam_") and config.filters.spam.mode != "off":
         return True
     tagged = (f for f, section in config.filters if getattr(section, "mode", None) == "tag")
     return any(name.startswith(f"sig_{f}_") for f in tagged)

@@ -82,6 +82,18 @@ def check_phase_a_unchanged(old: Config, new: Config) -> None:
             )
 
 
+def check_same_units(source: Path, record: dict, config: Config) -> None:
+    """Refuse a run whose text was cut into other units (``core.units``) when near-dedup is on: the
+    documents refilter keeps newly would get signatures of other shingles than the run's."""
+    from crawlsieve.core import units
+
+    if config.dedup.enabled and config.dedup.near and record.get("units") != units.VERSION:
+        raise UsageError(
+            f"{source} cut text into other units ({record.get('units') or 'units-v1'}, this crawlsieve "
+            f"{units.VERSION}): its dedup signatures would be mixed with new ones; run the pipeline again"
+        )
+
+
 def source_run(source: Path) -> tuple[dict, Config]:
     """The run record and config of the run to refilter. Refuses, naming what is missing, a
     directory that holds no run or not all of what refilter reads: every input file's phase A
@@ -146,6 +158,7 @@ def refilter_run(
     runs = [("DIR", str(source)), *(("dedup.against", path) for path in config.dedup.against)]
     check_apart(output_dir, "--output", [*files, *config.named_files()], runs)
     check_phase_a_unchanged(old, config)
+    check_same_units(source, record, config)
     check_refilter(old.filters, config.filters)
     for stage in finalize_stages(config):
         if (check := getattr(stage, "check", None)) is not None:
@@ -168,6 +181,7 @@ def _refilter_locked(source, record, old, output_dir, config, stop, phases, *, r
             "shards": shards,
             "config": config.model_dump(mode="json"),
             "version": __version__,
+            "units": record.get("units"),
             "refiltered_from": str(source),
         },
         RunLayout(output_dir).run_record,
@@ -204,7 +218,8 @@ def _read(path: Path) -> pa.Table | None:
 def refilter_shard(shard: str, source: Path, old: Config, config: Config, output_dir: Path) -> dict:
     """Phase A's outputs for one file, from the run's; ``refused``: why it cannot (one line)."""
     from crawlsieve.core.io import write_atomically, write_json_atomically
-    from crawlsieve.filters.refilter import what_if_counts
+    from crawlsieve.core.stages import LANGUAGE_SETTINGS
+    from crawlsieve.filters.refilter import language_settings_counts, what_if_counts
     from crawlsieve.pipelines.shard import CpuClock, _ray_node_id
     from crawlsieve.quality.summaries import Summary, extract_summary, write_summary
 
@@ -230,7 +245,10 @@ def refilter_shard(shard: str, source: Path, old: Config, config: Config, output
             shard, marker["warc_path"], marker["records_read"], docs, ledger, config.report.review_per_reason
         )
         summary.what_if = what_if_counts(docs, ledger, config.filters)
-        summary.counters.update(Summary.read(src.summary(shard, "extract")).counters)
+        # The run's counts, but which settings judged each language is counted anew.
+        counters = Summary.read(src.summary(shard, "extract")).counters
+        summary.counters.update({k: n for k, n in counters.items() if not k.startswith(LANGUAGE_SETTINGS)})
+        summary.counters.update(language_settings_counts(docs, ledger, config.filters))
     summary.cpu_seconds = clock.rounded()
     write_summary(summary, review, dst.summary(shard, "extract"), dst.review_rows(shard, "extract"))
     write_json_atomically(

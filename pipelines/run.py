@@ -445,6 +445,7 @@ def _run_locked(
     report: bool,
     log,
 ) -> dict:
+    from crawlsieve.core import units
     from crawlsieve.core.io import read_json, write_json_atomically
     from crawlsieve.pipelines.inputs import shard_name
 
@@ -459,8 +460,18 @@ def _run_locked(
             raise UsageError("--resume: the inputs differ from the interrupted run's")
         if _shaping(previous.get("config") or {}) != _shaping(config.model_dump(mode="json")):
             raise UsageError("--resume: the config differs from the interrupted run's (other than `ray`)")
+        if (was := previous.get("units") or "units-v1") != units.VERSION:
+            raise UsageError(
+                f"--resume: the interrupted run cut text into other units ({was}, this crawlsieve "
+                f"{units.VERSION}); run it again without --resume"
+            )
     write_json_atomically(
-        {"shards": shards, "config": config.model_dump(mode="json"), "version": __version__},
+        {
+            "shards": shards,
+            "config": config.model_dump(mode="json"),
+            "version": __version__,
+            "units": units.VERSION,
+        },
         RunLayout(output_dir).run_record,
     )
     shutil.rmtree(RunLayout(output_dir).attempts_dir, ignore_errors=True)  # counted per run

@@ -27,7 +27,10 @@ Methods (``--method``):
   It needs at least J + 1 runs for J share columns (plus 2 per varying scale).
 - ``regmix``: RegMix (Liu et al., "RegMix", 2024): gradient-boosted trees (scikit-learn) per
   eval set, then the mean of the 100 best of 100,000 sampled feasible mixtures. Trees do not
-  extrapolate and need many runs (RegMix used hundreds); use it when there are that many.
+  extrapolate and need many runs (RegMix used hundreds); use it when there are that many. Each
+  fit learns from at most ``REGMIX_MAX_RUNS`` runs (a seeded sample of them when there are more:
+  22 fits of 300 trees on 90,000 runs each took over 7 minutes, for trees of depth 2 that a few
+  thousand runs already pin down); every run is still predicted and listed.
 
 The objective is the (``--eval-weights``-weighted) mean predicted loss over the eval sets,
 subject to: shares >= 0 adding up to 1, and a group's tokens <= its available tokens ×
@@ -50,6 +53,9 @@ SHARE_TOLERANCE = 0.01
 MAX_LOO_RUNS = 40  # beyond this many runs, held-out error is 10-fold instead of leave-one-out
 REGMIX_SAMPLES = 100_000
 REGMIX_TOP = 100
+REGMIX_MAX_RUNS = 10_000
+LISTED_RUNS = 40  # runs printed and recorded one by one; of more, those with the largest errors
+RUN_STARTS = 8  # the best-predicted runs the mixture search starts from, besides natural and uniform
 FORMULA = "L = c + k*exp(sum_j t_j*r_j)"
 
 
@@ -337,7 +343,10 @@ def fit_regmix(shares: np.ndarray, scale_features: np.ndarray, loss: np.ndarray,
     from sklearn.ensemble import GradientBoostingRegressor
 
     model = GradientBoostingRegressor(n_estimators=300, learning_rate=0.05, max_depth=2, random_state=seed)
-    return RegMixFit(model.fit(np.hstack([shares, scale_features]), loss))
+    rows = np.arange(len(loss))
+    if len(rows) > REGMIX_MAX_RUNS:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, REGMIX_MAX_RUNS, replace=False))
+    return RegMixFit(model.fit(np.hstack([shares, scale_features])[rows], loss[rows]))
 
 
 METHODS = {"law": fit_law, "regmix": fit_regmix}
@@ -508,7 +517,11 @@ def fit_mixture(
     fitted = np.column_stack([m.predict(experiments.shares, features) for m in models])
     kind, held = held_out(experiments, method, seed)
     natural = available / available.sum() if available.sum() else np.full(len(available), 1 / len(available))
-    starts = np.vstack([natural, np.full(len(cap), 1 / len(cap)), experiments.shares])
+    # The law is convex in the shares, so more starts only guard the solver: a fixed few, never
+    # one per run (a start per run made 100,000 runs take minutes of SLSQP).
+    predicted_runs = mean_loss(models, weights, experiments.shares, features.shape[1])
+    best_runs = experiments.shares[np.argsort(predicted_runs, kind="stable")[:RUN_STARTS]]
+    starts = np.vstack([natural, np.full(len(cap), 1 / len(cap)), best_runs])
     if method == "law":
         shares = best_law_mixture(models, weights, cap, starts)
     else:
@@ -553,6 +566,22 @@ def extrapolation_warnings(fit: MixtureFit) -> list[str]:
     return warnings
 
 
+def listed_runs(fit: MixtureFit) -> tuple[list[int], str]:
+    """The runs shown one by one, and which they are: all up to LISTED_RUNS, else the best run and
+    those with the largest held-out (else fit) error, the ones worth a look; 100,000 rows of
+    numbers would bury them (and took minutes to write as YAML)."""
+    n = len(fit.experiments.runs)
+    if n <= LISTED_RUNS:
+        return list(range(n)), f"all {n} runs"
+    kind = "held-out" if fit.held_out is not None else "fit"
+    predicted = fit.held_out if fit.held_out is not None else fit.fitted
+    error = np.abs(predicted @ fit.weights - fit.observed_mean())
+    worst = np.argsort(-error, kind="stable")[: LISTED_RUNS - 1]
+    return sorted({fit.best_run(), *worst.tolist()}), (
+        f"the best run and the {len(worst)} with the largest {kind} error, of {n:,} runs"
+    )
+
+
 def _rmse(errors: np.ndarray) -> float:
     return float(np.sqrt(np.mean(errors**2)))
 
@@ -564,6 +593,7 @@ def fit_record(fit: MixtureFit) -> dict:
     best = fit.best_run()
     observed, fitted_mean = fit.observed_mean(), fit.fitted @ fit.weights
     held_mean = fit.held_out @ fit.weights if fit.held_out is not None else None
+    listed, which = listed_runs(fit)
     eval_sets = {}
     for e, (name, model) in enumerate(zip(exp.eval_sets, fit.models, strict=True)):
         eval_sets[name] = {
@@ -582,6 +612,7 @@ def fit_record(fit: MixtureFit) -> dict:
         "formula": FORMULA if fit.method == "law" else "gradient-boosted trees (scikit-learn), RegMix search",
         "experiments": str(exp.path),
         "runs": len(exp.runs),
+        "runs_per_fit": min(len(exp.runs), REGMIX_MAX_RUNS) if fit.method == "regmix" else len(exp.runs),
         "parameters_per_eval_set": parameter_count(exp) if fit.method == "law" else None,
         "reference_scale": exp.reference or None,
         "held_out": fit.held_out_kind,
@@ -596,14 +627,15 @@ def fit_record(fit: MixtureFit) -> dict:
             "loss": round(float(observed[best]), 6),
             "fitted": round(float(fitted_mean[best]), 6),
         },
+        "run_errors_listed": which,
         "run_errors": [
             {
-                "run": run,
+                "run": exp.runs[i],
                 "loss": round(float(observed[i]), 6),
                 "fitted": round(float(fitted_mean[i]), 6),
                 "held_out": round(float(held_mean[i]), 6) if held_mean is not None else None,
             }
-            for i, run in enumerate(exp.runs)
+            for i in listed
         ],
     }
 
@@ -621,6 +653,8 @@ def format_fit(fit: MixtureFit, tokens: int) -> str:
         f"held-out error by {fit.held_out_kind}" if fit.held_out_kind else "too few runs for held-out error"
     )
     lines = [f"fit: {title}", f"{len(exp.runs)} runs, {held}"]
+    if fit.method == "regmix" and len(exp.runs) > REGMIX_MAX_RUNS:
+        lines.append(f"each fit learns from a seeded sample of {REGMIX_MAX_RUNS:,} runs (REGMIX_MAX_RUNS)")
     if exp.reference:
         scale = ", ".join(f"{k}={v:,.0f}" for k, v in exp.reference.items())
         lines.append(f"predictions at the largest run's scale: {scale}")
@@ -642,7 +676,9 @@ def format_fit(fit: MixtureFit, tokens: int) -> str:
             f"{'rmse (held-out)':<{width}}" + "".join(f"{s['held_out_rmse']:>{column}.4f}" for s in sets)
         )
     lines.append("")
-    run_width = max(len("run"), *(len(r) for r in exp.runs)) + 2
+    if len(record["run_errors"]) < len(exp.runs):
+        lines.append(f"runs listed: {record['run_errors_listed']}")
+    run_width = max(len("run"), *(len(r["run"]) for r in record["run_errors"])) + 2
     lines.append(f"{'run':<{run_width}}{'loss':>9}{'fitted':>9}{'held-out':>10}{'error':>9}")
     for row in record["run_errors"]:
         if row["held_out"] is None:

@@ -25,7 +25,7 @@ import json
 import math
 import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from functools import cache
 from itertools import islice
@@ -34,13 +34,22 @@ from urllib.parse import urlsplit
 
 from crawlsieve.core.io import read_json, write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.core.stages import DAMAGE_KINDS, NOT_RESPONSE
+from crawlsieve.core.stages import DAMAGE_KINDS, NOT_RESPONSE, SAFETY_TAGS
 from crawlsieve.quality.config import ReportConfig
+from crawlsieve.quality.summaries import NO_VALUE
 
 HELP = "(Re)build DIR/report.html, the reviewer's report, from a run's output directory."
 
 KEPT_COLOR, REMOVED_COLOR, FAILED_COLOR = "#2e7d32", "#c62828", "#6d4c41"
 MAX_CHART_CATEGORIES = 30
+#: Per value of a breakdown column: its main removal reasons in the table, and the reasons drawn
+#: in its chart (the rest of them together as "other reasons").
+BREAKDOWN_REASONS_SHOWN, BREAKDOWN_REASONS_CHARTED = 3, 6
+#: Colors of the charted reasons of a funnel per language (kept is KEPT_COLOR).
+#: Reasons (``failed:<kind>`` for failures) that count records which are not pages: requests and
+#: metadata, damaged stretches of files. The funnel shows them beside the pages, not among them.
+NOT_PAGES = frozenset({NOT_RESPONSE, *(f"failed:{kind}" for kind in DAMAGE_KINDS)})
+REASON_COLORS = ("#c62828", "#ef6c00", "#f9a825", "#6a1b9a", "#1565c0", "#00838f", "#9e9e9e")
 MAX_SIGNALS_PER_EXAMPLE = 8
 #: The PII counters of stats.json (``pii:<key>``) the report shows, in order.
 PII_COUNTERS = ("emails", "ips", "documents", "kept_private", "kept_documentation")
@@ -185,6 +194,7 @@ class ReportBuilder:
             "funnel": self.funnel(),
             "reasons": self.reasons(),
             "text_checks": self.text_checks_section(),
+            "spam": self.spam_section(),
             "distributions": self.distribution_section(),
             "mixture": self.mixture_section(),
             "duplicates": self.duplicates_section(),
@@ -318,7 +328,72 @@ class ReportBuilder:
                 "margin": {"l": 140, "r": 20, "t": 40, "b": 40},  # room for stage names
             },
         )
-        return {"rows": rows, "accounting": self.accounting(), "chart": chart}
+        return {
+            "rows": rows,
+            "accounting": self.accounting(),
+            "chart": chart,
+            "breakdowns": [
+                self.breakdown_section(column, _mapping(values))
+                for column, values in _mapping(self.stats.get("breakdowns")).items()
+            ],
+        }
+
+    def breakdown_section(self, column: str, values: dict) -> dict:
+        """The funnel per value of ``column`` (stats.json ``breakdowns``) in pages: what was kept of
+        each, and why the rest went. The most frequent values have a row each, the others one
+        together, and the last row adds them all up: it is the funnel's own pages and kept."""
+        funnels = {str(value): _page_funnel(_mapping(counts)) for value, counts in values.items()}
+        funnels = {value: f for value, f in funnels.items() if f["pages"]}
+        named = sorted((v for v in funnels if v != NO_VALUE), key=lambda v: (-funnels[v]["pages"], v))
+        shown = named[: MAX_CHART_CATEGORIES - 1]
+        rows = [(value, funnels[value]) for value in shown]
+        rest = named[len(shown) :]
+        if rest:
+            rows.append((f"{len(rest)} more {column} values", _add_funnels([funnels[v] for v in rest])))
+        if NO_VALUE in funnels:
+            rows.append((NO_VALUE, funnels[NO_VALUE]))
+        total = _add_funnels([f for _, f in rows])
+        charted = [r for r, _ in _ranked_reasons(total["reasons"])[:BREAKDOWN_REASONS_CHARTED]]
+        labels = [
+            chart_label(f"{value} ({f['pages']:,} page{'' if f['pages'] == 1 else 's'})")
+            for value, f in reversed(rows)
+        ]
+        traces = [
+            {"type": "bar", "orientation": "h", "name": "kept", "y": labels,
+             "x": [f["kept"] for _, f in reversed(rows)], "marker": {"color": KEPT_COLOR}},
+            *(
+                {"type": "bar", "orientation": "h", "name": chart_label(reason), "y": labels,
+                 "x": [f["reasons"].get(reason, 0) for _, f in reversed(rows)],
+                 "marker": {"color": REASON_COLORS[i]}}
+                for i, reason in enumerate(charted)
+            ),
+            {"type": "bar", "orientation": "h", "name": "other reasons", "y": labels,
+             "x": [sum(n for r, n in f["reasons"].items() if r not in charted) for _, f in reversed(rows)],
+             "marker": {"color": REASON_COLORS[-1]}},
+        ]  # fmt: skip
+        chart = self.chart(
+            f"funnel-{column}",
+            traces,
+            {
+                "title": {"text": chart_label(f"What became of each {column}'s pages")},
+                "barmode": "stack",
+                "barnorm": "percent",
+                "legend": {"orientation": "h", "traceorder": "normal"},  # kept first, as stacked
+                "xaxis": {"ticksuffix": "%"},
+                "height": max(300, 26 * len(rows) + 140),
+                "margin": {"l": 200, "r": 20, "t": 40, "b": 40},
+            },
+        )
+        # Which thresholds judged each language's pages (stats.json language_settings).
+        settings = _mapping(self.stats.get("language_settings")) if column == "language" else {}
+        return {
+            "column": column,
+            "no_value": NO_VALUE,
+            "chart": chart,
+            "settings": bool(settings),
+            "rows": [_breakdown_row(value, f, settings.get(value)) for value, f in rows],
+            "total": _breakdown_row("all", total),
+        }
 
     def reasons(self) -> dict:
         from crawlsieve.quality.review import reason_file_name
@@ -354,7 +429,9 @@ class ReportBuilder:
                     "examples": [self.example(row, reason) for row in examples],
                 }
             )
-        top = counts[:MAX_CHART_CATEGORIES]
+        # Requests, metadata and damaged stretches are records, not pages: beside the funnel, not in
+        # the chart, where hundreds of them dwarfed every reason a page was removed for.
+        top = [c for c in counts if c[0] not in NOT_PAGES][:MAX_CHART_CATEGORIES]
         chart = self.chart(
             "reasons",
             [
@@ -371,7 +448,7 @@ class ReportBuilder:
                 }
             ],
             {
-                "title": {"text": "Records removed or failed, by reason"},
+                "title": {"text": "Pages removed or failed, by reason"},
                 "height": max(300, 28 * len(top) + 80),
                 "margin": {"l": 260, "r": 20, "t": 40, "b": 40},
             },
@@ -382,7 +459,8 @@ class ReportBuilder:
         return {
             "rows": rows,
             "kept_examples": [self.example(row, "kept") for row in kept],
-            "chart": chart if counts else None,
+            "chart": chart if top else None,
+            "not_pages": [f"{reason} {_number(n)}" for reason, n, _ in counts if reason in NOT_PAGES],
             "precision": self.precision_section(),
             "what_if": self.what_if_section(),
         }
@@ -469,6 +547,42 @@ class ReportBuilder:
             "benchmarks": benchmarks,
             "decontamination_mode": (config.get("decontamination") or {}).get("mode", "drop"),
         }
+
+    def spam_section(self) -> dict | None:
+        """Per spam and safety category: documents removed (``spam:<category>``) and kept with its
+        domain tag (mixture.json), with examples of both (review/removed, review/tagged)."""
+        from crawlsieve.quality.review import reason_file_name
+
+        config = ((self.stats.get("config") or {}).get("filters") or {}).get("spam") or {}
+        removed = {k: n for k, n in (self.stats.get("removed") or {}).items() if k.startswith("spam:")}
+        tagged = _totals_by([g for g in self.mixture.get("groups") or [] if isinstance(g, dict)], "domain")
+        if config.get("mode", "off") == "off" and not removed:
+            return None
+        review = RunLayout(self.output_dir).review
+        limit = self.config.examples_per_reason
+        rows = []
+        for category, tag in (("gambling_seo", None), *((t, t) for t in SAFETY_TAGS)):
+            reason = f"spam:{category}"
+            examples = [
+                {**self.example(row, reason), "outcome": "removed"}
+                for row in _read_jsonl_head(review / "removed" / reason_file_name(reason), limit)
+            ]
+            if tag:
+                examples += [
+                    {**self.example(row, reason), "outcome": "kept"}
+                    for row in _read_jsonl_head(review / "tagged" / reason_file_name(tag), limit)
+                ]
+            rows.append(
+                {
+                    "category": category,
+                    "tag": tag or "–",
+                    "removed": _number(removed.get(reason, 0)),
+                    "kept": _number(tagged.get(tag, {}).get("documents", 0)) if tag else "–",
+                    "dropped": category in (config.get("drop") or []) and config.get("mode") == "drop",
+                    "examples": examples,
+                }
+            )
+        return {"mode": config.get("mode", "off"), "drop": config.get("drop") or [], "rows": rows}
 
     def precision_section(self) -> dict | None:
         if not self.precision:
@@ -906,6 +1020,51 @@ class ReportBuilder:
             "chart": chart,
             "failure_kinds": [{"kind": k, "count": _number(n)} for k, n in kinds],
         }
+
+
+def _page_funnel(counts: dict) -> dict:
+    """One value's counts (stats.json ``breakdowns``) in pages, as in the funnel; reasons are
+    removal reasons and ``failed:<kind>``."""
+    reasons = Counter({r: int(n) for r, n in _mapping(counts.get("removed")).items()})
+    reasons.update({f"failed:{k}": int(n) for k, n in _mapping(counts.get("failed")).items()})
+    reasons = Counter({r: n for r, n in reasons.items() if r not in NOT_PAGES})
+    kept = int(counts.get("documents_kept") or 0)
+    failed = sum(n for r, n in reasons.items() if r.startswith("failed:"))
+    return {
+        "pages": kept + sum(reasons.values()),
+        "kept": kept,
+        "removed": sum(reasons.values()) - failed,
+        "failed": failed,
+        "reasons": reasons,
+    }
+
+
+def _add_funnels(funnels: list[dict]) -> dict:
+    reasons: Counter = Counter()
+    for f in funnels:
+        reasons.update(f["reasons"])
+    totals = {key: sum(f[key] for f in funnels) for key in ("pages", "kept", "removed", "failed")}
+    return {**totals, "reasons": reasons}
+
+
+def _ranked_reasons(reasons: Counter) -> list[tuple[str, int]]:
+    return sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _breakdown_row(value: str, f: dict, settings: dict | None = None) -> dict:
+    ranked = _ranked_reasons(f["reasons"])[:BREAKDOWN_REASONS_SHOWN]
+    return {
+        "value": value,
+        "settings": ", ".join(map(str, _mapping(settings))) or "–",
+        "pages": _number(f["pages"]),
+        "kept": _number(f["kept"]),
+        "kept_share": _pct(f["kept"], f["pages"]),
+        "removed": _number(f["removed"]),
+        "failed": _number(f["failed"]),
+        "reasons": [
+            {"reason": reason, "count": _number(n), "share": _pct(n, f["pages"])} for reason, n in ranked
+        ],
+    }
 
 
 def _precision_cells(values: dict | None, share_of: str = "bad") -> dict | None:

@@ -1,4 +1,5 @@
-"""DIR/review/: a bounded, reproducible sample of removed documents per reason, and of kept ones.
+"""DIR/review/: a bounded, reproducible sample of removed documents per reason, and of kept ones
+(all of them, and per spam and safety tag: ``review/tagged/<tag>.jsonl``).
 
 Bottom-k sampling: each document's key is a hash of its id (and, for removed records, of its
 place), and a reason keeps the k documents with the smallest keys. The sample does not depend on
@@ -19,6 +20,8 @@ from crawlsieve.core.stages import DECONTAMINATION_MATCH
 
 TEXT_CHARS = 2000
 FIELDS = ("id", "url", "language", "language_score", "quality_score")
+#: Prefix of the review group of kept documents with a spam and safety tag (``tagged:adult``).
+TAGGED = "tagged:"
 
 
 def sample_key(doc_id: str, place: str = "") -> int:
@@ -49,13 +52,19 @@ def build_review(output_dir: Path, per_reason: int = 20, run=None) -> dict[str, 
 
     run = run or merge_run(output_dir, per_reason)
     review = RunLayout(output_dir).review
-    removed_dir = review / "removed"
-    removed_dir.mkdir(parents=True, exist_ok=True)
-    for old in removed_dir.glob("*.jsonl"):
-        old.unlink()
+    removed_dir, tagged_dir = review / "removed", review / "tagged"
+    for directory in (removed_dir, tagged_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+        for old in directory.glob("*.jsonl"):
+            old.unlink()
     written = {}
     for group in sorted(run.review):
-        target = review / "kept.jsonl" if group == "kept" else removed_dir / reason_file_name(group)
+        if group == "kept":
+            target = review / "kept.jsonl"
+        elif group.startswith(TAGGED):
+            target = tagged_dir / reason_file_name(group.removeprefix(TAGGED))
+        else:
+            target = removed_dir / reason_file_name(group)
         rows = review_rows(output_dir, run.review[group][:per_reason])
         with open(target, "w", encoding="utf-8") as handle:
             for row in rows:

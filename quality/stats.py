@@ -13,6 +13,12 @@ So stats.json also has `pages_read` (HTTP responses read), the other records bes
 
 `inputs_unfinished` counts the input files a server stopped serving (an `unfinished_file` row
 each): what was read of them is counted, so the accounting closes, but the run is not done.
+
+A reviewer of a mixed crawl asks "what did we keep of Chinese?" first: `breakdowns` has the same
+counts per value of each breakdown column (``summaries.BREAKDOWN_COLUMNS``), from the summaries
+too; over a column's values they add up to the run's. And "which thresholds judged it?":
+`language_settings` has, per language, the documents each settings table judged
+(``{"zh": {"fineweb2:cmn_Hani": 35}, "en": {"crawlsieve default": 120}}``), from the tasks' counts.
 """
 
 from __future__ import annotations
@@ -22,9 +28,9 @@ from pathlib import Path
 
 from crawlsieve.core.io import write_json_atomically
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.core.stages import DAMAGE_KINDS, NOT_RESPONSE, UNFINISHED_FILE
+from crawlsieve.core.stages import DAMAGE_KINDS, LANGUAGE_SETTINGS, NOT_RESPONSE, UNFINISHED_FILE
 from crawlsieve.quality.config import ReportConfig
-from crawlsieve.quality.summaries import RunSummary, merge_run
+from crawlsieve.quality.summaries import KEPT, RunSummary, merge_run
 
 
 def cost(cpu_seconds: dict[str, float], pages_read: int, report: ReportConfig) -> dict:
@@ -55,6 +61,56 @@ def cost(cpu_seconds: dict[str, float], pages_read: int, report: ReportConfig) -
 def _ranked(counter: Counter) -> dict:
     """Most frequent first, ties by name: the same order whatever order the files merged in."""
     return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def language_settings(counters: Counter) -> tuple[dict, Counter]:
+    """stats.json ``language_settings`` (language -> settings -> documents judged) from the run's
+    counters ``language_settings:<language>=<settings>``, and the other counters."""
+    settings: dict[str, Counter] = defaultdict(Counter)
+    others: Counter = Counter()
+    for key, count in counters.items():
+        kind, _, rest = key.partition(":")
+        if kind == LANGUAGE_SETTINGS:
+            language, _, label = rest.partition("=")
+            settings[language][label] += count
+        else:
+            others[key] = count
+    return {language: _ranked(settings[language]) for language in sorted(settings)}, others
+
+
+def pages_of(records: int, removed: dict, failed: dict) -> int:
+    """The pages among records: not the requests and metadata, nor the damaged stretches."""
+    damaged = sum(n for kind, n in failed.items() if kind in DAMAGE_KINDS)
+    return records - removed.get(NOT_RESPONSE, 0) - damaged
+
+
+def breakdowns(run: RunSummary) -> dict:
+    """column -> value -> its funnel (records, pages, kept, removed by reason, failed by kind),
+    values by records, the most first."""
+    counts: dict = defaultdict(
+        lambda: defaultdict(lambda: {"kept": 0, "removed": Counter(), "failed": Counter()})
+    )
+    for (column, value, outcome), n in run.breakdown().items():
+        if outcome == KEPT:
+            counts[column][value]["kept"] += n
+        elif outcome.startswith("failed:"):
+            counts[column][value]["failed"][outcome.removeprefix("failed:")] += n
+        else:
+            counts[column][value]["removed"][outcome] += n
+    out = {}
+    for column, values in sorted(counts.items()):
+        rows = {}
+        for value, c in values.items():
+            records = c["kept"] + sum(c["removed"].values()) + sum(c["failed"].values())
+            rows[value] = {
+                "records_read": records,
+                "pages_read": pages_of(records, c["removed"], c["failed"]),
+                "documents_kept": c["kept"],
+                "removed": _ranked(c["removed"]),
+                "failed": _ranked(c["failed"]),
+            }
+        out[column] = dict(sorted(rows.items(), key=lambda kv: (-kv[1]["records_read"], kv[0])))
+    return out
 
 
 def build_stats(
@@ -123,7 +179,8 @@ def build_stats(
 
     other_records = removed.get(NOT_RESPONSE, 0)
     damaged = sum(n for kind, n in failed.items() if kind in DAMAGE_KINDS)
-    pages_read = records_read - other_records - damaged
+    pages_read = pages_of(records_read, removed, failed)
+    settings, counters = language_settings(run.counters)
     stats = {
         "records_read": records_read,
         "pages_read": pages_read,
@@ -135,7 +192,9 @@ def build_stats(
         "accounting_closes": closes,
         "inputs_unfinished": sum(1 for row in inputs.values() if UNFINISHED_FILE in row["failed"]),
         "stages": stages,
-        "counters": _ranked(run.counters),
+        "counters": _ranked(counters),
+        "language_settings": settings,
+        "breakdowns": breakdowns(run),
         "inputs": inputs,
         "cost": cost(
             {**run.cpu_seconds, **extra.pop("other_cpu_seconds", {})},

@@ -6,6 +6,8 @@ phase-A task (one input file) and each finalize task (the same file after dedup)
 summary of what it did next to its outputs, and the driver merges the summaries. A summary holds:
 
 * the file's counts: records read, rows decided per (stage, removed reason, failure kind), kept;
+* per value of each breakdown column (``BREAKDOWN_COLUMNS``: language), the records by outcome
+  (removal reason, ``failed:<kind>`` or ``kept``), so the report has a funnel per language;
 * per (domain, language): documents, tokens, bytes, quality sum and count (the mixture);
 * the file's most frequent sites with their counts (top ``SITES_PER_FILE``);
 * histograms of every column the report plots (document length, scores, every ``sig_*``
@@ -36,7 +38,8 @@ import pyarrow.compute as pc
 from crawlsieve.core.errors import UsageError
 from crawlsieve.core.io import read_parquet, write_atomically, write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.quality.review import review_row, sample_key
+from crawlsieve.core.stages import SAFETY_TAGS
+from crawlsieve.quality.review import TAGGED, review_row, sample_key
 
 MAGIC = b"CSUM"
 #: Derived column: characters of the document's text.
@@ -45,6 +48,13 @@ BASE_COLUMNS = ("language_score", "quality_score", "token_count", "dup_cluster_s
 KEPT, PASSED, REMOVED = "kept", "passed_filters", "removed"
 #: Sites kept per file summary; the run's top sites are exact while no file had more.
 SITES_PER_FILE = 100
+#: Columns the funnel is broken down by (stats.json ``breakdowns``, the report's funnel per
+#: language). A column here must be in the ledger rows (``pipelines.shard.LEDGER_KEEP``) and in the
+#: kept documents; a genre column joins by adding its name.
+BREAKDOWN_COLUMNS = ("language",)
+#: The value of a record decided before its breakdown column was known (requests, metadata,
+#: pages removed before language identification) or left without one.
+NO_VALUE = "(none)"
 #: A file's review candidates: the review group and the sample as JSON.
 REVIEW_SCHEMA = pa.schema([("group", pa.string()), ("row", pa.string())])
 
@@ -160,6 +170,18 @@ class Stored:
     hist_populations: list[str]
     review_groups: list[str]
     arrays: dict[str, np.ndarray]
+    breakdown_keys: list[tuple[str, str]]
+    breakdown_outcomes: list[str]
+
+    def breakdown(self) -> Counter:
+        a = self.arrays
+        entries = zip(
+            a["breakdown_key"].tolist(),
+            a["breakdown_outcome"].tolist(),
+            a["breakdown_count"].tolist(),
+            strict=True,
+        )
+        return Counter({(*self.breakdown_keys[k], self.breakdown_outcomes[o]): n for k, o, n in entries})
 
 
 @dataclass
@@ -173,6 +195,9 @@ class Summary:
     kept: int = 0
     #: (stage, removed reason or "", failure kind or "") -> rows
     decided: Counter = field(default_factory=Counter)
+    #: (breakdown column, value, outcome) -> records; the outcome is ``review_group``'s name of a
+    #: decision (removal reason, ``failed:<kind>``) or ``kept``; a read summary's are in ``stored``
+    breakdown: Counter = field(default_factory=Counter)
     #: (domain, language) -> [documents, tokens, bytes, quality_sum, quality_count]
     groups: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     sites: dict[str, int] = field(default_factory=dict)
@@ -203,6 +228,9 @@ class Summary:
         counts = [self.histograms.counts[k][i] for k, i in zip(keys, nonzero, strict=True)]
         review_groups = sorted(self.review)
         review = [(n, key, row) for n, g in enumerate(review_groups) for key, row in self.review[g]]
+        breakdown = sorted(self.breakdown.items())
+        breakdown_keys = {key: n for n, key in enumerate(sorted({(c, v) for (c, v, _), _ in breakdown}))}
+        outcomes = {o: n for n, o in enumerate(sorted({o for (_, _, o), _ in breakdown}))}
         arrays = {
             "hist_column": np.array([columns.index(c) for c, _ in keys], "<u2"),
             "hist_population": np.array([populations.index(g) for _, g in keys], "<u2"),
@@ -214,6 +242,9 @@ class Summary:
             "review_key_hi": np.array([key >> 64 for _, key, _ in review], "<u8"),
             "review_key_lo": np.array([key & (2**64 - 1) for _, key, _ in review], "<u8"),
             "review_row": np.array([row for _, _, row in review], "<u4"),
+            "breakdown_key": np.array([breakdown_keys[(c, v)] for (c, v, _), _ in breakdown], "<u4"),
+            "breakdown_outcome": np.array([outcomes[o] for (_, _, o), _ in breakdown], "<u2"),
+            "breakdown_count": np.array([n for _, n in breakdown], "<u8"),
         }
         header = {
             "shard": self.shard,
@@ -222,6 +253,8 @@ class Summary:
             "records_read": self.records_read,
             "kept": self.kept,
             "decided": [[*key, n] for key, n in sorted(self.decided.items())],
+            "breakdown_keys": list(breakdown_keys),
+            "breakdown_outcomes": list(outcomes),
             "groups": [[*key, *values] for key, values in sorted(self.groups.items())],
             "sites": sorted(self.sites.items(), key=lambda kv: (-kv[1], kv[0])),
             "sites_truncated": self.sites_truncated,
@@ -254,6 +287,8 @@ class Summary:
             array = np.frombuffer(data, dtype=dtype, count=length, offset=offset)
             arrays[name] = array
             offset += array.nbytes
+        for name in ("breakdown_key", "breakdown_outcome", "breakdown_count"):  # older summaries
+            arrays.setdefault(name, np.zeros(0, np.uint64))
         summary = cls(
             shard=header["shard"],
             phase=header["phase"],
@@ -273,7 +308,12 @@ class Summary:
             },
         )
         summary.stored = Stored(
-            header["hist_columns"], header["hist_populations"], header["review_groups"], arrays
+            header["hist_columns"],
+            header["hist_populations"],
+            header["review_groups"],
+            arrays,
+            [tuple(key) for key in header.get("breakdown_keys", [])],
+            header.get("breakdown_outcomes", []),
         )
         return summary
 
@@ -327,6 +367,38 @@ def _count_decided(summary: Summary, ledger: pa.Table) -> None:
         summary.decided[(row["stage"], row["removed"], row["failed"])] += row["count_all"]
 
 
+def _breakdown_values(table: pa.Table, column: str) -> pa.ChunkedArray:
+    """The column's values as strings, ``NO_VALUE`` where it is missing, null or empty."""
+    if column not in table.column_names:
+        return pa.chunked_array([pa.array([NO_VALUE] * table.num_rows, pa.string())])
+    values = pc.cast(table.column(column), pa.string())
+    return pc.fill_null(pc.if_else(pc.equal(values, ""), None, values), NO_VALUE)
+
+
+def _count_breakdown_decided(summary: Summary, ledger: pa.Table) -> None:
+    for column in BREAKDOWN_COLUMNS:
+        keys = pa.table(
+            {
+                "value": _breakdown_values(ledger, column),
+                "removed": ledger.column("removed"),
+                "failed": ledger.column("failed"),
+            }
+        )
+        for row in (
+            keys.group_by(["value", "removed", "failed"], use_threads=False)
+            .aggregate([([], "count_all")])
+            .to_pylist()
+        ):
+            outcome = review_group(row["removed"], row["failed"])
+            summary.breakdown[(column, row["value"], outcome)] += row["count_all"]
+
+
+def _count_breakdown_kept(summary: Summary, kept: pa.Table) -> None:
+    for column in BREAKDOWN_COLUMNS:
+        for count in pc.value_counts(_breakdown_values(kept, column)).to_pylist():
+            summary.breakdown[(column, count["values"], KEPT)] += count["counts"]
+
+
 def _removed_histograms(summary: Summary, ledger: pa.Table) -> None:
     removed = ledger.filter(pc.is_valid(ledger.column("removed")))
     for stage in pc.unique(removed.column("stage")).to_pylist():
@@ -365,6 +437,7 @@ def extract_summary(
         summary.histograms.add_table(PASSED, docs)
     if ledger is not None and ledger.num_rows:
         _count_decided(summary, ledger)
+        _count_breakdown_decided(summary, ledger)
         _removed_histograms(summary, ledger)
         rows = _review_candidates(summary, _ledger_candidates(ledger, k), k)
     return summary, pa.Table.from_pylist(rows, schema=REVIEW_SCHEMA)
@@ -387,19 +460,35 @@ def final_summary(
     candidates: list[tuple[str, int, dict]] = []
     if ledger is not None and ledger.num_rows:
         _count_decided(summary, ledger)
+        _count_breakdown_decided(summary, ledger)
         _removed_histograms(summary, ledger)
         candidates += _ledger_candidates(ledger, k)
     if kept.num_rows:
         summary.kept_columns = sorted(column_values(kept.slice(0, 0)))
         summary.histograms.add_table(KEPT, kept)
         _mixture_groups(summary, kept)
+        _count_breakdown_kept(summary, kept)
         _sites(summary, kept)
         keys = [sample_key(doc_id) for doc_id in kept.column("id").to_pylist()]
         candidates += [
             ("kept", key, review_row(r, None, None)) for key, r in _bottom_k_records(kept, keys, k)
         ]
+        candidates += _tagged_candidates(kept, keys, k)
     rows = _review_candidates(summary, candidates, k)
     return summary, pa.Table.from_pylist(rows, schema=REVIEW_SCHEMA)
+
+
+def _tagged_candidates(kept: pa.Table, keys: list[int], k: int) -> list[tuple[str, int, dict]]:
+    """Review candidates of the kept documents the spam and safety signals tagged, per tag."""
+    if "domain" not in kept.column_names:
+        return []
+    out, domains = [], kept.column("domain").to_pylist()
+    for tag in SAFETY_TAGS:
+        rows = [i for i, domain in enumerate(domains) if domain == tag]
+        if rows:
+            chosen = _bottom_k_records(kept.take(rows), [keys[i] for i in rows], k)
+            out += [(f"{TAGGED}{tag}", key, review_row(r, None, None)) for key, r in chosen]
+    return out
 
 
 def _ledger_candidates(ledger: pa.Table, k: int) -> list[tuple[str, int, dict]]:
@@ -481,6 +570,7 @@ def file_summary(
         records_read=extract.records_read,
         kept=final.kept,
         decided=extract.decided + final.decided,
+        breakdown=extract.stored.breakdown() + final.breakdown,
         groups=final.groups,
         sites=final.sites,
         sites_truncated=final.sites_truncated,
@@ -540,6 +630,10 @@ class RunSummary:
     kept_per_input: Counter = field(default_factory=Counter)
     #: (warc_path, stage, removed reason or "", failure kind or "") -> rows
     decided: Counter = field(default_factory=Counter)
+    #: breakdown (column, value) -> row and outcome -> column of ``breakdown_counts``
+    breakdown_rows: dict[tuple[str, str], int] = field(default_factory=dict)
+    breakdown_columns: dict[str, int] = field(default_factory=dict)
+    breakdown_counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
     groups: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     sites: Counter = field(default_factory=Counter)
     sites_truncated: bool = False
@@ -576,6 +670,13 @@ class RunSummary:
             stored.hist_columns, stored.hist_populations, a["hist_column"], a["hist_population"]
         )
         self._add_histograms(rows, a["bins"], a["counts"], a["lengths"], a["moments"].reshape(-1, 4))
+        self._add_breakdown(
+            stored.breakdown_keys,
+            stored.breakdown_outcomes,
+            a["breakdown_key"],
+            a["breakdown_outcome"],
+            a["breakdown_count"],
+        )
         file = len(self.files)
         self.files.append((summary.shard, summary.phase))
         group_ids = np.array([self._group_id(g) for g in stored.review_groups], np.int64)
@@ -623,6 +724,14 @@ class RunSummary:
         self.read_per_input.update(other.read_per_input)
         self.kept_per_input.update(other.kept_per_input)
         self.decided.update(other.decided)
+        rows, columns = np.nonzero(other.breakdown_counts)
+        self._add_breakdown(
+            list(other.breakdown_rows),
+            list(other.breakdown_columns),
+            rows,
+            columns,
+            other.breakdown_counts[rows, columns],
+        )
         self._add_groups(other.groups)
         self._add_sites(other.sites, other.sites_truncated)
         self.kept_columns |= other.kept_columns
@@ -648,6 +757,35 @@ class RunSummary:
         names = {n: g for g, n in other.group_ids.items()}
         ids = np.array([self._group_id(names[n]) for n in range(len(names))], np.int64)
         self._offer((ids[group] if len(group) else group, hi, lo, file + offset, row))
+
+    def _add_breakdown(self, keys: list, outcomes: list[str], key_of, outcome_of, counts) -> None:
+        """A file's (or a partial merge's) breakdown entries: one numpy addition; Python only
+        maps its few names (its languages, its outcomes) to the run's rows and columns."""
+        if not len(counts):
+            return
+        rows = np.array([self.breakdown_rows.setdefault(k, len(self.breakdown_rows)) for k in keys], np.int64)
+        columns = np.array(
+            [self.breakdown_columns.setdefault(o, len(self.breakdown_columns)) for o in outcomes], np.int64
+        )
+        shape = (len(self.breakdown_rows), len(self.breakdown_columns))
+        if self.breakdown_counts.shape != shape:
+            grown = np.zeros(shape, np.int64)
+            grown[: self.breakdown_counts.shape[0], : self.breakdown_counts.shape[1]] = self.breakdown_counts
+            self.breakdown_counts = grown
+        index = (rows[np.asarray(key_of, np.int64)], columns[np.asarray(outcome_of, np.int64)])
+        np.add.at(self.breakdown_counts, index, np.asarray(counts).astype(np.int64))
+
+    def breakdown(self) -> Counter:
+        """(breakdown column, value, outcome) -> records of the run."""
+        keys, outcomes = list(self.breakdown_rows), list(self.breakdown_columns)
+        rows, columns = np.nonzero(self.breakdown_counts)
+        counts = self.breakdown_counts[rows, columns].tolist()
+        return Counter(
+            {
+                (*keys[r], outcomes[c]): n
+                for r, c, n in zip(rows.tolist(), columns.tolist(), counts, strict=True)
+            }
+        )
 
     def _rows_of(self, columns: list[str], populations: list[str], column_of, population_of) -> np.ndarray:
         """Rows of the run's histogram arrays for a file's (column, population) pairs. Files of a

@@ -9,8 +9,10 @@ forum       forums and Q&A: threads, replies, answers
 code        source code, software documentation, code hosting
 science     academic and scientific: papers, journals, universities, preprints
 government  government, public bodies, law and courts
-commerce    shops, products, prices, ads, finance and booking offers
+commerce    shops, products, prices, finance and booking offers
 adult       sexual content
+gambling    casinos, betting, lotteries
+ads         advertising: commercial and medical ad copy
 personal    personal sites and blogs
 other       none of the above, or no signal strong enough
 ========== ===========================================================================
@@ -19,21 +21,33 @@ The default tagger (``RuleTagger``) adds up evidence, as a reviewer would read a
 rules (host suffixes like ``.gov``, known hosts, host words like ``forum.``, path patterns
 like ``/wiki/`` or ``/blog/``) and content signals (share of code-looking lines, LaTeX/math
 density, forum and shop markers). The tag with the most evidence wins if it reaches
-``MIN_EVIDENCE``; ties go to the earlier tag of the taxonomy. A fastText topic model
-(``domain.topic_model_path``, labels ``__label__<tag>``) can complement it (tag what the
-rules leave as ``other``) or replace it.
+``MIN_EVIDENCE``; ties go to the earlier tag of the taxonomy. Chinese pages have their own
+rules: the big news portals and forums, ``.gov.cn`` and ``.edu.cn`` hosts, the URL shapes of Chinese
+news systems (``/2024-05/13/content_37319243.htm``) and content markers (``新华社…电``, ``楼主``,
+``加入购物车``, ``人民政府``).
+
+The tags ``adult``, ``gambling`` and ``ads`` come from the spam filter's signals (``sig_spam_*``):
+the run hands the tagger the categories the filter flags in a document (``spam_flags``, a callable
+over a row's signal values) and each adds evidence (``FLAG_EVIDENCE``): adult content and injected
+gambling SEO decide the tag whatever else the page is, so the mixture can weigh them down; a page
+dense in gambling or ad vocabulary weighs like a host rule, so a government notice about gambling
+law stays ``government``. Without the spam filter, only URL rules give these tags.
+
+A fastText topic model (``domain.topic_model_path``, labels ``__label__<tag>``) can complement the
+rules (tag what they leave as ``other``) or replace them.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import pyarrow as pa
 
 from crawlsieve.core.models import fasttext_model
-from crawlsieve.core.stages import Stage
+from crawlsieve.core.stages import SAFETY_TAGS, Stage
 from crawlsieve.tagging.config import DomainConfig
 
 TAXONOMY: tuple[str, ...] = (
@@ -44,7 +58,7 @@ TAXONOMY: tuple[str, ...] = (
     "science",
     "government",
     "commerce",
-    "adult",
+    *SAFETY_TAGS,
     "personal",
     "other",
 )
@@ -72,6 +86,8 @@ class Rule:
 HOST_RULES: tuple[Rule, ...] = (
     Rule("government", r"\.(gov|mil)(\.[a-z]{2})?$|\.gouv\.[a-z]{2}$|\.gob\.[a-z]{2}$", 4),
     Rule("government", r"\.(bund\.de|admin\.ch|gv\.at|europa\.eu|parliament\.uk|go\.jp|gc\.ca)$", 4),
+    # .gov.cn and .edu.cn are the rules above and below; CAS institutes, CNKI and science outreach here.
+    Rule("science", r"\.(cas\.cn|cnki\.net|kepuchina\.cn|kepu\.net\.cn|sciencenet\.cn)$", 3),
     Rule("science", r"\.(edu|ac\.[a-z]{2}|edu\.[a-z]{2})$", 3),
     Rule(
         "science",
@@ -83,22 +99,28 @@ HOST_RULES: tuple[Rule, ...] = (
     Rule(
         "reference",
         r"\.(wikipedia\.org|wiktionary\.org|wikibooks\.org|britannica\.com|wordsmith\.org|dictionary\.com"
-        r"|merriam-webster\.com|duden\.de|dwds\.de|fandom\.com|wikihow\.com|investopedia\.com)$",
+        r"|merriam-webster\.com|duden\.de|dwds\.de|fandom\.com|wikihow\.com|investopedia\.com"
+        r"|baike\.baidu\.com|baike\.sogou\.com|baike\.so\.com|baike\.com|zdic\.net|hanyu\.baidu\.com)$"
+        r"|^\.baike\.",
         4,
     ),
     Rule(
         "code",
         r"\.(github\.com|gitlab\.com|bitbucket\.org|readthedocs\.io|pypi\.org|npmjs\.com|crates\.io"
-        r"|docs\.python\.org|developer\.mozilla\.org|golang\.org|rust-lang\.org|hackernoon\.com|dev\.to)$"
+        r"|docs\.python\.org|developer\.mozilla\.org|golang\.org|rust-lang\.org|hackernoon\.com|dev\.to"
+        r"|csdn\.net|cnblogs\.com|juejin\.cn|oschina\.net|gitee\.com|segmentfault\.com|runoob\.com)$"
         r"|^\.(docs|developer|developers|api)\.",
         4,
     ),
     Rule(
         "forum",
         r"\.(stackoverflow\.com|stackexchange\.com|reddit\.com|quora\.com|superuser\.com|serverfault\.com"
-        r"|gutefrage\.net)$|^\.(www\.)?(forum|forums|board|boards|community|discuss|answers)\.",
+        r"|gutefrage\.net|zhihu\.com|zhidao\.baidu\.com|tieba\.baidu\.com|douban\.com|v2ex\.com|hupu\.com"
+        r"|ruby-china\.org|learnku\.com|mobile01\.com|ptt\.cc)$"
+        r"|^\.(www\.)?(forum|forums|board|boards|community|discuss|answers|bbs|club|tieba|wenda)\.",
         4,
     ),
+    Rule("forum", r"\.[a-z0-9-]*bbs[a-z0-9-]*\.", 3),  # Chinese boards: csolbbs.tiancity.com, xxbbs.top
     Rule(
         "personal",
         r"\.(wordpress\.com|blogspot\.[a-z.]+|medium\.com|tumblr\.com|substack\.com|livejournal\.com"
@@ -114,10 +136,31 @@ HOST_RULES: tuple[Rule, ...] = (
         r"|cnbc\.com|forbes\.com|newsweek\.com|techcrunch\.com|theverge\.com|wired\.com|axios\.com)$",
         3,
     ),
+    Rule(  # Chinese news agencies, papers and portals (and their English editions)
+        "news",
+        r"\.(news\.cn|xinhuanet\.com|people\.com\.cn|people\.cn|chinanews\.com(\.cn)?|gmw\.cn|cctv\.com"
+        r"|cnr\.cn|cri\.cn|chinadaily\.com\.cn|huanqiu\.com|thepaper\.cn|caixin\.com|yicai\.com|jiemian\.com"
+        r"|bjnews\.com\.cn|caijing\.com\.cn|southcn\.com|021east\.com|eastday\.com|ifeng\.com|china\.com\.cn"
+        r"|ce\.cn|youth\.cn|cyol\.com|sina\.com\.cn|sina\.cn|sohu\.com|toutiao\.com|360kuai\.com|news\.qq\.com"
+        r"|new\.qq\.com|news\.163\.com|zaobao\.com(\.sg)?|udn\.com|ltn\.com\.tw|ettoday\.net|hk01\.com"
+        r"|mingpao\.com|scmp\.com|finance\.yahoo\.com|cgtn\.com)$",
+        3,
+    ),
     Rule("news", r"news|times|herald|tribune|gazette|zeitung|journal|daily|reporter|[.-](post|press)\.", 1.5),
     Rule("personal", r"blog\.|blog$|-blog\.", 2),
     Rule("commerce", r"^\.(www\.)?(shop|store|buy|deals)\.|shop\.|store\.", 2),
     Rule("commerce", r"\.(amazon|ebay|etsy|aliexpress|walmart|zalando|otto|booking)\.[a-z.]+$", 4),
+    Rule(
+        "commerce",
+        r"\.(taobao\.com|tmall\.com|jd\.com|1688\.com|pinduoduo\.com|yangkeduo\.com|suning\.com"
+        r"|dangdang\.com|vip\.com|smzdm\.com|alibaba\.com|made-in-china\.com)$",
+        4,
+    ),
+    Rule(
+        "gambling",
+        r"(^|[.-])(casinos?|betting|sportsbook|poker|bet365|1xbet|lottery|caipiao|bocai)([.-]|$)",
+        3,
+    ),
     Rule("adult", r"(^|[.-])(porn\w*|xxx|sex|sexy|adult|nude\w*|camgirls?|escort\w*|hentai)([.-]|$)", 5),
 )
 
@@ -126,6 +169,7 @@ PATH_RULES: tuple[Rule, ...] = (
     Rule("reference", r"/(rezepte?|recipes?|how-to|howto|tutorials?|guide)/", 1.5),
     Rule("forum", r"/(forums?|threads?|topic|questions|showthread\.php|viewtopic\.php)/", 3),
     Rule("forum", r"/r/\w+/comments/", 3),
+    Rule("forum", r"/(question|answer|forum\.php|thread-[\d-]+\.html)/", 3),
     Rule("code", r"/(docs?|api|reference|manual|sdk|source|src|blob|tree)/|\.(py|js|c|cpp|rs|go|java)$", 1.5),
     Rule("science", r"/(doi|abs|pdf|articles?/10\.\d+|papers?|publications?|research)/", 2),
     Rule("news", r"/(news|nachrichten|noticias?|actualites|notizie|artikel|story|stories)/", 2),
@@ -134,10 +178,15 @@ PATH_RULES: tuple[Rule, ...] = (
     Rule("news", r"/(article|articles|sport|sports|business|economy|wirtschaft|magazin|magazine)/", 1),
     Rule("news", r"/(19|20)\d\d/[01]?\d/([0-3]?\d/)?", 1.5),
     Rule("news", r"[-_/.]\d{6,}(\.html?|\.php|\.cms)?/$", 1),
+    # Chinese news systems: /2024-05/13/, /20240515/, /2024/0517/, content_37319243.htm, doc-i....shtml
+    Rule("news", r"/(19|20)\d\d(-[01]\d/[0-3]\d|[01]\d[0-3]\d|/[01]\d[0-3]\d)/", 1.5),
+    Rule("news", r"/(content_\d+\.s?html?|doc-i\w+\.shtml|\d+\.shtml)/$", 1.5),
     Rule("personal", r"/(blog|blogs|~\w+|about-me|ueber-mich)/", 2),
     Rule("commerce", r"/(shop|store|products?|produkte?|cart|checkout|kaufen|angebote?|deals?|dp|itm)/", 2.5),
     Rule("commerce", r"/(kredit|loans?|leasing|insurance|versicherung|ferienhaus|hotels?)/", 1.5),
     Rule("government", r"/(gesetze?|legislation|statutes?|laws?|court|urteil|verordnung)/", 1.5),
+    Rule("government", r"/(zwgk|xxgk|zfxxgk|zcfg|zhengce|gongkai)/", 2),  # 政务公开, 信息公开, 政策法规
+    Rule("commerce", r"/(goods|shangpin)/", 2),
 )
 
 # Content markers: counted per occurrence in the text sample, capped per rule.
@@ -166,7 +215,21 @@ TEXT_RULES: tuple[Rule, ...] = (
         r"|told reporters|press release|sagte am|teilte mit|laut einem bericht)\b",
         0.5,
     ),
-    Rule("adult", r"\b(porn|xxx|nude|naked|sex (video|cam|chat)|escort service|hardcore)\b", 1.0),
+    # Chinese markers: no \b, CJK characters are all word characters.
+    Rule(
+        "news",
+        r"新华社|中新社|本报讯|本报记者|[（(]记者|记者\S{1,8}(报道|摄)|\d+日电|责任编辑|据\S{2,12}报道",
+        0.75,
+    ),
+    Rule(
+        "forum",
+        r"^\s*(回复|引用|楼主|沙发|板凳|发表于|只看该作者|\[复制链接\]|追问|采纳|网友采纳"
+        r"|\d+ ?个回答|\d+ ?条评论|赞同 ?\d|已赞同|收起|编辑于)",
+        0.75,
+        re.MULTILINE,
+    ),
+    Rule("commerce", r"加入购物车|立即购买|月销\s?\d|已售\s?\d|[¥￥]\s?\d|促销价|到手价|领券", 0.75),
+    Rule("government", r"人民政府|国务院|办公厅|政务|特此通告|特此通知|通知如下|印发《", 0.5),
 )
 #: Most evidence one text rule adds, so a long page cannot outvote everything else.
 TEXT_RULE_CAP = 3.0
@@ -254,8 +317,28 @@ def rule_tag(url: str | None, text: str | None) -> str:
     return rule_evidence(url or "", text or "").best()
 
 
+class SpamFlags(Protocol):
+    """The spam filter's categories for a row's signal values (``filters.spam.SpamFlags``)."""
+
+    #: the signal columns it reads
+    columns: tuple[str, ...]
+
+    def __call__(self, values: dict[str, float | None]) -> list[str]: ...
+
+
+#: Evidence each spam category adds: (tag, weight); ``DECISIVE`` outweighs any rule.
+DECISIVE = 1000.0
+FLAG_EVIDENCE: dict[str, tuple[str, float]] = {
+    "adult": ("adult", DECISIVE),
+    "gambling_seo": ("gambling", DECISIVE),
+    "gambling": ("gambling", 4.0),
+    "ads": ("ads", 4.0),
+}
+
+
 class DomainTagger:
-    """Adds `domain` (one of ``TAXONOMY``): URL rules and content signals, optionally a topic model."""
+    """Adds `domain` (one of ``TAXONOMY``): URL rules, content signals and the spam filter's flags
+    (``spam_flags``), optionally a topic model."""
 
     name = "domain"
 
@@ -265,11 +348,13 @@ class DomainTagger:
         topic_model_path: str | None = None,
         topic_model_mode: str = "complement",
         topic_min_score: float = 0.5,
+        spam_flags: SpamFlags | None = None,
     ):
         self.sample_chars = sample_chars
         self.topic_model_path = topic_model_path
         self.topic_model_mode = topic_model_mode
         self.topic_min_score = topic_min_score
+        self.spam_flags = spam_flags
 
     def check(self) -> None:
         if self.topic_model_path:
@@ -278,13 +363,24 @@ class DomainTagger:
     def __call__(self, batch: pa.Table) -> pa.Table:
         urls = batch.column("url").to_pylist()
         texts = [(t or "")[: self.sample_chars] for t in batch.column("text").to_pylist()]
-        if self.topic_model_path and self.topic_model_mode == "replace":
-            tags = [OTHER] * len(texts)
-        else:
-            tags = [rule_tag(u, t) for u, t in zip(urls, texts, strict=True)]
+        rules = not (self.topic_model_path and self.topic_model_mode == "replace")
+        tags = []
+        for url, text, flags in zip(urls, texts, self._flags(batch), strict=True):
+            evidence = rule_evidence(url or "", text) if rules else Evidence()
+            for category in flags:
+                evidence.add(*FLAG_EVIDENCE[category])
+            tags.append(evidence.best())
         if self.topic_model_path:
             tags = self._with_topics(tags, texts)
         return batch.append_column("domain", pa.array(tags, pa.string()))
+
+    def _flags(self, batch: pa.Table) -> list[list[str]]:
+        """Per row, the spam categories its signals reach (none for a run without the filter)."""
+        columns = [c for c in self.spam_flags.columns if c in batch.column_names] if self.spam_flags else []
+        if not columns:
+            return [[] for _ in range(batch.num_rows)]
+        values = {c: batch.column(c).to_pylist() for c in columns}
+        return [self.spam_flags({c: values[c][row] for c in columns}) for row in range(batch.num_rows)]
 
     def _with_topics(self, tags: list[str], texts: list[str]) -> list[str]:
         """Fill the `other` tags with the topic model's label where it is confident and known."""
@@ -300,8 +396,9 @@ class DomainTagger:
         return tags
 
 
-def domain_stages(domain: DomainConfig) -> list[Stage]:
-    """The finalize-phase tagging stages: `site`, `domain`, `token_count` (in that order)."""
+def domain_stages(domain: DomainConfig, spam_flags: SpamFlags | None = None) -> list[Stage]:
+    """The finalize-phase tagging stages: `site`, `domain`, `token_count` (in that order);
+    ``spam_flags``: the spam filter's, when the run has it on."""
     from crawlsieve.tagging.site import SiteStage
     from crawlsieve.tagging.tokens import TokenCountStage
 
@@ -312,6 +409,7 @@ def domain_stages(domain: DomainConfig) -> list[Stage]:
             topic_model_path=domain.topic_model_path,
             topic_model_mode=domain.topic_model_mode,
             topic_min_score=domain.topic_min_score,
+            spam_flags=spam_flags,
         ),
         TokenCountStage(domain.tokenizer_path),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import http.server
 import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -25,6 +26,17 @@ def shared_corpus() -> Path:
     if not (SHARED_CORPUS / "warc").is_dir():
         pytest.skip(f"no shared corpus at {SHARED_CORPUS} (set CRAWLSIEVE_SHARED_CORPUS)")
     return SHARED_CORPUS
+
+
+@pytest.fixture(scope="session")
+def chinese_pages(shared_corpus) -> list[dict]:
+    """The Chinese pages of ../shared/corpus/multilingual (articles and forums): each page's url,
+    human-marked main ``text`` and ``genre``."""
+    path = shared_corpus / "multilingual" / "extraction" / "ground_truth.jsonl"
+    if not path.is_file():
+        pytest.skip(f"no multilingual corpus at {path.parent.parent}")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [row for row in rows if row["script"] == "zh"]
 
 
 @pytest.fixture(scope="session")

@@ -97,3 +97,19 @@ def test_resume_refuses_a_config_that_would_change_the_output(tmp_path, sample_w
     )
     result = crawlsieve("run", location, "--output", str(output), "--resume")
     assert result.returncode == 2 and "config differs" in result.stderr
+
+
+def test_resume_refuses_a_run_that_cut_text_into_other_units(tmp_path, sample_warcs):
+    """Its finished files' signatures and signals are of other units than the rest would get."""
+    import json
+
+    from crawlsieve.pipelines.inputs import shard_name
+
+    output = tmp_path / "out"
+    RunLayout(output).state.mkdir(parents=True)
+    location = str(sample_warcs[0].resolve())
+    record = {"shards": {shard_name(location): location}, "config": Config().model_dump(mode="json")}
+    RunLayout(output).run_record.write_text(json.dumps(record))
+    result = crawlsieve("run", location, "--output", str(output), "--resume")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "other units (units-v1, this crawlsieve units-v2)" in result.stderr

@@ -14,7 +14,7 @@ import pytest
 from crawlsieve.core.errors import ConfigError
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.filters.config import DecontaminationConfig
-from crawlsieve.filters.decontamination import DecontaminationStage, build_index
+from crawlsieve.filters.decontamination import DecontaminationStage, build_index, normalized_words
 from crawlsieve.pipelines.config import config_from_dict, defaults_yaml
 from crawlsieve.pipelines.run import validate
 
@@ -61,6 +61,34 @@ def test_a_page_quoting_a_benchmark_question_with_other_case_and_punctuation_is_
     assert kept["_removed"] is None and kept["decontamination_match"] is None
     assert kept["sig_decontamination_ngrams"] == 0.0
     assert dict(stage.counters) == {"decontamination:quiz": 1}
+
+
+#: A question in the shape of C-Eval's (written here): 60 characters, one whitespace "word", 34 jieba words.
+CHINESE_QUESTION = (
+    "下列关于我国古代科学技术成就的表述中，正确的一项是哪一个选项？"
+    "请从下面给出的四个选项中选出唯一正确的答案并简要说明理由。"
+)
+
+
+def test_a_chinese_benchmark_question_is_indexed_and_found_where_a_chinese_page_copies_it(
+    tmp_path, chinese_pages
+):
+    """By whitespace a Chinese question is two "words" and the benchmark would be refused; in jieba's
+    words (the benchmark by its script, the page by its language) it is indexed and matches."""
+    bench = tmp_path / "ceval.jsonl"
+    bench.write_text(json.dumps({"question": CHINESE_QUESTION, "answer": "A"}, ensure_ascii=False) + "\n")
+    stage = stage_for(tmp_path, benchmarks={"ceval": str(bench)})
+    stage.check()
+    article = next(p["text"] for p in chinese_pages if p["genre"] == "article" and len(p["text"]) > 400)
+    lines = article.splitlines()
+    copied = "\n".join([*lines[: len(lines) // 2], CHINESE_QUESTION, *lines[len(lines) // 2 :]])
+    pages = [copied, *(p["text"] for p in chinese_pages)]
+    out = stage(pa.table({"text": pages, "language": ["zh"] * len(pages)})).to_pylist()
+    assert out[0]["_removed"] == "decontamination:ceval"
+    assert out[0]["decontamination_match"].startswith("ceval: 下列 关于 我国 古代")
+    assert len(CHINESE_QUESTION) == 60 and len(CHINESE_QUESTION.split()) == 1
+    assert out[0]["sig_decontamination_ngrams"] == len(normalized_words(CHINESE_QUESTION, "zh")) - 13 + 1
+    assert [row["_removed"] for row in out[1:]] == [None] * len(chinese_pages)  # every page of the corpus
 
 
 def test_twelve_shared_words_are_not_a_thirteen_gram_match(tmp_path):

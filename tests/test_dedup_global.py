@@ -12,9 +12,9 @@ import pytest
 
 from crawlsieve.core.errors import ConfigError
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.dedup.index import validate_against
+from crawlsieve.dedup.index import index_metadata, validate_against
 from crawlsieve.dedup.run import deduplicate
-from crawlsieve.dedup.stages import signature_stages
+from crawlsieve.dedup.stages import minhasher, signature_stages
 from crawlsieve.pipelines.config import Config
 
 #: Each test shares one Ray dedup run of ~20-60 s (more on a loaded machine).
@@ -231,6 +231,20 @@ def test_second_run_against_the_first_removes_what_the_first_kept(first_run, tex
     assert decided["new-unique"] == (None, 1)
     assert decided["new-pair-1"] == (None, 2) and decided["new-pair-2"] == ("dedup:near", 2)
     assert summary["removed"] == {"dedup:index": 2, "dedup:near": 1}
+
+
+def test_an_index_of_other_shingle_units_is_refused_before_work(tmp_path):
+    """An index built before Chinese, Japanese, ... were shingled by characters has other bands
+    for the same pages: its hash scheme names the units, so it is refused, not silently mixed."""
+    config = Config()
+    meta = index_metadata(minhasher(config.dedup), 0)
+    meta["hash_scheme"] = "crawlsieve-minhash-v1:xxh64-words,poly-fmix64,datasketch-affine32"
+    (tmp_path / "old" / "dedup_index").mkdir(parents=True)
+    (tmp_path / "old" / "dedup_index" / "metadata.json").write_text(json.dumps(meta))
+    config.dedup.against = [str(tmp_path / "old")]
+    with pytest.raises(ConfigError, match="incompatible: hash_scheme='crawlsieve-minhash-v1") as error:
+        validate_against(config.dedup)
+    assert "units-v2" in str(error.value) and "\n" not in str(error.value)
 
 
 def test_missing_corrupt_or_incompatible_index_is_refused_before_work(first_run, tmp_path):

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from run_outputs import data_rows, decisions
 
+from crawlsieve.core import units
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.dedup.config import SubdocConfig
 from crawlsieve.dedup.keys import priority_keys
@@ -84,6 +85,29 @@ def test_the_cut_stage_removes_units_publishes_the_share_and_removes_pages_left_
     assert stage.counters == {"subdoc_units_cut": 3, "subdoc_documents_cut": 2}
 
 
+def test_a_chinese_page_that_loses_a_repeated_line_is_judged_by_its_words_not_its_spaces(
+    chinese_pages, shared_corpus
+):
+    """A Chinese article has few spaces: counted at whitespace, a page of 300 jieba words is a few
+    "words" and would go as subdoc_empty once a repeated line is cut. Counted in its language's
+    units it stays; a page whose rest is one short sentence still goes."""
+    lines = (shared_corpus / "multilingual" / "zh_repeated_lines.jsonl").read_text(encoding="utf-8")
+    template = next(row["text"] for row in map(json.loads, lines.splitlines()) if len(row["text"]) > 30)
+    article = next(
+        p["text"] for p in chinese_pages if p["genre"] == "article" and 200 < len(p["text"]) < 2000
+    )
+    short = "本文转载自网络，如有侵权请联系删除。"
+    texts = [f"{template}\n{article}", f"{template}\n{short}"]
+    stage = SubdocCut(SubdocConfig(enabled=True, min_words_after=50))
+    batch = _batch(texts, [[template], [template]])
+    out = stage(batch.append_column("language", pa.array(["zh", "zh"])))
+    assert out["text"].to_pylist() == [article, short]
+    assert out["_removed"].to_pylist() == [None, EMPTY]
+    assert len(article.split()) < 50 <= len(units.words(article, "zh"))
+    by_spaces = SubdocCut(SubdocConfig(enabled=True, min_words_after=50))(batch)  # no language: spaces
+    assert by_spaces["_removed"].to_pylist() == [EMPTY, EMPTY]
+
+
 def test_the_cut_stage_in_tag_mode_keeps_texts_and_decides_nothing():
     texts = [f"{NAV}\nshort words only"]
     out = SubdocCut(SubdocConfig(enabled=True, mode="tag"))(_batch(texts, [[NAV]]))
@@ -120,7 +144,15 @@ def _site_warcs(directory: Path, shared_corpus: Path) -> list[Path]:
 
 def _config(mode: str) -> Config:
     config = Config()
-    for name in ("repetition", "compression", "gopher_quality", "gopher_repetition", "c4", "fineweb_quality"):
+    for name in (
+        "repetition",
+        "compression",
+        "chinese",
+        "gopher_quality",
+        "gopher_repetition",
+        "c4",
+        "fineweb_quality",
+    ):
         getattr(config.filters, name).mode = "tag"  # the short notes must reach dedup
     config.dedup.subdoc = SubdocConfig(enabled=True, mode=mode, min_words_after=30)
     return config

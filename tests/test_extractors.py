@@ -100,3 +100,34 @@ def test_extract_stage_runs_the_configured_extractor(shared_corpus):
     by_resiliparse = ExtractStage(ExtractConfig(extractor="resiliparse"))(pages).column("text").to_pylist()
     assert sum(t is not None for t in by_resiliparse) >= 8
     assert by_resiliparse != by_trafilatura
+
+
+def test_extract_stage_adds_each_pages_title_and_short_link_texts(shared_corpus):
+    """The spam filter reads the <title> and the link texts, which the main text leaves out."""
+    pages = html_responses(shared_corpus / "multilingual" / "warc" / "magichtml-00.warc.gz").slice(0, 20)
+    out = ExtractStage(ExtractConfig())(pages)
+    titles, anchors = out.column("title").to_pylist(), out.column("anchors").to_pylist()
+    assert sum(bool(t) for t in titles) >= 18
+    assert any(re.search(r"[\u4e00-\u9fff]", t or "") for t in titles)  # Chinese titles decoded
+    assert sum(bool(a) for a in anchors) >= 15
+    for links in filter(None, anchors):
+        assert all(0 < len(line) <= 60 and line == line.strip() for line in links.split("\n"))
+
+
+def test_title_and_link_texts_are_unescaped_and_cut_and_hostile_html_costs_linear_time():
+    from crawlsieve.pipelines.extractors import ANCHORS_KEPT, title_and_anchors
+
+    page = (
+        "<html><head><title>\n Lottery law &amp;  order_Site </title></head><body>"
+        "<a href='/1'>欧宝<b>体育</b></a> <A HREF=2>\n Bet365 \n</A> <a href=3>" + "long " * 30 + "</a>"
+        "<a href=4></a></body></html>"
+    )
+    assert title_and_anchors(page) == ("Lottery law & order_Site", "欧宝体育\nBet365")
+    many = "".join(f"<a href='/{i}'>link {i}</a>" for i in range(1000))
+    links = title_and_anchors(many)[1].split("\n")
+    assert len(links) == ANCHORS_KEPT and links[0] == "link 0" and links[-1] == "link 999"
+    assert title_and_anchors("<p>no title, no links</p>") == (None, None)
+    # Unclosed tags by the hundred thousand: each pattern is bounded, so this ends in well under
+    # a second (the timeout only proves it does not hang).
+    for hostile in ("<a " * 300_000, "<a>" + "x" * 1_000_000, "<a><b" * 200_000, "<title>" + "y" * 10**6):
+        title_and_anchors(hostile)

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
+from crawlsieve.core import units
 from crawlsieve.core.errors import ConfigError
-from crawlsieve.filters.classifier import QUALITY_SCORE, KenlmPerplexityStage, QualityClassifierStage
-from crawlsieve.filters.config import ClassifierConfig, KenlmConfig
+from crawlsieve.filters.classifier import (
+    QUALITY_SCORE,
+    FastTextClassifierStage,
+    KenlmPerplexityStage,
+    QualityClassifierStage,
+    model_input,
+)
+from crawlsieve.filters.config import ClassifierConfig, FastTextClassifierEntry, KenlmConfig
 from crawlsieve.filters.stages import post_language_stages
+from crawlsieve.filters.train import fasttext_line, train_classifier
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import validate
 
@@ -136,3 +146,83 @@ def test_kenlm_stage_runs_only_when_a_model_is_given_and_a_missing_one_is_refuse
     config.filters.kenlm.model_path = str(tmp_path / "missing.arpa")
     with pytest.raises(ConfigError, match="KenLM model not found"):
         validate(config)
+
+
+def _chinese_article_lines_and_boilerplate(
+    chinese_pages, shared_corpus
+) -> tuple[list[str], list[str], list[str]]:
+    """Lines of half the corpus's Chinese articles, the other half whole, and real repeated
+    template lines of Chinese sites."""
+    articles = [page["text"] for page in chinese_pages if page["genre"] == "article"]
+    lines = (shared_corpus / "multilingual" / "zh_repeated_lines.jsonl").read_text(encoding="utf-8")
+    boilerplate = [json.loads(line)["text"] for line in lines.splitlines()]
+    training = [line for text in articles[::2] for line in text.splitlines() if len(line) >= 30]
+    return training, articles[1::2], boilerplate
+
+
+def test_a_classifier_reads_chinese_as_jieba_words_when_trained_and_when_scoring(
+    tmp_path, chinese_pages, shared_corpus
+):
+    """fastText splits at spaces: a Chinese clause would be one unseen "word". Training lines (no
+    language: judged by their script) and the stage's input (the page's language) are both jieba's
+    words, so a model trained on Chinese articles against template lines tells them apart."""
+    training, held_out, boilerplate = _chinese_article_lines_and_boilerplate(chinese_pages, shared_corpus)
+    page = held_out[0]
+    line = " ".join(page.split())
+    assert model_input(page, 10_000, "zh").split() == units.words(line, "zh")
+    assert fasttext_line("__label__hq", page).split()[1:] == model_input(page, 10_000, "zh").split()
+    model = tmp_path / "zh.bin"
+    train_classifier(training, boilerplate[:800], model, epoch=10, dim=16)
+    stage = FastTextClassifierStage(
+        FastTextClassifierEntry(name="zh", model_path=str(model), threshold=0.5, max_chars=10_000)
+    )
+    texts = [*held_out, *boilerplate[800:]]
+
+    def scores(language: str) -> tuple[float, float]:
+        out = stage(pa.table({"text": texts, "language": [language] * len(texts)}))
+        values = np.array(out["sig_zh"].to_pylist())
+        return values[: len(held_out)].mean(), values[len(held_out) :].mean()
+
+    articles, templates = scores("zh")
+    unsegmented, _ = scores("en")  # what the stage read before: whole clauses
+    assert articles > 3 * templates and articles > 2 * unsegmented
+
+
+def _arpa(sentences: list[list[str]]) -> str:
+    """A bigram ARPA model over the words of ``sentences`` (every unigram -1, every bigram -0.1)."""
+    vocabulary = sorted({word for words in sentences for word in words})
+    bigrams = sorted(
+        {pair for words in sentences for pair in zip(["<s>", *words], [*words, "</s>"], strict=True)}
+    )
+    unigrams = ["-3.0\t<unk>\t0", "0\t<s>\t-0.3", "-1.0\t</s>\t0", *(f"-1.0\t{w}\t-0.3" for w in vocabulary)]
+    return "\n".join(
+        [
+            "\\data\\",
+            f"ngram 1={len(unigrams)}",
+            f"ngram 2={len(bigrams)}",
+            "",
+            "\\1-grams:",
+            *unigrams,
+            "",
+            "\\2-grams:",
+            *(f"-0.1\t{a} {b}" for a, b in bigrams),
+            "",
+            "\\end\\",
+            "",
+        ]
+    )
+
+
+def test_kenlm_scores_a_chinese_page_by_its_jieba_words(tmp_path, chinese_pages):
+    """A KenLM model knows words: a Chinese line whole is one unknown token; in jieba's words each
+    is known, so the perplexity of text the model was built from is low, per word."""
+    pytest.importorskip("kenlm", reason="kenlm is installed with the test extra")
+    article = next(page["text"] for page in chinese_pages if page["genre"] == "article")
+    lines = [line for line in article.splitlines() if line.strip()][:5]
+    path = tmp_path / "zh.arpa"
+    path.write_text(_arpa([units.words(line.lower(), "zh") for line in lines]), encoding="utf-8")
+    stage = KenlmPerplexityStage(KenlmConfig(model_path=str(path), mode="tag"))
+    text = "\n".join(lines)
+    out = stage(pa.table({"text": [text, text], "language": ["zh", "en"]}))
+    by_words, by_spaces = out["sig_kenlm_perplexity"].to_pylist()
+    assert by_words < 2 and by_spaces > 10 * by_words  # 1.3 and 21

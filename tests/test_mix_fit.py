@@ -243,3 +243,64 @@ def test_the_report_of_a_materialized_fit_shows_the_fit(run_dir, tmp_path, capsy
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "<h3>Mixture fit</h3>" in page and "leave-one-out" in page
     assert '<td>domain=code/language=en</td><td class="n">0.4</td><td>max epochs</td>' in page
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_fit_on_100000_runs_finishes_and_lists_only_the_runs_worth_a_look(run_dir, tmp_path, capsys):
+    """Issue 21 #12: 100,000 rows ran past 300 s (a mixture search from every run, and every run
+    written to the plan); the work is now linear in the runs and the plan stays small."""
+    laws = random_laws(["web", "code"], 3, 4)
+    path = experiments_file(tmp_path, laws, runs=100_000, noise=0.002, seed=5)
+    plan_path = tmp_path / "plan.yaml"
+    argv = ["mix", str(run_dir), "--fit", str(path), "--tokens", "4000", "--max-epochs", "1.5"]
+    assert cli([*argv, "--output", str(plan_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "100000 runs, held-out error by 10-fold" in printed
+    listed = "the best run and the 39 with the largest held-out error, of 100,000 runs"
+    assert f"runs listed: {listed}" in printed
+    plan = yaml.safe_load(plan_path.read_text(encoding="utf-8"))
+    fit = plan["fit"]
+    assert fit["runs"] == 100_000 and fit["run_errors_listed"] == listed
+    assert len(fit["run_errors"]) <= mixfit.LISTED_RUNS
+    assert fit["best_run"]["run"] in {row["run"] for row in fit["run_errors"]}
+    for name, law in laws.items():
+        t = [fit["eval_sets"][name]["parameters"][f"t {c}"] for c in COLUMNS]
+        assert t == pytest.approx(law.t, abs=0.02)
+    cap = np.array([0.75, 0.375, 0.375])
+    shares = np.array([fit["chosen"]["shares"][c] for c in COLUMNS])
+    assert (shares <= cap + 1e-6).all() and shares.sum() == pytest.approx(1)
+    true_loss = float(np.mean([law.loss(shares)[0] for law in laws.values()]))
+    assert true_loss <= grid_optimum(list(laws.values()), cap) * 1.001
+
+
+def test_a_few_runs_are_all_listed(tmp_path):
+    laws = random_laws(["web"], 3, 0)
+    experiments = mixfit.read_experiments(experiments_file(tmp_path, laws, runs=12))
+    members = mixfit.members_of(experiments, GROUPS, tmp_path)
+    fit = mixfit.fit_mixture(experiments, members, "law", np.array([1.0]), 4000, 1.5, seed=0)
+    record = mixfit.fit_record(fit)
+    assert record["run_errors_listed"] == "all 12 runs"
+    assert [row["run"] for row in record["run_errors"]] == experiments.runs
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_regmix_on_100000_runs_learns_from_a_bounded_sample_and_still_chooses_well(run_dir, tmp_path, capsys):
+    """Issue 21 #12 for --method regmix: 22 fits of 300 trees on ~90,000 runs each ran past 7
+    minutes; each fit now learns from a seeded sample of REGMIX_MAX_RUNS runs, and says so."""
+    pytest.importorskip("sklearn")
+    laws = random_laws(["web", "code"], 3, 7)
+    path = experiments_file(tmp_path, laws, runs=100_000, noise=0.002, seed=8)
+    plan_path = tmp_path / "plan.yaml"
+    argv = ["mix", str(run_dir), "--fit", str(path), "--method", "regmix", "--tokens", "5000"]
+    assert cli([*argv, "--max-epochs", "2", "--output", str(plan_path)]) == 0
+    printed = capsys.readouterr().out
+    assert f"each fit learns from a seeded sample of {mixfit.REGMIX_MAX_RUNS:,} runs" in printed
+    fit = yaml.safe_load(plan_path.read_text(encoding="utf-8"))["fit"]
+    assert fit["runs"] == 100_000 and fit["runs_per_fit"] == mixfit.REGMIX_MAX_RUNS
+    shares = np.array([fit["chosen"]["shares"][c] for c in COLUMNS])
+    cap = np.array([0.8, 0.4, 0.4])
+    assert (shares <= cap + 1e-6).all() and shares.sum() == pytest.approx(1)
+    true_loss = float(np.mean([law.loss(shares)[0] for law in laws.values()]))
+    assert true_loss <= grid_optimum(list(laws.values()), cap) * 1.03

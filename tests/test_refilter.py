@@ -9,6 +9,7 @@ line naming the filter, when a decision needs a signal it did not compute.
 from __future__ import annotations
 
 import json
+import shutil
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,6 +19,7 @@ import yaml
 from run_outputs import data_table, decisions
 
 from crawlsieve.core.layout import RunLayout
+from crawlsieve.filters.config import FiltersConfig
 from crawlsieve.pipelines.cli import main as cli
 from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.refilter import refilter_run
@@ -109,7 +111,13 @@ def test_with_compute_all_signals_removed_documents_have_every_signal_and_their_
     assert heuristic.num_rows == sum(stage["removed"].values()) + sum(stage["failed"].values()) > 0
     judged = heuristic.filter(pc.not_equal(heuristic.column("removed"), "filters:empty_text"))
     assert judged.column("quality_score").null_count == 0  # scored although removed before it
-    assert judged.column("sig_c4_sentences").null_count == 0  # C4 runs last of the text filters
+    # C4 runs last of the text filters, for the languages it judges (FineWeb-2's: English only)
+    c4 = FiltersConfig().c4
+    judges_c4 = [
+        c4.thresholds_for(lang, None).mode != "off" for lang in judged.column("language").to_pylist()
+    ]
+    measured = [value is not None for value in judged.column("sig_c4_sentences").to_pylist()]
+    assert measured == judges_c4 and any(judges_c4) and not all(judges_c4)
     assert pc.all(pc.equal(pc.utf8_length(judged.column("text")), judged.column("text_chars"))).as_py()
     assert pc.max(judged.column("text_chars")).as_py() > 2000  # not cut to the default ledger's 2,000
 
@@ -182,6 +190,25 @@ def test_a_config_that_changes_more_than_thresholds_is_refused_with_one_line(
     assert code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and named in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_run_that_cut_text_into_other_units_is_refused_with_one_line(all_signals_run, tmp_path, capsys):
+    """Its documents' signatures are of other shingles: refilter would sign the documents it keeps
+    anew with this version's and mix the two in one dedup step."""
+    run, _ = all_signals_run
+    old = tmp_path / "old-run"
+    shutil.copytree(run, old)
+    record = json.loads(RunLayout(old).run_record.read_text())
+    del record["units"]  # as every run made before the units were recorded
+    RunLayout(old).run_record.write_text(json.dumps(record))
+    (tmp_path / "same.yaml").write_text(yaml.safe_dump({"filters": {"compute_all_signals": True}}))
+    code = cli(
+        ["refilter", str(old), "--config", str(tmp_path / "same.yaml"), "--output", str(tmp_path / "x")]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "other units (units-v1, this crawlsieve units-v2)" in err
     assert not (tmp_path / "x").exists()
 
 

@@ -460,3 +460,135 @@ def test_report_lists_the_most_repeated_lines_of_sub_document_dedup(tmp_path: Pa
 
 def test_report_has_no_repeated_lines_table_without_sub_document_dedup(run_dir: Path) -> None:
     assert 'class="subdoc-units"' not in build_report(run_dir).read_text(encoding="utf-8")
+
+
+def _summarize_file(root: Path, shard: str, extract_ledger: dict, final_ledger: dict, kept: dict) -> int:
+    """One input file's summaries, written as its tasks write them; returns its records read."""
+    layout = RunLayout(root)
+    extract_table, final_table, kept_table = pa.table(extract_ledger), pa.table(final_ledger), pa.table(kept)
+    summary, review = extract_summary(shard, f"/warcs/{shard}.warc.gz", 0, None, extract_table, 20)
+    summary.records_read = extract_table.num_rows + final_table.num_rows + kept_table.num_rows
+    extract_path, extract_review = layout.summary(shard, "extract"), layout.review_rows(shard, "extract")
+    write_summary(summary, review, extract_path, extract_review)
+    final, rows = final_summary(shard, summary.warc_path, kept_table, final_table, 20)
+    whole, rows = file_summary(Summary.read(extract_path), pq.read_table(extract_review), final, rows)
+    write_summary(whole, rows, layout.summary(shard, "files"), layout.review_rows(shard, "files"))
+    return summary.records_read
+
+
+def _ledger(rows: list[tuple[str, str, str | None, str | None, str | None]]) -> dict:
+    """Ledger columns from (id, stage, removed, failed, language) rows."""
+    names = ("id", "stage", "removed", "failed", "language")
+    return {name: pa.array([row[i] for row in rows], pa.string()) for i, name in enumerate(names)}
+
+
+def _kept(shard: str, languages: list[str]) -> dict:
+    n = len(languages)
+    return {
+        "id": [f"{shard}-k{i}" for i in range(n)],
+        "text": ["kept words"] * n,
+        "domain": ["news"] * n,
+        "language": languages,
+        "token_count": pa.array([2] * n, pa.int64()),
+    }
+
+
+def test_the_funnel_per_language_adds_up_to_the_runs_funnel(tmp_path: Path, monkeypatch) -> None:
+    """Issue 21: per language, what was kept and why the rest went; pages removed before language
+    identification are the row "(none)", and requests and damaged stretches are not pages."""
+    from crawlsieve.quality import summaries
+    from crawlsieve.quality.stats import build_stats
+
+    monkeypatch.setattr(summaries, "FILES_PER_MERGE_TASK", 1)  # the partial-merge path too
+    root = tmp_path / "run"
+    read = _summarize_file(
+        root,
+        "a",
+        _ledger(
+            [
+                *((f"a-r{i}", "http", "not_response", None, None) for i in range(3)),
+                ("a-s", "http", "http_status", None, None),
+                ("a-c", "read", None, "corrupt_warc", None),
+                ("a-t", "extract", None, "extract_timeout", None),
+                ("a-l1", "language", "language:low_score", None, "zh"),
+                ("a-l2", "language", "language:low_score", None, "de"),
+                ("a-g1", "filters", "gopher_quality:word_count", None, "en"),
+                ("a-g2", "filters", "gopher_quality:word_count", None, "zh"),
+            ]
+        ),
+        _ledger([("a-d", "dedup", "dedup:exact", None, "en")]),
+        _kept("a", ["en", "en", "zh"]),
+    )
+    read += _summarize_file(
+        root,
+        "b",
+        _ledger(
+            [
+                ("b-q", "http", "not_response", None, None),
+                ("b-g", "filters", "gopher_quality:word_count", None, "zh"),
+            ]
+        ),
+        _ledger([]),
+        _kept("b", ["zh", "de"]),
+    )
+    stats = build_stats(root, ["read", "http", "extract", "language", "filters", "dedup"])
+    assert stats["records_read"] == read == 18 and stats["accounting_closes"]
+    languages = stats["breakdowns"]["language"]
+    assert list(languages) == ["(none)", "zh", "en", "de"]  # by records, the most first
+    assert languages["zh"] == {
+        "records_read": 5,
+        "pages_read": 5,
+        "documents_kept": 2,
+        "removed": {"gopher_quality:word_count": 2, "language:low_score": 1},
+        "failed": {},
+    }
+    none = languages["(none)"]
+    assert none["records_read"] == 7 and none["pages_read"] == 2 and none["documents_kept"] == 0
+    assert none["removed"] == {"not_response": 4, "http_status": 1}
+    # the per-language funnels add up to the run's, count by count
+    for key in ("records_read", "pages_read", "documents_kept"):
+        assert sum(v[key] for v in languages.values()) == stats[key], key
+    for key in ("removed", "failed"):
+        added: dict = {}
+        for v in languages.values():
+            for reason, n in v[key].items():
+                added[reason] = added.get(reason, 0) + n
+        assert added == stats[key], key
+
+    page = build_report(root).read_text(encoding="utf-8")
+    cells = re.findall(
+        r'<tr data-value="([^"]+)"><td>(?:<b>)?[^<]+(?:</b>)?</td>'
+        r'<td class="n">(\d+)</td><td class="n">(\d+)</td>',
+        page,
+    )
+    rows = {value: (int(pages), int(kept)) for value, pages, kept in cells}
+    assert rows == {"zh": (5, 2), "en": (4, 2), "de": (2, 1), "(none)": (2, 0), "all": (13, 5)}
+    assert stats["pages_read"] == 13 and stats["documents_kept"] == 5
+    assert "Funnel per language" in page and "removed before their language was known" in page
+    assert "gopher_quality:word_count 2 (40.0%)" in page  # zh's main reason, of its 5 pages
+    # the reasons chart counts pages; the records that are not pages are named beside it
+    charts = json.loads(re.search(r'id="report-charts"[^>]*>(.*?)</script>', page, re.S).group(1))
+    assert "not_response" not in charts["reasons"]["data"][0]["y"]
+    assert "failed:corrupt_warc" not in charts["reasons"]["data"][0]["y"]
+    assert "gopher_quality:word_count" in charts["reasons"]["data"][0]["y"]
+    assert "records but not pages (see the funnel): not_response 4, failed:corrupt_warc 1." in page
+    bars = charts["funnel-language"]["data"]
+    assert bars[0]["name"] == "kept" and bars[0]["x"] == [0, 1, 2, 2]  # (none), de, en, zh: bottom up
+
+
+def test_the_funnel_per_language_names_the_thresholds_that_judged_each_language(run_dir: Path) -> None:
+    stats = json.loads(RunLayout(run_dir).stats.read_text(encoding="utf-8"))
+    funnel = {
+        "records_read": 4,
+        "pages_read": 4,
+        "documents_kept": 3,
+        "removed": {"c4:policy": 1},
+        "failed": {},
+    }
+    stats["breakdowns"] = {"language": {"zh": funnel, "en": funnel}}
+    stats["language_settings"] = {"zh": {"fineweb2:cmn_Hani + config": 3}, "en": {"crawlsieve default": 4}}
+    RunLayout(run_dir).stats.write_text(json.dumps(stats), encoding="utf-8")
+    page = build_report(run_dir).read_text(encoding="utf-8")
+    assert "<th>thresholds</th>" in page
+    assert '<tr data-value="zh"><td>zh</td><td class="settings">fineweb2:cmn_Hani + config</td>' in page
+    assert '<tr data-value="en"><td>en</td><td class="settings">crawlsieve default</td>' in page

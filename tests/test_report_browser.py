@@ -94,13 +94,18 @@ def run_and_report(warcs: list[Path], output: Path) -> Path:
 @pytest.fixture(scope="module")
 def sample_run_report(tmp_path_factory, ray_local, shared_corpus: Path) -> Path:
     """Real pages (two files of the shared corpus) and the generated samples, whose junk pages,
-    near-duplicates and broken records exercise removals, duplicates and failures."""
+    near-duplicates and broken records exercise removals, duplicates and failures; and spam built
+    on real Chinese articles (gambling SEO, ads, adult link farms) beside near-misses."""
+    from spam_pages import ad_and_adult_pages, corpus_articles, injected_pages, near_miss_pages, write_pages
+
     from crawlsieve.samples.warcs import generate_sample_warcs
 
     root = tmp_path_factory.mktemp("sample-run")
     real = [shared_corpus / "warc" / name for name in ("articles-00.warc.gz", "webpages-00.warc.gz")]
     generated = generate_sample_warcs(root / "warcs", files=2, pages_per_file=16)
-    return run_and_report([*real, *generated], root / "out")
+    spam = injected_pages(corpus_articles(shared_corpus, "zh")[:4], "zh") + ad_and_adult_pages("en", 2)
+    spam_warc = write_pages(root / "warcs" / "spam.warc.gz", spam + near_miss_pages())
+    return run_and_report([*real, *generated, spam_warc], root / "out")
 
 
 @pytest.fixture(scope="module")
@@ -129,10 +134,14 @@ def open_report(report: Path):
             browser.close()
 
 
-def screenshot(page, name: str) -> Path:
+def screenshot(page, name: str, selector: str | None = None) -> Path:
+    """The whole page, or the element ``selector`` picks."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
+    if selector:
+        page.locator(selector).screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), full_page=True)
     print(f"screenshot: {path}")
     return path
 
@@ -148,6 +157,21 @@ def test_report_of_a_run_renders_every_section_with_charts_and_no_network(sample
         assert page.locator("#accounting.ok").is_visible()
         assert page.locator("section#removed table.reasons tr").count() >= 2
         assert page.locator("section#distributions .distribution").count() >= 2
+        # the funnel per language: drawn, a row per language and one for pages that never got one,
+        # adding up to the pages the funnel counts
+        assert page.locator('section#funnel [data-chart="funnel-language"] svg.main-svg').count() >= 1
+        rows = page.locator('section#funnel table.breakdown[data-column="language"] tr[data-value]')
+        values = rows.evaluate_all("rows => rows.map(row => row.dataset.value)")
+        assert {"en", "(none)"} <= set(values) and values[-1] == "all", values
+        pages = rows.evaluate_all(
+            "rows => rows.map(row => Number(row.cells[1].textContent.replace(/,/g, '')))"
+        )
+        assert (
+            sum(pages[:-1]) == pages[-1] == int(page.locator("#pages b").first.inner_text().replace(",", ""))
+        )
+        assert page.locator("#funnel-language").is_visible()
+        assert "not_response" in page.locator("#not-pages").inner_text()
+        screenshot(page, "report-funnel.png", "section#funnel")
         assert errors == []
         assert requests == [sample_run_report.as_uri()], f"the report made network requests: {requests[1:]}"
         assert screenshot(page, "report.png").stat().st_size > 10_000
@@ -171,6 +195,29 @@ def test_injected_page_text_shows_as_text_and_runs_nothing(injection_run_report:
         assert page.locator("span.url", has_text="javascript:alert").count() >= 1  # shown, not linked
         assert requests == [injection_run_report.as_uri()]
         screenshot(page, "report-injection.png")
+
+
+@pytest.mark.slow
+def test_report_lists_spam_and_safety_tags_with_counts_and_examples(sample_run_report: Path) -> None:
+    with open_report(sample_run_report) as (page, requests, _, errors):
+        section = page.locator("section#spam")
+        assert section.is_visible()
+        assert section.locator("table.spam tr[data-category]").count() == 4
+        assert int(section.locator("td[data-removed=gambling_seo]").inner_text().replace(",", "")) >= 3
+        kept = sum(
+            int(section.locator(f"td[data-kept={tag}]").inner_text().replace(",", ""))
+            for tag in ("gambling", "adult", "ads")
+        )
+        assert kept >= 2  # the near-misses about betting, the ad pages
+        for details in section.locator("details.spam-examples").all():
+            details.evaluate("element => { element.open = true; }")
+        removed = section.locator("details[data-category=gambling_seo] .example .tag.removed")
+        assert removed.count() >= 1 and section.locator(".example .tag.kept").count() >= 2
+        assert "sig_spam_gambling_seo" not in section.inner_text()  # shown as spam_gambling_seo = …
+        assert "spam_gambling_seo" in section.inner_text()
+        assert errors == [] and requests == [sample_run_report.as_uri()]
+        ARTIFACTS.mkdir(exist_ok=True)
+        section.screenshot(path=str(ARTIFACTS / "report-spam.png"))
 
 
 @pytest.mark.slow

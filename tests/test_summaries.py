@@ -141,3 +141,25 @@ def test_a_merged_partials_moments_are_its_own_at_the_merge():
     partial.add(_file("z", values=[100.0]))
     assert partial.hist_moments.tolist() == [[2.0, 110.0, 10.0, 100.0]]
     assert run.hist_moments.tolist() == [[3.0, 13.0, 1.0, 10.0]]
+
+
+def test_a_summary_written_before_breakdowns_still_merges():
+    """A `--resume` may meet summaries of files finished before the breakdown columns existed:
+    they merge, adding nothing to the breakdown, and the files with one add theirs."""
+    import struct
+
+    old = Summary(shard="old", phase="files", records_read=2, kept=2).to_bytes()
+    (size,) = struct.unpack("<I", old[4:8])
+    header = json.loads(old[8 : 8 + size])
+    for key in ("breakdown_keys", "breakdown_outcomes"):
+        del header[key]
+    for name in ("breakdown_key", "breakdown_outcome", "breakdown_count"):
+        assert header["arrays"].pop(name)[1] == 0  # empty: no bytes to take out
+    head = json.dumps(header).encode("utf-8")
+    old = summaries.MAGIC + struct.pack("<I", len(head)) + head + old[8 + size :]
+    new = Summary(shard="new", phase="files", records_read=3, kept=2)
+    new.breakdown.update({("language", "zh", "kept"): 2, ("language", "(none)", "http_status"): 1})
+    run = RunSummary(review_k=1)
+    run.add(Summary.from_bytes(old))
+    run.add(new)
+    assert run.breakdown() == new.breakdown and sum(run.read_per_input.values()) == 5

@@ -24,9 +24,10 @@ from hypothesis import strategies as st
 from spacy.pipeline import Sentencizer
 
 from crawlsieve.core.models import fasttext_model
+from crawlsieve.core.units import UNSPACED_LANGUAGES
 from crawlsieve.filters.c4 import _sentence_count, sentence_count
 from crawlsieve.filters.language import default_model_path
-from crawlsieve.filters.languages import UNSPACED_LANGUAGES, rules_for, spacy_words
+from crawlsieve.filters.languages import rules_for, spacy_words
 from crawlsieve.filters.spacy_words import _SPACES, ReferenceSpacyWords, SpacyWords
 
 LONG_RUN = "CRAWLSIEVE_FUZZ_EXAMPLES" in os.environ
