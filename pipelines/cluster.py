@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import regex
 
 from crawlsieve.core.errors import UsageError
 from crawlsieve.core.layout import RunLayout
@@ -39,12 +40,18 @@ writes out/clusters/ (model.npz, clusters.json, assignments/<shard>.parquet: id 
 report's Clusters section; label clusters with `crawlsieve review out --cluster-labels labels.csv`."""
 
 
-def text_units(text: str, language: str | None) -> list[str]:
-    """A document's text units, the one place the clusters take them from: today the filters'
-    per-language word splitting (jieba words for Chinese, characters for Japanese and Thai)."""
-    from crawlsieve.filters.languages import rules_for
+#: Punctuation and symbols, read as spaces before a text is cut into units (as near-dedup and
+#: decontamination normalize): "topic," and "topic" are one term, and a Chinese comma ends a word.
+_NOT_WORDS = regex.compile(r"[\p{P}\p{S}]+")
 
-    return rules_for(language).split_words(text)
+
+def text_units(text: str, language: str | None) -> list[str]:
+    """A document's text units under its language (``core.units``, as every other consumer cuts
+    it: jieba's words for Chinese, characters for Japanese and Thai, whitespace words otherwise),
+    punctuation and symbols left out."""
+    from crawlsieve.core import units
+
+    return units.words(_NOT_WORDS.sub(" ", text), language)
 
 
 @cache
