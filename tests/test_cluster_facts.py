@@ -154,3 +154,9 @@ def test_buckets_split_tokens_into_twenty_shares_and_take_the_highest_classifier
     both = quality_buckets(table, {"a": edges, "b": edges}).to_pylist()
     assert both == [max(n // 5, (99 - n) // 5) for n in range(100)]
     assert quality_buckets(pa.table({"c": [0.5]}), {"a": edges}).to_pylist() == [None]
+
+
+def test_default_k_grows_with_the_run_between_two_and_max_auto_k():
+    config = ClusterConfig()
+    assert [config.k_for(n) for n in (0, 72, 800, 20_000, 10**9)] == [2, 6, 20, 100, 200]
+    assert ClusterConfig(k=7).k_for(10**9) == 7

@@ -174,6 +174,7 @@ def planted_config(classifier: Path | None = None) -> Config:
     for name in ("repetition", "compression", "fineweb_quality", "gopher_repetition", "gopher_quality", "c4"):
         getattr(config.filters, name).mode = "tag"
     config.cluster.k = 6
+    config.cluster.sample_documents = 50  # fitted on a sample (by id hash) of the 72 pages
     if classifier is not None:
         config.filters.classifiers = [FastTextClassifierEntry(name="spread", model_path=str(classifier))]
     return config
@@ -237,6 +238,11 @@ def test_each_planted_kind_lands_in_clusters_of_its_own(clustered):
     assert sum(r["documents"] for r in facts["clusters"]) == len(by_id)
     gambling = [r for r in facts["clusters"] if members[r["cluster"]]["gambling"]]
     assert all({"casino", "jackpot", "poker"} & set(r["terms"]) for r in gambling), gambling
+    # The spam filter's signals reach the facts; its gambling tag flags the cluster, and only it.
+    assert all(r["spam_signals"]["sig_spam_gambling"] > 1 for r in gambling)
+    assert all(r["proposed"] == "drop" and r["flags"][0].startswith("spam domains") for r in gambling)
+    assert all(r["flags"] == [] for r in facts["clusters"] if not members[r["cluster"]]["gambling"])
+    assert all(r["genres"] is None for r in facts["clusters"])  # no genre column yet: none shown
     assert all(len(r["samples"]) == min(5, r["documents"]) for r in facts["clusters"])
 
 
@@ -244,6 +250,7 @@ def test_one_and_two_workers_give_the_same_clusters(clustered):
     out, _, (first_assignments, first_facts), _ = clustered
     assert assignments(out) == first_assignments
     again = json.loads(RunLayout(out).cluster_facts.read_text())
+    assert 0 < again["sample_documents"] < len(first_assignments)  # the sampling is part of it
     assert again["fingerprint"] == first_facts["fingerprint"]
     assert again["clusters"] == first_facts["clusters"]
 
@@ -288,6 +295,8 @@ def test_mix_down_weights_a_labelled_cluster(clustered, tmp_path, capsys):
     listings = labels_for(out, kinds, "listing", "weight:0.5", labels)
     by_id = kind_of_ids(out, kinds)
     assert cli(["review", str(out), "--cluster-labels", str(labels)]) == 0
+    effect = json.loads(RunLayout(out).cluster_labels.read_text())["effect"]
+    assert effect["weighted_documents"] == PER_KIND and effect["removed_documents"] == 0
     target = tmp_path / "target.yaml"
     target.write_text("language: {en: 1}\n", encoding="utf-8")
     sample = tmp_path / "sample"
