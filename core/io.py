@@ -59,18 +59,24 @@ def _fsync_directory(directory: Path) -> None:
         os.close(handle)
 
 
-def write_json_atomically(data: dict, path: Path, sort_keys: bool = True) -> None:
-    with _replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1, sort_keys=sort_keys, default=str)
+@contextlib.contextmanager
+def atomic_file(path: Path, mode: str = "wb", **open_options) -> Iterator:
+    """A handle on a temporary file that becomes ``path`` (fsynced, renamed: ``_replacing``) when
+    the block ends; for writers that stream (Parquet, token files, gzip)."""
+    with _replacing(path) as tmp, open(tmp, mode, **open_options) as handle:
+        yield handle
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def write_json_atomically(data: dict, path: Path, sort_keys: bool = True) -> None:
+    with atomic_file(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1, sort_keys=sort_keys, default=str)
 
 
 def write_bytes_atomically(data: bytes, path: Path) -> None:
-    with _replacing(path) as tmp, open(tmp, "wb") as handle:
+    with atomic_file(path) as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def read_json(path: Path) -> dict:
@@ -93,5 +99,17 @@ def read_parquet(path: Path, **options) -> pa.Table:
     try:
         return pq.read_table(path, **options)
     except (OSError, pa.ArrowException) as error:  # pyarrow raises several kinds for damage
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UsageError(f"cannot read Parquet file {path} (damaged?): {first}") from None
+        raise _damaged_parquet(path, error) from None
+
+
+def read_parquet_schema(path: Path) -> pa.Schema:
+    """The schema of a Parquet file a run wrote; ``UsageError`` naming the file as ``read_parquet``."""
+    try:
+        return pq.read_schema(path)
+    except (OSError, pa.ArrowException) as error:
+        raise _damaged_parquet(path, error) from None
+
+
+def _damaged_parquet(path: Path, error: Exception) -> UsageError:
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return UsageError(f"cannot read Parquet file {path} (damaged?): {first}")

@@ -39,3 +39,24 @@ def kenlm_model(path: str) -> Any:
         return kenlm.Model(path)
     except Exception as error:  # kenlm raises OSError/RuntimeError for bad files
         raise ConfigError(f"cannot load KenLM model {path}: {error}") from None
+
+
+@cache
+def tokenizer(path: str) -> Any:
+    """A Hugging Face `tokenizers.Tokenizer` for page text from a tokenizer.json file (read from disk
+    only, never the hub), loaded once per process; raises ConfigError for a missing or bad file.
+
+    Special tokens written in a page (a literal ``<|endoftext|>``) are encoded as the text they are
+    (``encode_special_tokens``): a web page must not end a training document early or inject
+    control tokens, and the counts of `token_count` and `crawlsieve tokenize` then agree."""
+    from tokenizers import Tokenizer
+
+    if not Path(path).is_file():
+        raise ConfigError(f"no such file {path}")
+    try:
+        loaded = Tokenizer.from_file(path)
+    except Exception as error:  # tokenizers raises a bare Exception for malformed files
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConfigError(f"{path} is not a tokenizer.json ({reason})") from None
+    loaded.encode_special_tokens = True
+    return loaded

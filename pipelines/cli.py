@@ -26,6 +26,7 @@ COMMANDS = {
     "report": "crawlsieve.quality.report",
     "review": "crawlsieve.quality.review_labels",
     "mix": "crawlsieve.quality.mix",
+    "tokenize": "crawlsieve.pipelines.tokenize",
     "train-quality": "crawlsieve.filters.train",
     "config": "crawlsieve.pipelines.config_command",
 }

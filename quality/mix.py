@@ -21,7 +21,17 @@ group would be repeated more than `--max-epochs` times (4 by default: Muennighof
 "Scaling Data-Constrained Language Models", 2023, find up to ~4 epochs nearly as good as new
 data). `--materialize OUT` writes the sample: each document appears floor(epochs) times plus
 once more with probability frac(epochs), decided by a hash of its id (deterministic, any
-number of workers), as Hive-partitioned Parquet shards with OUT/mixture.json and OUT/plan.json.
+number of workers), as Hive-partitioned Parquet shards with OUT/mixture.json and OUT/plan.json
+(whose `report` section holds the exact documents and tokens written per group).
+
+Rehydration (FineWeb-2, Penedo et al. 2025): a `rehydrate` rule in the target file, e.g.
+`rehydrate: {1: 1, 2: 2, 3: 3, 5: 5, 100: 8, 1000: 1}`, repeats each kept document by the bucket
+of its `dup_cluster_size` (the copies of the largest bound not above the size: a document whose
+page was seen 7 times gets 5). Dedup kept one page per cluster; repeating pages that the web
+copied somewhat (but not thousands of times) brings back a quality signal. The plan's available
+tokens are then the rehydrated ones (`kept_tokens`: before), so epochs x rehydration reach the
+target; `--materialize` and `crawlsieve tokenize --plan` repeat documents by the same function
+(`document_copies`), so the plan, the sample and its mixture.json agree.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ import json
 import math
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -47,6 +57,7 @@ DEFAULT_MAX_EPOCHS = 4.0
 TARGET_KEYS = ("language", "domain", "quality_bucket")
 #: quality_bucket values (Nemotron-CC's 20 buckets).
 BUCKETS = 20
+REHYDRATE = "rehydrate"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -165,6 +176,7 @@ def plan_for_shares(
                 "language": key[1],
                 "documents": group["documents"],
                 "available_tokens": group["tokens"],
+                **({"kept_tokens": group["kept_tokens"]} if "kept_tokens" in group else {}),
                 "target_weight": round(share, 8),
                 "target_tokens": round(target_tokens),
                 "epochs": round(epochs, 6),
@@ -188,6 +200,148 @@ def compute_plan(groups: list[dict], target: dict, tokens: int, max_epochs: floa
     """The plan for ``tokens`` tokens over mixture ``groups`` (dicts with domain, language, tokens)."""
     shares, warnings = target_shares(groups, target)
     return plan_for_shares(groups, shares, tokens, max_epochs, warnings, target=target)
+
+
+# --- rehydration -----------------------------------------------------------------------------
+
+
+def parse_rehydrate(rule, where: str) -> dict[int, float]:
+    """A rehydrate rule as {dup_cluster_size lower bound: copies}, bounds ascending.
+
+    Keys may be strings (a rule read back from JSON); copies may be fractional (then the extra
+    copy is drawn, as for fractional epochs)."""
+    from crawlsieve.core.errors import UsageError
+
+    example = "e.g. {1: 1, 2: 2, 3: 3, 5: 5, 100: 8, 1000: 1}"
+    if not isinstance(rule, dict) or not rule:
+        raise UsageError(f"{where}: {REHYDRATE} must map dup_cluster_size bounds to copies, {example}")
+    clean: dict[int, float] = {}
+    for size, copies in rule.items():
+        try:
+            bound = int(str(size).strip())
+        except ValueError:
+            bound = 0
+        if isinstance(size, bool | float) or bound < 1:
+            raise UsageError(f"{where}: {REHYDRATE} bound {size!r} must be a whole number >= 1, {example}")
+        if isinstance(copies, bool) or not isinstance(copies, int | float) or not 0 <= copies < math.inf:
+            raise UsageError(f"{where}: {REHYDRATE} copies for {bound} must be a number >= 0")
+        clean[bound] = float(copies)
+    return dict(sorted(clean.items()))
+
+
+def rehydration_factors(sizes, rule: dict[int, float]):
+    """Copies of each document by its ``dup_cluster_size``: the value of the largest bound not
+    above it (1 below the smallest bound, and for a missing size: a page seen once)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    sizes = np.asarray(pc.fill_null(sizes, 1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    bounds = np.fromiter(rule, dtype=np.int64, count=len(rule))
+    copies = np.fromiter(rule.values(), dtype=np.float64, count=len(rule))
+    position = np.searchsorted(bounds, sizes, side="right") - 1
+    return np.where(position >= 0, copies[np.maximum(position, 0)], 1.0)
+
+
+def rehydrated_groups(
+    output_dir: Path, groups: list[dict], rule: dict[int, float], weights: DocumentWeights
+) -> list[dict]:
+    """``groups`` with ``documents`` and ``tokens`` as rehydration (and the document ``weights``)
+    repeat them (the deduplicated counts kept as ``kept_documents`` and ``kept_tokens``), summed from
+    the data's columns shard by shard: mixture.json has no per-cluster-size sums."""
+    import numpy as np
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    from crawlsieve.core.errors import UsageError
+    from crawlsieve.core.shards import shard_files
+
+    data_dir = RunLayout(output_dir).data
+    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    columns = ["id", "domain", "language", "token_count", "dup_cluster_size"]
+    try:
+        for shard, files in shard_files(data_dir).items():
+            dataset = ds.dataset(files, format="parquet")
+            if "dup_cluster_size" not in dataset.schema.names:
+                raise UsageError(
+                    f"{REHYDRATE} needs the dup_cluster_size column, which {data_dir}'s shards lack"
+                )
+            if weights.buckets and "quality_bucket" not in dataset.schema.names:
+                raise _no_buckets(output_dir)
+            table = dataset.to_table(columns=[*columns, *(["quality_bucket"] if weights.buckets else [])])
+            factors = rehydration_factors(table.column("dup_cluster_size"), rule)
+            if weights:
+                clusters = shard_clusters(table, output_dir, shard) if weights.clusters else None
+                factors *= weights.factors(table, clusters)
+            tokens = np.asarray(pc.fill_null(table.column("token_count"), 0).to_numpy(zero_copy_only=False))
+            weighted = pa.table(
+                {
+                    "domain": table.column("domain"),
+                    "language": table.column("language"),
+                    "documents": factors,
+                    "tokens": factors * tokens,
+                }
+            )
+            by_group = weighted.group_by(["domain", "language"], use_threads=False).aggregate(
+                [("documents", "sum"), ("tokens", "sum")]
+            )
+            for row in by_group.to_pylist():
+                into = sums[(row["domain"], row["language"])]
+                into[0] += row["documents_sum"]
+                into[1] += row["tokens_sum"]
+    except (OSError, pa.ArrowException) as error:
+        raise UsageError(f"{data_dir} holds a damaged Parquet file: {error}") from None
+    rehydrated = []
+    for group in groups:
+        documents, tokens = sums.get((group["domain"], group["language"]), (0.0, 0.0))
+        rehydrated.append(
+            group
+            | {
+                "documents": round(documents),
+                "tokens": round(tokens),
+                "kept_documents": group["documents"],
+                "kept_tokens": group["tokens"],
+            }
+        )
+    return rehydrated
+
+
+def document_copies(table: pa.Table, plan: dict, seed: int, run_dir: Path, shard: str):
+    """How many times each row of ``table`` (of ``shard`` of the run ``run_dir``) goes into the
+    sample of ``plan``: its group's epochs times its rehydration factor (when the plan has a rule)
+    times its weight (cluster label, quality bucket), drawn by ``copies_of``. Groups the plan does
+    not list get none. The one place `mix --materialize` and `tokenize --plan` decide it."""
+    import numpy as np
+
+    epochs = {(g["domain"], g["language"]): float(g["epochs"]) for g in plan["groups"]}
+    keys = zip(table.column("domain").to_pylist(), table.column("language").to_pylist(), strict=True)
+    row_epochs = np.fromiter((epochs.get(key, 0.0) for key in keys), dtype=np.float64, count=table.num_rows)
+    if plan.get(REHYDRATE):
+        row_epochs *= rehydration_factors(table.column("dup_cluster_size"), plan[REHYDRATE])
+    weights = DocumentWeights.from_plan(plan)
+    if weights:
+        row_epochs *= weights.factors(
+            table, shard_clusters(table, run_dir, shard) if weights.clusters else None
+        )
+    return np.asarray(copies_of(table.column("id").to_pylist(), row_epochs.tolist(), seed), dtype=np.int64)
+
+
+def plan_report(plan: dict, written: dict[tuple[str, str], dict], **about) -> dict:
+    """The plan's ``report`` section: per group, the tokens it targeted and the documents and tokens
+    actually written (``written``: exact counts per (domain, language)); ``about`` says by what."""
+    rows = []
+    for group in plan["groups"]:
+        got = written.get((group["domain"], group["language"]), {})
+        rows.append(
+            {
+                "domain": group["domain"],
+                "language": group["language"],
+                "target_tokens": group["target_tokens"],
+                "documents": int(got.get("documents", 0)),
+                "tokens": int(got.get("tokens", 0)),
+            }
+        )
+    totals = {key: sum(row[key] for row in rows) for key in ("target_tokens", "documents", "tokens")}
+    return {**about, "groups": rows, "totals": totals}
 
 
 # --- inputs ---------------------------------------------------------------------------------
@@ -214,15 +368,18 @@ def load_target(path: str) -> dict:
     data = read_yaml(path, "target")
     if not isinstance(data, dict) or not data:
         raise UsageError(f"target {path} must map 'language' and/or 'domain' to weights")
-    unknown = sorted(set(data) - set(TARGET_KEYS))
+    unknown = sorted(set(data) - {*TARGET_KEYS, REHYDRATE})
     if unknown:
         raise UsageError(
-            f"target {path}: unknown key '{unknown[0]}' (use language, domain and/or quality_bucket)"
+            f"target {path}: unknown key '{unknown[0]}' (use language, domain, quality_bucket, {REHYDRATE})"
         )
     target = {}
     for key, weights in data.items():
         if key == "quality_bucket":
             target[key] = bucket_weights(weights, path)
+            continue
+        if key == REHYDRATE:
+            target[key] = parse_rehydrate(weights, f"target {path}")
             continue
         if not isinstance(weights, dict) or not weights:
             raise UsageError(f"target {path}: '{key}' must map values to weights, e.g. {{en: 2}}")
@@ -255,29 +412,99 @@ def bucket_weights(weights, path: str) -> dict[int, float]:
     return out
 
 
+#: The plan's key for the multipliers of documents (``DocumentWeights``) its epochs are for weight 1.
+WEIGHTS = "document_weights"
+
+
 @dataclass(frozen=True)
 class DocumentWeights:
     """Multipliers of a document's natural share, from its cluster's label (keep 1, drop 0,
     weight:<w>) and its quality bucket's target (unlisted buckets 1): Yi's cluster labels and
-    Nemotron-CC's bucket weights, applied within each (domain, language) group."""
+    Nemotron-CC's bucket weights, applied within each (domain, language) group. The plan carries
+    them (``WEIGHTS``), so `mix --materialize` and `tokenize --plan` repeat documents alike."""
 
-    labels: object | None = None  # review_labels.ClusterLabels
-    buckets: dict[int, float] | None = None
+    clusters: dict[int, float] = field(default_factory=dict)  # the labelled clusters
+    buckets: dict[int, float] = field(default_factory=dict)
+    labels: dict | None = None  # where the cluster labels come from (file, sha256, clustering)
 
     def __bool__(self) -> bool:
         return self.labels is not None or bool(self.buckets)
 
     def of(self, cluster: int | None, bucket: int | None) -> float:
-        weight = 1.0 if self.labels is None else self.labels.weight(cluster)
-        if self.buckets:
-            weight *= self.buckets.get(bucket, 1.0)
-        return weight
+        return self.clusters.get(cluster, 1.0) * self.buckets.get(bucket, 1.0)
+
+    def factors(self, table: pa.Table, clusters: list | None):
+        """Each row's multiplier (``clusters``: the rows' clusters, None when no cluster is weighed)."""
+        import numpy as np
+
+        n = table.num_rows
+        buckets = table.column("quality_bucket").to_pylist() if self.buckets else [None] * n
+        pairs = zip(clusters or [None] * n, buckets, strict=True)
+        return np.fromiter((self.of(c, b) for c, b in pairs), dtype=np.float64, count=n)
+
+    def to_plan(self) -> dict:
+        return {
+            "cluster": {str(c): w for c, w in sorted(self.clusters.items())},
+            "quality_bucket": {str(b): w for b, w in sorted(self.buckets.items())},
+        }
+
+    @classmethod
+    def from_plan(cls, plan: dict, where: str = "plan") -> DocumentWeights:
+        from crawlsieve.core.errors import UsageError
+
+        record = plan.get(WEIGHTS) or {}
+        try:
+            return cls(
+                {int(c): float(w) for c, w in (record.get("cluster") or {}).items()},
+                {int(b): float(w) for b, w in (record.get("quality_bucket") or {}).items()},
+                plan.get("cluster_labels"),
+            )
+        except (AttributeError, TypeError, ValueError):
+            raise UsageError(f"{where}: {WEIGHTS} must map clusters and buckets to numbers") from None
+
+
+def shard_clusters(table: pa.Table, run_dir: Path, shard: str) -> list[int | None]:
+    """Each row's cluster in the run's side table (None where the clustering never saw it)."""
+    import pyarrow.compute as pc
+
+    from crawlsieve.core.io import read_parquet
+
+    side = RunLayout(run_dir).cluster_assignments(shard)
+    if not side.is_file():
+        return [None] * table.num_rows
+    assigned = read_parquet(side)
+    position = pc.index_in(table.column("id"), value_set=assigned.column("id").combine_chunks())
+    return assigned.column("cluster").take(position).to_pylist()
+
+
+def check_plan_clusters(plan: dict, run_dir: Path) -> None:
+    """Refuse (one line) a plan weighing the clusters of another clustering than the run's."""
+    from crawlsieve.core.errors import UsageError
+    from crawlsieve.core.io import read_json
+
+    if not DocumentWeights.from_plan(plan).clusters:
+        return
+    facts = RunLayout(run_dir).cluster_facts
+    current = read_json(facts).get("fingerprint") if facts.is_file() else None
+    if current != (plan.get("cluster_labels") or {}).get("fingerprint"):
+        raise UsageError(
+            f"the plan weighs the clusters of another clustering than {run_dir}'s: "
+            "plan again with `crawlsieve mix`"
+        )
+
+
+def _no_buckets(output_dir: Path):
+    from crawlsieve.core.errors import UsageError
+
+    return UsageError(
+        f"{output_dir} has no quality_bucket column: the target's quality_bucket weights need a run "
+        "with classifier scores (filters.quality_classifier or filters.classifiers)"
+    )
 
 
 def cells(output_dir: Path, weights: DocumentWeights, groups: list[dict]) -> list[tuple]:
     """(domain, language, cluster, bucket, tokens) of the run: from the clusters' facts when cluster
     labels apply, else per bucket from mixture.json."""
-    from crawlsieve.core.errors import UsageError
     from crawlsieve.core.io import read_json
 
     if weights.labels is not None:
@@ -294,10 +521,7 @@ def cells(output_dir: Path, weights: DocumentWeights, groups: list[dict]) -> lis
             for bucket, (_, tokens) in (g.get("quality_buckets") or {}).items()
         ]
     if (weights.buckets and any(bucket is None for *_, bucket, _ in out)) or (weights.buckets and not out):
-        raise UsageError(
-            f"{output_dir} has no quality_bucket column: the target's quality_bucket weights need a run "
-            "with classifier scores (filters.quality_classifier or filters.classifiers)"
-        )
+        raise _no_buckets(output_dir)
     return out
 
 
@@ -353,27 +577,37 @@ def copies_of(ids: list[str], epochs: list[float], seed: int) -> list[int]:
     return copies
 
 
-def with_epochs(repeated: pa.Table, copies) -> pa.Table:
-    """Number the copies of each document (``epoch`` 0, 1, ...) and keep ids unique: copy k >= 1
-    of a document gets the id ``<id>#epoch<k>``, so a downstream dedup by id does not fold the
-    epochs the plan asked for back into one."""
+def copy_numbers(copies):
+    """0, 1, ..., c-1 for each document repeated c times (int32), in the order ``np.repeat`` gives."""
     import numpy as np
+
+    copies = np.asarray(copies, dtype=np.int64)
+    starts = np.repeat(np.cumsum(copies) - copies, copies)
+    return pa.array(np.arange(int(copies.sum())) - starts, pa.int32())
+
+
+def copy_ids(ids, epoch) -> pa.Array:
+    """Copy k >= 1 of a document gets the id ``<id>#epoch<k>``, so a downstream dedup by id does
+    not fold the epochs the plan asked for back into one (and `tokenize` orders copies by it)."""
     import pyarrow.compute as pc
 
-    starts = np.repeat(np.cumsum(copies) - copies, copies)
-    epoch = pa.array(np.arange(repeated.num_rows) - starts, pa.int32())
     suffix = pc.if_else(
         pc.equal(epoch, 0), pa.scalar(""), pc.binary_join_element_wise("#epoch", epoch.cast(pa.string()), "")
     )
-    ids = pc.binary_join_element_wise(repeated.column("id"), suffix, "")
+    return pc.binary_join_element_wise(ids, suffix, "")
+
+
+def with_epochs(repeated: pa.Table, copies) -> pa.Table:
+    """Number the copies of each document (``epoch`` 0, 1, ...) and give each its own id (``copy_ids``)."""
+    epoch = copy_numbers(copies)
+    ids = copy_ids(repeated.column("id"), epoch)
     repeated = repeated.set_column(repeated.schema.get_field_index("id"), "id", ids)
     return repeated.append_column("epoch", epoch)
 
 
-def materialize(
-    output_dir: Path, plan: dict, out: Path, recorded: dict, seed: int, weights: DocumentWeights | None = None
-) -> dict:
-    """Write the sample of ``plan`` under OUT (data/, mixture.json, plan.json); returns OUT's mixture.
+def materialize(output_dir: Path, plan: dict, out: Path, recorded: dict, seed: int) -> dict:
+    """Write the sample of ``plan`` under OUT (data/, mixture.json, plan.json with its ``report``);
+    returns OUT's mixture.
 
     ``recorded``: the run's config as its mixture.json records it (its output and tokenizer
     settings carry over to OUT)."""
@@ -381,6 +615,7 @@ def materialize(
     import pyarrow.dataset as ds
 
     from crawlsieve.core.errors import ConfigError, UsageError
+    from crawlsieve.core.io import write_bytes_atomically
     from crawlsieve.core.shards import OutputConfig, shard_files, write_shard
     from crawlsieve.quality.mixture import build_mixture
 
@@ -388,7 +623,6 @@ def materialize(
         output = OutputConfig.model_validate(recorded.get("output") or {})
     except (ConfigError, ValueError):  # a mixture.json from another version: default shard settings
         output = OutputConfig()
-    epochs = {(g["domain"], g["language"]): g["epochs"] for g in plan["groups"]}
     for shard, files in shard_files(RunLayout(output_dir).data).items():
         try:
             table = ds.dataset(files, format="parquet").to_table()
@@ -396,19 +630,16 @@ def materialize(
             raise UsageError(
                 f"cannot read the Parquet files of shard {shard} under {output_dir}: {error}"
             ) from None
-        keys = zip(table.column("domain").to_pylist(), table.column("language").to_pylist(), strict=True)
-        row_epochs = [epochs.get(key, 0.0) for key in keys]
-        if weights:
-            row_epochs = _weighted(
-                table, row_epochs, weights, RunLayout(output_dir).cluster_assignments(shard)
-            )
-        copies = np.asarray(copies_of(table.column("id").to_pylist(), row_epochs, seed), dtype=np.int64)
+        copies = document_copies(table, plan, seed, output_dir, shard)
         indices = np.repeat(np.arange(table.num_rows), copies)
         write_shard(with_epochs(table.take(indices), copies), RunLayout(out).data, shard, output)
-    RunLayout(out).plan.parent.mkdir(parents=True, exist_ok=True)  # nothing sampled: no data written
-    RunLayout(out).plan.write_text(json.dumps(plan, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tokenizer = (recorded.get("domain") or {}).get("tokenizer_path")
-    return build_mixture(out, tokenizer, recorded)
+    mixture = build_mixture(out, tokenizer, recorded)
+    written = {(g["domain"], g["language"]): g for g in mixture["groups"]}
+    report = plan_report(plan, written, tokens_estimated=mixture["tokens_estimated"])
+    text = json.dumps(plan | {"report": report}, indent=1, ensure_ascii=False) + "\n"
+    write_bytes_atomically(text.encode("utf-8"), RunLayout(out).plan)
+    return mixture
 
 
 def _weighted(table: pa.Table, epochs: list[float], weights: DocumentWeights, side: Path) -> list[float]:
@@ -435,6 +666,9 @@ def _weighted(table: pa.Table, epochs: list[float], weights: DocumentWeights, si
 def format_plan(plan: dict) -> str:
     header = f"{'domain':<12} {'language':<9} {'available':>13} {'target':>13} {'weight':>7} {'epochs':>8}"
     lines = [f"plan for {plan['tokens']:,} tokens (max {plan['max_epochs']:g} epochs)", header]
+    if plan.get(REHYDRATE):
+        rule = ", ".join(f"{size}: {copies:g}" for size, copies in plan[REHYDRATE].items())
+        lines.insert(1, f"available tokens rehydrated by dup_cluster_size {{{rule}}}")
     for g in plan["groups"]:
         lines.append(
             f"{g['domain']:<12} {g['language']:<9} {g['available_tokens']:>13,} {g['target_tokens']:>13,} "
@@ -458,6 +692,32 @@ def write_plan(plan: dict, path: Path) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def load_plan(path: Path) -> dict:
+    """A plan written by `mix --output` (or `--materialize`'s plan.json), checked enough to sample by:
+    every group has its domain, language, epochs, target tokens and weight; a rehydrate rule is
+    parsed. Refused with one line otherwise."""
+    from crawlsieve.core.config import read_yaml
+    from crawlsieve.core.errors import UsageError
+
+    plan = read_yaml(path, "plan")  # JSON is YAML too
+    groups = plan.get("groups") if isinstance(plan, dict) else None
+    if not isinstance(groups, list) or not groups:
+        raise UsageError(f"plan {path} has no groups (write one with `crawlsieve mix --output`)")
+    for group in groups:
+        numbers = ("epochs", "target_tokens", "target_weight")
+        if not isinstance(group, dict) or not {"domain", "language", *numbers} <= set(group):
+            raise UsageError(f"plan {path}: each group needs domain, language, {', '.join(numbers)}")
+        values = [group[k] for k in numbers]
+        if any(isinstance(v, bool) or not isinstance(v, int | float) or v < 0 for v in values):
+            raise UsageError(
+                f"plan {path}: group domain={group['domain']} language={group['language']} has a bad number"
+            )
+    if plan.get(REHYDRATE):
+        plan[REHYDRATE] = parse_rehydrate(plan[REHYDRATE], f"plan {path}")
+    DocumentWeights.from_plan(plan, f"plan {path}")  # refused here, not in a task
+    return plan
+
+
 def fitted_plan(args: argparse.Namespace, output_dir: Path, groups: list[dict], tokens: int) -> dict:
     """Fit the experiments, print the fit, and plan the mixture it predicts best."""
     from crawlsieve.quality import mixfit
@@ -476,11 +736,15 @@ def fitted_plan(args: argparse.Namespace, output_dir: Path, groups: list[dict], 
 
 def document_weights(output_dir: Path, target: dict | None) -> DocumentWeights:
     """The reviewer's cluster labels recorded in DIR (if any) and the target's bucket weights."""
-    from crawlsieve.quality.review_labels import recorded_cluster_labels
+    from crawlsieve.quality.review_labels import cluster_weight, recorded_cluster_labels
 
+    buckets = (target or {}).get("quality_bucket") or {}
     path = RunLayout(output_dir).cluster_labels
-    labels = recorded_cluster_labels(path) if path.is_file() else None
-    return DocumentWeights(labels, (target or {}).get("quality_bucket"))
+    if not path.is_file():
+        return DocumentWeights(buckets=buckets)
+    labels = recorded_cluster_labels(path)
+    clusters = {cluster: cluster_weight(label) for cluster, label in labels.labels.items()}
+    return DocumentWeights(clusters, buckets, {**labels.provenance(), "fingerprint": labels.fingerprint})
 
 
 def check_outputs_apart(args: argparse.Namespace, output_dir: Path) -> None:
@@ -519,18 +783,24 @@ def main(args: argparse.Namespace) -> int:
     if not groups:
         raise UsageError(f"{output_dir / 'data'} holds no documents")
     weights = document_weights(output_dir, target)
-    if weights:
+    if target is not None and REHYDRATE in target:  # the weights are summed in the same pass
+        groups = rehydrated_groups(output_dir, groups, target[REHYDRATE], weights)
+    elif weights:
         groups = reweighted(groups, weights, cells(output_dir, weights, groups))
-        if not any(g["tokens"] for g in groups):
-            raise UsageError("the cluster labels and quality_bucket weights leave no tokens to sample")
+    if weights and not any(g["tokens"] for g in groups):
+        raise UsageError("the cluster labels and quality_bucket weights leave no tokens to sample")
     if target is not None:
         plan = compute_plan(groups, target, tokens, args.max_epochs)
+        if REHYDRATE in target:
+            plan[REHYDRATE] = target[REHYDRATE]
     else:
         plan = fitted_plan(args, output_dir, groups, tokens)
     plan["source"] = str(output_dir)
+    if weights:
+        plan[WEIGHTS] = weights.to_plan()
     if weights.labels is not None:
-        plan["cluster_labels"] = weights.labels.provenance()
-        print(f"cluster labels applied: {weights.labels.labels_file} (sha256 {weights.labels.sha256[:12]})")
+        labels = plan["cluster_labels"] = weights.labels
+        print(f"cluster labels applied: {labels['labels_file']} (sha256 {labels['sha256'][:12]})")
     print(format_plan(plan))
     for warning in plan["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
@@ -541,7 +811,7 @@ def main(args: argparse.Namespace) -> int:
         out = Path(args.materialize)
         recorded = (mixture or {}).get("config")
         recorded = recorded if isinstance(recorded, dict) else {}
-        written = materialize(output_dir, plan, out, recorded, args.seed, weights)
+        written = materialize(output_dir, plan, out, recorded, args.seed)
         totals = written["totals"]
         print(f"materialized {totals['documents']:,} documents, {totals['tokens']:,} tokens under {out}")
     return 0

@@ -110,8 +110,22 @@ def build_mixture(
         sums = {group: dict(zip(keys, values, strict=True)) for group, values in run.groups.items()}
     else:
         sums = group_sums(RunLayout(output_dir).data)
+    return write_mixture(output_dir, sums, tokenizer_path, config, buckets)
+
+
+def write_mixture(
+    output_dir: Path,
+    sums: dict[tuple[str, str], dict[str, float]],
+    tokenizer_path: str | None,
+    config: dict,
+    buckets: dict | None = None,
+) -> dict:
+    """Write DIR/mixture.json (atomically) from per-group sums (``group_sums``' keys); returns it.
+    ``buckets``: (domain, language) -> quality_bucket -> [documents, tokens], for each group.
+
+    Also the writer of `crawlsieve tokenize`'s mixture.json, whose sums are exact token counts."""
     groups = mixture_groups(sums)
-    for group in groups if buckets else ():  # (domain, language) -> quality_bucket -> [documents, tokens]
+    for group in groups if buckets else ():
         per_bucket = buckets.get((group["domain"], group["language"])) or {}
         group["quality_buckets"] = {str(b): per_bucket[b] for b in sorted(per_bucket)}
     tokenizer = tokenizer_path

@@ -12,12 +12,10 @@ symbol mark one token. It runs as one vectorized regex count in Arrow (no Python
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from crawlsieve.core import models
 from crawlsieve.core.errors import ConfigError
 
 _CJK = r"\p{Han}\p{Hiragana}\p{Katakana}"
@@ -34,17 +32,12 @@ def estimate_tokens(texts: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedA
     return pc.fill_null(counts, 0).cast(pa.int64())
 
 
-@cache
 def load_tokenizer(path: str):
-    """A `tokenizers.Tokenizer` from a tokenizer.json file, once per process."""
-    from tokenizers import Tokenizer
-
-    if not Path(path).is_file():
-        raise ConfigError(f"domain.tokenizer_path: no such file {path}")
+    """A `tokenizers.Tokenizer` from a tokenizer.json file, once per process (``core.models``)."""
     try:
-        return Tokenizer.from_file(path)
-    except Exception as error:  # tokenizers raises a bare Exception for malformed files
-        raise ConfigError(f"domain.tokenizer_path: {path} is not a tokenizer.json ({error})") from None
+        return models.tokenizer(path)
+    except ConfigError as error:
+        raise ConfigError(f"domain.tokenizer_path: {error}") from None
 
 
 def count_tokens(texts: list[str | None], tokenizer_path: str) -> pa.Array:

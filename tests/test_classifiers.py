@@ -78,7 +78,9 @@ def classifier_config(models: dict[str, Path]) -> Config:
     for name in (
         "repetition",
         "compression",
+        "encoding",
         "chinese",
+        "spam",
         "gopher_quality",
         "gopher_repetition",
         "c4",

@@ -9,7 +9,7 @@ import yaml
 from run_outputs import data_table, small_run
 
 from crawlsieve.pipelines.cli import main as cli
-from crawlsieve.quality.mix import compute_plan, resolve_weights
+from crawlsieve.quality.mix import compute_plan, rehydration_factors, resolve_weights
 
 GROUPS = [
     {"domain": "news", "language": "en", "documents": 60, "tokens": 600},
@@ -64,6 +64,14 @@ def test_a_target_language_missing_from_the_data_is_warned_about_and_the_plan_st
     assert plan["totals"]["target_tokens"] == 1000
 
 
+def test_rehydration_takes_the_copies_of_the_largest_bound_not_above_the_cluster_size():
+    import pyarrow as pa
+
+    sizes = pa.array([1, 2, 3, 4, 5, 6, 1000, None], pa.int64())
+    assert rehydration_factors(sizes, {1: 1, 2: 3, 4: 2, 6: 0}).tolist() == [1, 3, 3, 2, 2, 0, 0, 1]
+    assert rehydration_factors(sizes, {3: 0.5}).tolist() == [1, 1, 0.5, 0.5, 0.5, 0.5, 0.5, 1]
+
+
 @pytest.fixture
 def run_dir(tmp_path):
     """400 docs of 10 tokens in three groups, with its mixture.json."""
@@ -99,6 +107,8 @@ def test_materialize_matches_the_plan_within_sampling_tolerance(run_dir, tmp_pat
         expected = group["target_tokens"]  # en groups sample < 1 epoch, de repeats 1.5 epochs
         assert got[key] == pytest.approx(expected, rel=0.2), (key, got[key], expected)
     assert got[("news", "de")] >= 1000, "a 1.5-epoch group holds every document at least once"
+    report = {(g["domain"], g["language"]): g["tokens"] for g in plan["report"]["groups"]}
+    assert report == got, "plan.json reports the exact tokens written, as mixture.json counts them"
     rows = data_table(out).to_pylist()
     assert len({row["id"] for row in rows}) == len(rows), "every copy has its own id"
     repeated = [row for row in rows if row["epoch"] > 0]
@@ -116,6 +126,9 @@ def test_materialize_matches_the_plan_within_sampling_tolerance(run_dir, tmp_pat
         ("language: [en]\n", "100", "must map values to weights"),
         ("language: {en: 1}\n", "lots", "--tokens must be a number"),
         ("language: {en: 1}\n", "0", "--tokens must be positive"),
+        ("rehydrate: {0: 1}\n", "100", "rehydrate bound 0 must be a whole number >= 1"),
+        ("rehydrate: {2: -1}\n", "100", "rehydrate copies for 2 must be a number >= 0"),
+        ("rehydrate: [1, 2]\n", "100", "rehydrate must map dup_cluster_size bounds to copies"),
     ],
 )
 def test_bad_targets_and_token_counts_exit_2_with_one_line(

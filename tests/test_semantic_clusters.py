@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from run_outputs import data_table
@@ -313,6 +314,75 @@ def test_mix_down_weights_a_labelled_cluster(clustered, tmp_path, capsys):
     plan = json.loads((sample / "plan.json").read_text())
     assert plan["cluster_labels"]["sha256"] == json.loads(RunLayout(out).cluster_labels.read_text())["sha256"]
     assert not pc.any(pc.is_null(table.column("id"))).as_py()
+
+
+def small_tokenizer(directory: Path, texts: list[str]) -> str:
+    """A byte-level BPE tokenizer.json trained on ``texts`` (nothing downloaded), with an end token."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=500, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tokenizer.train_from_iterator(texts, trainer)
+    path = directory / "tokenizer.json"
+    tokenizer.save(str(path))
+    return str(path)
+
+
+def test_tokenize_plan_repeats_each_document_by_its_weights_as_materialize_does(clustered, tmp_path, capsys):
+    """Cluster labels, bucket weights and a rehydrate rule together: the plan's available tokens are
+    the documents' tokens x rehydration x weight, and `tokenize --plan` writes exactly the copies
+    `mix --materialize` writes."""
+    out, kinds, _, _ = clustered
+    labels = tmp_path / "labels.csv"
+    gambling = labels_for(out, kinds, "gambling", "drop", labels)
+    assert cli(["review", str(out), "--cluster-labels", str(labels)]) == 0
+    target = tmp_path / "target.yaml"
+    target.write_text("language: {en: 1}\nquality_bucket: {0-4: 0, 18-19: 3}\nrehydrate: {1: 2}\n")
+    plan_path, mixed, tokens_out = tmp_path / "plan.json", tmp_path / "mixed", tmp_path / "tokens"
+    mix = ["mix", str(out), "--target", str(target), "--tokens", "2e5", "--output", str(plan_path)]
+    assert cli([*mix, "--materialize", str(mixed)]) == 0
+    source = data_table(out)
+    ids, buckets = source.column("id").to_pylist(), source.column("quality_bucket").to_pylist()
+    weight = {
+        i: 0 if i in gambling or b <= 4 else 3 if b >= 18 else 1 for i, b in zip(ids, buckets, strict=True)
+    }
+    expected = sum(
+        2 * weight[i] * t for i, t in zip(ids, source.column("token_count").to_pylist(), strict=True)
+    )
+    plan = json.loads(plan_path.read_text())
+    assert sum(g["available_tokens"] for g in plan["groups"]) == pytest.approx(
+        expected, abs=len(plan["groups"])
+    )
+    assert plan["document_weights"]["cluster"] and plan["cluster_labels"]["fingerprint"]
+    materialized = Counter(i.split("#")[0] for i in data_table(mixed).column("id").to_pylist())
+    assert materialized and not any(materialized[i] for i, w in weight.items() if w == 0)
+    tokenizer = small_tokenizer(tmp_path, source.column("text").to_pylist())
+    argv = [
+        "tokenize",
+        str(out),
+        "--tokenizer",
+        tokenizer,
+        "--output",
+        str(tokens_out),
+        "--plan",
+        str(plan_path),
+    ]
+    assert cli([*argv, "--format", "npy"]) == 0
+    index = ds.dataset(tokens_out / "index", format="parquet").to_table(columns=["id"]).column("id")
+    assert Counter(i.split("#")[0] for i in index.to_pylist()) == materialized
+    # A plan made for another clustering of the run is refused, not applied to the wrong clusters.
+    plan["cluster_labels"]["fingerprint"] = "another clustering"
+    stale = tmp_path / "stale.json"
+    stale.write_text(json.dumps(plan), encoding="utf-8")
+    argv[argv.index(str(plan_path))] = str(stale)
+    argv[argv.index(str(tokens_out))] = str(tmp_path / "stale-tokens")
+    capsys.readouterr()
+    assert cli(argv) == 2
+    err = capsys.readouterr().err
+    assert "another clustering" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(
