@@ -1,7 +1,7 @@
 """Every language and genre as first-class as English articles, measured on real pages.
 
     .venv/bin/python -m benchmarks.multilingual_quality [--config FILE] [--output DIR]
-        [--sections kept extraction neardup shingles decontamination cpu] [--repeat 2]
+        [--sections kept extraction neardup shingles decontamination cpu genre extractors] [--repeat 2]
 
 Runs on ``../shared/corpus/multilingual/`` (143 real pages, all good: articles and forum/Q&A
 threads, 39 of them Chinese; ``extraction/ground_truth.jsonl`` gives each page's human-marked
@@ -26,7 +26,18 @@ main text, its genre and its script) and prints, per script and genre:
   into a corpus article each, with the question files as decontamination benchmarks: removed
   or not (or the run refused);
 - ``cpu``: CPU milliseconds per page by stage for the Chinese pages and the Latin-script pages,
-  in this process (each stage's own CPU, the extraction child's included), after a warm-up pass.
+  in this process (each stage's own CPU, the extraction child's included), after a warm-up pass;
+- ``genre``: forum threads and Q&A pages judged as conversations, before (every page extracted
+  and judged as an article: ``extract.forum_extractor: trafilatura``, no ``filters.genre_thresholds``)
+  and after (the config's): pages kept and extraction F1 per script and genre, both halves of the
+  corpus apart (``dev``: page ids starting 0, 2, 4 or 6, the half the forum settings were chosen
+  on; ``held``: the others), the genre the pipeline gave each page against its label, and the share
+  of generated forum junk (``samples.forum``: empty threads, spam replies, link dumps,
+  signature-only posts) a whole run removes, with generated real conversations as the control;
+- ``extractors``: extraction F1 of the candidate extractors on every page of the corpus, per
+  script and genre: trafilatura with the run's settings, with comments, with its defaults, the
+  post blocks (``extract.forum_extractor: posts``) and, when it is importable, magic-html's forum
+  extractor (its HTML output as text).
 
 Prints, does not assert. CPU figures depend on the machine's load: say which when quoting them.
 """
@@ -53,7 +64,7 @@ from benchmarks.extraction_quality import url_key
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 CORPUS = Path(os.environ.get("CRAWLSIEVE_SHARED_CORPUS", SHARED)) / "multilingual"
-SECTIONS = ("kept", "extraction", "neardup", "shingles", "decontamination", "cpu")
+SECTIONS = ("kept", "extraction", "neardup", "shingles", "decontamination", "cpu", "genre", "extractors")
 CHARACTER_SCRIPTS = frozenset({"zh", "ja"})
 TOKEN = re.compile(r"\w+")
 HTML_HEADERS = [("Content-Type", "text/html; charset=utf-8")]
@@ -102,6 +113,7 @@ def run(inputs: list[str], output: Path, config) -> dict:
 def page_outcomes(output: Path) -> dict[str, str]:
     """url -> ``kept`` or the reason (or error kind) that removed each response page of a run."""
     from crawlsieve.core.layout import RunLayout
+    from crawlsieve.quality.mixture import data_files
 
     layout = RunLayout(output)
     outcome: dict[str, str] = {}
@@ -111,8 +123,9 @@ def page_outcomes(output: Path) -> dict[str, str]:
         for url, removed, failed in zip(*columns, strict=True):
             if removed != "not_response" and url is not None:
                 outcome[url_key(url)] = removed or f"failed:{failed}"
-    if any(layout.data.rglob("*.parquet")):  # a run that kept nothing has an empty data/
-        for url in pads.dataset(layout.data, format="parquet").to_table(columns=["url"])["url"].to_pylist():
+    kept = data_files(layout.data)
+    if kept:  # a run that kept nothing has an empty data/
+        for url in pads.dataset(kept, format="parquet").to_table(columns=["url"])["url"].to_pylist():
             outcome[url_key(url)] = "kept"
     return outcome
 
@@ -454,6 +467,188 @@ def cpu_section(corpus: Path, truth: dict[str, dict], config, work: Path, repeat
         print(f"{name:<22} {zh:>8.2f} {latin:>8.2f} {ratio}")
 
 
+def half(case: dict) -> str:
+    """``dev`` for the pages the forum settings were chosen on (ids starting 0, 2, 4, 6), else ``held``."""
+    return "dev" if case["id"][0] in "0246" else "held"
+
+
+def article_treatment(config):
+    """``config`` with every page extracted and judged as an article (the run before genres)."""
+    config = config.model_copy(deep=True)
+    config.extract.forum_extractor = "trafilatura"
+    config.filters.genre_thresholds = {}
+    return config
+
+
+def page_genres(output: Path) -> dict[str, str]:
+    """url -> the genre a run gave each page that reached extraction."""
+    from crawlsieve.core.layout import RunLayout
+    from crawlsieve.quality.mixture import data_files
+
+    layout = RunLayout(output)
+    tables = [pq.read_table(path) for path in layout.ledger_files()]
+    if kept := data_files(layout.data):
+        tables.append(pads.dataset(kept, format="parquet").to_table())
+    genres = {}
+    for table in tables:
+        if "genre" in table.column_names:
+            for url, genre in zip(table["url"].to_pylist(), table["genre"].to_pylist(), strict=True):
+                if url is not None and genre is not None:
+                    genres[url_key(url)] = genre
+    return genres
+
+
+def genre_section(corpus: Path, truth: dict[str, dict], config, work: Path, seed: int = 0) -> None:
+    from crawlsieve.samples.forum import JUNK_KINDS, forum_pages
+
+    configs = {"before": article_treatment(config), "after": config}
+    warcs = [str(p) for p in sorted((corpus / "warc").glob("*.warc.gz"))]
+    outcomes, texts = {}, {}
+    for name, variant in configs.items():
+        run(warcs, work / f"genre-{name}", variant)
+        outcomes[name] = page_outcomes(work / f"genre-{name}")
+        texts[name] = extracted_texts(corpus, variant)
+    print("\n## Forum threads and Q&A pages: before (every page an article) and after (the config)")
+    print(
+        f"{'script':<9} {'genre':<8} {'half':<5} {'pages':>5} {'kept before':>12} {'kept after':>11}"
+        f" {'F1 before':>10} {'F1 after':>9}"
+    )
+    rows = sorted({(c["script"], c["genre"], half(c)) for c in truth.values()})
+    rows += sorted({("all", c["genre"], h) for c in truth.values() for h in ("dev", "held", "both")})
+    for script, genre, part in rows:
+        urls = [
+            url
+            for url, c in truth.items()
+            if script in ("all", c["script"]) and c["genre"] == genre and part in ("both", half(c))
+        ]
+        if not urls:
+            continue
+        kept = {n: sum(outcomes[n].get(url) == "kept" for url in urls) for n in configs}
+        scores = {
+            n: sum(f1(texts[n].get(url), truth[url]["text"], truth[url]["script"]) for url in urls)
+            / len(urls)
+            for n in configs
+        }
+        shares = {n: f"{kept[n]:>4} ({kept[n] / len(urls):>4.0%})" for n in configs}
+        print(
+            f"{script:<9} {genre:<8} {part:<5} {len(urls):>5} {shares['before']:>12} {shares['after']:>11}"
+            f" {scores['before']:>10.3f} {scores['after']:>9.3f}"
+        )
+    genres = page_genres(work / "genre-after")
+    print("detected genre (after) of the corpus's pages, by their label:")
+    for label in sorted({c["genre"] for c in truth.values()}):
+        found = Counter(genres.get(url, "(none)") for url, c in truth.items() if c["genre"] == label)
+        print(f"  {label:<8} " + ", ".join(f"{g} {n}" for g, n in found.most_common()))
+    print("removed forum pages (after):")
+    for url, case in sorted(truth.items(), key=lambda item: (item[1]["script"], item[0])):
+        if case["genre"] == "forum" and outcomes["after"].get(url) != "kept":
+            outcome = outcomes["after"].get(url, "missing")
+            print(f"  {case['script']:<6} {half(case):<5} {genres.get(url, '-'):<8} {outcome:<38} {url[:80]}")
+
+    pages = forum_pages(seed)
+    directory = work / "forum-junk"
+    directory.mkdir(parents=True, exist_ok=True)
+    warc = write_warc(directory / "forum.warc.gz", [(url, html) for url, _, html in pages], seed)
+    kinds = {url_key(url): kind for url, kind, _ in pages}
+    results = {}
+    for name, variant in configs.items():
+        run([str(warc)], directory / name, variant)
+        results[name] = page_outcomes(directory / name)
+    print("\n## Generated forum threads (samples.forum, English and Chinese): removed by a whole run")
+    print(f"{'kind':<16} {'pages':>5} {'removed before':>15} {'removed after':>14}  reasons after")
+    junk_total = {n: 0 for n in configs}
+    for kind in (*JUNK_KINDS, "conversation"):
+        urls = [url for url, k in kinds.items() if k == kind]
+        removed = {n: sum(results[n].get(url) != "kept" for url in urls) for n in configs}
+        reasons = Counter(results["after"].get(url) for url in urls if results["after"].get(url) != "kept")
+        if kind in JUNK_KINDS:
+            for n in configs:
+                junk_total[n] += removed[n]
+        listed = ", ".join(f"{r} {c}" for r, c in reasons.most_common())
+        print(f"{kind:<16} {len(urls):>5} {removed['before']:>15} {removed['after']:>14}  {listed}")
+    junk = sum(k in JUNK_KINDS for k in kinds.values())
+    print(
+        f"{'all junk':<16} {junk:>5} {junk_total['before']:>8} ({junk_total['before'] / junk:.0%})"
+        f" {junk_total['after']:>7} ({junk_total['after'] / junk:.0%})"
+    )
+
+
+def magic_html_forum():
+    """magic-html's forum extractor as HTML -> text, or None when it is not importable (it needs
+    Python >= 3.12: ``pip install --ignore-requires-python magic-html chardet py_asciimath lark``)."""
+    try:
+        from magic_html import GeneralExtractor
+    except ImportError:
+        return None
+    from crawlsieve.pipelines import threads
+
+    extractor = GeneralExtractor()
+
+    def extract(html: str, url: str) -> str | None:
+        try:
+            body = extractor.extract(html, base_url=url, html_type="forum")["html"]
+        except Exception:  # it raises on pages it cannot parse
+            return None
+        tree = threads.parse(body) if body.strip() else None
+        return "\n".join(threads.block_lines(tree, chrome=False)) if tree is not None else None
+
+    return extract
+
+
+def extractors_section(corpus: Path, truth: dict[str, dict], config) -> None:
+    from crawlsieve.pipelines import threads
+    from crawlsieve.pipelines.decode import decode_html
+    from crawlsieve.pipelines.extractors import ThreadExtractor, make_extractor
+    from crawlsieve.pipelines.warc import read_warc
+
+    settings = config.extract
+    comments = settings.model_copy(update={"include_comments": True})
+    defaults = settings.model_copy(
+        update={"include_comments": True, "favor_precision": False, "favor_recall": False}
+    )
+    thread = ThreadExtractor(settings)
+    candidates = {
+        "run's": lambda html, url: make_extractor(settings)(html),
+        "comments": lambda html, url: make_extractor(comments)(html),
+        "defaults": lambda html, url: make_extractor(defaults)(html),
+        "posts": lambda html, url: thread(html, threads.parse(html))[0],
+    }
+    if (magic := magic_html_forum()) is not None:
+        candidates["magic-html"] = magic
+    else:
+        print("\n(magic-html is not importable here: left out)")
+    scores: dict[str, dict[tuple[str, str], list[float]]] = {name: defaultdict(list) for name in candidates}
+    pages = (
+        row
+        for path in sorted((corpus / "warc").glob("*.warc.gz"))
+        for batch in read_warc(str(path), path.name, config.read)
+        for row in batch.select(["url", "html", "http_charset"]).to_pylist()
+    )
+    for row in pages:
+        case = truth.get(url_key(row["url"] or ""))
+        if case is None or row["html"] is None:
+            continue
+        html, _ = decode_html(row["html"], row["http_charset"])
+        for name, extract in candidates.items():
+            score = f1(extract(html, row["url"]), case["text"], case["script"])
+            scores[name][(case["script"], case["genre"])].append(score)
+    print("\n## Extractors: F1 against the human-marked text, every page through each")
+    print(f"{'script':<9} {'genre':<8} {'pages':>5} " + " ".join(f"{name:>10}" for name in candidates))
+    for script, genre in groups_of(truth):
+        n = len(scores["posts"][(script, genre)])
+        means = [sum(scores[name][(script, genre)]) / n for name in candidates]
+        print(f"{script:<9} {genre:<8} {n:>5} " + " ".join(f"{m:>10.3f}" for m in means))
+    for genre in sorted({g for _, g in groups_of(truth)}):
+        merged = {
+            name: [v for (_, g), vs in scores[name].items() if g == genre for v in vs] for name in candidates
+        }
+        n = len(merged["posts"])
+        print(
+            f"{'all':<9} {genre:<8} {n:>5} "
+            + " ".join(f"{sum(merged[name]) / n:>10.3f}" for name in candidates)
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     import ray
 
@@ -488,6 +683,10 @@ def main(argv: list[str] | None = None) -> int:
             decontamination_section(truth, config, work)
         if "cpu" in args.sections:
             cpu_section(args.corpus, truth, config, work, args.repeat)
+        if "genre" in args.sections:
+            genre_section(args.corpus, truth, config, work)
+        if "extractors" in args.sections:
+            extractors_section(args.corpus, truth, config)
     finally:
         ray.shutdown()
     return 0

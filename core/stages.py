@@ -15,7 +15,7 @@ itself, and never needs to know what ran before it beyond the columns it reads.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -46,6 +46,9 @@ NOT_RESPONSE = "not_response"
 #: The content domains the spam and safety signals give (``tagging`` assigns them, ``quality``
 #: samples and reports the documents that carry them).
 SAFETY_TAGS = ("adult", "gambling", "ads")
+#: A page's genre (the ``genre`` column, set at extraction by ``pipelines.genre``): forum is a
+#: discussion thread or a Q&A page. Filters may judge each genre by its own thresholds.
+Genre = Literal["article", "forum", "listing", "other"]
 
 
 def unique_id(record_id: str, shard: str, offset: int) -> str:

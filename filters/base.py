@@ -56,8 +56,8 @@ class Rule:
     #: zero, else ``reason`` (C4 names the line rule that emptied a page).
     named_by: tuple[tuple[str, str], ...] = ()
     #: The filter stops measuring the signal at the threshold (C4 counts sentences only until it
-    #: has enough): the signal is exact below the threshold only, so what a higher threshold would
-    #: remove is not known.
+    #: has enough for the highest threshold of any language or genre, ``highest``): the signal is
+    #: exact below it only, so what a higher threshold would remove is not known.
     measured_up_to_threshold: bool = False
     #: (signal, field): a document whose ``signal`` is above the section's ``field`` breaks nothing
     #: (spam's gambling SEO spares a page dense in gambling vocabulary: a real article about
@@ -81,6 +81,12 @@ class Rule:
         if self.entry is not None:
             value = value.get(self.entry)
         return None if value in self.off_at else value
+
+    def highest(self, section: FilterSection) -> float | None:
+        """The highest threshold ``section`` or any of its layers (``FilterSection.layer_values``)
+        gives the rule, for a rule ``measured_up_to_threshold``; ``None``: off in all of them."""
+        values = [value for value in section.layer_values(str(self.field)) if value not in self.off_at]
+        return max(values, default=None)
 
     def spares_zero(self, section: FilterSection) -> bool:
         return self.spare_zero is not None and bool(getattr(section, self.spare_zero))
@@ -204,7 +210,7 @@ class TextFilter(Judge):
 
 def threshold_keys(table: pa.Table, per_language: bool = True) -> list[tuple[str | None, str | None]]:
     """Each row's (language, genre): what selects the thresholds that judge it. A table without a
-    ``genre`` column (no stage writes one yet) has genre ``None`` in every row; without
+    ``genre`` column (a run from before extraction wrote one) has genre ``None`` in every row; without
     ``per_language`` (``filters.per_language_rules: false``) every row's language is ``None``, so
     every language is judged by the sections' own values, as English."""
     n = table.num_rows

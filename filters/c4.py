@@ -4,7 +4,8 @@ Same line rules, order and document rules as datatrove; also returns the cleaned
 lines), which replaces the document's text when the filter runs in ``drop`` mode. Lines of
 unspaced languages (Chinese, Japanese, Thai) are split into words by the language's rules,
 not by spaces, or every such line would count as one word and be dropped. Sentences are
-counted only up to ``min_num_sentences`` (the decision needs no more; splitting is costly).
+counted only up to ``min_num_sentences``, the highest of any language or genre (the decision
+needs no more; splitting is costly).
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ class C4(TextFilter):
             measured_up_to_threshold=True,
         ),
     )
+
+    def __init__(self, config: C4Config):
+        super().__init__(config)
+        #: Sentences are counted up to the highest threshold a document may be judged by.
+        self.count_up_to = next(r.highest(config) for r in self.rules if r.measured_up_to_threshold) or -1
 
     def signal_names(self) -> list[str]:
         return [
@@ -130,7 +136,7 @@ class C4(TextFilter):
             if c.filter_policy and any(p in lowered for p in POLICY_SUBSTRINGS):
                 result.policy_lines += 1
                 continue
-            if result.sentences < c.min_num_sentences:  # enough is enough: splitting is costly
+            if result.sentences < self.count_up_to:  # enough is enough: splitting is costly
                 result.sentences += _line_sentences(line, rules)
             result.kept.append(line)
             result.kept_index.append(index)

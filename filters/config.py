@@ -22,7 +22,8 @@ from pydantic import (
 )
 
 from crawlsieve.core.config import NAMES_FILES, Section
-from crawlsieve.filters.language_table import section_values, table_label
+from crawlsieve.core.stages import Genre
+from crawlsieve.filters.language_table import section_values, table_label, tabled_languages
 
 Mode = Literal["drop", "tag", "off"]
 
@@ -34,16 +35,19 @@ def _mode(default: Mode = "drop") -> Mode:
 class FilterSection(Section):
     """The section of a filter that decides by thresholds (its rules: ``filters.base.Rule``).
 
-    Its values judge English and every language without a table entry. A document of another
-    language is judged by ``thresholds_for`` its language (and genre): the section's values with
-    layers laid over them, a later one winning (``layers``):
+    Its values judge English articles and every language without a table entry. A document is
+    judged by ``thresholds_for`` its language and genre: the section's values with layers laid
+    over them, a later one winning (``layers``):
 
     1. the language table (``filters.language_table``: FineWeb-2's tuned settings), for the
        sections it covers (``table_section``);
-    2. the config's ``languages`` entry for the language: a user's values for it.
+    2. the genre's thresholds (``filters.genre_thresholds``: conversations are not failed
+       articles), in every language;
+    3. the config's ``languages`` entry for the language: a user's values for it, over both.
 
-    A layer may set thresholds and ``mode: off`` (the filter does not judge the language), not
-    what shapes the signals (each filter refuses those: ``TextFilter``).
+    A layer may set thresholds and (the table and ``languages`` only) ``mode: off`` (the filter
+    does not judge the language), not what shapes the signals (each filter refuses those:
+    ``TextFilter``).
     """
 
     #: This section's name in the language table (``fineweb_quality``); ``None``: the table has none.
@@ -52,8 +56,12 @@ class FilterSection(Section):
     languages: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="language code -> this section's values for it (thresholds, or mode: off), over the "
-        "language table's, e.g. {zh: {line_punct_thr: 0.08}}; needs per_language_rules.",
+        "language table's and the genre's, e.g. {zh: {line_punct_thr: 0.08}}; needs per_language_rules.",
     )
+    #: genre -> {field: value}: this section's part of ``filters.genre_thresholds``, given by
+    #: ``FiltersConfig`` (a section alone has none).
+    _genres: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
+    #: (language, genre) -> the section that judges it (``thresholds_for``).
     _resolved: dict = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
@@ -85,15 +93,30 @@ class FilterSection(Section):
         copied._resolved = {}
         return copied
 
+    def set_genre_thresholds(self, genres: dict[str, dict[str, Any]]) -> None:
+        """Give this section its part of ``filters.genre_thresholds`` (genre -> {field: value})."""
+        if genres != self._genres:
+            self._genres, self._resolved = genres, {}
+
     def layers(self, language: str | None, genre: str | None) -> list[tuple[str, dict[str, Any]]]:
         """(name, values) of each layer over this section's values for ``language`` and ``genre``,
         in the order they apply; the names say in stats.json which settings judged a language."""
         found = []
         if self.table_section and (values := section_values(self.table_section, language)):
             found.append((table_label(language), values))
+        if genre and (values := self._genres.get(genre)):
+            found.append((genre_label(genre), values))
         if language in self.languages:
-            found.append(("config", self.languages[language]))
+            found.append((CONFIG_LAYER, self.languages[language]))
         return found
+
+    def layer_values(self, field: str) -> list[Any]:
+        """``field``'s value in this section and in every layer that sets it, for any language and
+        genre: how far a signal measured only up to its threshold must be measured."""
+        layers = [*self._genres.values(), *self.languages.values()]
+        if self.table_section:
+            layers += [section_values(self.table_section, language) for language in tabled_languages()]
+        return [getattr(self, field), *(layer[field] for layer in layers if field in layer)]
 
     def thresholds_for(self, language: str | None, genre: str | None) -> Self:
         """The settings that judge a document of ``language`` and ``genre`` (see the class), cached
@@ -117,6 +140,21 @@ class FilterSection(Section):
                     {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
                 )
         return type(self).model_validate(values)
+
+
+#: The name of the config's ``languages`` layer (``FilterSection.layers``).
+CONFIG_LAYER = "config"
+
+
+def genre_label(genre: str) -> str:
+    """The name of a genre's layer (``FilterSection.layers``), e.g. ``genre:forum``."""
+    return f"genre:{genre}"
+
+
+def layer_rank(name: str) -> int:
+    """Where a layer named ``name`` applies among the layers (table, genre, config), so labels
+    joined over several sections name them in that order."""
+    return 2 if name == CONFIG_LAYER else 1 if name.startswith(genre_label("")) else 0
 
 
 class UrlFilterConfig(Section):
@@ -474,6 +512,25 @@ class DecontaminationConfig(Section):
     )
 
 
+#: Thresholds of conversations (genre forum: threads and Q&A pages) where a rule's premise does
+#: not hold for them, chosen on half of the real forum pages of ``../shared/corpus/multilingual``
+#: (README "Forum threads and Q&A pages"). Every other threshold, and every rule that catches
+#: forum junk (repeated lines and n-grams: signatures and spam replies; word count and stop
+#: words: near-empty threads and spam; language identification: link dumps), judges them as it
+#: judges articles.
+FORUM_THRESHOLDS: dict[str, float | int | None] = {
+    # Terminal punctuation per line: a reply's lines are names, one-liners, code, lists.
+    "fineweb_quality.line_punct_thr": 0.0,
+    # Short lines: a thread is mostly short lines ("Thanks, that worked.").
+    "fineweb_quality.short_line_thr": 1.0,
+    # Duplicated lines: a thread's own repeats are dropped at extraction; what repeats inside a post
+    # (code, lists) is judged by Gopher's limit for the same quantity (dup_line_char_frac).
+    "fineweb_quality.char_duplicates_ratio": 0.2,
+    # Sentences: a question and its answer can be two.
+    "c4.min_num_sentences": 2,
+}
+
+
 class FiltersConfig(Section):
     """Filters, benchmark decontamination and PII replacement, between language identification and dedup."""
 
@@ -506,6 +563,16 @@ class FiltersConfig(Section):
     kenlm: KenlmConfig = Field(default_factory=KenlmConfig)
     decontamination: DecontaminationConfig = Field(default_factory=DecontaminationConfig)
     pii: PiiConfig = Field(default_factory=PiiConfig)
+    genre_thresholds: dict[Genre, dict[str, float | int | None]] = Field(
+        default_factory=lambda: {"forum": dict(FORUM_THRESHOLDS)},
+        description=(
+            "Per page genre (article, forum, listing, other), thresholds that judge its documents instead "
+            "of the text filters' own, as {filter.field: value} (e.g. fineweb_quality.line_punct_thr), in "
+            "every language: over the language table's values, under a section's `languages` entry. Only "
+            "the fields a filter's rules compare with, not those that shape its signals. A table given "
+            "replaces this one: repeat the forum entries to keep them."
+        ),
+    )
     compute_all_signals: bool = Field(
         False,
         description=(
@@ -528,6 +595,30 @@ class FiltersConfig(Section):
                 section = getattr(self, name)
                 if isinstance(section, FilterSection) and section.languages:
                     raise ValueError(f"{name}.languages needs per_language_rules: true")
+        return self
+
+    @model_validator(mode="after")
+    def _thresholds_per_genre(self) -> Self:
+        """Check ``genre_thresholds`` against the text filters' declared rules and give each filter
+        section its part (its genre layer: ``FilterSection.layers``)."""
+        from crawlsieve.filters.stages import TEXT_FILTERS  # the filters import this module
+
+        thresholds = {
+            name: {rule.field for rule in kind.rules if rule.field and rule.entry is None}
+            for name, kind in TEXT_FILTERS
+        }
+        parts: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in thresholds}
+        for genre, table in self.genre_thresholds.items():
+            for key, value in table.items():
+                name, _, field = key.partition(".")
+                if field not in thresholds.get(name, ()):
+                    raise ValueError(f"genre_thresholds.{genre}: {key!r} is not a threshold of a text filter")
+                section = getattr(self, name)
+                values = section.model_dump(exclude={"languages"})
+                type(section).model_validate({**values, field: value})  # the section's own checks
+                parts[name].setdefault(genre, {})[field] = value
+        for name, part in parts.items():
+            getattr(self, name).set_genre_thresholds(part)
         return self
 
     @field_validator("classifiers")

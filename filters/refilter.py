@@ -102,8 +102,9 @@ def _languages_with_layers(*sections: FilterSection) -> list[str]:
 
 
 def _raised(rule: Rule, before: FilterSection, after: FilterSection) -> bool:
-    """Whether the rule's threshold in ``after`` is on and above (or on where it was off in) ``before``."""
-    new, old = rule.threshold(after), rule.threshold(before)
+    """Whether the rule's highest threshold in ``after`` (of any language or genre) is on and above
+    (or on where it was off in) ``before``'s, up to which the run measured."""
+    new, old = rule.highest(after), rule.highest(before)
     return new is not None and (old is None or new > old)
 
 

@@ -37,7 +37,13 @@ from crawlsieve.filters.classifier import (
     QualityClassifierStage,
 )
 from crawlsieve.filters.compression import Compression
-from crawlsieve.filters.config import DecontaminationConfig, FiltersConfig, FilterSection, PiiConfig
+from crawlsieve.filters.config import (
+    DecontaminationConfig,
+    FiltersConfig,
+    FilterSection,
+    PiiConfig,
+    layer_rank,
+)
 from crawlsieve.filters.decontamination import DecontaminationStage
 from crawlsieve.filters.fineweb_quality import FineWebQuality
 from crawlsieve.filters.gopher_quality import GopherQuality
@@ -54,19 +60,24 @@ from crawlsieve.filters.url_blocklist import UrlBlocklistStage
 EMPTY_TEXT = "filters:empty_text"
 
 
+#: The text filters with their config sections, cheapest first; spam before the line and word
+#: rules, so a spam page is removed (or its signals kept) as spam even where a generic rule would
+#: also remove it.
+TEXT_FILTERS: tuple[tuple[str, type[TextFilter]], ...] = (
+    ("repetition", Repetition),
+    ("compression", Compression),
+    ("spam", Spam),
+    ("chinese", Chinese),
+    ("fineweb_quality", FineWebQuality),
+    ("gopher_repetition", GopherRepetition),
+    ("gopher_quality", GopherQuality),
+    ("c4", C4),
+)
+
+
 def text_filters(config: FiltersConfig) -> list[TextFilter]:
-    """The enabled text filters, cheapest first; spam before the line and word rules, so a spam page
-    is removed (or its signals kept) as spam even where a generic rule would also remove it."""
-    candidates: list[TextFilter] = [
-        Repetition(config.repetition),
-        Compression(config.compression),
-        Spam(config.spam),
-        Chinese(config.chinese),
-        FineWebQuality(config.fineweb_quality),
-        GopherRepetition(config.gopher_repetition),
-        GopherQuality(config.gopher_quality),
-        C4(config.c4),
-    ]
+    """The enabled text filters, in ``TEXT_FILTERS``' order."""
+    candidates = [kind(getattr(config, name)) for name, kind in TEXT_FILTERS]
     return [f for f in candidates if f.mode != "off"]
 
 
@@ -163,9 +174,9 @@ class HeuristicFilterStage:
 def settings_label(filters: FiltersConfig, key: tuple[str | None, str | None]) -> str:
     """The settings that judge documents of (language, genre) ``key``, as stats.json names them:
     the layers over the sections' own values (``FilterSection.layers``: ``fineweb2:cmn_Hani``,
-    ``config``) joined by ``+``, or ``crawlsieve default``."""
+    ``genre:forum``, ``config``) joined by ``+`` in the order they apply, or ``crawlsieve default``."""
     names = [name for section in filters.filter_sections() for name, _ in section.layers(*key)]
-    return " + ".join(dict.fromkeys(names)) or DEFAULT_SETTINGS
+    return " + ".join(sorted(dict.fromkeys(names), key=layer_rank)) or DEFAULT_SETTINGS
 
 
 def language_settings_counts(table: pa.Table, filters: FiltersConfig) -> Counter:

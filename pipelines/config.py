@@ -103,6 +103,11 @@ class ExtractConfig(Section):
     include_tables: bool = Field(True, description="trafilatura: keep the text of tables.")
     include_links: bool = Field(False, description="trafilatura: keep link targets in the text.")
     deduplicate: bool = Field(False, description="trafilatura: drop repeated segments within a page.")
+    forum_extractor: Literal["posts", "trafilatura"] = Field(
+        "posts",
+        description="Forum threads and Q&A pages (genre forum): posts: the question and every reply from "
+        "the page's post blocks (pipelines/threads.py); trafilatura: the same extractor as articles.",
+    )
     accelerated: bool = Field(
         True,
         description="trafilatura: faster extraction, same text (pipelines/fast_trafilatura.py); off: stock.",

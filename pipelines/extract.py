@@ -1,5 +1,8 @@
 """Main-text extraction (trafilatura, or resiliparse: `pipelines.extractors`), bounded in time per page.
 
+Each page's genre is known first (`pipelines.genre`): a forum thread or Q&A page is extracted
+whole, its question and replies (`pipelines.threads`).
+
 One pathological page must not stall a worker: pages are decoded and extracted in a child
 process (`pipelines.extract_process`) that is killed when a page overruns
 `extract.timeout_seconds`; that page fails with `extract_timeout` and the batch goes on.
@@ -17,7 +20,8 @@ from crawlsieve.pipelines.extract_process import ExtractCrashed, ExtractTimeout,
 class ExtractStage:
     """Decode each payload and extract its main text; replaces `html` with `text`, and adds the
     page's `title` and `anchors` (its short link texts, one per line), which the spam filter reads
-    (an injected brand sits in the title and in link lists that the main text leaves out)."""
+    (an injected brand sits in the title and in link lists that the main text leaves out), its
+    `genre` and the `extractor` that gave the text."""
 
     name = "extract"
 
@@ -29,27 +33,28 @@ class ExtractStage:
         self.extractor_cpu_seconds = 0.0
 
     def check(self) -> None:
-        """The configured extractor is installed (the extraction process builds its own)."""
-        from crawlsieve.pipelines.extractors import make_extractor
+        """The configured extractors are installed (the extraction process builds its own)."""
+        from crawlsieve.pipelines.extractors import PageExtractor
 
-        make_extractor(self.config)
+        PageExtractor(self.config)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         texts: list[str | None] = []
         charsets: list[str | None] = []
         titles: list[str | None] = []
         anchor_texts: list[str | None] = []
+        genres: list[str | None] = []
+        extractors: list[str | None] = []
         removed: list[str | None] = []
         failed: list[str | None] = []
         errors: list[str | None] = []
         process = extraction_process(self.config)
-        for payload, http_charset in zip(
-            batch.column("html").to_pylist(), batch.column("http_charset").to_pylist(), strict=True
-        ):
-            text, charset, title, anchors, reason, kind, error = (None,) * 7
+        columns = (batch.column(name).to_pylist() for name in ("html", "http_charset", "url"))
+        for payload, http_charset, url in zip(*columns, strict=True):
+            text, charset, title, anchors, genre, extractor, reason, kind, error = (None,) * 9
             try:
-                text, charset, title, anchors, cpu_seconds, extractor_seconds = process.extract(
-                    payload, http_charset
+                text, charset, title, anchors, genre, extractor, cpu_seconds, extractor_seconds = (
+                    process.extract(payload, http_charset, url)
                 )
                 self.child_cpu_seconds += cpu_seconds
                 self.extractor_cpu_seconds += extractor_seconds
@@ -63,6 +68,8 @@ class ExtractStage:
             charsets.append(charset)
             titles.append(title)
             anchor_texts.append(anchors)
+            genres.append(genre)
+            extractors.append(extractor)
             removed.append(reason)
             failed.append(kind)
             errors.append(error)
@@ -71,4 +78,6 @@ class ExtractStage:
         batch = batch.append_column("charset", pa.array(charsets, pa.string()))
         batch = batch.append_column("title", pa.array(titles, pa.string()))
         batch = batch.append_column("anchors", pa.array(anchor_texts, pa.string()))
+        batch = batch.append_column("genre", pa.array(genres, pa.string()))
+        batch = batch.append_column("extractor", pa.array(extractors, pa.string()))
         return with_decisions(batch, removed=removed, failed=failed, error=errors)

@@ -10,9 +10,10 @@ second) for the page after it.
 
 Protocol: length-prefixed pickles over the child's stdin/stdout. The parent sends the extract
 config once (the child answers "ready" when its extractor is loaded), then
-``(payload, http_charset)`` per page; the child answers
-``(text, charset, title, anchors, cpu_seconds, extractor_cpu_seconds)`` or, when the page failed,
-the same with ``None`` for the first four and the error text appended.
+``(payload, http_charset, url)`` per page; the child answers
+``(text, charset, title, anchors, genre, extractor, cpu_seconds, extractor_cpu_seconds)``
+(``Extracted``) or, when the page failed, the same with ``None`` for the first six and the error
+text appended.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import struct
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
 from crawlsieve.pipelines.config import ExtractConfig
 
@@ -69,6 +71,23 @@ def _read_length(fd: int, deadline: float | None) -> int:
     return _LENGTH.unpack(_read_exactly(fd, _LENGTH.size, deadline))[0]
 
 
+class Extracted(NamedTuple):
+    """What the child says of a page it extracted."""
+
+    text: str | None
+    #: how the charset was found (``pipelines.decode``)
+    charset: str
+    title: str | None
+    #: the page's short link texts, one per line
+    anchors: str | None
+    genre: str
+    #: the extractor that gave the text
+    extractor: str
+    #: the child's CPU seconds on the page, and those of them inside the extractor
+    cpu_seconds: float
+    extractor_cpu_seconds: float
+
+
 class ExtractionProcess:
     """The parent's handle on one extraction child (started on first use, restarted after a kill)."""
 
@@ -96,14 +115,13 @@ class ExtractionProcess:
             raise ExtractCrashed(f"the extraction process did not start ({type(error).__name__})") from None
         return child
 
-    def extract(self, payload: bytes, http_charset: str | None) -> tuple:
-        """(text, how the charset was found, title, anchor texts, the child's CPU seconds, those
-        inside the extractor); raises on timeout or crash."""
+    def extract(self, payload: bytes, http_charset: str | None, url: str | None) -> Extracted:
+        """The page extracted (see ``Extracted``); raises on timeout or crash."""
         if self._child is None or self._child.poll() is not None:
             self._child = self._start()
         child = self._child
         try:
-            _write(child.stdin, (payload, http_charset))
+            _write(child.stdin, (payload, http_charset, url))
             deadline = time.monotonic() + self.config.timeout_seconds
             fd = child.stdout.fileno()
             answer = pickle.loads(_read_exactly(fd, _read_length(fd, deadline), deadline))
@@ -113,9 +131,9 @@ class ExtractionProcess:
         except (BrokenPipeError, ExtractCrashed, OSError) as error:
             self.close()
             raise ExtractCrashed(f"the extraction process died ({error})") from None
-        if len(answer) == 7:
-            raise PageError(answer[6])
-        return answer
+        if len(answer) == len(Extracted._fields) + 1:
+            raise PageError(answer[-1])
+        return Extracted(*answer)
 
     def close(self) -> None:
         child, self._child = self._child, None
@@ -144,7 +162,7 @@ def _serve() -> None:
     """The child: decode and extract pages until the parent closes the pipe."""
     from crawlsieve.core.stages import error_text
     from crawlsieve.pipelines.decode import decode_html
-    from crawlsieve.pipelines.extractors import make_extractor, title_and_anchors
+    from crawlsieve.pipelines.extractors import PageExtractor, title_and_anchors
 
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing a library prints may corrupt the protocol
@@ -156,26 +174,26 @@ def _serve() -> None:
         return pickle.loads(source.read(_LENGTH.unpack(head)[0]))
 
     config = ExtractConfig.model_validate(read())
-    extract = make_extractor(config)
+    extract = PageExtractor(config)
     _write(sink, "ready")
     while (message := read()) is not None:
-        payload, http_charset = message
+        payload, http_charset, url = message
         started = time.process_time()
         extracting = started
         try:
             html, charset = decode_html(payload or b"", http_charset)
             title, anchors = title_and_anchors(html)
             extracting = time.process_time()
-            text = extract(html)
+            text, genre, extractor = extract(html, url)
             now = time.process_time()
-            answer = (text, charset, title, anchors, now - started, now - extracting)
+            answer = (text, charset, title, anchors, genre, extractor, now - started, now - extracting)
         except RecursionError:
             now = time.process_time()
             error = "RecursionError: HTML nested too deep"
-            answer = (None, None, None, None, now - started, now - extracting, error)
+            answer = (*(None,) * 6, now - started, now - extracting, error)
         except Exception as error:
             now = time.process_time()
-            answer = (None, None, None, None, now - started, now - extracting, error_text(error))
+            answer = (*(None,) * 6, now - started, now - extracting, error_text(error))
         _write(sink, answer)
 
 

@@ -30,6 +30,7 @@ OUTPUT_COLUMNS = (
     "url",
     "site",
     "domain",
+    "genre",
     "language",
     "language_score",
     "script",
@@ -40,6 +41,7 @@ OUTPUT_COLUMNS = (
     "warc_path",
     "warc_record_id",
     "fetch_time",
+    "extractor",
 )
 
 
@@ -68,8 +70,8 @@ def score_columns(config: Config) -> tuple[str, ...]:
 
 def add_quality_buckets(output_dir: Path, config: Config, edges: dict[str, list[int]]) -> dict:
     """After phase D's merge: each shard's data files get ``quality_bucket`` (one Ray task per shard,
-    each file rewritten in place, atomically); returns (domain, language) -> bucket -> [documents,
-    tokens] for mixture.json."""
+    each file rewritten in place, atomically); returns group key (``quality.mixture.GROUP_KEYS``) ->
+    bucket -> [documents, tokens] for mixture.json."""
     from crawlsieve.core.shards import shard_files
     from crawlsieve.pipelines.run import _per_shard
 
@@ -78,10 +80,10 @@ def add_quality_buckets(output_dir: Path, config: Config, edges: dict[str, list[
         for shard, paths in shard_files(RunLayout(output_dir).data).items()
     ]
     rows = _per_shard(_bucket_batch, items, config, output_dir, edges=json.dumps(edges))
-    sums: dict[tuple[str, str], dict[int, list[int]]] = {}
+    sums: dict[tuple[str, ...], dict[int, list[int]]] = {}
     for row in rows:
-        for domain, language, bucket, documents, tokens in json.loads(row["sums"]):
-            into = sums.setdefault((domain, language), {}).setdefault(bucket, [0, 0])
+        for *key, bucket, documents, tokens in json.loads(row["sums"]):
+            into = sums.setdefault(tuple(key), {}).setdefault(bucket, [0, 0])
             into[0] += documents
             into[1] += tokens
     return sums
@@ -96,10 +98,11 @@ def _bucket_batch(batch, config: Config, output_dir: str, edges: str):
 
 
 def bucket_shard(files: list[Path], edges: dict[str, list[int]], config: Config) -> list[list]:
-    """Add (or replace) ``quality_bucket`` in each file; returns its [domain, language, bucket,
-    documents, tokens] sums."""
+    """Add (or replace) ``quality_bucket`` in each file; returns its [*group key, bucket, documents,
+    tokens] sums."""
     from crawlsieve.core.shards import write_file
     from crawlsieve.quality.buckets import COLUMN, quality_buckets
+    from crawlsieve.quality.mixture import key_columns
 
     sums: dict[tuple, list[int]] = {}
     for path in files:
@@ -110,12 +113,10 @@ def bucket_shard(files: list[Path], edges: dict[str, list[int]], config: Config)
         else:
             table = table.append_column(COLUMN, buckets)
         write_file(table, path, config.output)
-        keys = zip(
-            *(table.column(c).to_pylist() for c in ("domain", "language", COLUMN, "token_count")), strict=True
-        )
-        for domain, language, bucket, tokens in keys:
+        columns = [*key_columns(table).values(), table.column(COLUMN), table.column("token_count")]
+        for *key, bucket, tokens in zip(*(c.to_pylist() for c in columns), strict=True):
             if bucket is not None:
-                into = sums.setdefault((domain, language, bucket), [0, 0])
+                into = sums.setdefault((*key, bucket), [0, 0])
                 into[0] += 1
                 into[1] += int(tokens or 0)
     return [[*key, *values] for key, values in sorted(sums.items())]

@@ -43,6 +43,8 @@ LEDGER_KEEP = (
     "warc_path",
     "record_offset",
     "url",
+    "genre",
+    "extractor",
     "language",
     "language_score",
     "script",

@@ -6,12 +6,13 @@ times its rehydration factor: ``quality.mix.document_copies``, the same function
 the sample as Parquet first; a materialized SRC was sampled already, by its own plan.json.
 
 Every document's text is batch-encoded with Hugging Face ``tokenizers`` (no special tokens added)
-and followed by the end-of-document token. Output, per (domain, language) group
-(``pipelines.token_files`` has the formats):
+and followed by the end-of-document token. Output, per mixture group ``<group>`` =
+``domain=<d>/language=<l>/genre=<g>`` (``quality.mixture.GROUP_KEYS``; ``pipelines.token_files``
+has the formats):
 
-    OUT/tokens/domain=<d>/language=<l>.bin, .idx              --format megatron (MMIDIDX)
-    OUT/tokens/domain=<d>/language=<l>/part-<b>.npy, .csv.gz  --format npy (OLMo / Dolma)
-    OUT/index/domain=<d>/language=<l>/part-<b>.parquet        each document's token range and source:
+    OUT/tokens/<group>.bin, .idx              --format megatron (MMIDIDX)
+    OUT/tokens/<group>/part-<b>.npy, .csv.gz  --format npy (OLMo / Dolma)
+    OUT/index/<group>/part-<b>.parquet        each document's token range and source:
                                         path, document, start, end, id, shard, file, row, copy
     OUT/blend.json            per group: files, documents, tokens, epochs, weight (plan's or mixture's)
     OUT/megatron_data_args.txt  ``weight prefix`` pairs for Megatron's --data-args-path (or --data-path)
@@ -69,6 +70,7 @@ from crawlsieve.core.io import (
 )
 from crawlsieve.core.layout import RunLayout, check_apart
 from crawlsieve.pipelines.config import Config
+from crawlsieve.quality.mixture import GROUP_KEYS, group_key, group_values, key_columns
 
 HELP = "Tokenize a run (or a sampled mixture) into Megatron-LM or OLMo/Dolma token files with a blend file."
 
@@ -141,7 +143,7 @@ class Job:
     format: str
     dtype: str
     seed: int
-    groups: tuple[tuple[str, str], ...]  # (domain, language), sorted
+    groups: tuple[tuple[str, ...], ...]  # GROUP_KEYS (domain, language, genre), sorted
     buckets: tuple[int, ...]  # per group
     shards: dict[str, list[str]]  # shard -> its files, relative to SRC/data
     plan: dict | None = None  # the plan documents are repeated by (None: each document once)
@@ -218,8 +220,8 @@ class TokenizedLayout:
         return RunLayout(self.root).plan
 
 
-def group_path(domain: str, language: str) -> str:
-    return f"domain={domain}/language={language}"
+def group_path(domain: str, language: str, genre: str) -> str:
+    return f"domain={domain}/language={language}/genre={genre}"
 
 
 def token_path(job: Job, group: int, bucket: int) -> str:
@@ -272,9 +274,9 @@ def source_shards(source: Path) -> dict[str, list[str]]:
     return dict(sorted(shards.items()))
 
 
-def group_of_file(relative: str) -> tuple[str, str]:
-    domain, language = relative.split("/")[:2]
-    return domain.removeprefix("domain="), language.removeprefix("language=")
+def group_of_path(relative: str) -> tuple[str, ...]:
+    """The group of a ``group_path``."""
+    return tuple(part.split("=", 1)[1] for part in relative.split("/")[: len(GROUP_KEYS)])
 
 
 def check_plan_weights(plan: dict, source: Path, shards: dict[str, list[str]]) -> None:
@@ -312,23 +314,21 @@ def choose_plan(source: Path, plan_path: str | None) -> tuple[dict | None, dict 
     return None, (load_plan(recorded) if recorded.is_file() else None)
 
 
-def check_plan_groups(plan: dict, groups: set[tuple[str, str]], plan_name: str) -> None:
+def check_plan_groups(plan: dict, groups: set[tuple[str, ...]], plan_name: str) -> None:
     for group in plan["groups"]:
-        key = (group["domain"], group["language"])
-        if group["target_tokens"] > 0 and key not in groups:
-            raise UsageError(
-                f"plan {plan_name}: group domain={key[0]} language={key[1]} is not in SRC's data"
-            )
+        if group["target_tokens"] > 0 and group_key(group) not in groups:
+            named = " ".join(f"{k}={v}" for k, v in group_values(group).items())
+            raise UsageError(f"plan {plan_name}: group {named} is not in SRC's data")
 
 
-def expected_tokens(source: Path, plan: dict | None) -> dict[tuple[str, str], float]:
+def expected_tokens(source: Path, plan: dict | None) -> dict[tuple[str, ...], float]:
     """Tokens each group should get, to size its buckets (the plan's targets, else SRC's mixture)."""
     from crawlsieve.quality.mix import load_groups
 
     if plan is not None:
-        return {(g["domain"], g["language"]): g["target_tokens"] for g in plan["groups"]}
+        return {group_key(g): g["target_tokens"] for g in plan["groups"]}
     groups, _ = load_groups(source)
-    return {(g["domain"], g["language"]): g["tokens"] for g in groups}
+    return {group_key(g): g["tokens"] for g in groups}
 
 
 def check_output(out: Path, source: Path, resume: bool) -> None:
@@ -382,10 +382,10 @@ def prepare(
     shards = source_shards(source)
     tokenizer, eod_name, eod_id = load_tokenizer(str(Path(tokenizer_path).resolve()), eod)
     repeat_by, weigh_by = choose_plan(source, plan_path)
-    present = {group_of_file(f) for files in shards.values() for f in files}
+    present = set(expected_tokens(source, None))
     if repeat_by is not None:
         check_plan_groups(repeat_by, present, plan_path)
-        planned = {(g["domain"], g["language"]) for g in repeat_by["groups"] if g["epochs"] > 0}
+        planned = {group_key(g) for g in repeat_by["groups"] if g["epochs"] > 0}
         present &= planned
         if repeat_by.get("rehydrate") and any(
             "dup_cluster_size" not in read_parquet_schema(RunLayout(source).data / files[0]).names
@@ -430,16 +430,18 @@ def prepare(
 def _read_source(job: Job, relative: str) -> pa.Table:
     path = Path(job.source) / "data" / relative
     names = read_parquet_schema(path).names
-    wanted = ["id", "text", "domain", "language", "dup_cluster_size", "quality_bucket", "quality_score"]
+    wanted = ["id", "text", *GROUP_KEYS, "dup_cluster_size", "quality_bucket", "quality_score"]
     table = read_parquet(path, columns=[c for c in wanted if c in names])
     if "quality_score" not in table.column_names:
         table = table.append_column("quality_score", pa.nulls(table.num_rows, pa.float64()))
-    table = table.select(
+    keys = key_columns(table)  # a source from before the genre column: genre NO_VALUE
+    table = pa.table(
+        {name: table.column(name) for name in table.column_names if name not in keys} | keys
+    ).select(
         [
             "id",
             "text",
-            "domain",
-            "language",
+            *GROUP_KEYS,
             "quality_score",
             *(c for c in ("dup_cluster_size", "quality_bucket") if c in table.column_names),
         ]
@@ -506,8 +508,9 @@ def tokenize_shard(shard: str, job: Job, out: Path) -> dict:
     layout = TokenizedLayout(out)
     table = pa.concat_tables([_read_source(job, f) for f in job.shards[shard]], promote_options="permissive")
     paths = pc.binary_join_element_wise(
-        "domain=", table.column("domain"), "/language=", table.column("language"), ""
-    )
+        "domain=", table.column("domain"), "/language=", table.column("language"),
+        "/genre=", table.column("genre"), "",
+    )  # fmt: skip
     group = pc.index_in(paths, value_set=pa.array([group_path(*g) for g in job.groups]))
     copies = (
         np.ones(table.num_rows, np.int64)
@@ -818,13 +821,13 @@ def _tokenize_locked(
     return publish(job, weigh_by, out, plan_path)
 
 
-def _group_sums(job: Job, out: Path) -> dict[tuple[str, str], dict[str, float]]:
+def _group_sums(job: Job, out: Path) -> dict[tuple[str, ...], dict[str, float]]:
     """Per group: documents, tokens (exact, without end-of-document), bytes, quality sums."""
-    sums: dict[tuple[str, str], dict[str, float]] = {}
+    sums: dict[tuple[str, ...], dict[str, float]] = {}
     for shard in job.shards:
         marker = read_json(TokenizedLayout(out).shard_marker(shard))
         for name, values in marker["groups"].items():
-            into = sums.setdefault(group_of_file(name), dict.fromkeys(_SUMS, 0.0))
+            into = sums.setdefault(group_of_path(name), dict.fromkeys(_SUMS, 0.0))
             for key in _SUMS:
                 into[key] += values[key]
     return {
@@ -847,8 +850,8 @@ def publish(job: Job, weigh_by: dict | None, out: Path, plan_path: str | None) -
     source_mixture = RunLayout(Path(job.source)).mixture
     recorded = read_json(source_mixture).get("config", {}) if source_mixture.is_file() else {}
     mixture = write_mixture(out, sums, job.tokenizer, recorded)
-    natural = {(g["domain"], g["language"]): g for g in mixture["groups"]}
-    planned = {(g["domain"], g["language"]): g for g in (weigh_by or {}).get("groups", [])}
+    natural = {group_key(g): g for g in mixture["groups"]}
+    planned = {group_key(g): g for g in (weigh_by or {}).get("groups", [])}
     plan_source = str(Path(plan_path).resolve()) if plan_path else None
     if weigh_by is not None and plan_source is None:
         plan_source = str(RunLayout(Path(job.source)).plan)
@@ -863,8 +866,7 @@ def publish(job: Job, weigh_by: dict | None, out: Path, plan_path: str | None) -
         plan_group = planned.get(key)
         groups.append(
             {
-                "domain": key[0],
-                "language": key[1],
+                **dict(zip(GROUP_KEYS, key, strict=True)),
                 "path": prefix,
                 "files": files,
                 "index": f"index/{group_path(*key)}",
@@ -902,7 +904,9 @@ def publish(job: Job, weigh_by: dict | None, out: Path, plan_path: str | None) -
     else:
         import yaml
 
-        datasets = {f"{g['domain']}_{g['language']}": [str(out / f) for f in g["files"]] for g in groups}
+        datasets = {
+            "_".join(g[key] for key in GROUP_KEYS): [str(out / f) for f in g["files"]] for g in groups
+        }
         data = {"data": {"memmap_dtype": job.dtype, "datasets": datasets}}
         write_bytes_atomically(yaml.safe_dump(data, sort_keys=False).encode("utf-8"), layout.olmo_data)
     if weigh_by is not None:
@@ -922,11 +926,13 @@ def publish(job: Job, weigh_by: dict | None, out: Path, plan_path: str | None) -
 def format_counts(blend: dict) -> str:
     """The exact tokens per group, against the plan's targets when there is one."""
     planned = any("target_tokens" in g for g in blend["groups"])
-    header = f"{'domain':<12} {'language':<9} {'documents':>11} {'tokens':>14} {'weight':>7}"
+    header = f"{'domain':<12} {'language':<9} {'genre':<8} {'documents':>11} {'tokens':>14} {'weight':>7}"
     header += f" {'target':>14} {'vs target':>9}" if planned else ""
     lines = [header]
     for g in blend["groups"]:
-        line = f"{g['domain']:<12} {g['language']:<9} {g['documents']:>11,} {g['tokens']:>14,}"
+        line = (
+            f"{g['domain']:<12} {g['language']:<9} {g['genre']:<8} {g['documents']:>11,} {g['tokens']:>14,}"
+        )
         line += f" {g['weight']:>7.3f}"
         if planned:
             target = g.get("target_tokens", 0)
@@ -934,7 +940,7 @@ def format_counts(blend: dict) -> str:
             line += f" {target:>14,} {change:>9}"
         lines.append(line)
     totals = blend["totals"]
-    lines.append(f"{'total':<22} {totals['documents']:>11,} {totals['tokens']:>14,}")
+    lines.append(f"{'total':<31} {totals['documents']:>11,} {totals['tokens']:>14,}")
     lines.append(
         f"{totals['tokens_with_eod']:,} tokens with one {blend['eod']['token']} per document "
         f"({blend['format']}, {blend['dtype']})"

@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 import regex
 
 from crawlsieve.quality.config import ClusterConfig
+from crawlsieve.quality.mixture import key_columns
 from crawlsieve.quality.review import sample_key
 
 #: A unit counts as a term when it holds a letter (numbers and punctuation say little of a topic).
@@ -251,6 +252,7 @@ def shard_facts(
     buckets = _column(table, "quality_bucket")
     sizes = pc.binary_length(table.column("text")).to_pylist() if "text" in table.column_names else None
     spam = {c: table.column(c).cast(pa.float64()).to_pylist() for c in spam_columns(table)}
+    groups = list(zip(*(column.to_pylist() for column in key_columns(table).values()), strict=True))
     for row, cluster in enumerate(clusters.tolist()):
         fact = facts.setdefault(str(cluster), _empty_fact())
         fact["documents"] += 1
@@ -265,7 +267,7 @@ def shard_facts(
         for name, values in spam.items():
             if values[row] is not None:
                 fact["spam"][name] = fact["spam"].get(name, 0.0) + values[row]
-        cell = f"{domains[row]}\t{languages[row]}\t{'' if buckets[row] is None else buckets[row]}"
+        cell = "\t".join([*groups[row], "" if buckets[row] is None else str(buckets[row])])
         into = fact["cells"].setdefault(cell, [0, 0])
         into[0] += 1
         into[1] += tokens[row]

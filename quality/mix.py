@@ -2,10 +2,11 @@
 
 (`--fit experiments.csv` instead fits the mixture on small proxy runs: see `quality/mixfit.py`.)
 
-The target file gives weights by `language` and/or `domain`::
+The target file gives weights by `language`, `domain` and/or `genre`::
 
     language: {en: 2, zh: 1}     # English:Chinese 2:1
     domain: {code: 0.1}          # code is 10% of each language's tokens
+    genre: {forum: 0.2}          # forum threads and Q&A pages are 20% of each (language, domain)
 
 Weights of one key read the same way for both: when the listed weights add up to less than
 1 they are shares, and the values not listed split the rest in their natural proportion
@@ -13,9 +14,10 @@ Weights of one key read the same way for both: when the listed weights add up to
 more they are ratios, normalized, and values not listed are left out (`en: 2, zh: 1` ->
 only English and Chinese, 2:1). Languages are split first; within each language the domain
 weights apply. A listed value with no data is reported as missing and its share goes to the
-others, so the plan still adds up to N tokens.
+others, so the plan still adds up to N tokens. Within each (language, domain) the genre weights
+apply the same way.
 
-For each (domain, language) group the plan says how many tokens it should give, the epochs
+For each (domain, language, genre) group the plan says how many tokens it should give, the epochs
 that takes (target / available tokens; below 1 that is the sampling rate) and warns where a
 group would be repeated more than `--max-epochs` times (4 by default: Muennighoff et al.,
 "Scaling Data-Constrained Language Models", 2023, find up to ~4 epochs nearly as good as new
@@ -48,13 +50,14 @@ import pyarrow as pa
 import yaml
 
 from crawlsieve.core.layout import RunLayout
+from crawlsieve.quality.mixture import GROUP_KEYS, NO_VALUE, group_key, group_values, key_columns
 
 HELP = (
     "Sampling plan (rate or epochs per domain/language group) to reach N tokens of a target mixture, "
     "or of the mixture a law fitted on proxy runs predicts best."
 )
 DEFAULT_MAX_EPOCHS = 4.0
-TARGET_KEYS = ("language", "domain", "quality_bucket")
+TARGET_KEYS = ("language", "domain", "genre", "quality_bucket")
 #: quality_bucket values (Nemotron-CC's 20 buckets).
 BUCKETS = 20
 REHYDRATE = "rehydrate"
@@ -130,34 +133,49 @@ def resolve_weights(
     return {k: w / total for k, w in shares.items() if w > 0}, missing
 
 
-def target_shares(groups: list[dict], target: dict) -> tuple[dict[tuple[str, str], float], list[str]]:
-    """Each (domain, language) group's share of a target mixture, and warnings about missing values."""
-    available = {(g["domain"], g["language"]): g for g in groups}
+def target_shares(groups: list[dict], target: dict) -> tuple[dict[tuple[str, ...], float], list[str]]:
+    """Each (domain, language, genre) group's share of a target mixture, and warnings about
+    missing values."""
+    available = {group_key(g): g for g in groups}
     by_language: dict[str, float] = defaultdict(float)
     for g in groups:
         by_language[g["language"]] += g["tokens"]
     language_shares, missing_languages = resolve_weights(target.get("language"), by_language)
     warnings = [f"target language '{k}' has no tokens in the data" for k in missing_languages]
-    shares: dict[tuple[str, str], float] = {}
+    shares: dict[tuple[str, ...], float] = {}
     for language, language_share in sorted(language_shares.items()):
-        natural = {d: g["tokens"] for (d, lang), g in available.items() if lang == language}
+        natural: dict[str, float] = defaultdict(float)
+        for (d, lang, _), g in available.items():
+            if lang == language:
+                natural[d] += g["tokens"]
         domain_shares, missing_domains = resolve_weights(target.get("domain"), natural)
         warnings += [f"target domain '{d}' has no tokens in language '{language}'" for d in missing_domains]
         for domain, domain_share in domain_shares.items():
-            shares[(domain, language)] = language_share * domain_share
+            natural = {
+                genre: g["tokens"]
+                for (d, lang, genre), g in available.items()
+                if (d, lang) == (domain, language)
+            }
+            genre_shares, missing_genres = resolve_weights(target.get("genre"), natural)
+            warnings += [
+                f"target genre '{genre}' has no tokens in language '{language}', domain '{domain}'"
+                for genre in missing_genres
+            ]
+            for genre, genre_share in genre_shares.items():
+                shares[(domain, language, genre)] = language_share * domain_share * genre_share
     return shares, warnings
 
 
 def plan_for_shares(
     groups: list[dict],
-    shares: dict[tuple[str, str], float],
+    shares: dict[tuple[str, ...], float],
     tokens: int,
     max_epochs: float,
     warnings: list[str],
     **source,
 ) -> dict:
     """The plan giving each group its share of ``tokens``; ``source`` (target or fit) is recorded as is."""
-    available = {(g["domain"], g["language"]): g for g in groups}
+    available = {group_key(g): g for g in groups}
     warnings = list(warnings)
     plan_groups = []
     for key in sorted(available):
@@ -166,14 +184,14 @@ def plan_for_shares(
         target_tokens = share * tokens
         epochs = target_tokens / group["tokens"] if group["tokens"] else 0.0
         if epochs > max_epochs * (1 + 1e-9):
+            named = " ".join(f"{k}={v}" for k, v in zip(GROUP_KEYS, key, strict=True) if v != NO_VALUE)
             warnings.append(
-                f"group domain={key[0]} language={key[1]} would be repeated {epochs:.2f} epochs "
+                f"group {named} would be repeated {epochs:.2f} epochs "
                 f"(> max {max_epochs:g}): {group['tokens']:,} tokens available for {round(target_tokens):,}"
             )
         plan_groups.append(
             {
-                "domain": key[0],
-                "language": key[1],
+                **dict(zip(GROUP_KEYS, key, strict=True)),
                 "documents": group["documents"],
                 "available_tokens": group["tokens"],
                 **({"kept_tokens": group["kept_tokens"]} if "kept_tokens" in group else {}),
@@ -197,7 +215,7 @@ def plan_for_shares(
 
 
 def compute_plan(groups: list[dict], target: dict, tokens: int, max_epochs: float) -> dict:
-    """The plan for ``tokens`` tokens over mixture ``groups`` (dicts with domain, language, tokens)."""
+    """The plan for ``tokens`` tokens over mixture ``groups`` (dicts with domain, language, genre, tokens)."""
     shares, warnings = target_shares(groups, target)
     return plan_for_shares(groups, shares, tokens, max_epochs, warnings, target=target)
 
@@ -256,8 +274,7 @@ def rehydrated_groups(
     from crawlsieve.core.shards import shard_files
 
     data_dir = RunLayout(output_dir).data
-    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-    columns = ["id", "domain", "language", "token_count", "dup_cluster_size"]
+    sums: dict[tuple[str, ...], list[float]] = defaultdict(lambda: [0.0, 0.0])
     try:
         for shard, files in shard_files(data_dir).items():
             dataset = ds.dataset(files, format="parquet")
@@ -267,32 +284,26 @@ def rehydrated_groups(
                 )
             if weights.buckets and "quality_bucket" not in dataset.schema.names:
                 raise _no_buckets(output_dir)
-            table = dataset.to_table(columns=[*columns, *(["quality_bucket"] if weights.buckets else [])])
+            wanted = ["id", *GROUP_KEYS, "token_count", "dup_cluster_size", "quality_bucket"]
+            table = dataset.to_table(columns=[c for c in wanted if c in dataset.schema.names])
             factors = rehydration_factors(table.column("dup_cluster_size"), rule)
             if weights:
                 clusters = shard_clusters(table, output_dir, shard) if weights.clusters else None
                 factors *= weights.factors(table, clusters)
             tokens = np.asarray(pc.fill_null(table.column("token_count"), 0).to_numpy(zero_copy_only=False))
-            weighted = pa.table(
-                {
-                    "domain": table.column("domain"),
-                    "language": table.column("language"),
-                    "documents": factors,
-                    "tokens": factors * tokens,
-                }
-            )
-            by_group = weighted.group_by(["domain", "language"], use_threads=False).aggregate(
+            weighted = pa.table({**key_columns(table), "documents": factors, "tokens": factors * tokens})
+            by_group = weighted.group_by(list(GROUP_KEYS), use_threads=False).aggregate(
                 [("documents", "sum"), ("tokens", "sum")]
             )
             for row in by_group.to_pylist():
-                into = sums[(row["domain"], row["language"])]
+                into = sums[tuple(row[key] for key in GROUP_KEYS)]
                 into[0] += row["documents_sum"]
                 into[1] += row["tokens_sum"]
     except (OSError, pa.ArrowException) as error:
         raise UsageError(f"{data_dir} holds a damaged Parquet file: {error}") from None
     rehydrated = []
     for group in groups:
-        documents, tokens = sums.get((group["domain"], group["language"]), (0.0, 0.0))
+        documents, tokens = sums.get(group_key(group), (0.0, 0.0))
         rehydrated.append(
             group
             | {
@@ -312,8 +323,8 @@ def document_copies(table: pa.Table, plan: dict, seed: int, run_dir: Path, shard
     not list get none. The one place `mix --materialize` and `tokenize --plan` decide it."""
     import numpy as np
 
-    epochs = {(g["domain"], g["language"]): float(g["epochs"]) for g in plan["groups"]}
-    keys = zip(table.column("domain").to_pylist(), table.column("language").to_pylist(), strict=True)
+    epochs = {group_key(g): float(g["epochs"]) for g in plan["groups"]}
+    keys = zip(*(column.to_pylist() for column in key_columns(table).values()), strict=True)
     row_epochs = np.fromiter((epochs.get(key, 0.0) for key in keys), dtype=np.float64, count=table.num_rows)
     if plan.get(REHYDRATE):
         row_epochs *= rehydration_factors(table.column("dup_cluster_size"), plan[REHYDRATE])
@@ -325,16 +336,15 @@ def document_copies(table: pa.Table, plan: dict, seed: int, run_dir: Path, shard
     return np.asarray(copies_of(table.column("id").to_pylist(), row_epochs.tolist(), seed), dtype=np.int64)
 
 
-def plan_report(plan: dict, written: dict[tuple[str, str], dict], **about) -> dict:
+def plan_report(plan: dict, written: dict[tuple[str, ...], dict], **about) -> dict:
     """The plan's ``report`` section: per group, the tokens it targeted and the documents and tokens
-    actually written (``written``: exact counts per (domain, language)); ``about`` says by what."""
+    actually written (``written``: exact counts per ``group_key``); ``about`` says by what."""
     rows = []
     for group in plan["groups"]:
-        got = written.get((group["domain"], group["language"]), {})
+        got = written.get(group_key(group), {})
         rows.append(
             {
-                "domain": group["domain"],
-                "language": group["language"],
+                **group_values(group),
                 "target_tokens": group["target_tokens"],
                 "documents": int(got.get("documents", 0)),
                 "tokens": int(got.get("tokens", 0)),
@@ -360,18 +370,20 @@ def parse_tokens(value: str) -> int:
 
 
 def load_target(path: str) -> dict:
-    """{language: {code: weight}, domain: {tag: weight}}, keys sanitized like partition values."""
+    """{language: {code: weight}, domain: {tag: weight}, genre: {genre: weight}}, keys sanitized like
+    partition values."""
     from crawlsieve.core.config import read_yaml
     from crawlsieve.core.errors import UsageError
     from crawlsieve.core.shards import partition_value
 
     data = read_yaml(path, "target")
     if not isinstance(data, dict) or not data:
-        raise UsageError(f"target {path} must map 'language' and/or 'domain' to weights")
+        raise UsageError(f"target {path} must map 'language', 'domain' and/or 'genre' to weights")
     unknown = sorted(set(data) - {*TARGET_KEYS, REHYDRATE})
     if unknown:
         raise UsageError(
-            f"target {path}: unknown key '{unknown[0]}' (use language, domain, quality_bucket, {REHYDRATE})"
+            f"target {path}: unknown key '{unknown[0]}' (use language, domain, genre, quality_bucket, "
+            f"{REHYDRATE})"
         )
     target = {}
     for key, weights in data.items():
@@ -420,7 +432,7 @@ WEIGHTS = "document_weights"
 class DocumentWeights:
     """Multipliers of a document's natural share, from its cluster's label (keep 1, drop 0,
     weight:<w>) and its quality bucket's target (unlisted buckets 1): Yi's cluster labels and
-    Nemotron-CC's bucket weights, applied within each (domain, language) group. The plan carries
+    Nemotron-CC's bucket weights, applied within each mixture group. The plan carries
     them (``WEIGHTS``), so `mix --materialize` and `tokenize --plan` repeat documents alike."""
 
     clusters: dict[int, float] = field(default_factory=dict)  # the labelled clusters
@@ -503,20 +515,20 @@ def _no_buckets(output_dir: Path):
 
 
 def cells(output_dir: Path, weights: DocumentWeights, groups: list[dict]) -> list[tuple]:
-    """(domain, language, cluster, bucket, tokens) of the run: from the clusters' facts when cluster
-    labels apply, else per bucket from mixture.json."""
+    """(group key, cluster, bucket, tokens) of the run: from the clusters' facts when cluster labels
+    apply, else per bucket from mixture.json."""
     from crawlsieve.core.io import read_json
 
     if weights.labels is not None:
         facts = read_json(RunLayout(output_dir).cluster_facts)
         out = [
-            (domain, language, int(row["cluster"]), int(bucket) if bucket != "" else None, tokens)
+            (tuple(key), int(row["cluster"]), int(bucket) if bucket != "" else None, tokens)
             for row in facts.get("clusters") or []
-            for domain, language, bucket, _, tokens in row.get("cells") or []
+            for *key, bucket, _, tokens in row.get("cells") or []
         ]
     else:
         out = [
-            (g["domain"], g["language"], None, int(bucket), tokens)
+            (group_key(g), None, int(bucket), tokens)
             for g in groups
             for bucket, (_, tokens) in (g.get("quality_buckets") or {}).items()
         ]
@@ -528,15 +540,11 @@ def cells(output_dir: Path, weights: DocumentWeights, groups: list[dict]) -> lis
 def reweighted(groups: list[dict], weights: DocumentWeights, run_cells: list[tuple]) -> list[dict]:
     """The groups with ``tokens`` as the weights make them (Σ tokens x weight over the group's cells;
     what the target shares are taken of) and ``unweighted_tokens`` as they are."""
-    effective: dict[tuple[str, str], float] = defaultdict(float)
-    for domain, language, cluster, bucket, tokens in run_cells:
-        effective[(domain, language)] += tokens * weights.of(cluster, bucket)
+    effective: dict[tuple[str, ...], float] = defaultdict(float)
+    for key, cluster, bucket, tokens in run_cells:
+        effective[key] += tokens * weights.of(cluster, bucket)
     return [
-        {
-            **g,
-            "unweighted_tokens": g["tokens"],
-            "tokens": round(effective.get((g["domain"], g["language"]), 0)),
-        }
+        {**g, "unweighted_tokens": g["tokens"], "tokens": round(effective.get(group_key(g), 0))}
         for g in groups
     ]
 
@@ -635,7 +643,7 @@ def materialize(output_dir: Path, plan: dict, out: Path, recorded: dict, seed: i
         write_shard(with_epochs(table.take(indices), copies), RunLayout(out).data, shard, output)
     tokenizer = (recorded.get("domain") or {}).get("tokenizer_path")
     mixture = build_mixture(out, tokenizer, recorded)
-    written = {(g["domain"], g["language"]): g for g in mixture["groups"]}
+    written = {group_key(g): g for g in mixture["groups"]}
     report = plan_report(plan, written, tokens_estimated=mixture["tokens_estimated"])
     text = json.dumps(plan | {"report": report}, indent=1, ensure_ascii=False) + "\n"
     write_bytes_atomically(text.encode("utf-8"), RunLayout(out).plan)
@@ -664,18 +672,22 @@ def _weighted(table: pa.Table, epochs: list[float], weights: DocumentWeights, si
 
 
 def format_plan(plan: dict) -> str:
-    header = f"{'domain':<12} {'language':<9} {'available':>13} {'target':>13} {'weight':>7} {'epochs':>8}"
+    header = (
+        f"{'domain':<12} {'language':<9} {'genre':<8} {'available':>13} {'target':>13} {'weight':>7}"
+        f" {'epochs':>8}"
+    )
     lines = [f"plan for {plan['tokens']:,} tokens (max {plan['max_epochs']:g} epochs)", header]
     if plan.get(REHYDRATE):
         rule = ", ".join(f"{size}: {copies:g}" for size, copies in plan[REHYDRATE].items())
         lines.insert(1, f"available tokens rehydrated by dup_cluster_size {{{rule}}}")
     for g in plan["groups"]:
+        domain, language, genre = group_key(g)
         lines.append(
-            f"{g['domain']:<12} {g['language']:<9} {g['available_tokens']:>13,} {g['target_tokens']:>13,} "
+            f"{domain:<12} {language:<9} {genre:<8} {g['available_tokens']:>13,} {g['target_tokens']:>13,} "
             f"{g['target_weight']:>7.3f} {g['epochs']:>8.3f}"
         )
     totals = plan["totals"]
-    lines.append(f"{'total':<22} {totals['available_tokens']:>13,} {totals['target_tokens']:>13,}")
+    lines.append(f"{'total':<31} {totals['available_tokens']:>13,} {totals['target_tokens']:>13,}")
     return "\n".join(lines)
 
 

@@ -6,11 +6,12 @@ has, becomes the plan (written by `mix`'s own plan and materialize code).
 
 The CSV has one row per proxy run:
 
-- share columns, one per group: ``domain=news/language=en`` for a (domain, language) group of
-  mixture.json, or ``language=en`` (every domain of English) or ``domain=news`` (every language
-  of news) for one key; all share columns use the same key(s). A one-key column's share is split
-  over its groups in proportion to their tokens. Shares are >= 0 and add up to 1 (within 0.01;
-  rows are rescaled to exactly 1). Groups of the data without a column get no tokens.
+- share columns, one per group: ``domain=news/language=en`` for a group of mixture.json by domain
+  and language (all its genres), or ``language=en`` (every domain of English), ``domain=news``
+  (every language of news), ``genre=forum``, or any other subset of the keys domain, language and
+  genre; all share columns use the same keys. A column's share is split over its groups in
+  proportion to their tokens. Shares are >= 0 and add up to 1 (within 0.01; rows are rescaled to
+  exactly 1). Groups of the data without a column get no tokens.
 - ``loss:<evalset>`` columns: each run's validation loss on that evaluation set.
 - optional ``run`` (a name), ``model_params`` and ``train_tokens`` (the run's scale). When runs
   come at more than one scale, each varying scale adds a term ``a·(x/x_ref)^-alpha`` to the
@@ -46,9 +47,10 @@ from pathlib import Path
 
 import numpy as np
 
+from crawlsieve.quality.mixture import GROUP_KEYS, group_key, group_values
+
 LOSS_PREFIX = "loss:"
 SCALE_COLUMNS = ("model_params", "train_tokens")
-GROUP_KEYS = ("domain", "language")
 SHARE_TOLERANCE = 0.01
 MAX_LOO_RUNS = 40  # beyond this many runs, held-out error is 10-fold instead of leave-one-out
 REGMIX_SAMPLES = 100_000
@@ -228,9 +230,11 @@ def members_of(experiments: Experiments, groups: list[dict], source: Path) -> li
     """The data's groups behind each share column; a column naming no group is refused."""
     members = []
     for name, selector in zip(experiments.columns, experiments.selectors, strict=True):
-        found = [g for g in groups if all(g[k] == v for k, v in selector.items())]
+        found = [g for g in groups if all(group_values(g)[k] == v for k, v in selector.items())]
         if not found:
-            known = "; ".join(f"{k}s: {', '.join(sorted({g[k] for g in groups}))}" for k in selector)
+            known = "; ".join(
+                f"{k}s: {', '.join(sorted({group_values(g)[k] for g in groups}))}" for k in selector
+            )
             raise _usage(f"{experiments.path}: column '{name}' names no group of {source} ({known})")
         members.append(found)
     return members
@@ -532,23 +536,21 @@ def fit_mixture(
     )
 
 
-def group_shares(fit: MixtureFit, members: list[list[dict]]) -> dict[tuple[str, str], float]:
+def group_shares(fit: MixtureFit, members: list[list[dict]]) -> dict[tuple[str, ...], float]:
     """Each column's share split over its groups in proportion to their tokens."""
     shares = {}
     for share, available, group in zip(fit.shares, fit.available, members, strict=True):
         for g in group:
-            shares[(g["domain"], g["language"])] = (
-                float(share * g["tokens"] / available) if available else 0.0
-            )
+            shares[group_key(g)] = float(share * g["tokens"] / available) if available else 0.0
     return shares
 
 
 def uncovered_warnings(groups: list[dict], members: list[list[dict]]) -> list[str]:
-    covered = {(g["domain"], g["language"]) for group in members for g in group}
+    covered = {group_key(g) for group in members for g in group}
     left = [
-        f"domain={g['domain']}/language={g['language']}"
+        "/".join(f"{key}={value}" for key, value in zip(GROUP_KEYS, group_key(g), strict=True))
         for g in groups
-        if (g["domain"], g["language"]) not in covered
+        if group_key(g) not in covered
     ]
     if not left:
         return []

@@ -1,4 +1,4 @@
-"""mixture.json: what the dataset holds per (domain, language), the input of every mixture decision.
+"""mixture.json: what the dataset holds per (domain, language, genre), the input of every mixture decision.
 
 Per group: documents, tokens, bytes (UTF-8 bytes of text), mean quality score and weight (the
 group's share of all tokens). Totals are the sums of the groups, so the file adds up to the
@@ -23,8 +23,33 @@ from crawlsieve.core.io import write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.shards import data_files
 
-GROUP_KEYS = ("domain", "language")
+#: What a mixture group is: the columns of the kept documents the mixture is split by.
+GROUP_KEYS = ("domain", "language", "genre")
+#: The value of a column a document lacks (data from before the column existed, a record decided
+#: before it was known): in mixture groups and the funnel's breakdowns (``quality.summaries``).
+NO_VALUE = "(none)"
 _SUMS = ("documents", "tokens", "bytes", "quality_sum", "quality_count")
+
+
+def group_key(group: dict) -> tuple[str, ...]:
+    """A mixture.json group's key (``GROUP_KEYS``); a key it lacks is ``NO_VALUE``."""
+    return tuple(str(group.get(key) or NO_VALUE) for key in GROUP_KEYS)
+
+
+def group_values(group: dict) -> dict[str, str]:
+    """A mixture.json group's ``GROUP_KEYS`` values by key (``NO_VALUE`` for one it lacks)."""
+    return dict(zip(GROUP_KEYS, group_key(group), strict=True))
+
+
+def key_columns(table: pa.Table | pa.RecordBatch) -> dict[str, pa.Array]:
+    """The ``GROUP_KEYS`` columns of kept documents, ``NO_VALUE`` where one is missing or null."""
+    columns = {}
+    for key in GROUP_KEYS:
+        if key in table.schema.names:
+            columns[key] = pc.fill_null(table.column(key), NO_VALUE)
+        else:
+            columns[key] = pa.array([NO_VALUE] * table.num_rows, pa.string())
+    return columns
 
 
 def _batch_sums(batch: pa.RecordBatch) -> pa.Table:
@@ -32,8 +57,7 @@ def _batch_sums(batch: pa.RecordBatch) -> pa.Table:
     quality = batch.column("quality_score") if "quality_score" in names else pa.nulls(batch.num_rows)
     table = pa.table(
         {
-            "domain": batch.column("domain"),
-            "language": batch.column("language"),
+            **key_columns(batch),
             "tokens": pc.fill_null(batch.column("token_count"), 0).cast(pa.int64()),
             "bytes": pc.fill_null(pc.binary_length(batch.column("text")), 0).cast(pa.int64()),
             "quality": pc.cast(quality, pa.float64()),
@@ -50,8 +74,8 @@ def _batch_sums(batch: pa.RecordBatch) -> pa.Table:
     )
 
 
-def group_sums(data_dir: Path) -> dict[tuple[str, str], dict[str, float]]:
-    """(domain, language) -> documents, tokens, bytes, quality_sum, quality_count."""
+def group_sums(data_dir: Path) -> dict[tuple[str, ...], dict[str, float]]:
+    """(domain, language, genre) -> documents, tokens, bytes, quality_sum, quality_count."""
     files = data_files(data_dir)
     sums: dict[tuple[str, str], dict[str, float]] = {}
     if not files:
@@ -62,7 +86,7 @@ def group_sums(data_dir: Path) -> dict[tuple[str, str], dict[str, float]]:
         if batch.num_rows == 0:
             continue
         for row in _batch_sums(batch).to_pylist():
-            key = (row["domain"], row["language"])
+            key = tuple(row[k] for k in GROUP_KEYS)
             into = sums.setdefault(key, dict.fromkeys(_SUMS, 0))
             into["documents"] += row["count_all"]
             into["tokens"] += row["tokens_sum"] or 0
@@ -72,15 +96,14 @@ def group_sums(data_dir: Path) -> dict[tuple[str, str], dict[str, float]]:
     return sums
 
 
-def mixture_groups(sums: dict[tuple[str, str], dict[str, float]]) -> list[dict]:
+def mixture_groups(sums: dict[tuple[str, ...], dict[str, float]]) -> list[dict]:
     total_tokens = sum(s["tokens"] for s in sums.values())
     groups = []
-    for (domain, language), s in sorted(sums.items()):
+    for key, s in sorted(sums.items()):
         mean = s["quality_sum"] / s["quality_count"] if s["quality_count"] else None
         groups.append(
             {
-                "domain": domain,
-                "language": language,
+                **dict(zip(GROUP_KEYS, key, strict=True)),
                 "documents": int(s["documents"]),
                 "tokens": int(s["tokens"]),
                 "bytes": int(s["bytes"]),
@@ -121,12 +144,12 @@ def write_mixture(
     buckets: dict | None = None,
 ) -> dict:
     """Write DIR/mixture.json (atomically) from per-group sums (``group_sums``' keys); returns it.
-    ``buckets``: (domain, language) -> quality_bucket -> [documents, tokens], for each group.
+    ``buckets``: group key -> quality_bucket -> [documents, tokens], for each group.
 
     Also the writer of `crawlsieve tokenize`'s mixture.json, whose sums are exact token counts."""
     groups = mixture_groups(sums)
     for group in groups if buckets else ():
-        per_bucket = buckets.get((group["domain"], group["language"])) or {}
+        per_bucket = buckets.get(group_key(group)) or {}
         group["quality_buckets"] = {str(b): per_bucket[b] for b in sorted(per_bucket)}
     tokenizer = tokenizer_path
     mixture = {
@@ -141,6 +164,7 @@ def write_mixture(
             "groups": len(groups),
             "domains": sorted({g["domain"] for g in groups}),
             "languages": sorted({g["language"] for g in groups}),
+            "genres": sorted({g["genre"] for g in groups}),
         },
         "config": config,
     }

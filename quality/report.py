@@ -685,12 +685,15 @@ class ReportBuilder:
     def mixture_section(self) -> dict:
         groups = [g for g in self.mixture.get("groups") or [] if isinstance(g, dict)]
         by_domain, by_language = _totals_by(groups, "domain"), _totals_by(groups, "language")
+        by_genre = _totals_by(groups, "genre")
         sites = self.mixture.get("top_sites") or self.distributions.get("top_sites") or []
         sites = [s for s in sites if isinstance(s, list | tuple) and len(s) >= 2][: self.config.top_sites]
         charts = [
             self.share_chart("mix-domain", "Share of documents and tokens per domain", by_domain),
             self.share_chart("mix-language", "Share of documents and tokens per language", by_language),
+            self.share_chart("mix-genre", "Share of documents and tokens per genre", by_genre),
         ]
+        shares = len(charts)
         if sites:
             charts.append(
                 self.chart(
@@ -714,11 +717,12 @@ class ReportBuilder:
         totals = self.mixture.get("totals") or {}
         return {
             "missing": not self.mixture,
-            "charts": charts if groups else charts[2:],
+            "charts": charts if groups else charts[shares:],
             "groups": [
                 {
                     "domain": g.get("domain", "–"),
                     "language": g.get("language", "–"),
+                    "genre": g.get("genre", "–"),
                     "documents": _number(g.get("documents")),
                     "tokens": _number(g.get("tokens")),
                     "bytes": _number(g.get("bytes")),
@@ -729,6 +733,7 @@ class ReportBuilder:
             ],
             "by_domain": _total_rows(by_domain),
             "by_language": _total_rows(by_language),
+            "by_genre": _total_rows(by_genre),
             "totals": {
                 key: _number(value) for key, value in totals.items() if not isinstance(value, dict | list)
             },

@@ -6,9 +6,10 @@ phase-A task (one input file) and each finalize task (the same file after dedup)
 summary of what it did next to its outputs, and the driver merges the summaries. A summary holds:
 
 * the file's counts: records read, rows decided per (stage, removed reason, failure kind), kept;
-* per value of each breakdown column (``BREAKDOWN_COLUMNS``: language), the records by outcome
-  (removal reason, ``failed:<kind>`` or ``kept``), so the report has a funnel per language;
-* per (domain, language): documents, tokens, bytes, quality sum and count (the mixture);
+* per value of each breakdown column (``BREAKDOWN_COLUMNS``: language, genre), the records by
+  outcome (removal reason, ``failed:<kind>`` or ``kept``), so the report has a funnel per language
+  and per genre;
+* per (domain, language, genre): documents, tokens, bytes, quality sum and count (the mixture);
 * the file's most frequent sites with their counts (top ``SITES_PER_FILE``);
 * histograms of every column the report plots (document length, scores, every ``sig_*``
   signal) per population, on one fixed grid (``GRID``) so they add up across files, with each
@@ -39,6 +40,7 @@ from crawlsieve.core.errors import UsageError
 from crawlsieve.core.io import read_parquet, write_atomically, write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import SAFETY_TAGS
+from crawlsieve.quality.mixture import GROUP_KEYS, NO_VALUE, key_columns
 from crawlsieve.quality.review import TAGGED, review_row, sample_key
 
 MAGIC = b"CSUM"
@@ -49,12 +51,11 @@ KEPT, PASSED, REMOVED = "kept", "passed_filters", "removed"
 #: Sites kept per file summary; the run's top sites are exact while no file had more.
 SITES_PER_FILE = 100
 #: Columns the funnel is broken down by (stats.json ``breakdowns``, the report's funnel per
-#: language). A column here must be in the ledger rows (``pipelines.shard.LEDGER_KEEP``) and in the
-#: kept documents; a genre column joins by adding its name.
-BREAKDOWN_COLUMNS = ("language",)
-#: The value of a record decided before its breakdown column was known (requests, metadata,
-#: pages removed before language identification) or left without one.
-NO_VALUE = "(none)"
+#: language and per genre). A column here must be in the ledger rows (``pipelines.shard.LEDGER_KEEP``)
+#: and in the kept documents. A record decided before its column was known (requests, metadata,
+#: pages removed before extraction or language identification) or left without one counts under
+#: ``NO_VALUE``.
+BREAKDOWN_COLUMNS = ("language", "genre")
 #: A file's review candidates: the review group and the sample as JSON.
 REVIEW_SCHEMA = pa.schema([("group", pa.string()), ("row", pa.string())])
 
@@ -198,8 +199,8 @@ class Summary:
     #: (breakdown column, value, outcome) -> records; the outcome is ``review_group``'s name of a
     #: decision (removal reason, ``failed:<kind>``) or ``kept``; a read summary's are in ``stored``
     breakdown: Counter = field(default_factory=Counter)
-    #: (domain, language) -> [documents, tokens, bytes, quality_sum, quality_count]
-    groups: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    #: (domain, language, genre) -> [documents, tokens, bytes, quality_sum, quality_count]
+    groups: dict[tuple[str, ...], list[float]] = field(default_factory=dict)
     sites: dict[str, int] = field(default_factory=dict)
     sites_truncated: bool = False
     #: histogram columns the kept rows have (the report shows kept values of these from here)
@@ -255,6 +256,7 @@ class Summary:
             "decided": [[*key, n] for key, n in sorted(self.decided.items())],
             "breakdown_keys": list(breakdown_keys),
             "breakdown_outcomes": list(outcomes),
+            "group_keys": list(GROUP_KEYS),
             "groups": [[*key, *values] for key, values in sorted(self.groups.items())],
             "sites": sorted(self.sites.items(), key=lambda kv: (-kv[1], kv[0])),
             "sites_truncated": self.sites_truncated,
@@ -296,7 +298,7 @@ class Summary:
             records_read=header["records_read"],
             kept=header["kept"],
             decided=Counter({tuple(row[:3]): row[3] for row in header["decided"]}),
-            groups={tuple(row[:2]): list(row[2:]) for row in header["groups"]},
+            groups=_read_groups(header),
             sites=dict(header["sites"]),
             sites_truncated=header["sites_truncated"],
             kept_columns=header["kept_columns"],
@@ -518,6 +520,17 @@ def _ledger_candidates(ledger: pa.Table, k: int) -> list[tuple[str, int, dict]]:
     return out
 
 
+def _read_groups(header: dict) -> dict[tuple[str, ...], list[float]]:
+    """A stored summary's mixture groups, keyed by ``GROUP_KEYS`` (a summary written before a key
+    existed has ``NO_VALUE`` for it)."""
+    stored = header.get("group_keys", ["domain", "language"])
+    groups = {}
+    for row in header["groups"]:
+        values = dict(zip(stored, row, strict=False))
+        groups[tuple(values.get(key, NO_VALUE) for key in GROUP_KEYS)] = list(row[len(stored) :])
+    return groups
+
+
 def _mixture_groups(summary: Summary, kept: pa.Table) -> None:
     quality = (
         kept.column("quality_score") if "quality_score" in kept.column_names else pa.nulls(kept.num_rows)
@@ -525,20 +538,19 @@ def _mixture_groups(summary: Summary, kept: pa.Table) -> None:
     sums = (
         pa.table(
             {
-                "domain": kept.column("domain"),
-                "language": kept.column("language"),
+                **key_columns(kept),
                 "tokens": pc.fill_null(kept.column("token_count"), 0).cast(pa.int64()),
                 "bytes": pc.fill_null(pc.binary_length(kept.column("text")), 0).cast(pa.int64()),
                 "quality": pc.cast(quality, pa.float64()),
             }
         )
-        .group_by(["domain", "language"], use_threads=False)
+        .group_by(list(GROUP_KEYS), use_threads=False)
         .aggregate(
             [([], "count_all"), ("tokens", "sum"), ("bytes", "sum"), ("quality", "sum"), ("quality", "count")]
         )
     )
     for row in sums.to_pylist():
-        summary.groups[(row["domain"], row["language"])] = [
+        summary.groups[tuple(row[key] for key in GROUP_KEYS)] = [
             row["count_all"],
             row["tokens_sum"] or 0,
             row["bytes_sum"] or 0,
@@ -634,7 +646,7 @@ class RunSummary:
     breakdown_rows: dict[tuple[str, str], int] = field(default_factory=dict)
     breakdown_columns: dict[str, int] = field(default_factory=dict)
     breakdown_counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
-    groups: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    groups: dict[tuple[str, ...], list[float]] = field(default_factory=dict)
     sites: Counter = field(default_factory=Counter)
     sites_truncated: bool = False
     kept_columns: set[str] = field(default_factory=set)

@@ -19,12 +19,12 @@ other       none of the above, or no signal strong enough
 
 The default tagger (``RuleTagger``) adds up evidence, as a reviewer would read a page: URL
 rules (host suffixes like ``.gov``, known hosts, host words like ``forum.``, path patterns
-like ``/wiki/`` or ``/blog/``) and content signals (share of code-looking lines, LaTeX/math
-density, forum and shop markers). The tag with the most evidence wins if it reaches
-``MIN_EVIDENCE``; ties go to the earlier tag of the taxonomy. Chinese pages have their own
-rules: the big news portals and forums, ``.gov.cn`` and ``.edu.cn`` hosts, the URL shapes of Chinese
-news systems (``/2024-05/13/content_37319243.htm``) and content markers (``新华社…电``, ``楼主``,
-``加入购物车``, ``人民政府``).
+like ``/wiki/`` or ``/blog/``), content signals (share of code-looking lines, LaTeX/math
+density, forum and shop markers) and the page's genre (a thread or Q&A page: ``forum``). The
+tag with the most evidence wins if it reaches ``MIN_EVIDENCE``; ties go to the earlier tag of the
+taxonomy. Chinese pages have their own rules: the big news portals and forums, ``.gov.cn`` and
+``.edu.cn`` hosts, the URL shapes of Chinese news systems (``/2024-05/13/content_37319243.htm``)
+and content markers (``新华社…电``, ``楼主``, ``加入购物车``, ``人民政府``).
 
 The tags ``adult``, ``gambling`` and ``ads`` come from the spam filter's signals (``sig_spam_*``):
 the run hands the tagger the categories the filter flags in a document (``spam_flags``, a callable
@@ -336,9 +336,15 @@ FLAG_EVIDENCE: dict[str, tuple[str, float]] = {
 }
 
 
+#: Evidence a page's genre (the ``genre`` column, from its markup and URL at extraction) adds: a
+#: thread or Q&A page is a forum whatever chrome its extraction left out ("Reply", "Zitieren" are
+#: the text rules' markers), like a board's host; a host rule of another tag (4) still outweighs it.
+GENRE_EVIDENCE: dict[str, tuple[str, float]] = {"forum": ("forum", 3.0)}
+
+
 class DomainTagger:
-    """Adds `domain` (one of ``TAXONOMY``): URL rules, content signals and the spam filter's flags
-    (``spam_flags``), optionally a topic model."""
+    """Adds `domain` (one of ``TAXONOMY``): URL rules, content signals, the page's genre
+    (``GENRE_EVIDENCE``) and the spam filter's flags (``spam_flags``), optionally a topic model."""
 
     name = "domain"
 
@@ -364,9 +370,12 @@ class DomainTagger:
         urls = batch.column("url").to_pylist()
         texts = [(t or "")[: self.sample_chars] for t in batch.column("text").to_pylist()]
         rules = not (self.topic_model_path and self.topic_model_mode == "replace")
+        genres = batch.column("genre").to_pylist() if "genre" in batch.column_names else [None] * len(urls)
         tags = []
-        for url, text, flags in zip(urls, texts, self._flags(batch), strict=True):
+        for url, text, genre, flags in zip(urls, texts, genres, self._flags(batch), strict=True):
             evidence = rule_evidence(url or "", text) if rules else Evidence()
+            if rules and genre in GENRE_EVIDENCE:
+                evidence.add(*GENRE_EVIDENCE[genre])
             for category in flags:
                 evidence.add(*FLAG_EVIDENCE[category])
             tags.append(evidence.best())

@@ -121,6 +121,21 @@ def test_spam_flags_decide_adult_and_gambling_seo_and_weigh_gambling_and_ads_lik
     assert without.column("domain").to_pylist()[:2] == ["news", "news"]
 
 
+def test_a_thread_is_a_forum_without_the_chrome_its_extraction_left_out():
+    batch = pa.table(
+        {
+            "url": ["https://www.pocketpc.ch/wp7/122760-update.html"] * 2
+            + ["https://github.com/a/b/issues/1"],
+            "text": ["Bei mir kam das Update gestern.\nDanke, jetzt geht es."] * 3,
+            "genre": ["forum", "article", "forum"],
+        }
+    )
+    out = DomainTagger()(batch).column("domain").to_pylist()
+    # a code host's rule outweighs the genre; without the genre the same text is other
+    assert out == ["forum", "other", "code"]
+    assert DomainTagger()(batch.drop_columns(["genre"])).column("domain").to_pylist()[0] == "other"
+
+
 def test_most_ground_truth_articles_are_tagged_news(ground_truth):
     tags = Counter(rule_tag(row["url"], row["text"]) for row in ground_truth)
     assert set(tags) <= set(TAXONOMY)

@@ -20,6 +20,7 @@ def _write(data, shard, rows):
             "text": [r[2] for r in rows],
             "domain": [r[0] for r in rows],
             "language": [r[1] for r in rows],
+            "genre": [r[5] if len(r) > 5 else "article" for r in rows],
             "quality_score": pa.array([r[3] for r in rows], pa.float64()),
             "token_count": pa.array([r[4] for r in rows], pa.int64()),
         }
@@ -30,15 +31,18 @@ def _write(data, shard, rows):
 def test_groups_add_up_to_the_parquet_rows_tokens_and_bytes(tmp_path):
     _write(tmp_path / "data", "a", [("news", "en", "héllo", 0.5, 10), ("news", "en", "abc", 1.0, 20),
                                     ("news", "en", "x", None, 5), ("code", "de", "ü", 0.2, 7)])  # fmt: skip
-    _write(tmp_path / "data", "b", [("news", "en", "ok", 0.0, 1)])
+    _write(tmp_path / "data", "b", [("news", "en", "ok", 0.0, 1, "forum")])
     mixture = build_mixture(tmp_path, None, Config().model_dump(mode="json"))
     assert json.loads((tmp_path / "mixture.json").read_text(encoding="utf-8")) == mixture
-    groups = {(g["domain"], g["language"]): g for g in mixture["groups"]}
-    assert groups[("news", "en")] == {
-        "domain": "news", "language": "en", "documents": 4, "tokens": 36, "bytes": 6 + 3 + 1 + 2,
-        "mean_quality": 0.5, "weight": round(36 / 43, 8),
+    groups = {(g["domain"], g["language"], g["genre"]): g for g in mixture["groups"]}
+    assert groups[("news", "en", "article")] == {
+        "domain": "news", "language": "en", "genre": "article", "documents": 3, "tokens": 35,
+        "bytes": 6 + 3 + 1, "mean_quality": 0.75, "weight": round(35 / 43, 8),
     }  # fmt: skip
-    assert groups[("code", "de")]["bytes"] == 2 and groups[("code", "de")]["tokens"] == 7
+    forum, code = groups[("news", "en", "forum")], groups[("code", "de", "article")]
+    assert (forum["documents"], forum["tokens"]) == (1, 1)
+    assert (code["bytes"], code["tokens"]) == (2, 7)
+    assert mixture["totals"]["genres"] == ["article", "forum"]
     files = f"{tmp_path}/data/**/*.parquet"
     [parquet] = duckdb.sql(
         f"SELECT count(*), sum(token_count), sum(strlen(text)) FROM read_parquet('{files}')"

@@ -15,12 +15,16 @@ spam, and one row's ``domain`` went from other to news: the German automobilwoch
 changed), once for issue 23's text units (the corpus's 1 Chinese and 2 Japanese kept documents:
 their ``quality_score``, read as units separated by spaces, and their ``dedup_bands``/
 ``dedup_signature``, shingled by characters; no English or other Latin-script row and no decision
-changed), and once for issue 23's per-language settings (FineWeb-2's for every language but
+changed), once for issue 23's per-language settings (FineWeb-2's for every language but
 English: 16 more German, Italian, Polish and Russian pages kept, two Portuguese and German pages
 removed for another reason, the texts of kept non-English pages no longer cut by C4; the new
 ``script`` and ``sig_encoding_*``/``sig_chinese_*`` columns; every English row the same), and once
-for issue 28's ``quality_bucket`` (a new data column; no other column changed);
-every optimization must reproduce it value for value. A change *meant* to change outputs records
+for issue 25's genres (new ``genre`` and ``extractor`` columns; the one forum thread of the corpus,
+pocketpc.ch's vBulletin thread ``122760-microsoft-beginnt-auslieferung-vorbereitungsupdate-34``,
+which FineWeb-2's German settings keep, extracted from its posts: its text and what is measured
+from it; every other row's values unchanged), and once for issue 28's ``quality_bucket`` (a new
+data column; no other column changed); every optimization must reproduce it value for value.
+A change *meant* to change outputs records
 a new one, and says so in its commit:
 
     CRAWLSIEVE_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_output_golden.py

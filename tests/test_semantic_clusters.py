@@ -243,7 +243,7 @@ def test_each_planted_kind_lands_in_clusters_of_its_own(clustered):
     assert all(r["spam_signals"]["sig_spam_gambling"] > 1 for r in gambling)
     assert all(r["proposed"] == "drop" and r["flags"][0].startswith("spam domains") for r in gambling)
     assert all(r["flags"] == [] for r in facts["clusters"] if not members[r["cluster"]]["gambling"])
-    assert all(r["genres"] is None for r in facts["clusters"])  # no genre column yet: none shown
+    assert all(r["genres"] == [["article", r["documents"], 1.0]] for r in facts["clusters"])  # genre column
     assert all(len(r["samples"]) == min(5, r["documents"]) for r in facts["clusters"])
 
 

@@ -26,6 +26,7 @@ from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
 from crawlsieve.pipelines.tokenize import TokenizedLayout, tokenize_dataset, tokenize_shard
 from crawlsieve.quality.mix import rehydration_factors
+from crawlsieve.quality.mixture import group_key
 from crawlsieve.samples.warcs import Record, article_text, html_page, sentence, write_warc
 
 #: A real run, then several tokenize runs on a 2-CPU Ray: a few minutes on a loaded machine.
@@ -233,11 +234,11 @@ def test_megatron_files_decode_to_the_parquet_text_and_count_what_the_blend_says
     assert len(literal) == 1, "a page that writes the token is text, not a document boundary"
 
     run_mixture = json.loads((run_dir / "mixture.json").read_text())
-    exact = {(g["domain"], g["language"]): g["tokens"] for g in run_mixture["groups"]}
+    exact = {group_key(g): g["tokens"] for g in run_mixture["groups"]}
     assert not run_mixture["tokens_estimated"]
-    assert {(g["domain"], g["language"]): g["tokens"] for g in blend["groups"]} == exact
+    assert {group_key(g): g["tokens"] for g in blend["groups"]} == exact
     out_mixture = json.loads((megatron_out / "mixture.json").read_text())
-    assert {(g["domain"], g["language"]): g["tokens"] for g in out_mixture["groups"]} == exact
+    assert {group_key(g): g["tokens"] for g in out_mixture["groups"]} == exact
     assert out_mixture["tokens_estimated"] is False
     weights = [float(w) for w in (megatron_out / "megatron_data_args.txt").read_text().split()[::2]]
     assert weights == [g["weight"] for g in blend["groups"]] and sum(weights) == pytest.approx(1, abs=1e-6)
@@ -300,7 +301,7 @@ def test_npy_parts_decode_to_the_parquet_text_with_dolma_metadata(run_dir, token
     tokenizer, sources = decoder(tokenizer_json), source_texts(run_dir)
     ids = []
     for group in blend["groups"]:
-        assert olmo["datasets"][f"{group['domain']}_{group['language']}"] == [
+        assert olmo["datasets"][f"{group['domain']}_{group['language']}_{group['genre']}"] == [
             str(out / f) for f in group["files"]
         ]
         documents = [d for f in group["files"] for d in read_npy_part(out / f, olmo["memmap_dtype"])]
@@ -401,14 +402,12 @@ def test_a_plan_repeats_documents_and_the_plan_blend_and_mixture_agree(
     printed = capsys.readouterr().out
     assert "vs target" in printed and f"{blend['totals']['tokens']:,}" in printed
     report = yaml.safe_load(plan_path.read_text())["report"]  # written back into the plan
-    got = {(g["domain"], g["language"]): g["tokens"] for g in blend["groups"]}
-    assert got == {(g["domain"], g["language"]): g["tokens"] for g in report["groups"] if g["documents"]}
+    got = {group_key(g): g["tokens"] for g in blend["groups"]}
+    assert got == {group_key(g): g["tokens"] for g in report["groups"] if g["documents"]}
     mixture = json.loads((out / "mixture.json").read_text())
-    assert got == {(g["domain"], g["language"]): g["tokens"] for g in mixture["groups"]}
+    assert got == {group_key(g): g["tokens"] for g in mixture["groups"]}
     for group in blend["groups"]:
-        planned = next(
-            g for g in plan["groups"] if (g["domain"], g["language"]) == (group["domain"], group["language"])
-        )
+        planned = next(g for g in plan["groups"] if group_key(g) == group_key(group))
         assert (group["weight"], group["epochs"]) == (planned["target_weight"], planned["epochs"])
     assert blend["totals"]["tokens"] == pytest.approx(plan["totals"]["target_tokens"], rel=0.35)
     assert "zh" not in {g["language"] for g in blend["groups"]}, "groups the plan gives nothing are left out"
@@ -426,7 +425,7 @@ def test_a_plan_repeats_documents_and_the_plan_blend_and_mixture_agree(
         for name in group["files"]:
             assert (again / name).read_bytes() == (out / name).read_bytes(), name
     materialized = json.loads((mixed / "mixture.json").read_text())
-    assert got == {(g["domain"], g["language"]): g["tokens"] for g in materialized["groups"]}
+    assert got == {group_key(g): g["tokens"] for g in materialized["groups"]}
     weighed = json.loads((again / "blend.json").read_text())
     assert weighed["weights_from"] == "plan" and [g["weight"] for g in weighed["groups"]] == [
         g["weight"] for g in blend["groups"]
@@ -475,9 +474,9 @@ def test_rehydration_repeats_documents_by_their_dup_cluster_size(run_dir, warcs,
     blend = json.loads((out / "blend.json").read_text())
     report = json.loads(plan_path.read_text())["report"]
     materialized_mixture = json.loads((mixed / "mixture.json").read_text())
-    by_group = {(g["domain"], g["language"]): g["tokens"] for g in blend["groups"]}
-    assert by_group == {(g["domain"], g["language"]): g["tokens"] for g in materialized_mixture["groups"]}
-    assert by_group == {(g["domain"], g["language"]): g["tokens"] for g in report["groups"] if g["documents"]}
+    by_group = {group_key(g): g["tokens"] for g in blend["groups"]}
+    assert by_group == {group_key(g): g["tokens"] for g in materialized_mixture["groups"]}
+    assert by_group == {group_key(g): g["tokens"] for g in report["groups"] if g["documents"]}
     assert sum(by_group.values()) == rehydrated == report["totals"]["target_tokens"]
 
 
@@ -528,7 +527,7 @@ def test_resume_tokenizes_only_the_shards_left_and_writes_the_same_files(
         ("bad tokenizer", "is not a tokenizer.json"),
         ("no end-of-document token", "has none of the end-of-document tokens"),
         ("unknown --eod", "--eod: '<nope>' is not a token"),
-        ("plan group missing", "group domain=recipes language=en is not in SRC's data"),
+        ("plan group missing", "group domain=recipes language=en genre=(none) is not in SRC's data"),
         ("output holds a dataset", "already holds a tokenized dataset"),
         ("output not empty", "is not empty"),
         ("nothing to resume", "--resume: "),
