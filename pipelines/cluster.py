@@ -48,10 +48,12 @@ _NOT_WORDS = regex.compile(r"[\p{P}\p{S}]+")
 def text_units(text: str, language: str | None) -> list[str]:
     """A document's text units under its language (``core.units``, as every other consumer cuts
     it: jieba's words for Chinese, characters for Japanese and Thai, whitespace words otherwise),
-    punctuation and symbols left out."""
+    punctuation and symbols left out, and in a spaced language single letters too (the "s" of
+    "it's" says nothing of a topic; a Chinese or Japanese character may)."""
     from crawlsieve.core import units
 
-    return units.words(_NOT_WORDS.sub(" ", text), language)
+    words = units.words(_NOT_WORDS.sub(" ", text), language)
+    return words if units.unspaced(language) else [w for w in words if len(w) > 1]
 
 
 @cache

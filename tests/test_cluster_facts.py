@@ -138,6 +138,18 @@ def test_rows_show_genre_and_spam_signals_and_flag_the_casino_cluster():
     assert all(len(r["samples"]) == 5 for r in rows)
 
 
+def test_without_a_genre_column_no_genres_are_shown_and_listings_are_not_flagged():
+    config = ClusterConfig(k=3)
+    table, docs, counts, model, clusters = clustered(config)
+    table = table.drop_columns(["genre"])
+    rows = cluster_rows(
+        merge_facts([shard_facts(table, clusters, docs, counts, model, config)], 5), model, config
+    )
+    assert all(r["genres"] is None for r in rows)
+    casino = next(r for r in rows if r["domains"][0][0] == "gambling")
+    assert len(casino["flags"]) == 3 and not any(f.startswith("listings") for f in casino["flags"])
+
+
 def test_the_label_stage_removes_only_dropped_clusters_as_cluster_id():
     batch = pa.table({"id": ["a", "b", "c", "d"], "cluster": pa.array([3, 1, None, 3], pa.int32())})
     decided = ClusterLabelStage(frozenset({3}))(batch)

@@ -244,6 +244,7 @@ def test_each_planted_kind_lands_in_clusters_of_its_own(clustered):
     assert all(r["proposed"] == "drop" and r["flags"][0].startswith("spam domains") for r in gambling)
     assert all(r["flags"] == [] for r in facts["clusters"] if not members[r["cluster"]]["gambling"])
     assert all(r["genres"] == [["article", r["documents"], 1.0]] for r in facts["clusters"])  # genre column
+    assert all("s" not in r["terms"] for r in facts["clusters"])  # no single letters ("it's")
     assert all(len(r["samples"]) == min(5, r["documents"]) for r in facts["clusters"])
 
 
