@@ -40,16 +40,18 @@ writes out/clusters/ (model.npz, clusters.json, assignments/<shard>.parquet: id 
 report's Clusters section; label clusters with `crawlsieve review out --cluster-labels labels.csv`."""
 
 
-#: Punctuation and symbols, read as spaces before a text is cut into units (as near-dedup and
-#: decontamination normalize): "topic," and "topic" are one term, and a Chinese comma ends a word.
-_NOT_WORDS = regex.compile(r"[\p{P}\p{S}]+")
+#: Read as spaces before a text is cut into units: English clitics (the "'ll" of "I'll", the "n't"
+#: of "don't": no topic, and split at the apostrophe they would leave "ll" and "don" among a
+#: cluster's top terms), then punctuation and symbols, as near-dedup and decontamination normalize
+#: ("topic," and "topic" are one term, and a Chinese comma ends a word). One pass.
+_NOT_WORDS = regex.compile(r"(?i:n['’]t|['’](?:s|ll|ve|re|d|m))\b|[\p{P}\p{S}]+")
 
 
 def text_units(text: str, language: str | None) -> list[str]:
     """A document's text units under its language (``core.units``, as every other consumer cuts
     it: jieba's words for Chinese, characters for Japanese and Thai, whitespace words otherwise),
-    punctuation and symbols left out, and in a spaced language single letters too (the "s" of
-    "it's" says nothing of a topic; a Chinese or Japanese character may)."""
+    English clitics, punctuation and symbols left out, and in a spaced language single letters too
+    (they say nothing of a topic; a Chinese or Japanese character may)."""
     from crawlsieve.core import units
 
     words = units.words(_NOT_WORDS.sub(" ", text), language)

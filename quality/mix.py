@@ -34,6 +34,11 @@ copied somewhat (but not thousands of times) brings back a quality signal. The p
 tokens are then the rehydrated ones (`kept_tokens`: before), so epochs x rehydration reach the
 target; `--materialize` and `crawlsieve tokenize --plan` repeat documents by the same function
 (`document_copies`), so the plan, the sample and its mixture.json agree.
+
+Document weights (``DocumentWeights``): `quality_bucket: {18-19: 3, 0-4: 0}` in the target weighs
+Nemotron-CC's quality buckets, and the cluster labels a reviewer recorded in DIR (Yi's cluster
+filter: keep 1, drop 0, weight:<w>) weigh clusters; within each group a document counts its
+tokens x weight, the targets are taken of those, and `document_copies` multiplies its epochs by it.
 """
 
 from __future__ import annotations

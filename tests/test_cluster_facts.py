@@ -93,6 +93,15 @@ def test_three_kinds_make_three_clusters_and_chinese_is_split_into_words():
     assert "自行车" in docs[2] and "链条" in docs[2]  # jieba words, not characters
 
 
+def test_text_units_leave_clitics_punctuation_and_single_letters_out_but_keep_unspaced_characters():
+    assert text_units("I'll say we've done it, don't you? It's “Kim’s” 3.5% a-ha", "en") == [
+        "say", "we", "done", "it", "do", "you", "It", "Kim", "ha",
+    ]  # fmt: skip
+    assert text_units("l'homme d'affaires aujourd'hui", "fr") == ["homme", "affaires", "aujourd", "hui"]
+    assert text_units("今日は、いい天気。", "ja") == ["今", "日", "は", "い", "い", "天", "気"]
+    assert text_units("我们讨论自行车链条。", "zh") == ["我们", "讨论", "自行车", "链条"]
+
+
 def test_facts_of_two_shards_merge_to_the_facts_of_both():
     config = ClusterConfig(k=3)
     table, docs, counts, model, clusters = clustered(config)
