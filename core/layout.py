@@ -14,6 +14,9 @@ The tasks, the dedup step, the driver, the report and the tests all find a run's
     DIR/_work/decontamination_index.npy   the benchmarks' n-gram hashes, built once per run
     DIR/_work/summaries/<extract|files>/<shard>.sum     a task's summary (finalize's: the whole file's)
     DIR/_work/review/<extract|files>/<shard>.parquet    its review candidates
+    DIR/clusters/                    `crawlsieve cluster`: model.npz, clusters.json,
+                                     assignments/<shard>.parquet (the side table id -> cluster),
+                                     summaries/<shard>.json, sample/ (transient)
     DIR/_state/run.json, lock.json   the run's inputs and config; the lock on DIR
     DIR/_state/<extract|final>/<shard>.json            completion markers, for --resume
     DIR/_state/attempts/<extract|final>/<shard>        attempts at a file, for the retry bound
@@ -48,6 +51,7 @@ OUTPUTS = (
     STATE,
     "review",
     "dedup_index",
+    "clusters",
     "stats.json",
     "mixture.json",
     "distributions.json",
@@ -162,6 +166,48 @@ class RunLayout:
     def plan(self) -> Path:
         """The plan a ``mix --materialize`` output was sampled by."""
         return self.root / "plan.json"
+
+    # --- semantic clusters (`crawlsieve cluster`) ---
+
+    @property
+    def semantic_clusters(self) -> Path:
+        return self.root / "clusters"
+
+    @property
+    def cluster_model(self) -> Path:
+        return self.semantic_clusters / "model.npz"
+
+    @property
+    def cluster_facts(self) -> Path:
+        """The merged per-cluster facts the report shows and labels are checked against."""
+        return self.semantic_clusters / "clusters.json"
+
+    def cluster_assignments(self, shard: str) -> Path:
+        """The side table (id, cluster) of one shard's published documents."""
+        return self.semantic_clusters / "assignments" / f"{shard}.parquet"
+
+    def cluster_assignment_files(self) -> list[Path]:
+        return sorted((self.semantic_clusters / "assignments").glob("*.parquet"))
+
+    def cluster_summary(self, shard: str) -> Path:
+        """One shard's per-cluster facts (sizes, tokens, tags, terms, samples), merged into clusters.json."""
+        return self.semantic_clusters / "summaries" / f"{shard}.json"
+
+    def cluster_summaries(self) -> list[Path]:
+        return sorted((self.semantic_clusters / "summaries").glob("*.json"))
+
+    @property
+    def cluster_sample_dir(self) -> Path:
+        """The fitting sample: per shard, the hashed term counts of its sampled documents (transient)."""
+        return self.semantic_clusters / "sample"
+
+    def cluster_sample(self, shard: str) -> Path:
+        return self.cluster_sample_dir / f"{shard}.parquet"
+
+    @property
+    def cluster_labels(self) -> Path:
+        """The reviewer's cluster labels as `crawlsieve review --cluster-labels` recorded them."""
+        return self.review / "cluster_labels.json"
 
     def outputs(self) -> list[Path]:
         return [self.root / name for name in OUTPUTS]

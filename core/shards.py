@@ -86,6 +86,24 @@ def _shard_file_pattern(shard: str) -> re.Pattern:
     return re.compile(rf"part-{re.escape(shard)}-\d+\.parquet")
 
 
+def data_files(data_dir: Path) -> list[Path]:
+    """The published Parquet files (temporary, hidden files excluded), in a stable order."""
+    return sorted(p for p in Path(data_dir).rglob("*.parquet") if not p.name.startswith("."))
+
+
+def shard_of(path: Path) -> str:
+    """`part-<shard>-<n>.parquet` -> `<shard>`."""
+    return path.stem.removeprefix("part-").rsplit("-", 1)[0]
+
+
+def shard_files(data_dir: Path) -> dict[str, list[Path]]:
+    """shard -> its published Parquet files, shards in order."""
+    files: dict[str, list[Path]] = {}
+    for path in data_files(data_dir):
+        files.setdefault(shard_of(path), []).append(path)
+    return dict(sorted(files.items()))
+
+
 def remove_shard_files(data_dir: Path, shard: str) -> int:
     """Delete the files an earlier run wrote for ``shard`` (and partitions left empty)."""
     pattern = _shard_file_pattern(shard)
@@ -109,7 +127,8 @@ def rows_per_row_group(table: pa.Table, row_group_bytes: int) -> int:
     return max(1, int(row_group_bytes * table.num_rows / max(1, table.nbytes)))
 
 
-def _write_file(table: pa.Table, path: Path, output) -> None:
+def write_file(table: pa.Table, path: Path, output) -> None:
+    """One data file with the configured codec and row groups (atomic)."""
     compression = None if output.compression == "none" else output.compression
     write_atomically(
         table,
@@ -145,6 +164,6 @@ def write_shard(table: pa.Table, data_dir: Path, shard: str, output) -> list[Pat
         directory = data_dir / f"domain={group['domain']}" / f"language={group['language']}"
         for n, start in enumerate(range(0, part.num_rows, output.max_rows_per_file)):
             path = directory / f"part-{shard}-{n}.parquet"
-            _write_file(part.slice(start, output.max_rows_per_file), path, output)
+            write_file(part.slice(start, output.max_rows_per_file), path, output)
             written.append(path)
     return written

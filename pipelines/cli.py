@@ -21,6 +21,7 @@ from crawlsieve.core.errors import ConfigError, UsageError
 COMMANDS = {
     "run": "crawlsieve.pipelines.run",
     "refilter": "crawlsieve.pipelines.refilter",
+    "cluster": "crawlsieve.pipelines.cluster",
     "demo": "crawlsieve.pipelines.demo",
     "report": "crawlsieve.quality.report",
     "review": "crawlsieve.quality.review_labels",

@@ -18,7 +18,7 @@ from crawlsieve.core.shards import OutputConfig
 from crawlsieve.dedup.config import DedupConfig
 from crawlsieve.filters.config import FiltersConfig, LanguageConfig
 from crawlsieve.ingest.config import ExtractConfig, ReadConfig
-from crawlsieve.quality.config import ReportConfig
+from crawlsieve.quality.config import ClusterConfig, ReportConfig
 from crawlsieve.tagging.config import DomainConfig
 
 
@@ -52,6 +52,7 @@ class Config(Section):
     domain: DomainConfig = Field(default_factory=DomainConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
 
 

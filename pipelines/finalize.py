@@ -7,6 +7,7 @@ Parquet shard. Like phase A it records its completion last.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -45,13 +46,103 @@ OUTPUT_COLUMNS = (
 
 
 def finalize_stages(config: Config) -> list[Stage]:
-    """Cutting repeated lines first, so that tokens and the domain are of the text published."""
+    """Dropped clusters first (nothing else need be done for them), then repeated lines cut, so
+    that tokens and the domain are of the text published."""
     from crawlsieve.dedup.subdoc import subdoc_stages
     from crawlsieve.filters.spam import spam_flags
     from crawlsieve.tagging import domain
 
     flags = spam_flags(config.filters.spam)
-    return [*subdoc_stages(config.dedup.subdoc), *domain.domain_stages(config.domain, flags)]
+    return [
+        *cluster_label_stages(config),
+        *subdoc_stages(config.dedup.subdoc),
+        *domain.domain_stages(config.domain, flags),
+    ]
+
+
+def score_columns(config: Config) -> tuple[str, ...]:
+    """The classifier scores the quality buckets are made of (``quality.buckets``)."""
+    from crawlsieve.filters.classifier import QUALITY_SCORE, classifier_column
+
+    first = (QUALITY_SCORE,) if config.filters.quality_classifier.mode != "off" else ()
+    return (*first, *(classifier_column(entry.name) for entry in config.filters.classifiers))
+
+
+def add_quality_buckets(output_dir: Path, config: Config, edges: dict[str, list[int]]) -> dict:
+    """After phase D's merge: each shard's data files get ``quality_bucket`` (one Ray task per shard,
+    each file rewritten in place, atomically); returns group key (``quality.mixture.GROUP_KEYS``) ->
+    bucket -> [documents, tokens] for mixture.json."""
+    from crawlsieve.core.shards import shard_files
+    from crawlsieve.pipelines.run import _per_shard
+
+    items = [
+        {"shard": shard, "files": json.dumps([str(p) for p in paths])}
+        for shard, paths in shard_files(RunLayout(output_dir).data).items()
+    ]
+    rows = _per_shard(_bucket_batch, items, config, output_dir, edges=json.dumps(edges))
+    sums: dict[tuple[str, ...], dict[int, list[int]]] = {}
+    for row in rows:
+        for *key, bucket, documents, tokens in json.loads(row["sums"]):
+            into = sums.setdefault(tuple(key), {}).setdefault(bucket, [0, 0])
+            into[0] += documents
+            into[1] += tokens
+    return sums
+
+
+def _bucket_batch(batch, config: Config, output_dir: str, edges: str):
+    sums = [
+        json.dumps(bucket_shard([Path(p) for p in json.loads(files)], json.loads(edges), config))
+        for files in batch.column("files").to_pylist()
+    ]
+    return pa.table({"shard": batch.column("shard"), "sums": pa.array(sums, pa.string())})
+
+
+def bucket_shard(files: list[Path], edges: dict[str, list[int]], config: Config) -> list[list]:
+    """Add (or replace) ``quality_bucket`` in each file; returns its [*group key, bucket, documents,
+    tokens] sums."""
+    from crawlsieve.core.shards import write_file
+    from crawlsieve.quality.buckets import COLUMN, quality_buckets
+    from crawlsieve.quality.mixture import key_columns
+
+    sums: dict[tuple, list[int]] = {}
+    for path in files:
+        table = pq.read_table(path)
+        buckets = quality_buckets(table, edges)
+        if COLUMN in table.column_names:
+            table = table.set_column(table.schema.get_field_index(COLUMN), COLUMN, buckets)
+        else:
+            table = table.append_column(COLUMN, buckets)
+        write_file(table, path, config.output)
+        columns = [*key_columns(table).values(), table.column(COLUMN), table.column("token_count")]
+        for *key, bucket, tokens in zip(*(c.to_pylist() for c in columns), strict=True):
+            if bucket is not None:
+                into = sums.setdefault((*key, bucket), [0, 0])
+                into[0] += 1
+                into[1] += int(tokens or 0)
+    return [[*key, *values] for key, values in sorted(sums.items())]
+
+
+def cluster_label_stages(config: Config) -> list[Stage]:
+    """With ``cluster.labels``: the stage that removes the documents of the clusters labelled drop."""
+    if not config.cluster.labels:
+        return []
+    from crawlsieve.filters.cluster_labels import ClusterLabelStage
+    from crawlsieve.quality.review_labels import recorded_cluster_labels
+
+    return [ClusterLabelStage(recorded_cluster_labels(Path(config.cluster.labels)).dropped)]
+
+
+def with_clusters(docs: pa.Table, config: Config, shard: str) -> pa.Table:
+    """``docs`` with the ``cluster`` of each in the labelled run's side table (null where none)."""
+    from crawlsieve.filters.cluster_labels import CLUSTER
+    from crawlsieve.quality.review_labels import recorded_cluster_labels
+
+    path = RunLayout(recorded_cluster_labels(Path(config.cluster.labels)).run).cluster_assignments(shard)
+    if not path.is_file():
+        return docs.append_column(CLUSTER, pa.nulls(docs.num_rows, pa.int32()))
+    side = pq.read_table(path)
+    position = pc.index_in(docs.column("id"), value_set=side.column("id").combine_chunks())
+    return docs.append_column(CLUSTER, side.column("cluster").take(position))
 
 
 def decisions_for(output_dir: Path, shard: str) -> pa.Table | None:
@@ -149,6 +240,8 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
             if config.dedup.subdoc.enabled:  # by the phase-A ids, before apply_decisions renames any
                 docs = with_cuts(docs, cuts_for(layout, shard))
             docs = apply_decisions(docs, decisions_for(output_dir, shard))
+            if config.cluster.labels:  # by the published ids, which apply_decisions gave
+                docs = with_clusters(docs, config, shard)
     if docs is not None and docs.num_rows:
         stages = finalize_stages(config)
         survivors, ledger = run_stages([docs], stages, shard, source="dedup", clock=clock)
@@ -171,7 +264,12 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
         # Phase A's summary, not its marker: an unfinished file has none, yet is finalized too.
         extract = Summary.read(layout.summary(shard, EXTRACT))
         summary, review = final_summary(
-            shard, extract.warc_path, kept, ledger_table, config.report.review_per_reason
+            shard,
+            extract.warc_path,
+            kept,
+            ledger_table,
+            config.report.review_per_reason,
+            score_columns(config),
         )
         extract_review = layout.review_rows(shard, EXTRACT)
         cpu = {("finalize:ledger" if k == "ledger" else k): v for k, v in clock.rounded().items()}

@@ -10,6 +10,9 @@ report). Decisions of other stages (HTTP checks, URL filter, extraction, languag
 
 Exact when the run had ``filters.compute_all_signals: true``; otherwise refilter refuses (one
 line, exit 2) as soon as a document needs a signal the run did not compute.
+
+When DIR holds cluster labels (``crawlsieve review DIR --cluster-labels``), the documents of the
+clusters labelled drop are removed after dedup as ``cluster:<id>`` (``cluster.labels``).
 """
 
 from __future__ import annotations
@@ -145,6 +148,10 @@ def refilter_run(
     phases = Phases()
     source, output_dir = source.resolve(), output_dir.resolve()
     record, old = source_run(source)
+    labels = RunLayout(source).cluster_labels
+    if config.cluster.labels is None and labels.is_file():  # the reviewer's drop labels of DIR's clusters
+        config.cluster.labels = str(labels)
+        log(f"crawlsieve refilter: applying the cluster labels recorded in {labels}")
     files = [("--config", config_file)] if config_file else []
     runs = [("DIR", str(source)), *(("dedup.against", path) for path in config.dedup.against)]
     check_apart(output_dir, "--output", [*files, *config.named_files()], runs)

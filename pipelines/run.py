@@ -408,7 +408,8 @@ def aggregate(run: RunState, dedup_summary: dict) -> dict:
     """Phase D: the run's stats, review samples and mixture, then (stats final) the report."""
     from crawlsieve.filters.refilter import what_if_section
     from crawlsieve.pipelines.extract_phase import stage_names
-    from crawlsieve.pipelines.finalize import finalize_stages
+    from crawlsieve.pipelines.finalize import add_quality_buckets, finalize_stages
+    from crawlsieve.quality.buckets import SCORE_BINS, bucket_edges
     from crawlsieve.quality.distributions import build_distributions
     from crawlsieve.quality.mixture import build_mixture
     from crawlsieve.quality.report import build_report
@@ -419,8 +420,12 @@ def aggregate(run: RunState, dedup_summary: dict) -> dict:
     output_dir, config, phases = run.output_dir, run.config, run.phases
     order = [*stage_names(config), "dedup", *(s.name for s in finalize_stages(config))]
     summaries = merge_run(output_dir, config.report.review_per_reason)
+    edges = {c: bucket_edges(hist) for c, hist in sorted(summaries.score_tokens.items()) if hist.any()}
+    buckets = add_quality_buckets(output_dir, config, edges) if edges else None
     build_review(output_dir, config.report.review_per_reason, summaries)
-    build_mixture(output_dir, config.domain.tokenizer_path, config.model_dump(mode="json"), summaries)
+    build_mixture(
+        output_dir, config.domain.tokenizer_path, config.model_dump(mode="json"), summaries, buckets=buckets
+    )
     phases.end("aggregate")
     driver = sum(phases.driver_cpu.values())
     extra = {
@@ -434,6 +439,19 @@ def aggregate(run: RunState, dedup_summary: dict) -> dict:
         "config": config.model_dump(mode="json"),
         "other_cpu_seconds": {"dedup": dedup_summary.get("cpu_seconds", 0.0), "driver": driver},
     }
+    if edges:
+        extra["quality_buckets"] = {
+            "method": "Nemotron-CC: per classifier, 20 token-weighted percentile buckets; the maximum",
+            # per classifier, the lowest score of buckets 1..19 (null: no score reaches the bucket)
+            "first_score": {
+                c: [b / SCORE_BINS if b < SCORE_BINS else None for b in first] for c, first in edges.items()
+            },
+        }
+    if config.cluster.labels:
+        from crawlsieve.quality.review_labels import recorded_cluster_labels
+
+        labels = recorded_cluster_labels(Path(config.cluster.labels))
+        extra["cluster_labels"] = {**labels.provenance(), "dropped": sorted(labels.dropped)}
     subdoc = _subdoc_units(output_dir)
     if subdoc is not None:
         extra["subdoc"] = subdoc

@@ -263,8 +263,7 @@ def load_tokenizer(path: str, eod: str | None):
 
 def source_shards(source: Path) -> dict[str, list[str]]:
     """shard -> its Parquet files (relative to SRC/data), from the listing alone."""
-    from crawlsieve.quality.mix import shard_of
-    from crawlsieve.quality.mixture import data_files
+    from crawlsieve.core.shards import data_files, shard_of
 
     data = RunLayout(source).data
     if not data.is_dir():
@@ -282,6 +281,21 @@ def source_shards(source: Path) -> dict[str, list[str]]:
 def group_of_path(relative: str) -> tuple[str, ...]:
     """The group of a ``group_path``."""
     return tuple(part.split("=", 1)[1] for part in relative.split("/")[: len(GROUP_KEYS)])
+
+
+def check_plan_weights(plan: dict, source: Path, shards: dict[str, list[str]]) -> None:
+    """A plan weighing documents (cluster labels, quality buckets) fits SRC: its clusters are those
+    the labels were made for, and its shards have quality_bucket when buckets are weighed."""
+    from crawlsieve.quality.mix import DocumentWeights, check_plan_clusters
+
+    check_plan_clusters(plan, source)
+    if DocumentWeights.from_plan(plan).buckets and any(
+        "quality_bucket" not in read_parquet_schema(RunLayout(source).data / files[0]).names
+        for files in shards.values()
+    ):
+        raise UsageError(
+            f"the plan's quality_bucket weights need quality_bucket, which {source}'s shards lack"
+        )
 
 
 def choose_plan(source: Path, plan_path: str | None) -> tuple[dict | None, dict | None]:
@@ -384,6 +398,7 @@ def prepare(
             raise UsageError(
                 f"the plan's rehydrate rule needs dup_cluster_size, which {source}'s shards lack"
             )
+        check_plan_weights(repeat_by, source, shards)
     groups = tuple(sorted(present))
     expected = expected_tokens(source, repeat_by)
     buckets = tuple(max(1, math.ceil(expected.get(g, 0) / bucket_tokens)) for g in groups)
@@ -419,7 +434,7 @@ def prepare(
 def _read_source(job: Job, relative: str) -> pa.Table:
     path = Path(job.source) / "data" / relative
     names = read_parquet_schema(path).names
-    wanted = ["id", "text", "domain", "language", "genre", "dup_cluster_size", "quality_score"]
+    wanted = ["id", "text", *GROUP_KEYS, "dup_cluster_size", "quality_bucket", "quality_score"]
     table = read_parquet(path, columns=[c for c in wanted if c in names])
     if "quality_score" not in table.column_names:
         table = table.append_column("quality_score", pa.nulls(table.num_rows, pa.float64()))
@@ -432,7 +447,7 @@ def _read_source(job: Job, relative: str) -> pa.Table:
             "text",
             *GROUP_KEYS,
             "quality_score",
-            *(["dup_cluster_size"] if "dup_cluster_size" in table.column_names else []),
+            *(c for c in ("dup_cluster_size", "quality_bucket") if c in table.column_names),
         ]
     )
     table = table.append_column("file", pa.array([relative] * table.num_rows, pa.string()))
@@ -502,7 +517,9 @@ def tokenize_shard(shard: str, job: Job, out: Path) -> dict:
     )  # fmt: skip
     group = pc.index_in(paths, value_set=pa.array([group_path(*g) for g in job.groups]))
     copies = (
-        np.ones(table.num_rows, np.int64) if job.plan is None else document_copies(table, job.plan, job.seed)
+        np.ones(table.num_rows, np.int64)
+        if job.plan is None
+        else document_copies(table, job.plan, job.seed, Path(job.source), shard)
     )
     copies[np.asarray(pc.is_null(group))] = 0
     kept = np.flatnonzero(copies)

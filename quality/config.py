@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from crawlsieve.core.config import Section
+from crawlsieve.core.config import NAMES_FILES, Section
 
 
 class ReportConfig(Section):
@@ -49,3 +49,65 @@ class ReportConfig(Section):
     confidence: float = Field(
         0.95, gt=0, lt=1, description="Confidence level of the precision intervals of `crawlsieve review`."
     )
+
+
+class ClusterConfig(Section):
+    """Semantic clusters of the kept documents (`crawlsieve cluster DIR`), for review and mixing."""
+
+    k: int | None = Field(
+        None,
+        ge=1,
+        le=100_000,
+        description="Clusters; default: sized to the run, sqrt(documents / 2) between 2 and max_auto_k.",
+    )
+    max_auto_k: int = Field(
+        200, ge=2, le=100_000, description="Most clusters the default k gives (a reviewer reads each)."
+    )
+    sample_documents: int = Field(
+        100_000,
+        ge=10,
+        le=10_000_000,
+        description="Documents the vectors' weights and the k-means are fitted on (a sample by id hash).",
+    )
+    features: int = Field(
+        1 << 17, ge=1 << 10, le=1 << 22, description="Hashed features of a document's text units."
+    )
+    dimensions: int = Field(
+        32,
+        ge=2,
+        le=1024,
+        description="Dimensions of the vectors (truncated SVD of hashed TF-IDF); 32 measured best "
+        "(benchmarks/cluster_purity.py).",
+    )
+    max_chars: int = Field(
+        5_000, ge=100, le=1_000_000, description="Characters of each document's text its vector is made of."
+    )
+    seed: int = Field(0, ge=0, description="Seed of the SVD and the k-means.")
+    top_terms: int = Field(12, ge=1, le=100, description="Top terms shown per cluster.")
+    samples: int = Field(5, ge=1, le=50, description="Sample documents shown per cluster.")
+    flag_quality: float = Field(
+        0.3, ge=0, le=1, description="A cluster whose mean quality_score is below this is flagged."
+    )
+    flag_spam_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A cluster whose documents are more than this share spam domains (gambling, adult, "
+        "ads) is flagged.",
+    )
+    flag_min_tokens: int = Field(
+        60, ge=0, description="A cluster whose documents have fewer mean tokens than this is flagged."
+    )
+    labels: str | None = Field(
+        None,
+        description="A run's review/cluster_labels.json (`crawlsieve review --cluster-labels`): documents "
+        "of clusters labelled drop are removed after dedup as cluster:<id>. `crawlsieve refilter` sets it "
+        "to its DIR's labels.",
+        json_schema_extra=NAMES_FILES,
+    )
+
+    def k_for(self, documents: int) -> int:
+        """The number of clusters for a run of ``documents`` kept documents."""
+        if self.k is not None:
+            return self.k
+        return int(min(self.max_auto_k, max(2, round((documents / 2) ** 0.5))))

@@ -34,6 +34,11 @@ copied somewhat (but not thousands of times) brings back a quality signal. The p
 tokens are then the rehydrated ones (`kept_tokens`: before), so epochs x rehydration reach the
 target; `--materialize` and `crawlsieve tokenize --plan` repeat documents by the same function
 (`document_copies`), so the plan, the sample and its mixture.json agree.
+
+Document weights (``DocumentWeights``): `quality_bucket: {18-19: 3, 0-4: 0}` in the target weighs
+Nemotron-CC's quality buckets, and the cluster labels a reviewer recorded in DIR (Yi's cluster
+filter: keep 1, drop 0, weight:<w>) weigh clusters; within each group a document counts its
+tokens x weight, the targets are taken of those, and `document_copies` multiplies its epochs by it.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import json
 import math
 import sys
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -57,7 +63,9 @@ HELP = (
     "or of the mixture a law fitted on proxy runs predicts best."
 )
 DEFAULT_MAX_EPOCHS = 4.0
-TARGET_KEYS = ("language", "domain", "genre")
+TARGET_KEYS = ("language", "domain", "genre", "quality_bucket")
+#: quality_bucket values (Nemotron-CC's 20 buckets).
+BUCKETS = 20
 REHYDRATE = "rehydrate"
 
 
@@ -83,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method",
         choices=("law", "regmix"),
-        help="With --fit: the data mixing law (default) or RegMix regression (needs crawlsieve[regmix]).",
+        help="With --fit: the data mixing law (default) or RegMix regression (gradient-boosted trees).",
     )
     parser.add_argument(
         "--eval-weights",
@@ -258,45 +266,50 @@ def rehydration_factors(sizes, rule: dict[int, float]):
     return np.where(position >= 0, copies[np.maximum(position, 0)], 1.0)
 
 
-def rehydrated_groups(data_dir: Path, groups: list[dict], rule: dict[int, float]) -> list[dict]:
-    """``groups`` with ``documents`` and ``tokens`` as rehydration repeats them (the deduplicated
-    counts kept as ``kept_documents`` and ``kept_tokens``), summed from the data's columns batch
-    by batch: mixture.json has no per-cluster-size sums."""
+def rehydrated_groups(
+    output_dir: Path, groups: list[dict], rule: dict[int, float], weights: DocumentWeights
+) -> list[dict]:
+    """``groups`` with ``documents`` and ``tokens`` as rehydration (and the document ``weights``)
+    repeat them (the deduplicated counts kept as ``kept_documents`` and ``kept_tokens``), summed from
+    the data's columns shard by shard: mixture.json has no per-cluster-size sums."""
     import numpy as np
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
     from crawlsieve.core.errors import UsageError
-    from crawlsieve.quality.mixture import data_files
+    from crawlsieve.core.shards import shard_files
 
-    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    data_dir = RunLayout(output_dir).data
+    sums: dict[tuple[str, ...], list[float]] = defaultdict(lambda: [0.0, 0.0])
     try:
-        dataset = ds.dataset(data_files(data_dir), format="parquet")
-        if "dup_cluster_size" not in dataset.schema.names:
-            raise UsageError(f"{REHYDRATE} needs the dup_cluster_size column, which {data_dir}'s shards lack")
-        for batch in dataset.to_batches(columns=["domain", "language", "token_count", "dup_cluster_size"]):
-            factors = rehydration_factors(batch.column("dup_cluster_size"), rule)
-            tokens = np.asarray(pc.fill_null(batch.column("token_count"), 0).to_numpy(zero_copy_only=False))
-            weighted = pa.table(
-                {
-                    "domain": batch.column("domain"),
-                    "language": batch.column("language"),
-                    "documents": factors,
-                    "tokens": factors * tokens,
-                }
-            )
-            by_group = weighted.group_by(["domain", "language"], use_threads=False).aggregate(
+        for shard, files in shard_files(data_dir).items():
+            dataset = ds.dataset(files, format="parquet")
+            if "dup_cluster_size" not in dataset.schema.names:
+                raise UsageError(
+                    f"{REHYDRATE} needs the dup_cluster_size column, which {data_dir}'s shards lack"
+                )
+            if weights.buckets and "quality_bucket" not in dataset.schema.names:
+                raise _no_buckets(output_dir)
+            wanted = ["id", *GROUP_KEYS, "token_count", "dup_cluster_size", "quality_bucket"]
+            table = dataset.to_table(columns=[c for c in wanted if c in dataset.schema.names])
+            factors = rehydration_factors(table.column("dup_cluster_size"), rule)
+            if weights:
+                clusters = shard_clusters(table, output_dir, shard) if weights.clusters else None
+                factors *= weights.factors(table, clusters)
+            tokens = np.asarray(pc.fill_null(table.column("token_count"), 0).to_numpy(zero_copy_only=False))
+            weighted = pa.table({**key_columns(table), "documents": factors, "tokens": factors * tokens})
+            by_group = weighted.group_by(list(GROUP_KEYS), use_threads=False).aggregate(
                 [("documents", "sum"), ("tokens", "sum")]
             )
             for row in by_group.to_pylist():
-                into = sums[(row["domain"], row["language"])]
+                into = sums[tuple(row[key] for key in GROUP_KEYS)]
                 into[0] += row["documents_sum"]
                 into[1] += row["tokens_sum"]
     except (OSError, pa.ArrowException) as error:
         raise UsageError(f"{data_dir} holds a damaged Parquet file: {error}") from None
     rehydrated = []
     for group in groups:
-        documents, tokens = sums.get((group["domain"], group["language"]), (0.0, 0.0))
+        documents, tokens = sums.get(group_key(group), (0.0, 0.0))
         rehydrated.append(
             group
             | {
@@ -309,10 +322,11 @@ def rehydrated_groups(data_dir: Path, groups: list[dict], rule: dict[int, float]
     return rehydrated
 
 
-def document_copies(table: pa.Table, plan: dict, seed: int):
-    """How many times each row of ``table`` goes into the sample of ``plan``: its group's epochs
-    times its rehydration factor (when the plan has a rule), drawn by ``copies_of``. Groups the
-    plan does not list get none. The one place `mix --materialize` and `tokenize --plan` decide it."""
+def document_copies(table: pa.Table, plan: dict, seed: int, run_dir: Path, shard: str):
+    """How many times each row of ``table`` (of ``shard`` of the run ``run_dir``) goes into the
+    sample of ``plan``: its group's epochs times its rehydration factor (when the plan has a rule)
+    times its weight (cluster label, quality bucket), drawn by ``copies_of``. Groups the plan does
+    not list get none. The one place `mix --materialize` and `tokenize --plan` decide it."""
     import numpy as np
 
     epochs = {group_key(g): float(g["epochs"]) for g in plan["groups"]}
@@ -320,6 +334,11 @@ def document_copies(table: pa.Table, plan: dict, seed: int):
     row_epochs = np.fromiter((epochs.get(key, 0.0) for key in keys), dtype=np.float64, count=table.num_rows)
     if plan.get(REHYDRATE):
         row_epochs *= rehydration_factors(table.column("dup_cluster_size"), plan[REHYDRATE])
+    weights = DocumentWeights.from_plan(plan)
+    if weights:
+        row_epochs *= weights.factors(
+            table, shard_clusters(table, run_dir, shard) if weights.clusters else None
+        )
     return np.asarray(copies_of(table.column("id").to_pylist(), row_epochs.tolist(), seed), dtype=np.int64)
 
 
@@ -369,10 +388,14 @@ def load_target(path: str) -> dict:
     unknown = sorted(set(data) - {*TARGET_KEYS, REHYDRATE})
     if unknown:
         raise UsageError(
-            f"target {path}: unknown key '{unknown[0]}' (use language, domain and/or genre, {REHYDRATE})"
+            f"target {path}: unknown key '{unknown[0]}' (use language, domain, genre, quality_bucket, "
+            f"{REHYDRATE})"
         )
     target = {}
     for key, weights in data.items():
+        if key == "quality_bucket":
+            target[key] = bucket_weights(weights, path)
+            continue
         if key == REHYDRATE:
             target[key] = parse_rehydrate(weights, f"target {path}")
             continue
@@ -385,6 +408,151 @@ def load_target(path: str) -> dict:
             clean[partition_value(str(name), key)] = float(weight)
         target[key] = clean
     return target
+
+
+def bucket_weights(weights, path: str) -> dict[int, float]:
+    """``{18-19: 3, 0-4: 0}`` -> a multiplier per bucket (``18-19`` and ``0-4`` are ranges)."""
+    from crawlsieve.core.errors import UsageError
+
+    if not isinstance(weights, dict) or not weights:
+        raise UsageError(f"target {path}: 'quality_bucket' must map buckets to weights, e.g. {{18-19: 3}}")
+    out: dict[int, float] = {}
+    for name, weight in weights.items():
+        low, _, high = str(name).partition("-")
+        if not (low.strip().isdigit() and (not high or high.strip().isdigit())):
+            raise UsageError(f"target {path}: quality_bucket '{name}' must be a bucket or a range like 18-19")
+        first, last = int(low), int(high or low)
+        if not 0 <= first <= last < BUCKETS:
+            raise UsageError(f"target {path}: quality_bucket '{name}' is not within 0-{BUCKETS - 1}")
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+            raise UsageError(f"target {path}: weight of quality_bucket '{name}' must be a number >= 0")
+        out.update(dict.fromkeys(range(first, last + 1), float(weight)))
+    return out
+
+
+#: The plan's key for the multipliers of documents (``DocumentWeights``) its epochs are for weight 1.
+WEIGHTS = "document_weights"
+
+
+@dataclass(frozen=True)
+class DocumentWeights:
+    """Multipliers of a document's natural share, from its cluster's label (keep 1, drop 0,
+    weight:<w>) and its quality bucket's target (unlisted buckets 1): Yi's cluster labels and
+    Nemotron-CC's bucket weights, applied within each mixture group. The plan carries
+    them (``WEIGHTS``), so `mix --materialize` and `tokenize --plan` repeat documents alike."""
+
+    clusters: dict[int, float] = field(default_factory=dict)  # the labelled clusters
+    buckets: dict[int, float] = field(default_factory=dict)
+    labels: dict | None = None  # where the cluster labels come from (file, sha256, clustering)
+
+    def __bool__(self) -> bool:
+        return self.labels is not None or bool(self.buckets)
+
+    def of(self, cluster: int | None, bucket: int | None) -> float:
+        return self.clusters.get(cluster, 1.0) * self.buckets.get(bucket, 1.0)
+
+    def factors(self, table: pa.Table, clusters: list | None):
+        """Each row's multiplier (``clusters``: the rows' clusters, None when no cluster is weighed)."""
+        import numpy as np
+
+        n = table.num_rows
+        buckets = table.column("quality_bucket").to_pylist() if self.buckets else [None] * n
+        pairs = zip(clusters or [None] * n, buckets, strict=True)
+        return np.fromiter((self.of(c, b) for c, b in pairs), dtype=np.float64, count=n)
+
+    def to_plan(self) -> dict:
+        return {
+            "cluster": {str(c): w for c, w in sorted(self.clusters.items())},
+            "quality_bucket": {str(b): w for b, w in sorted(self.buckets.items())},
+        }
+
+    @classmethod
+    def from_plan(cls, plan: dict, where: str = "plan") -> DocumentWeights:
+        from crawlsieve.core.errors import UsageError
+
+        record = plan.get(WEIGHTS) or {}
+        try:
+            return cls(
+                {int(c): float(w) for c, w in (record.get("cluster") or {}).items()},
+                {int(b): float(w) for b, w in (record.get("quality_bucket") or {}).items()},
+                plan.get("cluster_labels"),
+            )
+        except (AttributeError, TypeError, ValueError):
+            raise UsageError(f"{where}: {WEIGHTS} must map clusters and buckets to numbers") from None
+
+
+def shard_clusters(table: pa.Table, run_dir: Path, shard: str) -> list[int | None]:
+    """Each row's cluster in the run's side table (None where the clustering never saw it)."""
+    import pyarrow.compute as pc
+
+    from crawlsieve.core.io import read_parquet
+
+    side = RunLayout(run_dir).cluster_assignments(shard)
+    if not side.is_file():
+        return [None] * table.num_rows
+    assigned = read_parquet(side)
+    position = pc.index_in(table.column("id"), value_set=assigned.column("id").combine_chunks())
+    return assigned.column("cluster").take(position).to_pylist()
+
+
+def check_plan_clusters(plan: dict, run_dir: Path) -> None:
+    """Refuse (one line) a plan weighing the clusters of another clustering than the run's."""
+    from crawlsieve.core.errors import UsageError
+    from crawlsieve.core.io import read_json
+
+    if not DocumentWeights.from_plan(plan).clusters:
+        return
+    facts = RunLayout(run_dir).cluster_facts
+    current = read_json(facts).get("fingerprint") if facts.is_file() else None
+    if current != (plan.get("cluster_labels") or {}).get("fingerprint"):
+        raise UsageError(
+            f"the plan weighs the clusters of another clustering than {run_dir}'s: "
+            "plan again with `crawlsieve mix`"
+        )
+
+
+def _no_buckets(output_dir: Path):
+    from crawlsieve.core.errors import UsageError
+
+    return UsageError(
+        f"{output_dir} has no quality_bucket column: the target's quality_bucket weights need a run "
+        "with classifier scores (filters.quality_classifier or filters.classifiers)"
+    )
+
+
+def cells(output_dir: Path, weights: DocumentWeights, groups: list[dict]) -> list[tuple]:
+    """(group key, cluster, bucket, tokens) of the run: from the clusters' facts when cluster labels
+    apply, else per bucket from mixture.json."""
+    from crawlsieve.core.io import read_json
+
+    if weights.labels is not None:
+        facts = read_json(RunLayout(output_dir).cluster_facts)
+        out = [
+            (tuple(key), int(row["cluster"]), int(bucket) if bucket != "" else None, tokens)
+            for row in facts.get("clusters") or []
+            for *key, bucket, _, tokens in row.get("cells") or []
+        ]
+    else:
+        out = [
+            (group_key(g), None, int(bucket), tokens)
+            for g in groups
+            for bucket, (_, tokens) in (g.get("quality_buckets") or {}).items()
+        ]
+    if (weights.buckets and any(bucket is None for *_, bucket, _ in out)) or (weights.buckets and not out):
+        raise _no_buckets(output_dir)
+    return out
+
+
+def reweighted(groups: list[dict], weights: DocumentWeights, run_cells: list[tuple]) -> list[dict]:
+    """The groups with ``tokens`` as the weights make them (Σ tokens x weight over the group's cells;
+    what the target shares are taken of) and ``unweighted_tokens`` as they are."""
+    effective: dict[tuple[str, ...], float] = defaultdict(float)
+    for key, cluster, bucket, tokens in run_cells:
+        effective[key] += tokens * weights.of(cluster, bucket)
+    return [
+        {**g, "unweighted_tokens": g["tokens"], "tokens": round(effective.get(group_key(g), 0))}
+        for g in groups
+    ]
 
 
 def load_groups(output_dir: Path) -> tuple[list[dict], dict | None]:
@@ -421,11 +589,6 @@ def copies_of(ids: list[str], epochs: list[float], seed: int) -> list[int]:
         u = xxhash.xxh64_intdigest(f"{seed}:{doc_id}".encode()) / 2**64
         copies.append(whole + (1 if u < e - whole else 0))
     return copies
-
-
-def shard_of(path: Path) -> str:
-    """`part-<shard>-<n>.parquet` -> `<shard>`."""
-    return path.stem.removeprefix("part-").rsplit("-", 1)[0]
 
 
 def copy_numbers(copies):
@@ -467,24 +630,21 @@ def materialize(output_dir: Path, plan: dict, out: Path, recorded: dict, seed: i
 
     from crawlsieve.core.errors import ConfigError, UsageError
     from crawlsieve.core.io import write_bytes_atomically
-    from crawlsieve.core.shards import OutputConfig, write_shard
-    from crawlsieve.quality.mixture import build_mixture, data_files
+    from crawlsieve.core.shards import OutputConfig, shard_files, write_shard
+    from crawlsieve.quality.mixture import build_mixture
 
     try:
         output = OutputConfig.model_validate(recorded.get("output") or {})
     except (ConfigError, ValueError):  # a mixture.json from another version: default shard settings
         output = OutputConfig()
-    by_shard: dict[str, list[Path]] = defaultdict(list)
-    for path in data_files(RunLayout(output_dir).data):
-        by_shard[shard_of(path)].append(path)
-    for shard, files in sorted(by_shard.items()):
+    for shard, files in shard_files(RunLayout(output_dir).data).items():
         try:
             table = ds.dataset(files, format="parquet").to_table()
         except (OSError, pa.ArrowException) as error:
             raise UsageError(
                 f"cannot read the Parquet files of shard {shard} under {output_dir}: {error}"
             ) from None
-        copies = document_copies(table, plan, seed)
+        copies = document_copies(table, plan, seed, output_dir, shard)
         indices = np.repeat(np.arange(table.num_rows), copies)
         write_shard(with_epochs(table.take(indices), copies), RunLayout(out).data, shard, output)
     tokenizer = (recorded.get("domain") or {}).get("tokenizer_path")
@@ -494,6 +654,24 @@ def materialize(output_dir: Path, plan: dict, out: Path, recorded: dict, seed: i
     text = json.dumps(plan | {"report": report}, indent=1, ensure_ascii=False) + "\n"
     write_bytes_atomically(text.encode("utf-8"), RunLayout(out).plan)
     return mixture
+
+
+def _weighted(table: pa.Table, epochs: list[float], weights: DocumentWeights, side: Path) -> list[float]:
+    """Each document's epochs times its weight (its cluster from the side table, its bucket)."""
+    import pyarrow.compute as pc
+
+    from crawlsieve.core.io import read_parquet
+
+    clusters = [None] * table.num_rows
+    if weights.labels is not None and side.is_file():
+        assigned = read_parquet(side)
+        position = pc.index_in(table.column("id"), value_set=assigned.column("id").combine_chunks())
+        clusters = assigned.column("cluster").take(position).to_pylist()
+    names = table.column_names
+    buckets = (
+        table.column("quality_bucket").to_pylist() if "quality_bucket" in names else [None] * len(epochs)
+    )
+    return [e * weights.of(c, b) for e, c, b in zip(epochs, clusters, buckets, strict=True)]
 
 
 # --- the command ----------------------------------------------------------------------------
@@ -553,19 +731,15 @@ def load_plan(path: Path) -> dict:
             )
     if plan.get(REHYDRATE):
         plan[REHYDRATE] = parse_rehydrate(plan[REHYDRATE], f"plan {path}")
+    DocumentWeights.from_plan(plan, f"plan {path}")  # refused here, not in a task
     return plan
 
 
 def fitted_plan(args: argparse.Namespace, output_dir: Path, groups: list[dict], tokens: int) -> dict:
     """Fit the experiments, print the fit, and plan the mixture it predicts best."""
-    import importlib.util
-
-    from crawlsieve.core.errors import UsageError
     from crawlsieve.quality import mixfit
 
     method = args.method or "law"
-    if method == "regmix" and importlib.util.find_spec("sklearn") is None:
-        raise UsageError("--method regmix needs scikit-learn: pip install 'crawlsieve[regmix]'")
     experiments = mixfit.read_experiments(Path(args.fit))
     members = mixfit.members_of(experiments, groups, output_dir)
     weights = mixfit.parse_eval_weights(args.eval_weights, experiments.eval_sets)
@@ -575,6 +749,19 @@ def fitted_plan(args: argparse.Namespace, output_dir: Path, groups: list[dict], 
     warnings = mixfit.uncovered_warnings(groups, members) + mixfit.extrapolation_warnings(fit)
     shares = mixfit.group_shares(fit, members)
     return plan_for_shares(groups, shares, tokens, args.max_epochs, warnings, fit=mixfit.fit_record(fit))
+
+
+def document_weights(output_dir: Path, target: dict | None) -> DocumentWeights:
+    """The reviewer's cluster labels recorded in DIR (if any) and the target's bucket weights."""
+    from crawlsieve.quality.review_labels import cluster_weight, recorded_cluster_labels
+
+    buckets = (target or {}).get("quality_bucket") or {}
+    path = RunLayout(output_dir).cluster_labels
+    if not path.is_file():
+        return DocumentWeights(buckets=buckets)
+    labels = recorded_cluster_labels(path)
+    clusters = {cluster: cluster_weight(label) for cluster, label in labels.labels.items()}
+    return DocumentWeights(clusters, buckets, {**labels.provenance(), "fingerprint": labels.fingerprint})
 
 
 def check_outputs_apart(args: argparse.Namespace, output_dir: Path) -> None:
@@ -612,8 +799,13 @@ def main(args: argparse.Namespace) -> int:
     groups, mixture = load_groups(output_dir)
     if not groups:
         raise UsageError(f"{output_dir / 'data'} holds no documents")
-    if target is not None and REHYDRATE in target:
-        groups = rehydrated_groups(RunLayout(output_dir).data, groups, target[REHYDRATE])
+    weights = document_weights(output_dir, target)
+    if target is not None and REHYDRATE in target:  # the weights are summed in the same pass
+        groups = rehydrated_groups(output_dir, groups, target[REHYDRATE], weights)
+    elif weights:
+        groups = reweighted(groups, weights, cells(output_dir, weights, groups))
+    if weights and not any(g["tokens"] for g in groups):
+        raise UsageError("the cluster labels and quality_bucket weights leave no tokens to sample")
     if target is not None:
         plan = compute_plan(groups, target, tokens, args.max_epochs)
         if REHYDRATE in target:
@@ -621,6 +813,11 @@ def main(args: argparse.Namespace) -> int:
     else:
         plan = fitted_plan(args, output_dir, groups, tokens)
     plan["source"] = str(output_dir)
+    if weights:
+        plan[WEIGHTS] = weights.to_plan()
+    if weights.labels is not None:
+        labels = plan["cluster_labels"] = weights.labels
+        print(f"cluster labels applied: {labels['labels_file']} (sha256 {labels['sha256'][:12]})")
     print(format_plan(plan))
     for warning in plan["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)

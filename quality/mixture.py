@@ -21,6 +21,7 @@ import pyarrow.dataset as ds
 from crawlsieve import __version__
 from crawlsieve.core.io import write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
+from crawlsieve.core.shards import data_files
 
 #: What a mixture group is: the columns of the kept documents the mixture is split by.
 GROUP_KEYS = ("domain", "language", "genre")
@@ -49,11 +50,6 @@ def key_columns(table: pa.Table | pa.RecordBatch) -> dict[str, pa.Array]:
         else:
             columns[key] = pa.array([NO_VALUE] * table.num_rows, pa.string())
     return columns
-
-
-def data_files(data_dir: Path) -> list[Path]:
-    """The published Parquet files (temporary, hidden files excluded), in a stable order."""
-    return sorted(p for p in Path(data_dir).rglob("*.parquet") if not p.name.startswith("."))
 
 
 def _batch_sums(batch: pa.RecordBatch) -> pa.Table:
@@ -119,7 +115,7 @@ def mixture_groups(sums: dict[tuple[str, ...], dict[str, float]]) -> list[dict]:
 
 
 def build_mixture(
-    output_dir: Path, tokenizer_path: str | None, config: dict, run=None, review_k: int = 20
+    output_dir: Path, tokenizer_path: str | None, config: dict, run=None, review_k: int = 20, buckets=None
 ) -> dict:
     """Compute DIR/mixture.json and write it (atomically); returns it.
 
@@ -137,16 +133,24 @@ def build_mixture(
         sums = {group: dict(zip(keys, values, strict=True)) for group, values in run.groups.items()}
     else:
         sums = group_sums(RunLayout(output_dir).data)
-    return write_mixture(output_dir, sums, tokenizer_path, config)
+    return write_mixture(output_dir, sums, tokenizer_path, config, buckets)
 
 
 def write_mixture(
-    output_dir: Path, sums: dict[tuple[str, str], dict[str, float]], tokenizer_path: str | None, config: dict
+    output_dir: Path,
+    sums: dict[tuple[str, str], dict[str, float]],
+    tokenizer_path: str | None,
+    config: dict,
+    buckets: dict | None = None,
 ) -> dict:
     """Write DIR/mixture.json (atomically) from per-group sums (``group_sums``' keys); returns it.
+    ``buckets``: group key -> quality_bucket -> [documents, tokens], for each group.
 
     Also the writer of `crawlsieve tokenize`'s mixture.json, whose sums are exact token counts."""
     groups = mixture_groups(sums)
+    for group in groups if buckets else ():
+        per_bucket = buckets.get(group_key(group)) or {}
+        group["quality_buckets"] = {str(b): per_bucket[b] for b in sorted(per_bucket)}
     tokenizer = tokenizer_path
     mixture = {
         "version": __version__,

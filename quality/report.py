@@ -199,6 +199,7 @@ class ReportBuilder:
             "distributions": self.distribution_section(),
             "mixture": self.mixture_section(),
             "duplicates": self.duplicates_section(),
+            "clusters": self.clusters_section(),
             "inputs": self.inputs_section(),
             "cost": self.cost_section(),
             "charts_json": script_json(self.charts),
@@ -837,6 +838,108 @@ class ReportBuilder:
             "clusters": clusters,
             "summary": {k: _number(v) for k, v in dedup_summary.items() if not isinstance(v, dict | list)},
             "subdoc": self.subdoc_units(),
+        }
+
+    def clusters_section(self) -> dict | None:
+        """The semantic clusters (DIR/clusters/clusters.json, from `crawlsieve cluster`) largest first,
+        flagged where they look low-quality, with the reviewer's labels (review/cluster_labels.json);
+        in a refiltered run, the labels it applied and what they removed (stats.json)."""
+        layout = RunLayout(self.output_dir)
+        facts = _read_json(layout.cluster_facts)
+        recorded = _read_json(layout.cluster_labels)
+        applied = _mapping(self.stats.get("cluster_labels"))
+        if not facts and not applied:
+            return None
+        labels = {str(c): str(label) for c, label in _mapping(recorded.get("labels")).items()}
+        rows = [
+            self.cluster_row(row, labels.get(str(row.get("cluster")))) for row in facts.get("clusters") or []
+        ]
+        removed = {r: n for r, n in (self.stats.get("removed") or {}).items() if r.startswith("cluster:")}
+        chart = None
+        if rows:
+            shown = rows[:MAX_CHART_CATEGORIES]
+            chart = self.chart(
+                "cluster-sizes",
+                [
+                    {
+                        "type": "bar",
+                        "x": [chart_label(f"#{r['cluster']}") for r in shown],
+                        "y": [r["tokens_value"] for r in shown],
+                        "text": [chart_label(", ".join(r["terms"][:3])) for r in shown],
+                        "marker": {"color": [REMOVED_COLOR if r["flags"] else KEPT_COLOR for r in shown]},
+                    }
+                ],
+                {
+                    "title": {"text": "Share of tokens per cluster (red: flagged)"},
+                    "xaxis": {"type": "category"},
+                    "yaxis": {"tickformat": ".0%"},
+                },
+            )
+        effect = _mapping(recorded.get("effect"))
+        return {
+            "k": _number(facts.get("k")),
+            "documents": _number(facts.get("documents")),
+            "vectors": str(facts.get("vectors") or "–"),
+            "rows": rows,
+            "chart": chart,
+            "genres": any(r["genres"] for r in rows),
+            "spam": any(r["spam"] for r in rows),
+            "flagged": sum(1 for r in rows if r["flags"]),
+            "labels": {
+                "file": str(recorded.get("labels_file") or "–"),
+                "sha256": str(recorded.get("sha256") or "–"),
+                "counts": ", ".join(f"{n} {k}" for k, n in _mapping(recorded.get("counts")).items()),
+                **{key: _number(value) for key, value in effect.items()},
+            }
+            if recorded
+            else None,
+            "applied": {
+                "file": str(applied.get("labels_file") or "–"),
+                "sha256": str(applied.get("sha256") or "–"),
+                "dropped": ", ".join(str(c) for c in applied.get("dropped") or []) or "none",
+                "removed": _number(sum(removed.values())),
+            }
+            if applied
+            else None,
+        }
+
+    def cluster_row(self, row: dict, label: str | None) -> dict:
+        def shares(items) -> str:
+            return ", ".join(f"{name} {share:.0%}" for name, _, share in items or [])
+
+        spam = ""
+        if row.get("spam_share") or row.get("spam_signals"):
+            signals = [
+                f"{k.removeprefix('sig_')} {v:.2g}" for k, v in _mapping(row.get("spam_signals")).items()
+            ]
+            spam = ", ".join([f"{row.get('spam_share', 0):.0%} spam domains", *signals])
+        limit = self.config.example_text_chars
+        return {
+            "cluster": row.get("cluster"),
+            "documents": _number(row.get("documents")),
+            "documents_share": _pct(row.get("documents_share") or 0, 1),
+            "tokens": _number(row.get("tokens")),
+            "tokens_share": _pct(row.get("tokens_share") or 0, 1),
+            "tokens_value": row.get("tokens_share") or 0,
+            "languages": shares(row.get("languages")),
+            "domains": shares(row.get("domains")),
+            "genres": shares(row.get("genres")),
+            "spam": spam,
+            "mean_quality": _number(row.get("mean_quality")),
+            "terms": [str(t) for t in row.get("terms") or []],
+            "flags": [str(f) for f in row.get("flags") or []],
+            "proposed": str(row.get("proposed") or "keep"),
+            "label": label,
+            "samples": [
+                {
+                    "url": str(s.get("url") or ""),
+                    "href": safe_href(s.get("url")),
+                    "title": str(s.get("title") or ""),
+                    "text": str(s.get("text") or "")[:limit],
+                }
+                for s in row.get("samples") or []
+                if isinstance(s, dict)
+            ],
         }
 
     def subdoc_units(self) -> dict | None:

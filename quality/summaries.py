@@ -219,6 +219,8 @@ class Summary:
     counters: Counter = field(default_factory=Counter)
     #: per filter threshold and step, the documents it alone would remove (``filters.refilter``)
     what_if: Counter = field(default_factory=Counter)
+    #: per classifier score column, the kept documents' tokens per score bin (``quality.buckets``)
+    score_tokens: dict[str, np.ndarray] = field(default_factory=dict)
     #: a read summary's arrays as stored (see ``from_bytes``)
     stored: Stored | None = None
 
@@ -270,6 +272,10 @@ class Summary:
             "cpu_seconds": self.cpu_seconds,
             "counters": dict(self.counters),
             "what_if": dict(self.what_if),
+            "score_tokens": {
+                column: [[int(b), int(hist[b])] for b in np.flatnonzero(hist)]
+                for column, hist in sorted(self.score_tokens.items())
+            },
             "arrays": {name: [a.dtype.str, len(a)] for name, a in arrays.items()},
         }
         head = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -304,6 +310,9 @@ class Summary:
             cpu_seconds=header["cpu_seconds"],
             counters=Counter(header.get("counters") or {}),
             what_if=Counter(header.get("what_if") or {}),
+            score_tokens={
+                column: _dense_bins(pairs) for column, pairs in (header.get("score_tokens") or {}).items()
+            },
         )
         summary.stored = Stored(
             header["hist_columns"],
@@ -331,6 +340,20 @@ class Summary:
             raise UsageError(
                 f"{path} is damaged: not a crawlsieve summary ({type(error).__name__}: {error})"
             ) from None
+
+
+def _dense_bins(pairs: list[list[int]]) -> np.ndarray:
+    from crawlsieve.quality.buckets import SCORE_BINS
+
+    dense = np.zeros(SCORE_BINS, np.int64)
+    for index, tokens in pairs:
+        dense[index] += tokens
+    return dense
+
+
+def add_score_tokens(into: dict[str, np.ndarray], more: dict[str, np.ndarray]) -> None:
+    for column, hist in more.items():
+        into[column] = into[column] + hist if column in into else hist.copy()
 
 
 # --- what the tasks summarize ----------------------------------------------------------------
@@ -428,10 +451,19 @@ def extract_summary(
 
 
 def final_summary(
-    shard: str, warc_path: str, kept: pa.Table, ledger: pa.Table | None, k: int
+    shard: str,
+    warc_path: str,
+    kept: pa.Table,
+    ledger: pa.Table | None,
+    k: int,
+    score_columns: tuple[str, ...] = (),
 ) -> tuple[Summary, pa.Table]:
-    """Phase C's summary of one file: what dedup and tagging removed, and what was kept."""
+    """Phase C's summary of one file: what dedup and tagging removed, and what was kept (with the
+    kept tokens per bin of each of ``score_columns``, for the quality buckets)."""
+    from crawlsieve.quality.buckets import token_histograms
+
     summary = Summary(shard=shard, phase=FINALIZE, warc_path=warc_path, kept=kept.num_rows)
+    summary.score_tokens = token_histograms(kept, list(score_columns))
     candidates: list[tuple[str, int, dict]] = []
     if ledger is not None and ledger.num_rows:
         _count_decided(summary, ledger)
@@ -563,6 +595,7 @@ def file_summary(
         cpu_seconds=dict(Counter(extract.cpu_seconds) + Counter(final.cpu_seconds)),
         counters=extract.counters + final.counters,
         what_if=extract.what_if + final.what_if,
+        score_tokens=final.score_tokens,
     )
     whole.histograms = Histograms.from_stored(extract.stored)
     whole.histograms.merge(final.histograms)
@@ -642,6 +675,7 @@ class RunSummary:
     cpu_seconds: Counter = field(default_factory=Counter)
     counters: Counter = field(default_factory=Counter)
     what_if: Counter = field(default_factory=Counter)
+    score_tokens: dict[str, np.ndarray] = field(default_factory=dict)
 
     def add(self, summary: Summary) -> None:
         if summary.stored is None:
@@ -685,6 +719,7 @@ class RunSummary:
         self.cpu_seconds.update(summary.cpu_seconds)
         self.counters.update(summary.counters)
         self.what_if.update(summary.what_if)
+        add_score_tokens(self.score_tokens, summary.score_tokens)
 
     def _add_groups(self, groups: dict) -> None:
         for key, values in groups.items():
@@ -720,6 +755,7 @@ class RunSummary:
         self.cpu_seconds.update(other.cpu_seconds)
         self.counters.update(other.counters)
         self.what_if.update(other.what_if)
+        add_score_tokens(self.score_tokens, other.score_tokens)
         keys = list(other.hist_index)  # in row order
         columns, populations = sorted({c for c, _ in keys}), sorted({g for _, g in keys})
         column_of = {c: i for i, c in enumerate(columns)}

@@ -154,7 +154,6 @@ def test_eval_weights_move_the_optimum_toward_the_weighted_set(tmp_path):
 
 
 def test_regmix_chooses_a_near_optimal_feasible_mixture_from_many_runs(run_dir, tmp_path, capsys):
-    pytest.importorskip("sklearn")
     laws = random_laws(["web", "code"], 3, 7)
     path = experiments_file(tmp_path, laws, runs=256, noise=0.002, seed=8)
     plan_path = tmp_path / "plan.yaml"

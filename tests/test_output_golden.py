@@ -22,7 +22,8 @@ removed for another reason, the texts of kept non-English pages no longer cut by
 for issue 25's genres (new ``genre`` and ``extractor`` columns; the one forum thread of the corpus,
 pocketpc.ch's vBulletin thread ``122760-microsoft-beginnt-auslieferung-vorbereitungsupdate-34``,
 which FineWeb-2's German settings keep, extracted from its posts: its text and what is measured
-from it; every other row's values unchanged); every optimization must reproduce it value for value.
+from it; every other row's values unchanged), and once for issue 28's ``quality_bucket`` (a new
+data column; no other column changed); every optimization must reproduce it value for value.
 A change *meant* to change outputs records
 a new one, and says so in its commit:
 

@@ -558,7 +558,7 @@ def test_the_funnel_per_language_adds_up_to_the_runs_funnel(tmp_path: Path, monk
     page = build_report(root).read_text(encoding="utf-8")
     cells = re.findall(
         r'<tr data-value="([^"]+)"><td>(?:<b>)?[^<]+(?:</b>)?</td>'
-        r'<td class="n">(\d+)</td><td class="n">(\d+)</td>',
+        r'<td class="n pages">(\d+)</td><td class="n">(\d+)</td>',
         page,
     )
     rows = {value: (int(pages), int(kept)) for value, pages, kept in cells}

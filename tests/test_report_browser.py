@@ -221,3 +221,40 @@ def test_report_lists_spam_and_safety_tags_with_counts_and_examples(sample_run_r
         assert errors == [] and requests == [sample_run_report.as_uri()]
         ARTIFACTS.mkdir(exist_ok=True)
         section.screenshot(path=str(ARTIFACTS / "report-spam.png"))
+
+
+@pytest.mark.slow
+def test_clusters_section_shows_each_cluster_with_samples_flags_and_the_reviewers_labels(
+    sample_run_report: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from crawlsieve.pipelines.cli import main as cli
+
+    output = sample_run_report.parent
+    assert cli(["cluster", str(output), "--num-cpus", "2"]) == 0
+    facts = json.loads((output / "clusters" / "clusters.json").read_text())
+    rows = facts["clusters"]
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"cluster,label\n{rows[-1]['cluster']},drop\n{rows[0]['cluster']},weight:0.5\n")
+    assert cli(["review", str(output), "--cluster-labels", str(labels)]) == 0
+    with open_report(sample_run_report) as (page, requests, dialogs, errors):
+        section = page.locator("section#clusters")
+        assert section.locator(".js-plotly-plot").count() == 1
+        assert section.locator(".js-plotly-plot svg.main-svg").count() >= 1
+        table_rows = section.locator("table.clusters tr[data-cluster]")
+        assert table_rows.count() == len(rows) == facts["k"]
+        shown = [int(table_rows.nth(i).get_attribute("data-cluster")) for i in range(table_rows.count())]
+        assert shown == [r["cluster"] for r in rows]  # largest first
+        assert section.locator("table.clusters tr.bad").count() == sum(1 for r in rows if r["flags"])
+        assert "drop" in table_rows.last.inner_text() and "weight:0.5" in table_rows.first.inner_text()
+        assert "sha256" in section.locator("#cluster-labels").inner_text()
+        for details in section.locator("details.cluster-samples").all():
+            details.evaluate("element => { element.open = true; }")
+        first = section.locator("details.cluster-samples").first
+        assert first.locator(".example").count() == min(5, rows[0]["documents"])
+        assert rows[0]["terms"][0] in first.locator("summary").inner_text()
+        assert dialogs == [] and errors == []
+        assert requests == [sample_run_report.as_uri()]
+        ARTIFACTS.mkdir(exist_ok=True)
+        section.screenshot(path=str(ARTIFACTS / "report-clusters.png"))

@@ -17,6 +17,10 @@ from crawlsieve.quality.summaries import GRID_BINS, RunSummary, Summary, grid_bi
 VOLATILE = ("started", "finished", "duration_seconds", "phases", "cost")
 
 
+def without_buckets(mixture: dict) -> list[dict]:
+    return [{k: v for k, v in group.items() if k != "quality_buckets"} for group in mixture["groups"]]
+
+
 def _stable(stats: dict) -> dict:
     return {k: v for k, v in stats.items() if k not in VOLATILE}
 
@@ -36,7 +40,11 @@ def test_stats_mixture_and_review_come_from_the_summaries_alone(ray_local, sampl
     again = aggregate(RunState(out, config, log=lambda m: None), first["dedup"])
     assert _stable(again) == _stable(first)
     assert _stable(json.loads((out / "stats.json").read_text())) == _stable(json.loads(json.dumps(first)))
-    assert json.loads((out / "mixture.json").read_text())["groups"] == json.loads(mixture)["groups"]
+    # Only the per-bucket sums are not the summaries': the pass that writes quality_bucket into the
+    # data files counts them (here there is no data left to write into).
+    assert without_buckets(json.loads((out / "mixture.json").read_text())) == without_buckets(
+        json.loads(mixture)
+    )
     assert {p.name: p.read_text() for p in sorted((out / "review").rglob("*.jsonl"))} == review
     assert (out / "report.html").is_file()
 
