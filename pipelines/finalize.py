@@ -73,13 +73,13 @@ def add_quality_buckets(output_dir: Path, config: Config, edges: dict[str, list[
     each file rewritten in place, atomically); returns group key (``quality.mixture.GROUP_KEYS``) ->
     bucket -> [documents, tokens] for mixture.json."""
     from crawlsieve.core.shards import shard_files
-    from crawlsieve.pipelines.run import _per_shard
+    from crawlsieve.pipelines.ray_runtime import per_shard
 
     items = [
         {"shard": shard, "files": json.dumps([str(p) for p in paths])}
         for shard, paths in shard_files(RunLayout(output_dir).data).items()
     ]
-    rows = _per_shard(_bucket_batch, items, config, output_dir, edges=json.dumps(edges))
+    rows = per_shard(_bucket_batch, items, config, output_dir, edges=json.dumps(edges))
     sums: dict[tuple[str, ...], dict[int, list[int]]] = {}
     for row in rows:
         for *key, bucket, documents, tokens in json.loads(row["sums"]):
