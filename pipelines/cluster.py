@@ -307,7 +307,7 @@ def merge_cluster_facts(output_dir: Path, samples: int) -> dict:
     import ray
 
     from crawlsieve.quality.clusters import merge_facts
-    from crawlsieve.quality.summaries import FILES_PER_MERGE_TASK, _in_order
+    from crawlsieve.quality.summaries import FILES_PER_MERGE_TASK, in_order
 
     paths = [str(p) for p in RunLayout(output_dir).cluster_summaries()]
     chunks = [paths[i : i + FILES_PER_MERGE_TASK] for i in range(0, len(paths), FILES_PER_MERGE_TASK)]
@@ -315,7 +315,7 @@ def merge_cluster_facts(output_dir: Path, samples: int) -> dict:
         return _merge_files(paths, samples)
     task = ray.remote(_merge_files)
     merged = {"k": 0, "clusters": {}}
-    for part in _in_order([task.remote(chunk, samples) for chunk in chunks]):
+    for part in in_order([task.remote(chunk, samples) for chunk in chunks]):
         merged = merge_facts([merged, part], samples)
     return merged
 

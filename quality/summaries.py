@@ -953,14 +953,14 @@ def merge_run(output_dir: Path, review_k: int) -> RunSummary:
         parts = (_merge_files(chunk, review_k) for chunk in chunks)
     else:
         task = ray.remote(_merge_files)
-        parts = _in_order([task.remote(chunk, review_k) for chunk in chunks])
+        parts = in_order([task.remote(chunk, review_k) for chunk in chunks])
     run = RunSummary(review_k=review_k)
     for part in parts:
         run.merge(part)
     return run
 
 
-def _in_order(refs: list) -> Iterator[RunSummary]:
+def in_order(refs: list) -> Iterator[RunSummary]:
     """The tasks' partial merges one at a time, in order, each released once taken: the driver
     holds one of them, not all, and the float sums come out the same in every run."""
     import ray
