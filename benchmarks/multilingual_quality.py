@@ -48,6 +48,7 @@ from pathlib import Path
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from benchmarks import stage_cpu
 from benchmarks.cc_shaped import _Writer, corpus_pages
 from benchmarks.extraction_quality import url_key
 
@@ -423,35 +424,15 @@ def decontamination_section(truth: dict[str, dict], config, work: Path) -> None:
 
 
 def cpu_section(corpus: Path, truth: dict[str, dict], config, work: Path, repeat: int) -> None:
-    from crawlsieve.pipelines.shard import CpuClock, per_file_stages, run_stages
-    from crawlsieve.pipelines.warc import read_warc
-
     pages = corpus_pages(sorted((corpus / "warc").glob("*.warc.gz")))
-    by_script = {"zh": [], "latin": []}
-    for url, html, _ in pages:
-        case = truth.get(url_key(url))
+    by_script: dict[str, list] = {"zh": [], "latin": []}
+    for page in pages:
+        case = truth.get(url_key(page[0]))
         if case and case["script"] in by_script:
-            by_script[case["script"]].append((url, html))
-    seconds: dict[str, dict[str, float]] = {}
-    for script, chosen in by_script.items():
-        warc = write_warc(work / f"cpu-{script}.warc.gz", chosen)
-        clock = CpuClock()
-        for attempt in range(repeat + 1):  # the first pass warms models, lists and caches
-            timing = clock if attempt else CpuClock()
-            batches = timing.timed("read", read_warc(str(warc), warc.name, config.read))
-            run_stages(batches, per_file_stages(config), warc.name, clock=timing)
-        seconds[script] = {name: s / repeat / len(chosen) * 1000 for name, s in clock.seconds.items()}
-    names = sorted(set().union(*seconds.values()), key=lambda n: -seconds["zh"].get(n, 0.0))
-    print(
-        f"\n## CPU ms per page by stage (warm, mean of {repeat} passes; "
-        f"{len(by_script['zh'])} Chinese and {len(by_script['latin'])} Latin-script pages)"
-    )
-    print(f"{'stage':<22} {'zh':>8} {'latin':>8} {'zh/latin':>8}")
-    for name in [*names, "total"]:
-        zh = sum(seconds["zh"].values()) if name == "total" else seconds["zh"].get(name, 0.0)
-        latin = sum(seconds["latin"].values()) if name == "total" else seconds["latin"].get(name, 0.0)
-        ratio = f"{zh / latin:8.2f}" if latin > 0.01 else f"{'':>8}"
-        print(f"{name:<22} {zh:>8.2f} {latin:>8.2f} {ratio}")
+            by_script[case["script"]].append(page)
+    ms = stage_cpu.warm_ms_per_page(by_script, config, work, repeat)
+    print(f"\n## CPU ms per page by stage (warm, mean of {repeat} passes)")
+    print(stage_cpu.table(ms, {script: len(group) for script, group in by_script.items()}))
 
 
 def main(argv: list[str] | None = None) -> int:
