@@ -37,6 +37,10 @@ UNFINISHED_FILE = "unfinished_file"
 DAMAGE_KINDS = frozenset(
     {"corrupt_warc", "truncated_file", "not_warc", "empty_file", "open_error", UNFINISHED_FILE}
 )
+#: Prefix of the counters ``language_settings:<language>=<settings>``: the documents of a language
+#: that a settings table judged (``filters.stages.language_settings_counts``); stats.json
+#: ``language_settings`` holds them per language.
+LANGUAGE_SETTINGS = "language_settings"
 #: The HTTP check's reason for a record that is not an HTTP response (request, metadata, warcinfo).
 NOT_RESPONSE = "not_response"
 #: The content domains the spam and safety signals give (``tagging`` assigns them, ``quality``

@@ -21,6 +21,7 @@ from typing import ClassVar, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from crawlsieve.core.errors import ConfigError
 from crawlsieve.filters.config import FilterSection
 from crawlsieve.filters.text_stats import DocStats
 
@@ -70,7 +71,10 @@ class Rule:
         return f"{self.field}.{self.entry}" if self.entry is not None else str(self.field)
 
     def threshold(self, section: FilterSection) -> float | None:
-        """The threshold in ``section`` (resolved for a language and genre); ``None``: the rule is off."""
+        """The threshold in ``section`` (resolved for a language and genre); ``None``: the rule is off,
+        as is every rule of a filter that is off for the language (``mode: off``)."""
+        if section.mode == "off":
+            return None
         if self.field is None:
             return self.limit
         value = getattr(section, self.field)
@@ -90,11 +94,11 @@ class Rule:
 
     def breaks(self, signals: Signals, section: FilterSection) -> bool:
         """Whether a document's ``signals`` break the rule at ``section``'s threshold."""
-        if self.removes == "unmeasured":
-            return all(signals[name] is None for name in self.signals)
         limit = self.threshold(section)
         if limit is None:
             return False
+        if self.removes == "unmeasured":
+            return all(signals[name] is None for name in self.signals)
         exempt = self.exemption(section)
         if exempt is not None and (signals[self.unless_above[0]] or 0.0) > exempt:
             return False
@@ -159,10 +163,21 @@ class Judge:
     def signal_column(self, signal: str) -> str:
         return f"sig_{self.name}_{signal}"
 
-    def reason(self, signals: Signals, language: str | None = None, genre: str | None = None) -> str | None:
-        """The removal reason of a document of ``language`` and ``genre`` with ``signals``: the first
-        rule they break at the thresholds for that language and genre; ``None``: kept."""
-        section = self.config.thresholds_for(language, genre)
+    def check_languages(self) -> None:
+        """Refuse (``ConfigError``, one line) a language's value of a field that shapes the signals:
+        they are measured alike in every language, only thresholds and modes vary."""
+        for language, values in self.config.languages.items():
+            if shaping := sorted(set(values) & set(self.signal_fields)):
+                raise ConfigError(
+                    f"{self.config_key}.languages.{language}.{shaping[0]}: shapes the signals, which are "
+                    "measured alike in every language; set it for the section"
+                )
+
+    def reason(self, signals: Signals, section: FilterSection | None = None) -> str | None:
+        """The removal reason of a document with ``signals``: the first rule they break at the
+        thresholds of ``section``, this filter's section resolved for the document's language and
+        genre (default: the section's own values); ``None``: kept."""
+        section = section or self.config
         for rule in self.rules:
             if rule.breaks(signals, section):
                 named = rule.named(signals)
@@ -187,11 +202,14 @@ class TextFilter(Judge):
         raise NotImplementedError
 
 
-def threshold_keys(table: pa.Table) -> list[tuple[str | None, str | None]]:
+def threshold_keys(table: pa.Table, per_language: bool = True) -> list[tuple[str | None, str | None]]:
     """Each row's (language, genre): what selects the thresholds that judge it. A table without a
-    ``genre`` column (no stage writes one yet) has genre ``None`` in every row."""
+    ``genre`` column (no stage writes one yet) has genre ``None`` in every row; without
+    ``per_language`` (``filters.per_language_rules: false``) every row's language is ``None``, so
+    every language is judged by the sections' own values, as English."""
     n = table.num_rows
-    languages = table.column("language").to_pylist() if "language" in table.column_names else [None] * n
+    has_language = per_language and "language" in table.column_names
+    languages = table.column("language").to_pylist() if has_language else [None] * n
     genres = table.column("genre").to_pylist() if "genre" in table.column_names else [None] * n
     return list(zip(languages, genres, strict=True))
 

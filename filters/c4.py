@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datatrove.pipeline.filters.c4_filters import CITATION_REGEX, ELLIPSIS, END_PUNCTUATION, POLICY_SUBSTRINGS
 
 from crawlsieve.filters.base import Rule, Signals, TextFilter, ratio
+from crawlsieve.filters.cjk import CJK_LANGUAGES, CJK_SENTENCE_ENDS
 from crawlsieve.filters.config import C4Config
 from crawlsieve.filters.languages import LanguageRules, spacy_words
 from crawlsieve.filters.text_stats import DocStats
@@ -24,11 +25,17 @@ class _Pass:
     """One pass of C4's line rules over a document."""
 
     kept: list[str] = field(default_factory=list)
+    #: Indices of the kept lines in the document's lines.
+    kept_index: list[int] = field(default_factory=list)
     sentences: int = 0
     javascript_lines: int = 0
     policy_lines: int = 0
     #: The document rule a kept-so-far line broke first ("lorem_ipsum" or "curly_bracket").
     document_rule: str | None = None
+
+
+#: C4's line ends for Chinese and Japanese: its own, 。！？ and their other sentence ends.
+CJK_SENTENCE_ENDS_C4 = ("。", "！", "？", *CJK_SENTENCE_ENDS)
 
 
 class C4(TextFilter):
@@ -80,22 +87,33 @@ class C4(TextFilter):
             "curly_bracket": float(result.document_rule == "curly_bracket"),
         }
 
-    def cleaned_text(self, stats: DocStats) -> str:
-        return "\n".join(self.clean(stats).kept).strip()
+    def cleaned_text(self, stats: DocStats, cut: set[int] = frozenset()) -> str:
+        """The kept lines (without ``cut``, indices another filter cuts), of the page as written."""
+        result = self.clean(stats)
+        if stats.published is stats.text and not cut:
+            return "\n".join(result.kept).strip()
+        lines = stats.published_lines
+        return "\n".join(self._line(lines[i]) for i in result.kept_index if i not in cut).strip()
+
+    def _line(self, raw: str) -> str:
+        """A kept line as C4 keeps it: stripped, without citations."""
+        line = raw.strip()
+        return CITATION_REGEX.sub("", line) if self.config.remove_citations else line
 
     def clean(self, stats: DocStats) -> _Pass:
         return stats.shared("c4_pass", lambda: self._run(stats.lines, stats.rules))
 
     def _run(self, lines: list[str], rules: LanguageRules) -> _Pass:
         c, result = self.config, _Pass()
-        for raw in lines:
+        ends = END_PUNCTUATION + CJK_SENTENCE_ENDS_C4 if rules.language in CJK_LANGUAGES else END_PUNCTUATION
+        for index, raw in enumerate(lines):
             line = raw.strip()
             words = rules.split_words(line) if rules.unspaced else line.split()
             if c.max_word_length != -1 and any(len(word) > c.max_word_length for word in words):
                 continue
             if c.remove_citations:
                 line = CITATION_REGEX.sub("", line)
-            if c.filter_no_terminal_punct and (not line.endswith(END_PUNCTUATION) or line.endswith(ELLIPSIS)):
+            if c.filter_no_terminal_punct and (not line.endswith(ends) or line.endswith(ELLIPSIS)):
                 continue
             if len(words) < c.min_words_per_line:
                 continue
@@ -115,6 +133,7 @@ class C4(TextFilter):
             if result.sentences < c.min_num_sentences:  # enough is enough: splitting is costly
                 result.sentences += _line_sentences(line, rules)
             result.kept.append(line)
+            result.kept_index.append(index)
         return result
 
 

@@ -75,9 +75,12 @@ class ScoreStage(Judge):
         if not self.removes:
             return batch
         keys = threshold_keys(batch)
+        sections = {key: self.config.thresholds_for(*key) for key in dict.fromkeys(keys)}
         return with_decisions(
             batch,
-            removed=[self.reason({self.signal: v}, *key) for v, key in zip(values, keys, strict=True)],
+            removed=[
+                self.reason({self.signal: v}, sections[key]) for v, key in zip(values, keys, strict=True)
+            ],
         )
 
 
@@ -143,7 +146,11 @@ class QualityClassifierStage(FastTextClassifierStage):
     config: ClassifierConfig
 
     def __init__(self, config: ClassifierConfig):
-        self.config = config
+        # It always runs: "off" is read as "tag" (an off section would have no thresholds).
+        off = config.mode == "off"
+        self.config = (
+            ClassifierConfig.model_validate({**config.model_dump(), "mode": "tag"}) if off else config
+        )
         self.name = "quality_classifier"
         self.model_path = config.model_path or default_quality_model_path()
         self.label = config.positive_label

@@ -9,11 +9,20 @@ datatrove's ``FineWebQualityFilter``), so a run reproduces the field's reference
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import Field, PositiveInt, StringConstraints, field_validator
+from pydantic import (
+    Field,
+    PositiveInt,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from crawlsieve.core.config import NAMES_FILES, Section
+from crawlsieve.filters.language_table import section_values, table_label
 
 Mode = Literal["drop", "tag", "off"]
 
@@ -23,14 +32,91 @@ def _mode(default: Mode = "drop") -> Mode:
 
 
 class FilterSection(Section):
-    """The section of a filter that decides by thresholds (its rules: ``filters.base.Rule``)."""
+    """The section of a filter that decides by thresholds (its rules: ``filters.base.Rule``).
+
+    Its values judge English and every language without a table entry. A document of another
+    language is judged by ``thresholds_for`` its language (and genre): the section's values with
+    layers laid over them, a later one winning (``layers``):
+
+    1. the language table (``filters.language_table``: FineWeb-2's tuned settings), for the
+       sections it covers (``table_section``);
+    2. the config's ``languages`` entry for the language: a user's values for it.
+
+    A layer may set thresholds and ``mode: off`` (the filter does not judge the language), not
+    what shapes the signals (each filter refuses those: ``TextFilter``).
+    """
+
+    #: This section's name in the language table (``fineweb_quality``); ``None``: the table has none.
+    table_section: ClassVar[str | None] = None
+
+    languages: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="language code -> this section's values for it (thresholds, or mode: off), over the "
+        "language table's, e.g. {zh: {line_punct_thr: 0.08}}; needs per_language_rules.",
+    )
+    _resolved: dict = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_languages(self) -> Self:
+        self._resolved = {}  # after any change of a value
+        for language, values in self.languages.items():
+            unknown = sorted(
+                name for name in values if name == "languages" or name not in type(self).model_fields
+            )
+            if unknown:
+                raise ValueError(f"languages.{language}: not a key of this section: {', '.join(unknown)}")
+            if values.get("mode", "off") not in ("off", self.mode):
+                raise ValueError(f"languages.{language}.mode: only off or the section's own ({self.mode})")
+            try:
+                self.thresholds_for(language, None)  # validates the values
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(map(str, first["loc"]))
+                raise ValueError(f"languages.{language}.{where}: {first['msg']}") from None
+        return self
+
+    def __copy__(self) -> Self:
+        copied = super().__copy__()
+        copied._resolved = {}  # model_copy(update=...) changes values after the copy
+        return copied
+
+    def __deepcopy__(self, memo: dict | None = None) -> Self:
+        copied = super().__deepcopy__(memo)
+        copied._resolved = {}
+        return copied
+
+    def layers(self, language: str | None, genre: str | None) -> list[tuple[str, dict[str, Any]]]:
+        """(name, values) of each layer over this section's values for ``language`` and ``genre``,
+        in the order they apply; the names say in stats.json which settings judged a language."""
+        found = []
+        if self.table_section and (values := section_values(self.table_section, language)):
+            found.append((table_label(language), values))
+        if language in self.languages:
+            found.append(("config", self.languages[language]))
+        return found
 
     def thresholds_for(self, language: str | None, genre: str | None) -> Self:
-        """The settings that judge a document of ``language`` and ``genre``: this section for
-        every language and genre today. Per-language or per-genre tables return a copy with their
-        values here (cached: it is called per document); the filters, `refilter` and the what-if
-        counts all resolve thresholds through it, so they cannot disagree."""
-        return self
+        """The settings that judge a document of ``language`` and ``genre`` (see the class), cached
+        per section; the filters, `refilter` and the what-if counts all resolve thresholds here,
+        once per (language, genre) of a batch, so they cannot disagree."""
+        key = (language, genre)
+        if key not in self._resolved:
+            layers = self.layers(language, genre)
+            self._resolved[key] = self._laid_over(layers) if layers else self
+        return self._resolved[key]
+
+    def _laid_over(self, layers: list[tuple[str, dict[str, Any]]]) -> Self:
+        """This section with each layer's values over it; a dict value (``top_n_grams``) is laid
+        over entry by entry. Each layer is validated as the section's values are."""
+        values = self.model_dump(exclude={"languages"})
+        for _, layer in layers:
+            given = type(self).model_validate({**values, **layer}).model_dump(include=set(layer))
+            for name, value in given.items():
+                old = values.get(name)
+                values[name] = (
+                    {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
+                )
+        return type(self).model_validate(values)
 
 
 class UrlFilterConfig(Section):
@@ -79,6 +165,8 @@ class CompressionConfig(FilterSection):
 class GopherQualityConfig(FilterSection):
     """Gopher quality rules (Rae et al. 2021) with per-language stop words and word splitting."""
 
+    table_section = "gopher_quality"
+
     mode: Mode = _mode()
     min_doc_words: int | None = Field(50, description="Fewer non-symbol words: removed (word_count).")
     max_doc_words: int | None = Field(100_000, description="More non-symbol words: removed (word_count).")
@@ -109,6 +197,8 @@ class GopherQualityConfig(FilterSection):
 class GopherRepetitionConfig(FilterSection):
     """Gopher repetition rules: duplicate lines/paragraphs, top and duplicated n-gram character fractions."""
 
+    table_section = "gopher_repetition"
+
     mode: Mode = _mode()
     dup_line_frac: float | None = Field(0.3, description="Max fraction of duplicate lines.")
     dup_para_frac: float | None = Field(0.3, description="Max fraction of duplicate paragraphs.")
@@ -131,6 +221,8 @@ class GopherRepetitionConfig(FilterSection):
 class C4Config(FilterSection):
     """C4 line cleaning and document rules (datatrove's C4QualityFilter; FineWeb's settings by default)."""
 
+    table_section = "c4"
+
     mode: Mode = _mode()
     filter_no_terminal_punct: bool = Field(
         False,
@@ -151,12 +243,14 @@ class C4Config(FilterSection):
 class FineWebQualityConfig(FilterSection):
     """FineWeb's quality filter: line punctuation, short lines, duplicated line characters, list-likeness."""
 
+    table_section = "fineweb_quality"
+
     mode: Mode = _mode()
     line_punct_thr: float = Field(0.12, description="Min fraction of lines ending in terminal punctuation.")
     line_punct_exclude_zero: bool = Field(
         False, description="Do not remove documents whose ratio is exactly 0."
     )
-    short_line_thr: float = Field(0.67, description="Max fraction of short lines.")
+    short_line_thr: float | None = Field(0.67, description="Max fraction of short lines; null: off.")
     short_line_length: int = Field(30, description="A line this long or shorter is short.")
     char_duplicates_ratio: float = Field(0.01, description="Max fraction of characters in duplicated lines.")
     new_line_ratio: float = Field(0.3, description="Max newlines per word (list_ratio).")
@@ -206,6 +300,41 @@ class SpamConfig(FilterSection):
         gt=0,
         description="Flagged ads above this many commercial or medical ad phrases per 100 words "
         "(sig_spam_ads).",
+    )
+
+
+class ChineseConfig(FilterSection):
+    """Ours: what a Chinese page (zh, yue, wuu) is made of: its Han characters, its template lines."""
+
+    mode: Mode = _mode()
+    min_han_ratio: float | None = Field(
+        0.3,
+        description="Min share of Han characters among a Chinese page's letters (han_ratio); the corpus's "
+        "articles have 0.88-1.0, its forums with code 0.46-1.0.",
+    )
+    max_boilerplate_lines_frac: float | None = Field(
+        0.5, description="Max share of a Chinese page's lines that are site boilerplate (boilerplate_lines)."
+    )
+    max_boilerplate_line_chars: int = Field(
+        64,
+        ge=1,
+        description="A line with a boilerplate phrase (版权所有, 分享到, 上一篇, ...) this long or shorter "
+        "is boilerplate: cut from the text in drop mode; a longer one is a paragraph and stays.",
+    )
+
+
+class EncodingConfig(Section):
+    """Ours: text damaged by decoding, in every language, judged before language identification."""
+
+    mode: Mode = _mode()
+    max_garbled_ratio: float | None = Field(
+        0.01,
+        description="Max share of non-space characters that stand for lost ones: \ufffd (�), □, ■ (garbled).",
+    )
+    max_mojibake_ratio: float | None = Field(
+        0.02,
+        description="Max mojibake per non-space character (ftfy's badness: sequences like 'Ã©' or 'ÖÐÎÄ', "
+        "text decoded with the wrong charset).",
     )
 
 
@@ -359,6 +488,8 @@ class FiltersConfig(Section):
     url: UrlFilterConfig = Field(default_factory=UrlFilterConfig)
     repetition: RepetitionConfig = Field(default_factory=RepetitionConfig)
     compression: CompressionConfig = Field(default_factory=CompressionConfig)
+    encoding: EncodingConfig = Field(default_factory=EncodingConfig)
+    chinese: ChineseConfig = Field(default_factory=ChineseConfig)
     fineweb_quality: FineWebQualityConfig = Field(default_factory=FineWebQualityConfig)
     gopher_repetition: GopherRepetitionConfig = Field(default_factory=GopherRepetitionConfig)
     gopher_quality: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
@@ -383,6 +514,21 @@ class FiltersConfig(Section):
             "refilter` can re-decide any threshold; costs the skipped filters' time and ledger space."
         ),
     )
+
+    def filter_sections(self) -> list[FilterSection]:
+        """The sections of the filters that decide by thresholds and are on."""
+        sections = [getattr(self, name) for name in type(self).model_fields]
+        sections = [s for s in [*sections, *self.classifiers] if isinstance(s, FilterSection)]
+        return [section for section in sections if section.mode != "off"]
+
+    @model_validator(mode="after")
+    def _languages_need_per_language_rules(self) -> Self:
+        if not self.per_language_rules:
+            for name in type(self).model_fields:
+                section = getattr(self, name)
+                if isinstance(section, FilterSection) and section.languages:
+                    raise ValueError(f"{name}.languages needs per_language_rules: true")
+        return self
 
     @field_validator("classifiers")
     @classmethod

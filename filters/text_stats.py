@@ -29,11 +29,16 @@ class DocStats:
         self,
         text: str,
         rules: LanguageRules,
+        published: str | None = None,
+        *,
         url: str | None = None,
         title: str | None = None,
         anchors: str | None = None,
     ):
+        #: What the filters judge: the page, or its Simplified conversion (``filters.cjk``).
         self.text = text
+        #: The page as written, when ``text`` is a conversion of it with the same lines.
+        self.published = text if published is None else published
         self.rules = rules
         self.url = url or ""
         self.title = title or ""
@@ -51,6 +56,11 @@ class DocStats:
     def lines(self) -> list[str]:
         """``str.splitlines()``: Gopher quality's and C4's notion of a line."""
         return self.text.splitlines()
+
+    @cached_property
+    def published_lines(self) -> list[str]:
+        """``lines`` of the page as written: the lines a filter that cuts lines keeps."""
+        return self.published.splitlines() if self.published is not self.text else self.lines
 
     @cached_property
     def nonblank_lines(self) -> list[str]:

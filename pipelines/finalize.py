@@ -31,6 +31,7 @@ OUTPUT_COLUMNS = (
     "domain",
     "language",
     "language_score",
+    "script",
     "quality_score",
     "token_count",
     "dup_cluster_size",

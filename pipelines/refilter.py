@@ -211,7 +211,8 @@ def _read(path: Path) -> pa.Table | None:
 def refilter_shard(shard: str, source: Path, old: Config, config: Config, output_dir: Path) -> dict:
     """Phase A's outputs for one file, from the run's; ``refused``: why it cannot (one line)."""
     from crawlsieve.core.io import write_atomically, write_json_atomically
-    from crawlsieve.filters.refilter import what_if_counts
+    from crawlsieve.core.stages import LANGUAGE_SETTINGS
+    from crawlsieve.filters.refilter import language_settings_counts, what_if_counts
     from crawlsieve.pipelines.shard import CpuClock, _ray_node_id
     from crawlsieve.quality.summaries import Summary, extract_summary, write_summary
 
@@ -237,7 +238,10 @@ def refilter_shard(shard: str, source: Path, old: Config, config: Config, output
             shard, marker["warc_path"], marker["records_read"], docs, ledger, config.report.review_per_reason
         )
         summary.what_if = what_if_counts(docs, ledger, config.filters)
-        summary.counters.update(Summary.read(src.summary(shard, "extract")).counters)
+        # The run's counts, but which settings judged each language is counted anew.
+        counters = Summary.read(src.summary(shard, "extract")).counters
+        summary.counters.update({k: n for k, n in counters.items() if not k.startswith(LANGUAGE_SETTINGS)})
+        summary.counters.update(language_settings_counts(docs, ledger, config.filters))
     summary.cpu_seconds = clock.rounded()
     write_summary(summary, review, dst.summary(shard, "extract"), dst.review_rows(shard, "extract"))
     write_json_atomically(

@@ -45,6 +45,7 @@ LEDGER_KEEP = (
     "url",
     "language",
     "language_score",
+    "script",
     "quality_score",
     DECONTAMINATION_MATCH,
 )
@@ -54,6 +55,7 @@ def per_file_stages(config: Config, layout: RunLayout | None = None) -> list[Sta
     """The stages after reading, in the order they run: cheap checks first. ``layout``: the run's,
     where stages find what the run built for them (the decontamination index)."""
     from crawlsieve.dedup import stages as dedup_stages
+    from crawlsieve.filters.encoding import encoding_stages
     from crawlsieve.filters.language import LanguageStage
     from crawlsieve.filters.stages import (
         decontamination_stages,
@@ -69,6 +71,7 @@ def per_file_stages(config: Config, layout: RunLayout | None = None) -> list[Sta
         *pre_extraction_stages(config.filters),
         *dedup_stages.payload_stages(config.dedup),
         ExtractStage(config.extract),
+        *encoding_stages(config.filters.encoding),
         LanguageStage(config.language),
         *decontamination_stages(
             config.filters.decontamination, layout.decontamination_index if layout else None

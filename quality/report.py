@@ -383,11 +383,14 @@ class ReportBuilder:
                 "margin": {"l": 200, "r": 20, "t": 40, "b": 40},
             },
         )
+        # Which thresholds judged each language's pages (stats.json language_settings).
+        settings = _mapping(self.stats.get("language_settings")) if column == "language" else {}
         return {
             "column": column,
             "no_value": NO_VALUE,
             "chart": chart,
-            "rows": [_breakdown_row(value, f) for value, f in rows],
+            "settings": bool(settings),
+            "rows": [_breakdown_row(value, f, settings.get(value)) for value, f in rows],
             "total": _breakdown_row("all", total),
         }
 
@@ -945,10 +948,11 @@ def _ranked_reasons(reasons: Counter) -> list[tuple[str, int]]:
     return sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def _breakdown_row(value: str, f: dict) -> dict:
+def _breakdown_row(value: str, f: dict, settings: dict | None = None) -> dict:
     ranked = _ranked_reasons(f["reasons"])[:BREAKDOWN_REASONS_SHOWN]
     return {
         "value": value,
+        "settings": ", ".join(map(str, _mapping(settings))) or "–",
         "pages": _number(f["pages"]),
         "kept": _number(f["kept"]),
         "kept_share": _pct(f["kept"], f["pages"]),

@@ -16,7 +16,9 @@ each): what was read of them is counted, so the accounting closes, but the run i
 
 A reviewer of a mixed crawl asks "what did we keep of Chinese?" first: `breakdowns` has the same
 counts per value of each breakdown column (``summaries.BREAKDOWN_COLUMNS``), from the summaries
-too; over a column's values they add up to the run's.
+too; over a column's values they add up to the run's. And "which thresholds judged it?":
+`language_settings` has, per language, the documents each settings table judged
+(``{"zh": {"fineweb2:cmn_Hani": 35}, "en": {"crawlsieve default": 120}}``), from the tasks' counts.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 
 from crawlsieve.core.io import write_json_atomically
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.core.stages import DAMAGE_KINDS, NOT_RESPONSE, UNFINISHED_FILE
+from crawlsieve.core.stages import DAMAGE_KINDS, LANGUAGE_SETTINGS, NOT_RESPONSE, UNFINISHED_FILE
 from crawlsieve.quality.config import ReportConfig
 from crawlsieve.quality.summaries import KEPT, RunSummary, merge_run
 
@@ -59,6 +61,21 @@ def cost(cpu_seconds: dict[str, float], pages_read: int, report: ReportConfig) -
 def _ranked(counter: Counter) -> dict:
     """Most frequent first, ties by name: the same order whatever order the files merged in."""
     return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def language_settings(counters: Counter) -> tuple[dict, Counter]:
+    """stats.json ``language_settings`` (language -> settings -> documents judged) from the run's
+    counters ``language_settings:<language>=<settings>``, and the other counters."""
+    settings: dict[str, Counter] = defaultdict(Counter)
+    others: Counter = Counter()
+    for key, count in counters.items():
+        kind, _, rest = key.partition(":")
+        if kind == LANGUAGE_SETTINGS:
+            language, _, label = rest.partition("=")
+            settings[language][label] += count
+        else:
+            others[key] = count
+    return {language: _ranked(settings[language]) for language in sorted(settings)}, others
 
 
 def pages_of(records: int, removed: dict, failed: dict) -> int:
@@ -163,6 +180,7 @@ def build_stats(
     other_records = removed.get(NOT_RESPONSE, 0)
     damaged = sum(n for kind, n in failed.items() if kind in DAMAGE_KINDS)
     pages_read = pages_of(records_read, removed, failed)
+    settings, counters = language_settings(run.counters)
     stats = {
         "records_read": records_read,
         "pages_read": pages_read,
@@ -174,7 +192,8 @@ def build_stats(
         "accounting_closes": closes,
         "inputs_unfinished": sum(1 for row in inputs.values() if UNFINISHED_FILE in row["failed"]),
         "stages": stages,
-        "counters": _ranked(run.counters),
+        "counters": _ranked(counters),
+        "language_settings": settings,
         "breakdowns": breakdowns(run),
         "inputs": inputs,
         "cost": cost(

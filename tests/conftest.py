@@ -11,6 +11,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import tempfile
 import threading
 from pathlib import Path
 
@@ -82,15 +83,19 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def tls_context(tmp_path_factory) -> ssl.SSLContext:
-    """A server's TLS context for 127.0.0.1, with a self-signed certificate the session trusts.
+_TLS_FILES = pytest.StashKey[tuple[Path, Path]]()
 
-    SSL_CERT_FILE is set before Ray starts (``ray_local`` needs ``https_server``, which needs
-    this), so Ray's workers, which inherit the environment, trust the certificate too. This
-    process trusts it only if aiohttp was imported after (it reads the variable on import).
+
+def pytest_configure(config) -> None:
+    """Make the session's self-signed certificate for 127.0.0.1 and trust it, before any test
+    module is imported.
+
+    aiohttp builds its default TLS context when it is imported, reading SSL_CERT_FILE then: set
+    the variable later (in a fixture) and this process trusts the certificate only if no module
+    imported aiohttp earlier, which depends on which tests run. Ray's workers inherit the
+    environment, so they trust it too.
     """
-    root = tmp_path_factory.mktemp("tls")
+    root = Path(tempfile.mkdtemp(prefix="crawlsieve-tls-"))
     cert, key = root / "cert.pem", root / "key.pem"
     subprocess.run(
         [
@@ -115,6 +120,14 @@ def tls_context(tmp_path_factory) -> ssl.SSLContext:
         capture_output=True,
     )
     os.environ["SSL_CERT_FILE"] = str(cert)
+    config.stash[_TLS_FILES] = (cert, key)
+    config.add_cleanup(lambda: shutil.rmtree(root, ignore_errors=True))
+
+
+@pytest.fixture(scope="session")
+def tls_context(pytestconfig) -> ssl.SSLContext:
+    """A server's TLS context for 127.0.0.1 with the certificate ``pytest_configure`` made."""
+    cert, key = pytestconfig.stash[_TLS_FILES]
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     return context

@@ -75,7 +75,17 @@ def mixed_warc(path: Path) -> Path:
 def classifier_config(models: dict[str, Path]) -> Config:
     """Heuristic filters in tag mode and any language kept: only the classifiers decide."""
     config = Config()
-    for name in ("repetition", "compression", "gopher_quality", "gopher_repetition", "c4", "fineweb_quality"):
+    for name in (
+        "repetition",
+        "compression",
+        "encoding",
+        "chinese",
+        "spam",
+        "gopher_quality",
+        "gopher_repetition",
+        "c4",
+        "fineweb_quality",
+    ):
         getattr(config.filters, name).mode = "tag"
     config.language.min_score = 0.0
     config.filters.classifiers = [

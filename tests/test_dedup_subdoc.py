@@ -144,7 +144,15 @@ def _site_warcs(directory: Path, shared_corpus: Path) -> list[Path]:
 
 def _config(mode: str) -> Config:
     config = Config()
-    for name in ("repetition", "compression", "gopher_quality", "gopher_repetition", "c4", "fineweb_quality"):
+    for name in (
+        "repetition",
+        "compression",
+        "chinese",
+        "gopher_quality",
+        "gopher_repetition",
+        "c4",
+        "fineweb_quality",
+    ):
         getattr(config.filters, name).mode = "tag"  # the short notes must reach dedup
     config.dedup.subdoc = SubdocConfig(enabled=True, mode=mode, min_words_after=30)
     return config

@@ -18,7 +18,7 @@ from crawlsieve.filters.classifier import (
     QualityClassifierStage,
     model_input,
 )
-from crawlsieve.filters.config import ClassifierConfig, KenlmConfig
+from crawlsieve.filters.config import ClassifierConfig, FastTextClassifierEntry, KenlmConfig
 from crawlsieve.filters.stages import post_language_stages
 from crawlsieve.filters.train import fasttext_line, train_classifier
 from crawlsieve.pipelines.config import Config
@@ -174,9 +174,8 @@ def test_a_classifier_reads_chinese_as_jieba_words_when_trained_and_when_scoring
     model = tmp_path / "zh.bin"
     train_classifier(training, boilerplate[:800], model, epoch=10, dim=16)
     stage = FastTextClassifierStage(
-        name="classifier:zh", model_path=str(model), label="__label__hq", threshold=0.5, remove=False,
-        max_chars=10_000, column="sig_zh", reason="classifier:zh", config_key="filters.classifiers[zh]",
-    )  # fmt: skip
+        FastTextClassifierEntry(name="zh", model_path=str(model), threshold=0.5, max_chars=10_000)
+    )
     texts = [*held_out, *boilerplate[800:]]
 
     def scores(language: str) -> tuple[float, float]:

@@ -17,7 +17,15 @@ from crawlsieve.filters.config import FiltersConfig
 from crawlsieve.filters.refilter import what_if_counts, what_if_section
 from crawlsieve.filters.stages import HeuristicFilterStage
 
-TEXT_FILTERS = ("repetition", "compression", "fineweb_quality", "gopher_repetition", "gopher_quality", "c4")
+TEXT_FILTERS = (
+    "repetition",
+    "compression",
+    "chinese",
+    "fineweb_quality",
+    "gopher_repetition",
+    "gopher_quality",
+    "c4",
+)
 #: Thresholds near the corpus's medians, so every rule removes some pages and keeps others, with
 #: FineWeb's line_punct_exclude_zero on (eight pages have no line ending in punctuation).
 STRICT = {

@@ -12,10 +12,14 @@ once for issue 24's spam filter and domain tags (new columns: ``title`` and ``an
 the four ``sig_spam_*`` signals everywhere; no decision changed, no page is removed or tagged as
 spam, and one row's ``domain`` went from other to news: the German automobilwoche.de article, whose
 ``/20211103/`` path is a dated news URL by the rule added for Chinese news systems; no English row
-changed), and once for issue 23's text units (the corpus's 1 Chinese and 2 Japanese kept documents:
+changed), once for issue 23's text units (the corpus's 1 Chinese and 2 Japanese kept documents:
 their ``quality_score``, read as units separated by spaces, and their ``dedup_bands``/
 ``dedup_signature``, shingled by characters; no English or other Latin-script row and no decision
-changed); every optimization must reproduce it value for value. A change *meant* to change outputs records
+changed), and once for issue 23's per-language settings (FineWeb-2's for every language but
+English: 16 more German, Italian, Polish and Russian pages kept, two Portuguese and German pages
+removed for another reason, the texts of kept non-English pages no longer cut by C4; the new
+``script`` and ``sig_encoding_*``/``sig_chinese_*`` columns; every English row the same);
+every optimization must reproduce it value for value. A change *meant* to change outputs records
 a new one, and says so in its commit:
 
     CRAWLSIEVE_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_output_golden.py

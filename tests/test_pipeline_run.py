@@ -49,8 +49,17 @@ def assert_accounting(stats: dict, output: Path) -> None:
 def decoding_config() -> Config:
     """Text filters in tag mode: tests of reading and decoding must not depend on a page's quality."""
     config = Config()
-    for name in ("repetition", "compression", "gopher_quality", "gopher_repetition", "c4", "fineweb_quality"):
+    for name in (
+        "repetition",
+        "compression",
+        "chinese",
+        "gopher_quality",
+        "gopher_repetition",
+        "c4",
+        "fineweb_quality",
+    ):
         getattr(config.filters, name).mode = "tag"
+    config.filters.encoding.mode = "tag"
     return config
 
 

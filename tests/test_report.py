@@ -574,3 +574,21 @@ def test_the_funnel_per_language_adds_up_to_the_runs_funnel(tmp_path: Path, monk
     assert "records but not pages (see the funnel): not_response 4, failed:corrupt_warc 1." in page
     bars = charts["funnel-language"]["data"]
     assert bars[0]["name"] == "kept" and bars[0]["x"] == [0, 1, 2, 2]  # (none), de, en, zh: bottom up
+
+
+def test_the_funnel_per_language_names_the_thresholds_that_judged_each_language(run_dir: Path) -> None:
+    stats = json.loads(RunLayout(run_dir).stats.read_text(encoding="utf-8"))
+    funnel = {
+        "records_read": 4,
+        "pages_read": 4,
+        "documents_kept": 3,
+        "removed": {"c4:policy": 1},
+        "failed": {},
+    }
+    stats["breakdowns"] = {"language": {"zh": funnel, "en": funnel}}
+    stats["language_settings"] = {"zh": {"fineweb2:cmn_Hani + config": 3}, "en": {"crawlsieve default": 4}}
+    RunLayout(run_dir).stats.write_text(json.dumps(stats), encoding="utf-8")
+    page = build_report(run_dir).read_text(encoding="utf-8")
+    assert "<th>thresholds</th>" in page
+    assert '<tr data-value="zh"><td>zh</td><td class="settings">fineweb2:cmn_Hani + config</td>' in page
+    assert '<tr data-value="en"><td>en</td><td class="settings">crawlsieve default</td>' in page

@@ -164,8 +164,11 @@ def test_report_of_a_run_renders_every_section_with_charts_and_no_network(sample
         values = rows.evaluate_all("rows => rows.map(row => row.dataset.value)")
         assert {"en", "(none)"} <= set(values) and values[-1] == "all", values
         pages = rows.evaluate_all(
-            "rows => rows.map(row => Number(row.cells[1].textContent.replace(/,/g, '')))"
+            "rows => rows.map(row => Number(row.querySelector('td.pages').textContent.replace(/,/g, '')))"
         )
+        # the thresholds that judged each language's pages are named beside its counts
+        english = rows.and_(page.locator('[data-value="en"]')).locator("td.settings")
+        assert english.inner_text() == "crawlsieve default"
         assert (
             sum(pages[:-1]) == pages[-1] == int(page.locator("#pages b").first.inner_text().replace(",", ""))
         )

@@ -56,7 +56,7 @@ def signals_of(row: dict) -> dict:
 
 
 def stats(text: str, language: str = "zh", url: str = "", title: str = "", anchors: str = "") -> DocStats:
-    return DocStats(text, rules_for(language, True), url, title, anchors)
+    return DocStats(text, rules_for(language, True), url=url, title=title, anchors=anchors)
 
 
 # --- the term lists and the matching ------------------------------------------------------------
