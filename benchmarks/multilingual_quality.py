@@ -25,8 +25,9 @@ main text, its genre and its script) and prints, per script and genre:
 - ``decontamination``: a C-Eval-style Chinese question and an MMLU-style English one copied
   into a corpus article each, with the question files as decontamination benchmarks: removed
   or not (or the run refused);
-- ``cpu``: CPU milliseconds per page by stage for the Chinese pages and the Latin-script pages,
-  in this process (each stage's own CPU, the extraction child's included), after a warm-up pass.
+- ``cpu``: CPU milliseconds per page by stage, and by text filter inside the heuristic stage, for
+  the Chinese and the Latin-script articles and forum pages, in this process (each stage's own
+  CPU, the extraction child's included), after a warm-up pass (``benchmarks.stage_cpu``).
 
 Prints, does not assert. CPU figures depend on the machine's load: say which when quoting them.
 """
@@ -425,14 +426,14 @@ def decontamination_section(truth: dict[str, dict], config, work: Path) -> None:
 
 def cpu_section(corpus: Path, truth: dict[str, dict], config, work: Path, repeat: int) -> None:
     pages = corpus_pages(sorted((corpus / "warc").glob("*.warc.gz")))
-    by_script: dict[str, list] = {"zh": [], "latin": []}
+    groups: dict[str, list] = {f"{s} {g}": [] for s in ("zh", "latin") for g in ("article", "forum")}
     for page in pages:
         case = truth.get(url_key(page[0]))
-        if case and case["script"] in by_script:
-            by_script[case["script"]].append(page)
-    ms = stage_cpu.warm_ms_per_page(by_script, config, work, repeat)
-    print(f"\n## CPU ms per page by stage (warm, mean of {repeat} passes)")
-    print(stage_cpu.table(ms, {script: len(group) for script, group in by_script.items()}))
+        if case and f"{case['script']} {case['genre']}" in groups:
+            groups[f"{case['script']} {case['genre']}"].append(page)
+    ms = stage_cpu.warm_ms_per_page(groups, config, work, repeat)
+    print(f"\n## CPU ms per page by stage, and by filter (warm, mean of {repeat} passes)")
+    print(stage_cpu.table(ms, {name: len(group) for name, group in groups.items()}))
 
 
 def main(argv: list[str] | None = None) -> int:
