@@ -199,8 +199,10 @@ def _text_placements(text: str, brands: list[Hit]) -> float:
     for hit in brands:
         score += SENTENCE_START if _starts_sentence(text, _brand_start(text, hit)) else MENTION
     score = min(score, TEXT_CAP)
+    if not brands:
+        return score
     lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]*\S[^\n]*", text)]
-    if lines and brands:
+    if lines:
         for begin, end in {lines[0], lines[-1]}:
             if any(begin <= hit.start < end for hit in brands):
                 score += EDGE_LINE
