@@ -1,6 +1,6 @@
 """crawlsieve against datatrove, whole command, on Common-Crawl-shaped files of two page mixes.
 
-Full size (the figures the README quotes; a quiet machine, about 4 hours):
+Full size (the figures the README quotes; a quiet machine, about 2-3 hours):
 
     .venv/bin/python -m benchmarks.throughput --responses 15000 --repeat 1
 
