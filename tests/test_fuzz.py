@@ -199,6 +199,7 @@ def test_extractor_never_raises_and_returns_text_or_a_decision_for_every_page(pa
     batch = pa.table(
         {
             "id": [str(i) for i in range(len(pages))],
+            "url": [f"https://fuzz.example/{i}" for i in range(len(pages))],  # genre reads it
             "html": pa.array([p for p, _ in pages], pa.binary()),
             "http_charset": pa.array([c for _, c in pages], pa.string()),
         }
