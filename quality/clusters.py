@@ -24,6 +24,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -288,16 +289,19 @@ def _cluster_terms(
 ):
     """cluster -> its ``TERMS_PER_FILE`` most typical terms with the documents holding them: document
     frequencies of every cluster at once (a clusters x documents indicator times the documents' term
-    indicators), each hashed column named by a word of the shard hashing there."""
+    indicators), each hashed column named by the shard's most frequent word hashing there (words
+    share a column: named by the first in alphabetical order, a German cluster showed a Portuguese
+    word of another document)."""
     from scipy.sparse import csr_matrix
 
-    words = sorted({w for doc in docs for w in doc} - stop)
+    frequency = Counter(chain.from_iterable(docs))
+    words = sorted(frequency.keys() - stop, key=lambda w: (-frequency[w], w))
     if not words:
         return {}
     columns = hashed_counts([[w] for w in words], model.features).tocsr().indices
     word_of = {}
     for word, column in zip(words, columns.tolist(), strict=True):
-        word_of.setdefault(column, word)
+        word_of.setdefault(column, word)  # the most frequent first
     present = counts.tocsr(copy=True)
     present.data[:] = 1
     members = csr_matrix(

@@ -159,6 +159,29 @@ def test_without_a_genre_column_no_genres_are_shown_and_listings_are_not_flagged
     assert len(casino["flags"]) == 3 and not any(f.startswith("listings") for f in casino["flags"])
 
 
+def test_a_hashed_column_is_named_by_its_most_frequent_word_not_by_a_rare_one_sharing_it():
+    config = ClusterConfig(k=3, features=1 << 10)
+
+    def column(word: str) -> int:
+        return int(hashed_counts([[word]], config.features).indices[0])
+
+    rare = next(w for w in (f"aa{n}" for n in range(100_000)) if column(w) == column("jackpot"))
+    table = documents()
+    texts = table.column("text").to_pylist()
+    texts[1] = f"{texts[1]} {rare}"  # one forum post; "jackpot" is in all twelve casino pages
+    table = table.set_column(table.schema.get_field_index("text"), "text", pa.array(texts))
+    docs = document_terms(texts, table.column("language").to_pylist(), text_units, 5000)
+    counts = hashed_counts(docs, config.features)
+    model = fit_model(counts, 3, config)
+    clusters = model.assign(counts)
+    rows = cluster_rows(
+        merge_facts([shard_facts(table, clusters, docs, counts, model, config)], 5), model, config
+    )
+    casino = next(r for r in rows if r["domains"][0][0] == "gambling")
+    assert "jackpot" in casino["terms"]
+    assert not any(rare in r["terms"] for r in rows)
+
+
 def test_the_label_stage_removes_only_dropped_clusters_as_cluster_id():
     batch = pa.table({"id": ["a", "b", "c", "d"], "cluster": pa.array([3, 1, None, 3], pa.int32())})
     decided = ClusterLabelStage(frozenset({3}))(batch)
