@@ -182,6 +182,26 @@ def test_a_hashed_column_is_named_by_its_most_frequent_word_not_by_a_rare_one_sh
     assert not any(rare in r["terms"] for r in rows)
 
 
+def test_the_column_of_a_stop_word_is_left_out_not_named_by_a_rare_word_sharing_it():
+    config = ClusterConfig(k=3, features=1 << 10)
+    stop = frozenset({"when", "the", "it", "but", "do", "my"})
+
+    def column(word: str) -> int:
+        return int(hashed_counts([[word]], config.features).indices[0])
+
+    rare = next(w for w in (f"aa{n}" for n in range(100_000)) if column(w) == column("when"))
+    table = documents()
+    texts = table.column("text").to_pylist()
+    texts[1] = f"{texts[1]} {rare}"  # one forum post; "when" is in all twelve
+    table = table.set_column(table.schema.get_field_index("text"), "text", pa.array(texts))
+    docs = document_terms(texts, table.column("language").to_pylist(), text_units, 5000)
+    counts = hashed_counts(docs, config.features)
+    model = fit_model(counts, 3, config)
+    facts = shard_facts(table, model.assign(counts), docs, counts, model, config, lambda language: stop)
+    terms = {word for fact in facts["clusters"].values() for word in fact["terms"]}
+    assert "bike" in terms and not terms & {rare, *stop}
+
+
 def test_the_label_stage_removes_only_dropped_clusters_as_cluster_id():
     batch = pa.table({"id": ["a", "b", "c", "d"], "cluster": pa.array([3, 1, None, 3], pa.int32())})
     decided = ClusterLabelStage(frozenset({3}))(batch)
