@@ -1,6 +1,6 @@
 """WARC files shaped like Common Crawl's, made from the shared corpus's real pages.
 
-    .venv/bin/python -m benchmarks.cc_shaped --out /tmp/cc [--files 2] [--responses 30000]
+    .venv/bin/python -m benchmarks.cc_shaped --out /tmp/cc [--mix corpus] [--files 2] [--responses 30000]
 
 A real Common Crawl WARC file is ~1 GB of gzip holding ~30,000 responses, each preceded by
 its request and followed by its metadata record, one gzip member per record, after one
@@ -8,10 +8,11 @@ its request and followed by its metadata record, one gzip member per record, aft
 far more than it does on a real file, so this module writes files of the real shape:
 
 - gzip per record; warcinfo, then request -> response -> metadata triples;
-- ``--responses`` responses per file, cycling over the corpus's HTML pages; every copy of a page
-  gets a new host, a new record id and its own edits (a few words dropped or doubled per
-  paragraph: `throughput._perturb`), so neither the payload-digest nor the exact-text dedup
-  shortcut applies;
+- ``--responses`` responses per file, cycling over the HTML pages of a mix (``--mix``: ``corpus``,
+  the shared corpus's 341 pages; ``multilingual``, its 143 forum, Chinese, Japanese, Arabic and
+  other pages); every copy of a page gets a new host, a new record id and its own edits (a few
+  words, or characters of Chinese and Japanese, dropped or doubled per paragraph: `perturb`), so
+  neither the payload-digest nor the exact-text dedup shortcut applies;
 - `WARC-Identified-Payload-Type` as Common Crawl writes it, and a few % of responses that are
   not HTML (PDF, JPEG, JSON) or not 200 (301 redirects, 404 pages), as in a real crawl;
 - metadata records with `fetchTimeMs`, like Common Crawl's.
@@ -27,6 +28,7 @@ import hashlib
 import io
 import os
 import random
+import re
 import sys
 import uuid
 from concurrent.futures import ProcessPoolExecutor
@@ -38,8 +40,9 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from benchmarks.throughput import CORPUS_WARCS, _perturb
-
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+#: Page mix -> the folder of its WARC files.
+MIXES = {"corpus": SHARED / "warc", "multilingual": SHARED / "multilingual" / "warc"}
 #: Share of responses that are not HTML 200s, by kind (Common Crawl's main WARCs hold mostly
 #: successful HTML fetches; these make the cheap checks do real work).
 NON_HTML_SHARE = 0.03
@@ -50,6 +53,49 @@ NON_HTML_TYPES = (
     ("application/json", b'{"items": []}'),
 )
 CRAWL_START = datetime(2024, 2, 20, tzinfo=UTC)
+
+#: Text between tags long enough to be prose; only these runs are perturbed.
+PROSE = re.compile(rb">([^<>]{80,})<")
+#: Characters edited one by one (scripts written without spaces: CJK, kana, hangul syllables).
+UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+
+
+def _edited_units(units: list, rng: random.Random) -> list:
+    """Each unit dropped (1.5%) or doubled (1.5%), as an edited copy would."""
+    out = []
+    for unit in units:
+        roll = rng.random()
+        if roll < 0.015:
+            continue
+        out.append(unit)
+        if roll > 0.985:
+            out.append(unit)
+    return out
+
+
+def _edited_word(word: str, rng: random.Random) -> list[str]:
+    if UNSPACED.search(word) is None:
+        return _edited_units([word], rng)
+    return ["".join(_edited_units(list(word), rng))]
+
+
+def perturb(html: bytes, rng: random.Random) -> bytes:
+    """Drop or double about 3% of the words of each prose run, and of the characters of the
+    unspaced scripts (a Chinese paragraph is one "word" between spaces).
+
+    Works on bytes: a run that is not UTF-8 is split on ASCII spaces only, so any encoding
+    survives untouched.
+    """
+
+    def edit(match: re.Match) -> bytes:
+        run = match.group(1)
+        try:
+            words = run.decode("utf-8").split(" ")
+        except UnicodeDecodeError:
+            return b">" + b" ".join(_edited_units(run.split(b" "), rng)) + b"<"
+        return b">" + " ".join(w for word in words for w in _edited_word(word, rng)).encode() + b"<"
+
+    return PROSE.sub(edit, html)
 
 
 def _digest(payload: bytes) -> str:
@@ -87,7 +133,7 @@ class _Writer:
             {
                 "software": "crawlsieve benchmarks.cc_shaped",
                 "isPartOf": "CC-MAIN-2024-10",
-                "description": "CC-shaped benchmark file made from the shared corpus",
+                "description": "CC-shaped benchmark file made from the shared corpus's pages",
                 "format": "WARC File Format 1.1",
             },
         )
@@ -147,13 +193,15 @@ class _Writer:
 
 
 def generate_cc_files(
-    out_dir: Path, files: int = 2, responses: int = 30_000, seed: int = 0, sources: list[Path] | None = None
+    out_dir: Path, files: int = 2, responses: int = 30_000, seed: int = 0, mix: str = "corpus"
 ) -> list[Path]:
-    """Write (or reuse) ``files`` CC-shaped WARC files of ``responses`` responses each."""
-    sources = sources or sorted(CORPUS_WARCS.glob("*.warc.gz"))
+    """Write (or reuse) ``files`` CC-shaped WARC files of ``responses`` responses each, from the
+    pages of ``mix`` (a key of ``MIXES``)."""
+    sources = sorted(MIXES[mix].glob("*.warc.gz"))
     out_dir.mkdir(parents=True, exist_ok=True)
+    # v2: Chinese and Japanese text edited by character (v1 copies of such pages were exact copies)
     targets = [
-        out_dir / f"CC-MAIN-2024-10-cc-shaped-s{seed}-r{responses}-{i:05d}.warc.gz" for i in range(files)
+        out_dir / f"CC-MAIN-2024-10-{mix}-v2-s{seed}-r{responses}-{i:05d}.warc.gz" for i in range(files)
     ]
     if all(t.is_file() and t.stat().st_size for t in targets):
         return targets
@@ -208,18 +256,19 @@ def _write_cc_file(index: int, target: Path, responses: int, seed: int, pages: l
                         when,
                     )
             else:
-                writer.write(host_url, "200 OK", headers, _perturb(html, rng), when)
+                writer.write(host_url, "200 OK", headers, perturb(html, rng), when)
     tmp.replace(target)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for the files (reused if present)")
+    parser.add_argument("--mix", choices=sorted(MIXES), default="corpus", help="the pages copied")
     parser.add_argument("--files", type=int, default=2)
     parser.add_argument("--responses", type=int, default=30_000, help="responses per file")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    for path in generate_cc_files(args.out, args.files, args.responses, args.seed):
+    for path in generate_cc_files(args.out, args.files, args.responses, args.seed, args.mix):
         print(f"{path}  {path.stat().st_size / 1e6:.0f} MB")
     return 0
 

@@ -29,8 +29,16 @@ import numpy as np
 import pyarrow as pa
 
 from crawlsieve.core.io import write_atomically
-from crawlsieve.core.layout import RunLayout
-from crawlsieve.quality.summaries import KEPT, NO_VALUE, PASSED, REMOVED, Histograms, Summary, review_group
+from crawlsieve.core.layout import FINALIZE, RunLayout
+from crawlsieve.quality.summaries import (
+    KEPT,
+    NO_VALUE,
+    PASSED,
+    REMOVED_DOCS,
+    Histograms,
+    Summary,
+    review_group,
+)
 
 REASONS = [
     ("http", "not_response", ""),
@@ -107,12 +115,19 @@ def templates(count: int, seed: int) -> list[Summary]:
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(count):
-        summary = Summary(shard="", phase="files", records_read=90_000, kept=9_000)
+        summary = Summary(shard="", phase=FINALIZE, records_read=90_000, kept=9_000)
         summary.decided.update({key: int(rng.integers(1, 2000)) for key in REASONS + FINAL_REASONS})
         summary.decided[REASONS[0]] = 60_000
         summary.breakdown = _by_language(rng, summary.decided)
         summary.histograms = _histograms(
-            rng, [PASSED, f"{REMOVED}:heuristic_filters", f"{REMOVED}:language", KEPT, f"{REMOVED}:dedup"]
+            rng,
+            [
+                PASSED,
+                f"{REMOVED_DOCS}:heuristic_filters",
+                f"{REMOVED_DOCS}:language",
+                KEPT,
+                f"{REMOVED_DOCS}:dedup",
+            ],
         )
         summary.groups = {
             (d, lang): [
@@ -156,24 +171,24 @@ def write_run(root: Path, files: int, review_k: int = 20, seed: int = 0) -> None
             for n, g in enumerate(groups)
         }
         layout = RunLayout(root)
-        summary_path, review_path = layout.summary(shard, "files"), layout.review_rows(shard, "files")
+        summary_path, review_path = layout.summary(shard, FINALIZE), layout.review_rows(shard, FINALIZE)
         write_atomically(rows, review_path, compression="zstd")
         summary.write(summary_path)
 
 
 PHASE_D = """
 import json, resource, sys, time
-from datetime import UTC, datetime
 from pathlib import Path
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.run import aggregate, init_ray
-from crawlsieve.pipelines.shard import stage_names
+from crawlsieve.pipelines.ray_runtime import init_ray
+from crawlsieve.pipelines.run import RunState, aggregate
+from crawlsieve.pipelines.extract_phase import stage_names
 config = Config()
 config.ray.num_cpus = int(sys.argv[2])
 init_ray(config)
 stage_names(config)  # imports what a run's driver has imported long before its end
 started = time.perf_counter()
-stats = aggregate(Path(sys.argv[1]), config, datetime.now(UTC), time.monotonic(), {}, report=True, log=print)
+stats = aggregate(RunState(Path(sys.argv[1]), config), {})
 seconds = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"seconds": seconds, "peak": peak, "records": stats["records_read"]}))

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.extraction_quality [--extractors trafilatura resiliparse]
 
-For each extractor (``pipelines.extractors``, with the default `extract` config):
+For each extractor (``ingest.extractors``, with the default `extract` config):
 * pages/second on one core, over every HTML page of the corpus (decoding excluded);
 * token F1 against the human-written main text of the 121 article pages
   (``extraction/ground_truth.jsonl``): bag-of-words precision and recall over lowercased
@@ -30,9 +30,9 @@ TOKEN = re.compile(r"\w+")
 
 def load_pages(corpus: Path) -> dict[str, str]:
     """URL -> decoded HTML of every HTML 200 response in the corpus's WARC files."""
-    from crawlsieve.pipelines.config import ReadConfig
-    from crawlsieve.pipelines.decode import decode_html
-    from crawlsieve.pipelines.warc import HttpCheckStage, read_warc
+    from crawlsieve.ingest.config import ReadConfig
+    from crawlsieve.ingest.decode import decode_html
+    from crawlsieve.ingest.warc import HttpCheckStage, read_warc
 
     read = ReadConfig()
     check = HttpCheckStage(read)
@@ -92,8 +92,8 @@ def snippet_rates(texts: dict[str, str | None], snippets: list[dict]) -> tuple[f
 
 
 def evaluate(name: str, pages: dict[str, str], truth: list[dict], snippets: list[dict]) -> dict:
-    from crawlsieve.pipelines.config import ExtractConfig
-    from crawlsieve.pipelines.extractors import make_extractor
+    from crawlsieve.ingest.config import ExtractConfig
+    from crawlsieve.ingest.extractors import make_extractor
 
     extractor = make_extractor(ExtractConfig(), name)
     texts: dict[str, str | None] = {}

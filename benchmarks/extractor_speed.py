@@ -4,7 +4,7 @@
 
 Every HTML page of the shared corpus is decoded as the extract stage decodes it (not timed),
 then extracted with our settings (``ExtractConfig()``) by ``trafilatura.extract`` and by
-``pipelines.fast_trafilatura.extract``, page by page in alternating order (stock first on
+``ingest.fast_trafilatura.extract``, page by page in alternating order (stock first on
 even pages, accelerated first on odd ones, swapped each pass), so that load from other
 processes falls on both alike. CPU time per page is reported (wall time on a shared machine
 says little) per pass and in total, with the ratio. A first pass of each, not timed, pays
@@ -21,11 +21,11 @@ from pathlib import Path
 
 import trafilatura
 
-from crawlsieve.pipelines.config import ExtractConfig, ReadConfig
-from crawlsieve.pipelines.decode import decode_html
-from crawlsieve.pipelines.extractors import TrafilaturaExtractor
-from crawlsieve.pipelines.fast_trafilatura import extract as accelerated_extract
-from crawlsieve.pipelines.warc import HttpCheckStage, read_warc
+from crawlsieve.ingest.config import ExtractConfig, ReadConfig
+from crawlsieve.ingest.decode import decode_html
+from crawlsieve.ingest.extractors import TrafilaturaExtractor
+from crawlsieve.ingest.fast_trafilatura import extract as accelerated_extract
+from crawlsieve.ingest.warc import HttpCheckStage, read_warc
 
 
 def corpus_pages(corpus: Path) -> list[str]:

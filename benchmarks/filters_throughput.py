@@ -37,7 +37,7 @@ def corpus_docs(corpus: Path) -> list[tuple[str, str]]:
     import trafilatura
     from warcio.archiveiterator import ArchiveIterator
 
-    from crawlsieve.filters.language import LanguageStage
+    from crawlsieve.filters.language_id import LanguageStage
     from crawlsieve.pipelines.config import LanguageConfig
 
     texts = []

@@ -25,8 +25,9 @@ main text, its genre and its script) and prints, per script and genre:
 - ``decontamination``: a C-Eval-style Chinese question and an MMLU-style English one copied
   into a corpus article each, with the question files as decontamination benchmarks: removed
   or not (or the run refused);
-- ``cpu``: CPU milliseconds per page by stage for the Chinese pages and the Latin-script pages,
-  in this process (each stage's own CPU, the extraction child's included), after a warm-up pass;
+- ``cpu``: CPU milliseconds per page by stage, and by text filter inside the heuristic stage, for
+  the Chinese and the Latin-script articles and forum pages, in this process (each stage's own
+  CPU, the extraction child's included), after a warm-up pass (``benchmarks.stage_cpu``);
 - ``genre``: forum threads and Q&A pages judged as conversations, before (every page extracted
   and judged as an article: ``extract.forum_extractor: trafilatura``, no ``filters.genre_thresholds``)
   and after (the config's): pages kept and extraction F1 per script and genre, both halves of the
@@ -59,6 +60,7 @@ from pathlib import Path
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from benchmarks import stage_cpu
 from benchmarks.cc_shaped import _Writer, corpus_pages
 from benchmarks.extraction_quality import url_key
 
@@ -192,9 +194,9 @@ def f1(predicted: str | None, truth: str, script: str) -> float:
 
 def extracted_texts(corpus: Path, config) -> dict[str, str | None]:
     """url -> the text the pipeline's extraction gives each page (None: removed before or by it)."""
-    from crawlsieve.pipelines.extract import ExtractStage
-    from crawlsieve.pipelines.shard import run_stages
-    from crawlsieve.pipelines.warc import HttpCheckStage, read_warc
+    from crawlsieve.core.ledger import run_stages
+    from crawlsieve.ingest.extract import ExtractStage
+    from crawlsieve.ingest.warc import HttpCheckStage, read_warc
 
     texts: dict[str, str | None] = {}
     for path in sorted((corpus / "warc").glob("*.warc.gz")):
@@ -436,35 +438,15 @@ def decontamination_section(truth: dict[str, dict], config, work: Path) -> None:
 
 
 def cpu_section(corpus: Path, truth: dict[str, dict], config, work: Path, repeat: int) -> None:
-    from crawlsieve.pipelines.shard import CpuClock, per_file_stages, run_stages
-    from crawlsieve.pipelines.warc import read_warc
-
     pages = corpus_pages(sorted((corpus / "warc").glob("*.warc.gz")))
-    by_script = {"zh": [], "latin": []}
-    for url, html, _ in pages:
-        case = truth.get(url_key(url))
-        if case and case["script"] in by_script:
-            by_script[case["script"]].append((url, html))
-    seconds: dict[str, dict[str, float]] = {}
-    for script, chosen in by_script.items():
-        warc = write_warc(work / f"cpu-{script}.warc.gz", chosen)
-        clock = CpuClock()
-        for attempt in range(repeat + 1):  # the first pass warms models, lists and caches
-            timing = clock if attempt else CpuClock()
-            batches = timing.timed("read", read_warc(str(warc), warc.name, config.read))
-            run_stages(batches, per_file_stages(config), warc.name, clock=timing)
-        seconds[script] = {name: s / repeat / len(chosen) * 1000 for name, s in clock.seconds.items()}
-    names = sorted(set().union(*seconds.values()), key=lambda n: -seconds["zh"].get(n, 0.0))
-    print(
-        f"\n## CPU ms per page by stage (warm, mean of {repeat} passes; "
-        f"{len(by_script['zh'])} Chinese and {len(by_script['latin'])} Latin-script pages)"
-    )
-    print(f"{'stage':<22} {'zh':>8} {'latin':>8} {'zh/latin':>8}")
-    for name in [*names, "total"]:
-        zh = sum(seconds["zh"].values()) if name == "total" else seconds["zh"].get(name, 0.0)
-        latin = sum(seconds["latin"].values()) if name == "total" else seconds["latin"].get(name, 0.0)
-        ratio = f"{zh / latin:8.2f}" if latin > 0.01 else f"{'':>8}"
-        print(f"{name:<22} {zh:>8.2f} {latin:>8.2f} {ratio}")
+    groups: dict[str, list] = {f"{s} {g}": [] for s in ("zh", "latin") for g in ("article", "forum")}
+    for page in pages:
+        case = truth.get(url_key(page[0]))
+        if case and f"{case['script']} {case['genre']}" in groups:
+            groups[f"{case['script']} {case['genre']}"].append(page)
+    ms = stage_cpu.warm_ms_per_page(groups, config, work, repeat)
+    print(f"\n## CPU ms per page by stage, and by filter (warm, mean of {repeat} passes)")
+    print(stage_cpu.table(ms, {name: len(group) for name, group in groups.items()}))
 
 
 def half(case: dict) -> str:
@@ -580,7 +562,7 @@ def magic_html_forum():
         from magic_html import GeneralExtractor
     except ImportError:
         return None
-    from crawlsieve.pipelines import threads
+    from crawlsieve.ingest import threads
 
     extractor = GeneralExtractor()
 
@@ -596,10 +578,10 @@ def magic_html_forum():
 
 
 def extractors_section(corpus: Path, truth: dict[str, dict], config) -> None:
-    from crawlsieve.pipelines import threads
-    from crawlsieve.pipelines.decode import decode_html
-    from crawlsieve.pipelines.extractors import ThreadExtractor, make_extractor
-    from crawlsieve.pipelines.warc import read_warc
+    from crawlsieve.ingest import threads
+    from crawlsieve.ingest.decode import decode_html
+    from crawlsieve.ingest.extractors import ThreadExtractor, make_extractor
+    from crawlsieve.ingest.warc import read_warc
 
     settings = config.extract
     comments = settings.model_copy(update={"include_comments": True})

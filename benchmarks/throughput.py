@@ -1,160 +1,80 @@
-"""crawlsieve against datatrove on the same WARC files, the same stages, the same 2 cores.
+"""crawlsieve against datatrove, whole command, on Common-Crawl-shaped files of two page mixes.
 
-    .venv/bin/python -m benchmarks.throughput [--repeat 2] [--copies 3] [--files N] [--cpus 2]
-    .venv/bin/python -m benchmarks.throughput --repeat 1 --copies 0 --cc-files 2   # CC-sized files
+Full size (the figures the README quotes; a quiet machine, about 4 hours):
 
-Inputs: the shared corpus's WARC files, and a larger set made by repeating each file
-``--copies`` times with new URLs, new record ids and perturbed text (a few words dropped or
-doubled per paragraph), so the copies are near- but not exact duplicates. ``--files N`` packs
-the copies into N large files, as a real Common Crawl file holds ~30,000 records; otherwise
-each copy is a file as small as the corpus's (57 records), where per-file start-up weighs most.
-``--cc-files N`` adds N files shaped like Common Crawl's (``benchmarks.cc_shaped``: 30,000
-responses each with their request and metadata records, a few % non-HTML and non-200).
+    .venv/bin/python -m benchmarks.throughput --responses 15000 --repeat 1
 
-(a) crawlsieve: ``run_pipeline`` on a local Ray with ``--cpus`` CPUs (Ray start and stop are
-    inside the timing, as datatrove's process pool start is inside its timing), with the stock
-    trafilatura and, where it is installed, with the accelerated one (``extract.accelerated``);
-(b) datatrove: WarcReader -> Trafilatura -> LanguageFilter -> GopherRepetition + GopherQuality
-    -> C4QualityFilter -> FineWebQualityFilter -> ParquetWriter + MinhashDedupSignature, then
-    MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, on a LocalPipelineExecutor
-    with ``--cpus`` workers and one task per file.
+Development on a shared machine (compare the ratios of one session, say which load it ran under):
 
-Runs alternate (crawlsieve, datatrove, crawlsieve, ...) so background load hits all alike.
-Documents are the HTML 200 responses of the input (the same count for both pipelines);
-documents/second/core = documents / wall seconds / cpus. The table also gives each system's
-core-hours for a whole dump at that rate, and crawlsieve's CPU seconds by part, from its own
-stats.json (the figures every run records).
+    .venv/bin/python -m benchmarks.throughput --responses 2000 --repeat 1
 
-It then profiles one phase-A pass in this process (outside Ray): the CPU seconds of each stage
-of ``per_file_stages(config)`` over the batches of ``read_warc``, the time inside the extractor
-separated from the rest of the extract stage, and the Parquet writes.
+Inputs (``benchmarks.cc_shaped``, written once into ``--cc-dir`` and reused): for each mix,
+``--files`` WARC files of ``--responses`` responses, shaped like Common Crawl's, each copy of a
+page with its own host and edits:
 
-Offline: datatrove's language filter is pointed at crawlsieve's lid.176.ftz (its default
-downloads lid.176.bin); its English word tokenizer is spaCy's blank one (no download), and
-C4 splits on lines (``split_paragraph=True``, its default), so NLTK's punkt is never loaded.
-datatrove's WarcReader needs undeclared packages: ``pip install -e .[bench]``.
+- ``corpus``: the shared corpus's 341 pages (news and blog articles, assorted sites; mostly
+  English and German);
+- ``multilingual``: ``../shared/corpus/multilingual/``'s 143 pages (articles and forum/Q&A
+  threads; 39 Chinese, 5 Japanese, 4 Arabic), the mix that cannot flatter us: long threads, and
+  languages whose rules cost more.
+
+Systems, each run as the command its users would run, in a child process, rounds alternating
+so that background load falls on all alike:
+
+- ``crawlsieve``: ``crawlsieve run FILES --output DIR`` (the default config: the accelerated
+  trafilatura; a local Ray of ``--cpus`` CPUs, whose start is inside the timing);
+  ``--stock-extractor`` adds ``crawlsieve (stock trafilatura)``, ``extract.accelerated: false``;
+- ``datatrove[processing]``: ``benchmarks/datatrove_pipeline.py`` in a venv holding datatrove as
+  its users install it, ``pip install "datatrove[io,processing]==<the version we have>"``, which
+  brings the trafilatura that extra pins (< 1.12), plus the two packages its pipeline then asks
+  for (spaCy, lxml_html_clean); the benchmark creates it once from PyPI under
+  ``~/.cache/crawlsieve/bench-venvs/`` and reuses it;
+- ``datatrove (our venv)``: the same script in crawlsieve's venv (trafilatura 2.3.1).
+
+Columns: wall seconds; ms/page-core = wall seconds x cpus / documents (documents: the HTML 200
+responses, the same for every system); cpu ms/page = CPU seconds of every process the command
+started (Ray's and datatrove's workers included: the benchmark makes itself their subreaper, so
+each one's CPU time is collected when it ends) / documents, the figure background load changes
+least; the ratios of ms/page-core (wall) to both datatrove runs, and of cpu ms/page to
+datatrove[processing]; the share of the wall time outside crawlsieve's phase A (Ray start, the
+driver, dedup, finalize, report); core-hours for a ``--dump-pages`` dump at that wall rate.
+
+Then, per mix: crawlsieve's CPU by part from its stats.json (the figures every run records,
+ms per page), and the warm CPU per page of each stage of phase A, per language
+(``benchmarks.stage_cpu``: the mix's own pages in this process, after a warm-up pass), with the
+heuristic filters as a share of extraction.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
-import io
-import random
+import ctypes
+import json
+import os
 import re
+import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import uuid
+from importlib.metadata import version
 from pathlib import Path
 
-from datatrove.pipeline.filters import LanguageFilter
-from datatrove.utils.lid import FT176LID
+from benchmarks import stage_cpu
+from benchmarks.cc_shaped import MIXES, corpus_pages, generate_cc_files
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS_WARCS = REPO.parent / "shared" / "corpus" / "warc"
-
-# --------------------------------------------------------------------------- inputs
-
-#: Text between tags long enough to be prose; only these runs are perturbed.
-PROSE = re.compile(rb">([^<>]{80,})<")
-
-
-def _perturb(html: bytes, rng: random.Random) -> bytes:
-    """Drop or double about 3% of the words of each prose run, as an edited copy would.
-
-    Works on bytes and splits on ASCII spaces only, so any encoding survives untouched.
-    """
-
-    def edit(match: re.Match) -> bytes:
-        words = match.group(1).split(b" ")
-        out = []
-        for word in words:
-            roll = rng.random()
-            if roll < 0.015:
-                continue
-            out.append(word)
-            if roll > 0.985:
-                out.append(word)
-        return b">" + b" ".join(out) + b"<"
-
-    return PROSE.sub(edit, html)
-
-
-def _sha1_digest(payload: bytes) -> str:
-    import base64
-
-    return "sha1:" + base64.b32encode(hashlib.sha1(payload).digest()).decode("ascii")
-
-
-def generate_copies(
-    sources: list[Path], out_dir: Path, copies: int, files: int = 0, seed: int = 0
-) -> list[Path]:
-    """Write ``copies`` edited versions of each source WARC; returns their paths.
-
-    ``files`` = 0 writes one file per copy of each source (files as small as the corpus's);
-    ``files`` = N packs all copies into N files, as large as the run allows, the way a real
-    Common Crawl file holds ~30,000 records, so per-file start-up costs weigh as they do there.
-    """
-    from warcio.archiveiterator import ArchiveIterator
-    from warcio.warcwriter import WARCWriter
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(copy, source) for copy in range(1, copies + 1) for source in sources]
-    targets = [
-        out_dir / f"{source.name.removesuffix('.warc.gz')}-copy{copy}.warc.gz" for copy, source in jobs
-    ]
-    if files:
-        targets = [out_dir / f"packed-{i % files:03d}.warc.gz" for i in range(len(jobs))]
-    with contextlib.ExitStack() as stack:
-        handles = {target: stack.enter_context(open(target, "wb")) for target in dict.fromkeys(targets)}
-        for (copy, source), target in zip(jobs, targets, strict=True):
-            rng = random.Random(f"{seed}:{copy}:{source.name}")
-            writer = WARCWriter(handles[target], gzip=True)
-            with open(source, "rb") as handle:
-                for record in ArchiveIterator(handle):
-                    writer.write_record(_edited(record, writer, copy, rng))
-    return list(handles)
-
-
-def _edited(record, writer, copy: int, rng: random.Random):
-    """The record with a new id, a URL on a copy-specific host, and (responses) perturbed HTML."""
-    headers = record.rec_headers
-    url = headers.get_header("WARC-Target-URI")
-    new_url = re.sub(r"^(https?://)", rf"\g<1>copy{copy}.", url) if url else url
-    payload = record.content_stream().read()
-    http_headers = record.http_headers
-    if record.rec_type == "response":
-        payload = _perturb(payload, rng)
-        http_headers.remove_header("Content-Length")
-        http_headers.remove_header("Transfer-Encoding")
-        http_headers.remove_header("Content-Encoding")
-    warc_headers = {
-        name: value
-        for name, value in headers.headers
-        if name not in ("WARC-Record-ID", "WARC-Target-URI", "WARC-Payload-Digest", "WARC-Block-Digest")
-        and name != "Content-Length"
-    }
-    warc_headers["WARC-Record-ID"] = f"<urn:uuid:{uuid.UUID(int=rng.getrandbits(128), version=4)}>"
-    if record.rec_type == "response":
-        warc_headers["WARC-Payload-Digest"] = _sha1_digest(payload)
-    return writer.create_warc_record(
-        new_url or "",
-        record.rec_type,
-        payload=io.BytesIO(payload),
-        length=len(payload),
-        warc_headers_dict=warc_headers,
-        http_headers=http_headers,
-    )
+DATATROVE_SCRIPT = Path(__file__).resolve().parent / "datatrove_pipeline.py"
+BENCH_VENVS = Path.home() / ".cache" / "crawlsieve" / "bench-venvs"
 
 
 def count_html_responses(paths: list[Path]) -> int:
-    """HTML 200 responses: the documents both pipelines are asked to extract."""
-    from crawlsieve.pipelines.config import ReadConfig
-    from crawlsieve.pipelines.warc import HttpCheckStage, read_warc
+    """HTML 200 responses: the documents every pipeline is asked to extract."""
+    from crawlsieve.ingest.config import ReadConfig
+    from crawlsieve.ingest.warc import HttpCheckStage, read_warc
 
     read = ReadConfig()
     check = HttpCheckStage(read)
@@ -165,297 +85,191 @@ def count_html_responses(paths: list[Path]) -> int:
     return total
 
 
-# --------------------------------------------------------------------------- crawlsieve
+# --------------------------------------------------------------------------- whole commands
 
 
-def crawlsieve_config(cpus: int, accelerated: bool | None = None):
-    from crawlsieve.pipelines.config import Config
-
-    config = Config()
-    config.ray.num_cpus = cpus
-    if accelerated is not None and "accelerated" in type(config.extract).model_fields:
-        config.extract.accelerated = accelerated
-    return config
+def _become_subreaper() -> None:
+    """Orphaned descendants (Ray's workers when its raylet ends first) are re-parented to this
+    process instead of init, so their CPU time reaches RUSAGE_CHILDREN when they are reaped."""
+    PR_SET_CHILD_SUBREAPER = 36
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
 
 
-def run_crawlsieve(paths: list[Path], work: Path, cpus: int, accelerated: bool | None = None) -> dict:
-    import ray
+def _reap_descendants(timeout: float = 120.0) -> None:
+    """Wait for (and reap) what the command left running; kill what is still there at ``timeout``."""
+    import psutil
 
-    from crawlsieve.pipelines.run import init_ray, run_pipeline
+    deadline = time.monotonic() + timeout
+    while children := psutil.Process().children():
+        if time.monotonic() > deadline:
+            for child in children:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.kill()
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        time.sleep(0.2)
 
-    config = crawlsieve_config(cpus, accelerated)
-    out = work / "crawlsieve"
+
+def measured(argv: list[str]) -> tuple[float, float, str]:
+    """Run a command to its end: (wall seconds, CPU seconds of all its processes, its stdout).
+    One clear line and exit 1 if it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    init_ray(config)
-    ray_up = time.perf_counter()
-    stats = run_pipeline([str(p) for p in paths], out, config, report=False, log=lambda m: None)
-    ray.shutdown()
+    result = subprocess.run(argv, capture_output=True, text=True, cwd=REPO)
     seconds = time.perf_counter() - started
+    _reap_descendants()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        sys.exit(f"benchmark command failed (exit {result.returncode}): {' '.join(argv[:4])} ...: {last}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu, result.stdout
+
+
+def run_crawlsieve(paths: list[Path], work: Path, cpus: int, accelerated: bool = True) -> dict:
+    out = work / "crawlsieve"
+    config = work / "config.yaml"
+    work.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps({"ray": {"num_cpus": cpus}, "extract": {"accelerated": accelerated}}))
+    argv = [sys.executable, "-m", "crawlsieve", "run", *map(str, paths), "--output", str(out)]
+    seconds, cpu, _ = measured([*argv, "--config", str(config)])
+    stats = json.loads((out / "stats.json").read_text())
     shutil.rmtree(out, ignore_errors=True)
-    phases = stats["phases"]["wall_seconds"]
     return {
         "seconds": seconds,
-        "ray_init": ray_up - started,
+        "cpu": cpu,
         "kept": stats["documents_kept"],
         "cost": stats["cost"],
-        # Driver start-up and everything after phase A, against the whole wall time.
-        "outside_phase_a": (ray_up - started) + sum(v for k, v in phases.items() if k != "extract"),
+        "outside_phase_a": seconds - stats["phases"]["wall_seconds"]["extract"],
     }
 
 
-# --------------------------------------------------------------------------- datatrove
+def datatrove_venv() -> Path:
+    """The Python of a venv with datatrove as its users install it (made once, then reused):
+    ``datatrove[io,processing]`` at our datatrove version, so the versions of what its extras pin
+    (trafilatura < 1.12, xxhash < 4, fasttext-numpy2-wheel) are theirs, plus what its pipeline
+    then needs and no extra declares: spaCy (its English word tokenizer; our version) and
+    lxml_html_clean (justext imports ``lxml.html.clean``, which lxml 6 no longer ships)."""
+    requirements = [
+        f"datatrove[io,processing]=={version('datatrove')}",
+        f"spacy=={version('spacy')}",
+        "lxml_html_clean",
+    ]
+    root = BENCH_VENVS / f"datatrove-{version('datatrove')}-io-processing"
+    python, done = root / "bin" / "python", root / "crawlsieve-requirements.txt"
+    if not done.is_file() or done.read_text().split() != requirements:
+        print(f"creating {root} (pip install {' '.join(requirements)})", file=sys.stderr, flush=True)
+        shutil.rmtree(root, ignore_errors=True)
+        subprocess.run([sys._base_executable, "-m", "venv", str(root)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *requirements], check=True)
+        done.write_text("\n".join(requirements) + "\n")
+    return python
 
 
-class _LocalFT176(FT176LID):
-    """datatrove's lid.176 language id, loading a local model file (its default downloads one)."""
+def datatrove_spec(paths: list[Path], work: Path, cpus: int) -> Path:
+    """The settings datatrove's pipeline takes from crawlsieve's config, as the script's JSON spec."""
+    from crawlsieve.dedup.minhash import lsh_params
+    from crawlsieve.filters.language_id import default_model_path
+    from crawlsieve.pipelines.config import Config
 
-    def __init__(self, path: str):
-        super().__init__(None)
-        self.path = path
-
-    @property
-    def model(self):
-        if self._model is None:
-            from fasttext.FastText import _FastText
-
-            self._model = _FastText(self.path)
-        return self._model
-
-
-class OfflineLanguageFilter(LanguageFilter):
-    """datatrove's LanguageFilter on crawlsieve's lid.176.ftz, never downloading.
-
-    Its dependency check looks for the ``fasttext-numpy2-wheel`` distribution by name; the
-    ``fasttext`` module here comes from ``fasttext-community``, so the check (done in
-    ``PipelineStep.__new__``) is skipped.
-    """
-
-    def __new__(cls, *args, **kwargs):
-        return object.__new__(cls)
-
-    def __init__(self, language_threshold: float):
-        from crawlsieve.filters.language import default_model_path
-
-        super().__init__(language_threshold=language_threshold)
-        self.model = _LocalFT176(str(default_model_path()))
-
-
-def datatrove_stages(paths: list[Path], work: Path, cpus: int, minhash_config) -> list:
-    """The four LocalPipelineExecutors of datatrove's FineWeb-style pipeline."""
-    from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.dedup import (
-        MinhashDedupBuckets,
-        MinhashDedupCluster,
-        MinhashDedupFilter,
-        MinhashDedupSignature,
+    config = Config()
+    dedup = config.dedup
+    bands, rows = lsh_params(
+        dedup.threshold, dedup.num_perm, dedup.false_positive_weight, dedup.false_negative_weight
     )
-    from datatrove.pipeline.extractors import Trafilatura
-    from datatrove.pipeline.filters import (
-        C4QualityFilter,
-        FineWebQualityFilter,
-        GopherQualityFilter,
-        GopherRepetitionFilter,
-    )
-    from datatrove.pipeline.readers import ParquetReader, WarcReader
-    from datatrove.pipeline.writers import ParquetWriter
-
-    from crawlsieve.pipelines.config import ExtractConfig
-
-    extract = ExtractConfig()
     input_dir = work / "input"
     input_dir.mkdir(parents=True, exist_ok=True)
     for path in paths:  # datatrove reads a folder; links keep the files where they are
         (input_dir / path.name).symlink_to(path.resolve())
-    language = OfflineLanguageFilter(language_threshold=crawlsieve_config(1).language.min_score)
-    filtered, sigs, buckets, clusters = (work / n for n in ("filtered", "sigs", "buckets", "clusters"))
-    tasks = len(paths)
-    common = {"workers": cpus, "skip_completed": False}
-    stage_a = LocalPipelineExecutor(
-        pipeline=[
-            WarcReader(str(input_dir), glob_pattern="*.warc.gz"),
-            Trafilatura(
-                favour_precision=extract.favor_precision,
-                timeout=extract.timeout_seconds,
-                deduplicate=extract.deduplicate,
-                favor_recall=extract.favor_recall,
-                include_tables=extract.include_tables,
-                include_links=extract.include_links,
-                with_metadata=False,
-                output_format="txt",
-            ),
-            language,
-            GopherRepetitionFilter(),
-            GopherQualityFilter(),
-            C4QualityFilter(),
-            FineWebQualityFilter(),
-            ParquetWriter(str(filtered)),
-            MinhashDedupSignature(output_folder=str(sigs), config=minhash_config),
-        ],
-        tasks=tasks,
-        logging_dir=str(work / "logs" / "a"),
-        **common,
-    )
-    stage_b = LocalPipelineExecutor(
-        pipeline=[
-            MinhashDedupBuckets(input_folder=str(sigs), output_folder=str(buckets), config=minhash_config)
-        ],
-        tasks=minhash_config.num_buckets,
-        logging_dir=str(work / "logs" / "b"),
-        **common,
-    )
-    stage_c = LocalPipelineExecutor(
-        pipeline=[
-            MinhashDedupCluster(input_folder=str(buckets), output_folder=str(clusters), config=minhash_config)
-        ],
-        tasks=1,
-        logging_dir=str(work / "logs" / "c"),
-        **common,
-    )
-    stage_d = LocalPipelineExecutor(
-        pipeline=[
-            ParquetReader(str(filtered)),
-            MinhashDedupFilter(input_folder=str(clusters)),
-            ParquetWriter(str(work / "deduped")),
-        ],
-        tasks=tasks,
-        logging_dir=str(work / "logs" / "d"),
-        **common,
-    )
-    return [stage_a, stage_b, stage_c, stage_d]
+    spec = {
+        "input": str(input_dir),
+        "work": str(work / "datatrove"),
+        "cpus": cpus,
+        "extract": config.extract.model_dump(),
+        "language_threshold": config.language.min_score,
+        "lid_model": str(default_model_path()),
+        # crawlsieve's shingle size, its permutations split into the same bands
+        "minhash": {"n_grams": dedup.ngram_size, "num_buckets": bands, "hashes_per_bucket": rows,
+                    "seed": dedup.seed},
+    }  # fmt: skip
+    (work / "spec.json").write_text(json.dumps(spec))
+    return work / "spec.json"
 
 
-def datatrove_minhash_config():
-    """datatrove's MinHash with crawlsieve's shingle size, permutations split into the same bands."""
-    from datatrove.pipeline.dedup.minhash import MinhashConfig
-    from datatrove.utils.hashing import HashConfig
-
-    from crawlsieve.dedup.minhash import lsh_params
-
-    d = crawlsieve_config(1).dedup
-    bands, rows = lsh_params(d.threshold, d.num_perm, d.false_positive_weight, d.false_negative_weight)
-    # datatrove's default xxhash path passes str, which xxhash>=4 refuses; sha1 is its other choice
-    return MinhashConfig(
-        n_grams=d.ngram_size,
-        num_buckets=bands,
-        hashes_per_bucket=rows,
-        seed=d.seed,
-        hash_config=HashConfig(hash_fc="sha1"),
-    )
+def run_datatrove(paths: list[Path], work: Path, cpus: int, python: str | Path) -> dict:
+    spec = datatrove_spec(paths, work, cpus)
+    seconds, cpu, stdout = measured([str(python), str(DATATROVE_SCRIPT), str(spec)])
+    result = json.loads(stdout.strip().splitlines()[-1])
+    shutil.rmtree(work, ignore_errors=True)
+    return {"seconds": seconds, "cpu": cpu, "kept": result["kept"], "versions": result["versions"]}
 
 
-def run_datatrove(paths: list[Path], work: Path, cpus: int) -> dict:
-    import pyarrow.parquet as pq
-
-    out = work / "datatrove"
-    stages = datatrove_stages(paths, out, cpus, datatrove_minhash_config())
-    started = time.perf_counter()
-    for stage in stages:
-        stage.run()
-    seconds = time.perf_counter() - started
-    kept = sum(pq.read_metadata(p).num_rows for p in (out / "deduped").glob("*.parquet"))
-    shutil.rmtree(out, ignore_errors=True)
-    return {"seconds": seconds, "kept": kept}
-
-
-# --------------------------------------------------------------------------- stage profile
-
-
-def profile_phase_a(paths: list[Path], config) -> tuple[dict[str, float], float]:
-    """CPU seconds per part of phase A over ``paths``, in this process; returns (parts, total).
-
-    Parts: ``read`` (warcio + row building), each stage by name (the extraction process's CPU
-    included), with ``extract`` split into ``extract:<extractor>`` (inside the extractor) and
-    ``extract:decode+ipc``, ``ledger`` (moving decided rows) and ``write`` (the Parquet files).
-    CPU time, not wall time: what another process on the machine does changes it least.
-    """
-    import pyarrow as pa
-
-    from crawlsieve.pipelines import shard as shard_module
-    from crawlsieve.pipelines.extract import ExtractStage
-    from crawlsieve.pipelines.warc import read_warc
-
-    clock = shard_module.CpuClock()
-    stages = shard_module.per_file_stages(config)
-    extract = next(s for s in stages if isinstance(s, ExtractStage))
-    with tempfile.TemporaryDirectory() as tmp:
-        for path in paths:
-            batches = clock.timed("read", read_warc(str(path), path.name, config.read))
-            docs, ledger = shard_module.run_stages(batches, stages, path.name, clock=clock)
-            with clock.part("write"):
-                for name, tables in (("docs", docs), ("ledger", ledger)):
-                    if tables:
-                        table = pa.concat_tables(tables, promote_options="permissive")
-                        shard_module.write_atomically(table, Path(tmp) / f"{path.name}.{name}.parquet")
-    parts = dict(clock.seconds)
-    inner = "extract:" + config.extract.extractor
-    parts[inner] = extract.extractor_cpu_seconds
-    parts["extract:decode+ipc"] = parts.pop("extract", 0.0) - extract.extractor_cpu_seconds
-    return parts, sum(parts.values())
-
-
-# --------------------------------------------------------------------------- report
-
-
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
+#: System -> how it runs (paths, work folder, cpus); the first datatrove is the ratios' reference.
 SYSTEMS = {
-    "crawlsieve": lambda paths, work, cpus: run_crawlsieve(paths, work, cpus, accelerated=False),
-    "crawlsieve+fast": lambda paths, work, cpus: run_crawlsieve(paths, work, cpus, accelerated=True),
-    "datatrove": run_datatrove,
+    "crawlsieve": lambda paths, work, cpus: run_crawlsieve(paths, work, cpus),
+    "crawlsieve (stock trafilatura)": lambda paths, work, cpus: run_crawlsieve(paths, work, cpus, False),
+    "datatrove[processing]": lambda paths, work, cpus: run_datatrove(paths, work, cpus, datatrove_venv()),
+    "datatrove (our venv)": lambda paths, work, cpus: run_datatrove(paths, work, cpus, sys.executable),
 }
+REFERENCE, OUR_VENV = "datatrove[processing]", "datatrove (our venv)"
+
+HEADER = [
+    "input",
+    "system",
+    "wall s",
+    "ms/page-core",
+    "cpu ms/page",
+    "vs datatrove[processing]",
+    "vs datatrove (our venv)",
+    "cpu vs datatrove[processing]",
+    "outside phase A",
+    "core-h/dump",
+    "kept",
+]
 
 
-def _accelerator_available() -> bool:
-    from crawlsieve.pipelines.config import ExtractConfig
-
-    return "accelerated" in ExtractConfig.model_fields
-
-
-def compare(
-    name: str, paths: list[Path], repeat: int, cpus: int, work: Path, dump_pages: float
-) -> tuple[list[list[str]], dict]:
-    """Rows of the table for one input set: each system's median over ``repeat`` alternating rounds."""
+def compare(name: str, paths: list[Path], systems: list[str], args, work: Path) -> tuple[list, dict]:
+    """Rows of the table for one input set: each system's median over ``--repeat`` alternating rounds."""
     docs = count_html_responses(paths)
-    systems = [s for s in SYSTEMS if s != "crawlsieve+fast" or _accelerator_available()]
     runs: dict[str, list[dict]] = {s: [] for s in systems}
-    for round_ in range(repeat):
+    for round_ in range(args.repeat):
         for system in systems:
-            result = SYSTEMS[system](paths, work / f"{system}-{round_}", cpus)
+            # no brackets or spaces in the folder: datatrove reads its input folder as a glob
+            folder = work / f"{round_}-{re.sub(r'[^a-z]+', '-', system).strip('-')}"
+            result = SYSTEMS[system](paths, folder, args.cpus)
             runs[system].append(result)
             print(
-                f"  [{name}] round {round_ + 1} {system}: {result['seconds']:.1f}s, kept {result['kept']}",
+                f"  [{name}] round {round_ + 1} {system}: {result['seconds']:.1f}s wall, "
+                f"{result['cpu']:.1f}s cpu, kept {result['kept']}, load {os.getloadavg()[0]:.1f}",
                 file=sys.stderr,
                 flush=True,
             )
-    median = {s: statistics.median(r["seconds"] for r in rs) for s, rs in runs.items()}
-    rate = {s: docs / median[s] / cpus for s in systems}
+    wall = {
+        s: statistics.median(r["seconds"] for r in rs) * args.cpus * 1000 / docs for s, rs in runs.items()
+    }
+    cpu = {s: statistics.median(r["cpu"] for r in rs) * 1000 / docs for s, rs in runs.items()}
+
+    def ratio(system: str, reference: str, per_page: dict) -> str:
+        return f"{per_page[reference] / per_page[system]:.2f}x" if reference in per_page else "–"
+
     rows = []
-    for system in systems:
-        last = runs[system][-1]
-        outside = (
-            f"{100 * statistics.median(r['outside_phase_a'] / r['seconds'] for r in runs[system]):.1f}%"
-            if "outside_phase_a" in last
-            else "–"
-        )
-        core_hours = dump_pages / rate[system] / 3600
+    for system, results in runs.items():
+        outside = [r["outside_phase_a"] / r["seconds"] for r in results if "outside_phase_a" in r]
         rows.append(
             [
-                name if system == systems[0] else "",
-                f"{len(paths)}",
-                f"{docs}",
+                f"{name}: {len(paths)} files, {docs:,} docs" if not rows else "",
                 system,
-                f"{median[system]:.1f}",
-                f"{rate[system]:.2f}",
-                f"{1000 / rate[system]:.1f}",
-                f"{rate[system] / rate['datatrove']:.2f}x",
-                outside,
-                f"{core_hours:,.0f}",
-                f"{last['kept']}",
+                f"{statistics.median(r['seconds'] for r in results):.1f}",
+                f"{wall[system]:.1f}",
+                f"{cpu[system]:.1f}",
+                ratio(system, REFERENCE, wall),
+                ratio(system, OUR_VENV, wall),
+                ratio(system, REFERENCE, cpu),
+                f"{100 * statistics.median(outside):.1f}%" if outside else "–",
+                f"{args.dump_pages * wall[system] / 1000 / 3600:,.0f}",
+                f"{results[-1]['kept']:,}",
             ]
         )
     return rows, runs
@@ -472,63 +286,31 @@ def stage_shares(result: dict) -> str:
             share, per_page = f"{100 * seconds / total:.1f}%", f"{1000 * seconds / pages:.2f}"
             rows.append([part, f"{seconds:.1f}", share, per_page])
     rows.append(["total", f"{total:.1f}", "100%", f"{cost['core_seconds_per_1000_pages']:.2f}"])
-    return _table(rows)
+    return stage_cpu.format_rows(rows)
 
 
-def profile_report(paths: list[Path], extractor: str, accelerated: bool | None = None) -> str:
-    """Two passes in one process: the first pays one-time loading (models, spaCy languages, the
-    URL list), the second is the steady state a worker reaches on a real, 30,000-page WARC file."""
-    config = crawlsieve_config(1, accelerated)
-    config.extract.extractor = extractor
-    reports = []
-    for label in ("cold: first pass, loading included", "warm: second pass, steady state"):
-        parts, total = profile_phase_a(paths, config)
-        rows = [[f"phase A, {label}", "cpu s", "share"]]
-        for name, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
-            rows.append([name, f"{seconds:.2f}", f"{100 * seconds / total:.1f}%"])
-        rows.append(["total", f"{total:.2f}", "100.0%"])
-        inner = parts["extract:" + extractor]
-        reports.append(
-            _table(rows) + f"\ninside {extractor}: {100 * inner / total:.1f}% of phase A; "
-            f"everything else: {100 * (total - inner) / total:.1f}%"
-        )
-    return "\n\n".join(reports)
+def language_profile(mix: str, work: Path, repeat: int) -> str:
+    """The warm CPU per page of each stage, per language, over the mix's own pages."""
+    from crawlsieve.pipelines.config import Config
 
-
-HEADER = [
-    "input",
-    "files",
-    "docs",
-    "system",
-    "wall s",
-    "doc/s/core",
-    "ms/page-core",
-    "vs datatrove",
-    "outside phase A",
-    "core-h/dump",
-    "kept",
-]
+    config = Config()
+    config.ray.num_cpus = 1
+    pages = corpus_pages(sorted(MIXES[mix].glob("*.warc.gz")))
+    work.mkdir(parents=True, exist_ok=True)
+    groups = stage_cpu.languages(pages, config, work)
+    ms = stage_cpu.warm_ms_per_page(groups, config, work, repeat)
+    return stage_cpu.table(ms, {name: len(group) for name, group in groups.items()})
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=2, help="alternating rounds per input set")
+    parser.add_argument("--mixes", nargs="+", choices=sorted(MIXES), default=list(MIXES), help="page mixes")
+    parser.add_argument("--files", type=int, default=2, help="CC-shaped files per mix (2 = one per core)")
+    parser.add_argument("--responses", type=int, default=15_000, help="responses per file")
+    parser.add_argument("--repeat", type=int, default=1, help="alternating rounds per mix")
     parser.add_argument(
-        "--copies", type=int, default=3, help="edited copies per file in the larger set (0: none)"
+        "--stock-extractor", action="store_true", help="also run crawlsieve with extract.accelerated off"
     )
-    parser.add_argument(
-        "--files",
-        type=int,
-        default=0,
-        help="pack the edited copies into this many large files (0: one small file per copy)",
-    )
-    parser.add_argument(
-        "--cc-files",
-        type=int,
-        default=0,
-        help="also run this many Common-Crawl-shaped files (benchmarks.cc_shaped; 2 = one per core)",
-    )
-    parser.add_argument("--cc-responses", type=int, default=30_000, help="responses per CC-shaped file")
     parser.add_argument(
         "--cc-dir",
         type=Path,
@@ -536,48 +318,48 @@ def main(argv: list[str] | None = None) -> int:
         help="where the CC-shaped files are written (and reused from)",
     )
     parser.add_argument("--dump-pages", type=float, default=3e9, help="pages of the dump projected to")
-    parser.add_argument("--cpus", type=int, default=2, help="cores for both pipelines")
-    parser.add_argument("--input", type=Path, default=CORPUS_WARCS, help="folder of *.warc.gz")
-    parser.add_argument("--profile-only", action="store_true", help="only the in-process stage profile")
+    parser.add_argument("--cpus", type=int, default=2, help="cores for every pipeline")
+    parser.add_argument(
+        "--profile-repeat", type=int, default=2, help="warm passes of the per-language profile"
+    )
+    parser.add_argument("--profile-only", action="store_true", help="only the per-language stage profile")
     args = parser.parse_args(argv)
-    sources = sorted(args.input.glob("*.warc.gz"))
-    if not sources:
-        print(f"no *.warc.gz in {args.input}", file=sys.stderr)
+    missing = [str(MIXES[m]) for m in args.mixes if not any(MIXES[m].glob("*.warc.gz"))]
+    if missing:
+        print(f"no *.warc.gz in {', '.join(missing)}", file=sys.stderr)
         return 2
+    try:  # datatrove's WarcReader needs these in our venv, and does not declare them
+        import cchardet  # noqa: F401
+        import magic  # noqa: F401
+    except ImportError:
+        print("datatrove's WarcReader needs cchardet and magic: pip install -e '.[bench]'", file=sys.stderr)
+        return 2
+    _become_subreaper()
+    systems = [s for s in SYSTEMS if args.stock_extractor or s != "crawlsieve (stock trafilatura)"]
+    print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     with tempfile.TemporaryDirectory(prefix="crawlsieve-bench-") as tmp:
         work = Path(tmp)
-        sets = [("corpus", sources)]
-        if args.copies:
-            copies = generate_copies(sources, work / "copies", args.copies, args.files)
-            packed = f" in {args.files} files" if args.files else ""
-            sets.append((f"corpus + {args.copies} edited copies{packed}", sources + copies))
-        if args.cc_files:
-            from benchmarks.cc_shaped import generate_cc_files
-
-            cc = generate_cc_files(args.cc_dir, args.cc_files, args.cc_responses, sources=sources)
-            sets.append((f"CC-shaped {args.cc_files} x {args.cc_responses:,} responses", cc))
         if not args.profile_only:
-            rows, shares = [HEADER], []
-            for name, paths in sets:
-                set_rows, runs = compare(
-                    name, paths, args.repeat, args.cpus, work / f"set{len(rows)}", args.dump_pages
-                )
-                rows += set_rows
-                shares += [(name, system, rs[-1]) for system, rs in runs.items() if "cost" in rs[-1]]
-            print(_table(rows))
-            print(
-                "\noutside phase A: Ray start, driver start-up, dedup, finalize and aggregate, "
-                "as a share of the wall time; core-h/dump: core-hours for a "
-                f"{args.dump_pages / 1e9:g}-billion-page dump at the measured doc/s/core"
-            )
-            name, system, last = shares[-1]
-            print(f"\ncrawlsieve's CPU by part ({system}, {name}, last round, from its stats.json):")
-            print(stage_shares(last))
+            rows, last = [HEADER], {}
+            for mix in args.mixes:
+                paths = generate_cc_files(args.cc_dir, args.files, args.responses, mix=mix)
+                mix_rows, runs = compare(mix, paths, systems, args, work / mix)
+                rows += mix_rows
+                last[mix] = runs["crawlsieve"][-1]
+            theirs = runs[REFERENCE][-1]["versions"]
             print()
-        print(profile_report(sources, "trafilatura", accelerated=False))
-        if _accelerator_available():
-            print("\nwith the accelerated extractor:\n")
-            print(profile_report(sources, "trafilatura", accelerated=True))
+            print(stage_cpu.format_rows(rows))
+            print(
+                f"\n{REFERENCE}: datatrove {theirs['datatrove']}, trafilatura {theirs['trafilatura']}, "
+                f"lxml {theirs['lxml']}; crawlsieve and {OUR_VENV}: trafilatura {version('trafilatura')}, "
+                f"lxml {version('lxml')}. Load average at the end: {os.getloadavg()[0]:.1f}"
+            )
+            for mix, result in last.items():
+                print(f"\ncrawlsieve's CPU by part ({mix}, last round, from its stats.json):")
+                print(stage_shares(result))
+        for mix in args.mixes:
+            print(f"\n{mix}: warm CPU per page by stage and language (this process, one core)")
+            print(language_profile(mix, work / f"profile-{mix}", args.profile_repeat))
     return 0
 
 

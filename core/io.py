@@ -1,9 +1,11 @@
 """Atomic writes: a reader (or a resumed run) never sees half a file; and the readers of a run's
 files that a later command (report, review, mix, refilter, --resume) finds damaged.
 
-Each file is written under a hidden temporary name, fsynced, renamed into place, and the rename
-made durable by an fsync of the directory, so a machine crash cannot keep a completion marker
-yet lose the file renamed before it. A write that fails (a full disk) leaves no temporary file.
+Every file crawlsieve writes whole goes through ``durable`` (the Parquet, JSON and bytes writers
+below are its common cases): written under a hidden temporary name, fsynced, renamed into place,
+and the rename made durable by an fsync of the directory, so a machine crash cannot keep a
+completion marker yet lose the file renamed before it. A write that fails (a full disk) leaves
+no temporary file.
 A file damaged afterwards (a disk, a copy cut short, an edit by hand) is bad input to the command
 that reads it: one line naming it, exit status 2.
 """
@@ -23,26 +25,22 @@ from crawlsieve.core.errors import UsageError
 
 
 @contextlib.contextmanager
-def _replacing(path: Path) -> Iterator[Path]:
-    """A temporary name beside ``path`` for the block to write and fsync; renamed over ``path``
-    when the block succeeds, removed when it fails."""
+def durable(path: Path) -> Iterator[Path]:
+    """The one way a file of ours is written: the block writes a temporary name beside ``path``
+    (yielded), which is then fsynced, renamed over ``path`` and the rename made durable; when the
+    block fails, the temporary file is removed and ``path`` keeps what it held."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         yield tmp
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, path)
     _fsync_directory(path.parent)
-
-
-def write_atomically(table: pa.Table, path: Path, **parquet_options) -> None:
-    """Write Parquet under a temporary name, fsync, then rename: readers never see half a file."""
-    with _replacing(path) as tmp:
-        pq.write_table(table, tmp, **({"compression": "zstd"} | parquet_options))
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -61,12 +59,16 @@ def _fsync_directory(directory: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_file(path: Path, mode: str = "wb", **open_options) -> Iterator:
-    """A handle on a temporary file that becomes ``path`` (fsynced, renamed: ``_replacing``) when
-    the block ends; for writers that stream (Parquet, token files, gzip)."""
-    with _replacing(path) as tmp, open(tmp, mode, **open_options) as handle:
+    """An open handle on ``durable``'s temporary file, for writers that stream (token files,
+    gzip)."""
+    with durable(path) as tmp, open(tmp, mode, **open_options) as handle:
         yield handle
-        handle.flush()
-        os.fsync(handle.fileno())
+
+
+def write_atomically(table: pa.Table, path: Path, **parquet_options) -> None:
+    """Parquet (zstd unless ``parquet_options`` say otherwise), written ``durable``."""
+    with durable(path) as tmp:
+        pq.write_table(table, tmp, **({"compression": "zstd"} | parquet_options))
 
 
 def write_json_atomically(data: dict, path: Path, sort_keys: bool = True) -> None:
@@ -75,8 +77,8 @@ def write_json_atomically(data: dict, path: Path, sort_keys: bool = True) -> Non
 
 
 def write_bytes_atomically(data: bytes, path: Path) -> None:
-    with atomic_file(path) as handle:
-        handle.write(data)
+    with durable(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def read_json(path: Path) -> dict:

@@ -4,25 +4,32 @@ The tasks, the dedup step, the driver, the report and the tests all find a run's
 ``RunLayout``; nothing else spells a path inside the run directory.
 
     DIR/data/                        the published Parquet shards (Hive: domain=, language=)
-    DIR/stats.json, mixture.json, distributions.json, report.html, review/, dedup_index/
+    DIR/stats.json, mixture.json, distributions.json, report.html, dedup_index/
+    DIR/review/                      removed/, tagged/, kept.jsonl, precision.json (review labels)
     DIR/_work/docs/<shard>.parquet   documents that passed phase A, for dedup and finalize
-    DIR/_work/ledger/<shard>.<phase>.parquet   every decided row of a phase (extract, final)
+    DIR/_work/ledger/<shard>.<extract|final>.parquet    every decided row of a phase
     DIR/_work/dedup/                 decisions/<shard>.parquet, clusters/, duplicates.json,
                                      examples/<shard>.parquet, cpu/ (transient),
                                      subdoc/<shard>.parquet, subdoc_units.json (sub-document dedup)
     DIR/_work/decontamination_index.npy   the benchmarks' n-gram hashes, built once per run
-    DIR/_work/summaries/<phase>/<shard>.sum    a task's summary (phase A: extract; finalize: files)
-    DIR/_work/review/<phase>/<shard>.parquet   its review candidates
+    DIR/_work/summaries/<extract|files>/<shard>.sum     a task's summary (finalize's: the whole file's)
+    DIR/_work/review/<extract|files>/<shard>.parquet    its review candidates
     DIR/clusters/                    `crawlsieve cluster`: model.npz, clusters.json,
                                      assignments/<shard>.parquet (the side table id -> cluster),
                                      summaries/<shard>.json, sample/ (transient)
     DIR/_state/run.json, lock.json   the run's inputs and config; the lock on DIR
-    DIR/_state/<phase>/<shard>.json  completion markers (extract, final), for --resume
-    DIR/_state/attempts/<phase>/<shard>        attempts at a file, for the retry bound
+    DIR/_state/<extract|final>/<shard>.json            completion markers, for --resume
+    DIR/_state/attempts/<extract|final>/<shard>        attempts at a file, for the retry bound
+    DIR/plan.json                    (a ``mix --materialize`` output) the plan it was sampled by
+
+The per-file methods take ``(shard, phase)``, the phase one of ``PHASES``; finalize's files keep
+the names earlier versions gave them on disk (``final``, ``files``), so ``--resume`` and the
+commands that read a run (report, review, refilter) read older runs as they are.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +37,13 @@ from pathlib import Path
 from crawlsieve.core.errors import UsageError
 
 WORK, STATE = "_work", "_state"
+#: The phases that write files per input file: A (read, extract, filters) and C (finalize).
+EXTRACT, FINALIZE = "extract", "finalize"
+PHASES = (EXTRACT, FINALIZE)
+#: Each phase as its ledgers, markers and attempts spell it on disk.
+_STATE_NAMES = {EXTRACT: "extract", FINALIZE: "final"}
+#: Each phase as its summaries and review candidates spell it on disk, and a summary's header.
+SUMMARY_NAMES = {EXTRACT: "extract", FINALIZE: "files"}
 #: A run's products; a fresh (non --resume) run clears them, and nothing else in DIR.
 OUTPUTS = (
     "data",
@@ -43,6 +57,17 @@ OUTPUTS = (
     "distributions.json",
     "report.html",
 )
+
+
+def _on_disk(phase: str, names: dict[str, str]) -> str:
+    if phase not in names:
+        raise ValueError(f"not a phase: {phase!r} (one of {', '.join(PHASES)})")
+    return names[phase]
+
+
+def review_file_name(reason: str) -> str:
+    """`gopher_quality:word_count` -> `gopher_quality__word_count.jsonl`, safe as a file name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", reason.replace(":", "__")) + ".jsonl"
 
 
 def within(path: Path, directory: Path) -> bool:
@@ -106,6 +131,32 @@ class RunLayout:
     @property
     def review(self) -> Path:
         return self.root / "review"
+
+    @property
+    def review_kept(self) -> Path:
+        """The sample of kept documents."""
+        return self.review / "kept.jsonl"
+
+    @property
+    def review_removed_dir(self) -> Path:
+        return self.review / "removed"
+
+    def review_removed(self, reason: str) -> Path:
+        """The sample of documents removed (or failed) for ``reason``."""
+        return self.review_removed_dir / review_file_name(reason)
+
+    @property
+    def review_tagged_dir(self) -> Path:
+        return self.review / "tagged"
+
+    def review_tagged(self, tag: str) -> Path:
+        """The sample of kept documents with a spam and safety tag (``core.stages.SAFETY_TAGS``)."""
+        return self.review_tagged_dir / review_file_name(tag)
+
+    @property
+    def precision(self) -> Path:
+        """Reviewers' labels of the samples turned into precision per filter (`crawlsieve review`)."""
+        return self.review / "precision.json"
 
     @property
     def dedup_index(self) -> Path:
@@ -179,7 +230,7 @@ class RunLayout:
         return sorted((self.work / "docs").glob("*.parquet"))
 
     def ledger(self, shard: str, phase: str) -> Path:
-        return self.work / "ledger" / f"{shard}.{phase}.parquet"
+        return self.work / "ledger" / f"{shard}.{_on_disk(phase, _STATE_NAMES)}.parquet"
 
     def ledger_files(self) -> list[Path]:
         return sorted((self.work / "ledger").glob("*.parquet"))
@@ -231,13 +282,13 @@ class RunLayout:
         return self.dedup / "subdoc_units.json"
 
     def summary(self, shard: str, phase: str) -> Path:
-        return self.work / "summaries" / phase / f"{shard}.sum"
+        return self.work / "summaries" / _on_disk(phase, SUMMARY_NAMES) / f"{shard}.sum"
 
     def summaries(self, phase: str) -> list[Path]:
-        return sorted((self.work / "summaries" / phase).glob("*.sum"))
+        return sorted((self.work / "summaries" / _on_disk(phase, SUMMARY_NAMES)).glob("*.sum"))
 
     def review_rows(self, shard: str, phase: str) -> Path:
-        return self.work / "review" / phase / f"{shard}.parquet"
+        return self.work / "review" / _on_disk(phase, SUMMARY_NAMES) / f"{shard}.parquet"
 
     # --- state ---
 
@@ -253,14 +304,14 @@ class RunLayout:
     def lock(self) -> Path:
         return self.state / "lock.json"
 
-    def marker(self, phase: str, shard: str) -> Path:
-        return self.state / phase / f"{shard}.json"
+    def marker(self, shard: str, phase: str) -> Path:
+        return self.state / _on_disk(phase, _STATE_NAMES) / f"{shard}.json"
 
     def markers(self, phase: str) -> list[Path]:
-        return sorted((self.state / phase).glob("*.json"))
+        return sorted((self.state / _on_disk(phase, _STATE_NAMES)).glob("*.json"))
 
-    def attempts(self, phase: str, shard: str) -> Path:
-        return self.state / "attempts" / phase / shard
+    def attempts(self, shard: str, phase: str) -> Path:
+        return self.state / "attempts" / _on_disk(phase, _STATE_NAMES) / shard
 
     @property
     def attempts_dir(self) -> Path:

@@ -7,7 +7,7 @@ row by setting one of two string columns; ``None`` means "goes on":
 * ``REMOVED`` - the stable reason a filter removed the row (``"c4:javascript"``);
 * ``FAILED`` - the kind of error that stopped the row (``"extract_timeout"``).
 
-The orchestrator (``pipelines.shard``) is the one place that does the bookkeeping:
+The orchestrator (``pipelines.extract_phase``) is the one place that does the bookkeeping:
 after each stage it moves decided rows to the ledger, tagged with the stage name, and
 passes the rest on without the two columns. So a stage never counts, never drops rows
 itself, and never needs to know what ran before it beyond the columns it reads.
@@ -15,7 +15,10 @@ itself, and never needs to know what ran before it beyond the columns it reads.
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,53 +34,72 @@ DECONTAMINATION_MATCH = "decontamination_match"
 #: The stage a decision is booked under when another stage made it: a stage that runs others
 #: (``filters.stages.AllSignalsFilters``) books each decision under the inner stage that made it.
 DECIDED_BY = "_decided_by"
-#: A remote input the server stopped serving (past the retries): its file is not marked done.
-UNFINISHED_FILE = "unfinished_file"
-#: Failure kinds of a reader's damage row: a stretch of a file, not a record (so not a page either).
-DAMAGE_KINDS = frozenset(
-    {"corrupt_warc", "truncated_file", "not_warc", "empty_file", "open_error", UNFINISHED_FILE}
-)
 #: Prefix of the counters ``language_settings:<language>=<settings>``: the documents of a language
 #: that a settings table judged (``filters.stages.language_settings_counts``); stats.json
 #: ``language_settings`` holds them per language.
 LANGUAGE_SETTINGS = "language_settings"
-#: The HTTP check's reason for a record that is not an HTTP response (request, metadata, warcinfo).
-NOT_RESPONSE = "not_response"
 #: The content domains the spam and safety signals give (``tagging`` assigns them, ``quality``
 #: samples and reports the documents that carry them).
 SAFETY_TAGS = ("adult", "gambling", "ads")
-#: A page's genre (the ``genre`` column, set at extraction by ``pipelines.genre``): forum is a
+#: A page's genre (the ``genre`` column, set at extraction by ``ingest.genre``): forum is a
 #: discussion thread or a Q&A page. Filters may judge each genre by its own thresholds.
 Genre = Literal["article", "forum", "listing", "other"]
 
 
-def unique_id(record_id: str, shard: str, offset: int) -> str:
-    """The id of a record whose WARC-Record-ID another record of the run already has.
-
-    Real crawls repeat ids after re-fetches and merges; the file and offset make this one unique.
-    """
-    return f"{record_id}@{shard}:{offset}"
-
-
-class Stage(Protocol):
-    """A named step over batches of alive documents (see module docstring).
-
-    A stage that needs something loaded (a model, a list) also has ``check()``, which loads it
-    and raises ``core.errors.ConfigError`` (one line) when it cannot: the run calls it for every
-    stage that will run before any work starts, so the pre-run check follows the stages. A stage
-    that needs something built once per run (the decontamination index) also has ``prepare()``,
-    which the driver calls before phase A.
-    """
+class Stage:
+    """A named step over batches of alive documents (see module docstring); every stage inherits
+    this class, whose optional hooks do nothing, so the run walks them for every stage
+    (``check_stages``, ``prepare_stages``, ``stage_counters``, ``booked_names``)."""
 
     name: str
+    #: Whether the ledger keeps this stage's decided rows whole (every column, the full text)
+    #: rather than their summary: so a later `refilter` can keep a document it removed.
+    ledger_whole_rows: bool = False
+    #: CPU seconds the stage spent in child processes so far (extraction's), booked as its own.
+    child_cpu_seconds: float = 0.0
+    #: What the stage counted about its file (e.g. replacements made): a stage that counts sets a
+    #: ``Counter``; it goes into the file's summary and the run's stats.json ``counters``.
+    counters: Mapping[str, int] = MappingProxyType({})
 
-    def __call__(self, batch: pa.Table) -> pa.Table: ...
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        raise NotImplementedError
+
+    def check(self) -> None:
+        """Load what the stage needs (a model, a list, an installed extractor) and raise
+        ``core.errors.ConfigError`` (one line) when it cannot: the run calls it for every stage
+        that will run before any work starts, so the pre-run check follows the stages."""
+
+    def prepare(self) -> None:
+        """Build what the stage needs once per run (the decontamination index): the driver calls
+        it before phase A."""
+
+    @property
+    def stage_names(self) -> list[str]:
+        """The names its decisions are booked under: its own, or those of the stages it runs."""
+        return [self.name]
 
 
-def whole_rows_in_ledger(stage: object) -> bool:
-    """Whether the ledger keeps a stage's decided rows whole (every column, the full text) rather
-    than their summary: so a later `refilter` can keep a document this stage removed."""
-    return bool(getattr(stage, "ledger_whole_rows", False))
+def check_stages(stages: Iterable[Stage]) -> None:
+    for stage in stages:
+        stage.check()
+
+
+def prepare_stages(stages: Iterable[Stage]) -> None:
+    for stage in stages:
+        stage.prepare()
+
+
+def stage_counters(stages: Iterable[Stage]) -> Counter:
+    """What the stages counted about the file, summed."""
+    counters: Counter = Counter()
+    for stage in stages:
+        counters.update(stage.counters)
+    return counters
+
+
+def booked_names(stages: Iterable[Stage]) -> list[str]:
+    """The names the stages' decisions are booked under, in order."""
+    return [name for stage in stages for name in stage.stage_names]
 
 
 def error_text(error: BaseException) -> str:

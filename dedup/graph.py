@@ -5,7 +5,7 @@ each whole partition" (:func:`per_key`): Ray Data's own ``groupby().map_groups``
 repartition, but then calls Python once per group, which is far too slow for millions of
 tiny band buckets; ``pyarrow.Table.group_by`` inside the partition does all groups at once.
 
-Nodes are *priority keys* (see ``dedup.run.priority_keys``): strings whose byte order is the
+Nodes are *priority keys* (see ``dedup.keys.priority_keys``): strings whose byte order is the
 survivor rule, so "the smallest key of a component" is the document that survives.
 
 Connected components use the alternating Large-Star / Small-Star algorithm (Kiveris et al.,

@@ -49,6 +49,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -58,7 +59,8 @@ import ray.data
 
 from crawlsieve.core.io import write_atomically
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.core.stages import REMOVED, unique_id
+from crawlsieve.core.ledger import unique_id
+from crawlsieve.core.stages import REMOVED
 from crawlsieve.dedup.cluster_facts import run_facts, write_facts
 from crawlsieve.dedup.config import DedupConfig
 from crawlsieve.dedup.graph import (
@@ -381,10 +383,9 @@ def _clusters(decided: pa.Table) -> pa.Table:
 def _write_clusters(clustered: pa.Table | ray.data.Dataset, directory: Path) -> None:
     """The clustered rows as a Parquet directory, written by the tasks that hold them (never
     through the driver), beside an empty file that fixes the schema when there are none."""
-    directory.mkdir(parents=True)
-    pq.write_table(CLUSTER_SCHEMA.empty_table(), directory / "schema.parquet")
+    write_atomically(CLUSTER_SCHEMA.empty_table(), directory / "schema.parquet")
     if isinstance(clustered, pa.Table):
-        pq.write_table(clustered.cast(CLUSTER_SCHEMA), directory / "part-0.parquet")
+        write_atomically(clustered.cast(CLUSTER_SCHEMA), directory / "part-0.parquet")
     else:
         clustered.write_parquet(str(directory))
 
@@ -456,12 +457,14 @@ def _reader(layout: RunLayout, files: list[Path], dedup: DedupConfig) -> ShardRe
 class _Partitions:
     """How many partitions keep one task's share of a shuffle's input under the memory budget:
     one (no shuffle, see ``in_one_task``) when the whole input fits, else at least one per CPU.
-    Remembers each step's input bytes (``shuffled``), reported as ``shuffled_bytes``."""
+    Remembers each step's input bytes (``shuffled``), reported as ``shuffled_bytes``, and its
+    partitions (``chosen``: the buckets' are reported as ``partitions``)."""
 
     budget: int
     fixed: int | None
     minimum: int
     shuffled: dict[str, int] = field(default_factory=dict)
+    chosen: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, dedup: DedupConfig) -> _Partitions:
@@ -471,10 +474,9 @@ class _Partitions:
 
     def __call__(self, step: str, nbytes: float) -> int:
         self.shuffled[step] = int(nbytes)
-        if self.fixed:
-            return self.fixed
         needed = math.ceil(nbytes * TASK_BYTES_PER_INPUT_BYTE / self.budget)
-        return 1 if needed <= 1 else max(self.minimum, needed)
+        self.chosen[step] = self.fixed or (1 if needed <= 1 else max(self.minimum, needed))
+        return self.chosen[step]
 
 
 @contextmanager
@@ -496,17 +498,156 @@ def _key_bytes(files: list[Path]) -> float:
     return 33 + id_bytes + sum(len(f.stem) for f in files) / len(files)
 
 
-def _map(ds: ray.data.Dataset, fn: Callable[..., pa.Table], cpu: CpuLog, **kwargs) -> ray.data.Dataset:
-    return ds.map_batches(cpu.timed(functools.partial(fn, **kwargs)), batch_format="pyarrow")
+#: What the dedup plan's steps pass each other: a Ray Dataset (``_Shuffles``) or a table (``_InMemory``).
+Data = ray.data.Dataset | pa.Table
 
 
-def _by_shard(
-    ds: ray.data.Dataset, side: str, fn: Callable[[pa.Table], pa.Table], partitions: int, cpu: CpuLog
-) -> ray.data.Dataset:
-    """``fn`` over pair rows partitioned by the shard of their ``side`` key (one read per shard)."""
-    if partitions == 1:
-        return in_one_task(ds, fn, cpu)
-    return per_key(_map(ds, _with_part, cpu, side=side), "part", fn, partitions, cpu)
+class _Steps(Protocol):
+    """Where the dedup plan (``_plan``) runs. ``step`` names a shuffle and ``nbytes`` is its input's
+    size, from which the shuffle backend picks its partitions; the in-memory one ignores both."""
+
+    def read(self, files: list[Path], columns: list[str]) -> Data:
+        """The docs files' ``columns`` with ``path``, the file each row came from."""
+
+    def read_index(self, paths: list[str]) -> Data:
+        """Earlier runs' index rows (``BANDS_SCHEMA``)."""
+
+    def table(self, table: pa.Table) -> Data: ...
+
+    def map(self, data: Data, fn: Callable[..., pa.Table], **kwargs) -> Data:
+        """``fn`` over the rows, batch by batch (row-wise functions only)."""
+
+    def per_key(
+        self, data: Data, key: str, fn: Callable[[pa.Table], pa.Table], step: str, nbytes: float
+    ) -> Data:
+        """``fn`` over groups of rows holding all rows of each value of ``key``."""
+
+    def by_shard(
+        self, data: Data, side: str, fn: Callable[[pa.Table], pa.Table], step: str, nbytes: float
+    ) -> Data:
+        """``fn`` over pair rows grouped by the shard of their ``side`` key (one read per shard)."""
+
+    def components(self, edges: Data, step: str, nbytes: float, max_rounds: int) -> Data:
+        """``connected_components`` of the ``(u, v)`` edges."""
+
+    def union(self, *parts: Data) -> Data: ...
+
+    def done(self, data: Data) -> Data:
+        """``data`` computed (a Dataset materialized), for a step read more than once."""
+
+    def rows(self, data: Data) -> int: ...
+
+    def size(self, data: Data) -> int: ...
+
+    def collect(self, data: Data) -> list[dict]: ...
+
+    def report(self) -> dict:
+        """What the backend adds to the step's summary (partitions, bytes shuffled, CPU seconds)."""
+
+
+class _Shuffles:
+    """The scalable backend: every step a Ray Data shuffle, or one Ray task where the step's input
+    fits one task's memory budget (``_Partitions``)."""
+
+    def __init__(self, partitions: _Partitions, cpu: CpuLog):
+        self.partitions, self.cpu = partitions, cpu
+
+    def read(self, files: list[Path], columns: list[str]) -> ray.data.Dataset:
+        return ray.data.read_parquet([str(f) for f in files], include_paths=True).select_columns(
+            [*columns, "path"]
+        )
+
+    def read_index(self, paths: list[str]) -> ray.data.Dataset:
+        return ray.data.read_parquet(paths).select_columns(BANDS_SCHEMA.names)
+
+    def table(self, table: pa.Table) -> ray.data.Dataset:
+        return ray.data.from_arrow(table)
+
+    def map(self, data: ray.data.Dataset, fn: Callable[..., pa.Table], **kwargs) -> ray.data.Dataset:
+        return data.map_batches(self.cpu.timed(functools.partial(fn, **kwargs)), batch_format="pyarrow")
+
+    def per_key(self, data, key, fn, step, nbytes) -> ray.data.Dataset:
+        return per_key(data, key, fn, self.partitions(step, nbytes), self.cpu)
+
+    def by_shard(self, data, side, fn, step, nbytes) -> ray.data.Dataset:
+        partitions = self.partitions(step, nbytes)
+        if partitions == 1:
+            return in_one_task(data, fn, self.cpu)
+        return per_key(self.map(data, _with_part, side=side), "part", fn, partitions, self.cpu)
+
+    def components(self, edges, step, nbytes, max_rounds) -> ray.data.Dataset:
+        pairs = edges.select_columns(["u", "v"])
+        return connected_components(pairs, self.partitions(step, nbytes), max_rounds, self.cpu)
+
+    def union(self, *parts: ray.data.Dataset) -> ray.data.Dataset:
+        return parts[0].union(*parts[1:])
+
+    def done(self, data: ray.data.Dataset) -> ray.data.Dataset:
+        return data.materialize()
+
+    def rows(self, data: ray.data.Dataset) -> int:
+        return data.count()
+
+    def size(self, data: ray.data.Dataset) -> int:
+        return data.size_bytes()
+
+    def collect(self, data: ray.data.Dataset) -> list[dict]:
+        return data.take_all()
+
+    def report(self) -> dict:
+        buckets = self.partitions.chosen.get("buckets")
+        return {
+            **({"partitions": buckets} if buckets else {}),
+            "shuffled_bytes": self.partitions.shuffled,
+            "cpu_seconds": self.cpu.total(),
+        }
+
+
+class _InMemory:
+    """The small-run backend, inside one Ray task: each step one call over all rows."""
+
+    def __init__(self) -> None:
+        self.started = time.process_time()
+
+    def read(self, files: list[Path], columns: list[str]) -> pa.Table:
+        tables = [_with_path(pq.read_table(f, columns=columns), f) for f in files]
+        return pa.concat_tables(tables, promote_options="permissive")
+
+    def read_index(self, paths: list[str]) -> pa.Table:
+        return pa.concat_tables([pq.read_table(p, columns=BANDS_SCHEMA.names) for p in paths])
+
+    def table(self, table: pa.Table) -> pa.Table:
+        return table
+
+    def map(self, data: pa.Table, fn: Callable[..., pa.Table], **kwargs) -> pa.Table:
+        return fn(data, **kwargs)
+
+    def per_key(self, data, key, fn, step, nbytes) -> pa.Table:
+        return fn(data)
+
+    def by_shard(self, data, side, fn, step, nbytes) -> pa.Table:
+        return fn(data)
+
+    def components(self, edges, step, nbytes, max_rounds) -> pa.Table:
+        return connected_components_in_memory(edges.select(["u", "v"]).cast(EDGE_SCHEMA), max_rounds)
+
+    def union(self, *parts: pa.Table) -> pa.Table:
+        return pa.concat_tables(parts)
+
+    def done(self, data: pa.Table) -> pa.Table:
+        return data
+
+    def rows(self, data: pa.Table) -> int:
+        return data.num_rows
+
+    def size(self, data: pa.Table) -> int:
+        return data.nbytes
+
+    def collect(self, data: pa.Table) -> list[dict]:
+        return data.to_pylist()
+
+    def report(self) -> dict:
+        return {"cpu_seconds": time.process_time() - self.started}
 
 
 def _deduplicate_by_shuffles(
@@ -517,129 +658,11 @@ def _deduplicate_by_shuffles(
     rows: int,
     shown: tuple[int, int],
 ) -> dict:
-    """The scalable path: every step a Ray Data shuffle (see the module docstring), or one Ray
-    task where the step's input fits one task's memory budget."""
+    """The scalable path: the plan over Ray Data, its blocks sized for the memory budget."""
     partitions = _Partitions.of(dedup)
-    reader = _reader(layout, files, dedup)
-    cpu = CpuLog(str(layout.dedup_cpu))
-    stats: dict = {}
     with _blocks_within(partitions.budget):
-        if _deduplicates(dedup):
-            decided = _decide_by_shuffles(files, index_paths, dedup, reader, partitions, cpu, stats)
-        else:
-            decided = ray.data.from_arrow(DECIDED_SCHEMA.empty_table())
-        common = _common_columns(files)
-        id_rows = _map(
-            ray.data.read_parquet([str(f) for f in files], include_paths=True).select_columns(
-                [c for c in ("id", "record_offset") if c in common] + ["path"]
-            ),
-            _id_rows,
-            cpu,
-        )
-        renames = per_key(
-            id_rows, "id", renamed_ids, partitions("renames", rows * 2 * _key_bytes(files)), cpu
-        )
-        shard_rows = _map(decided, _decided_shard_rows, cpu).union(
-            _map(renames, _rename_shard_rows, cpu), ray.data.from_arrow(_shard_markers(files))
-        )
-        per_key(
-            shard_rows,
-            "shard",
-            ShardDecisions(reader, index=dedup.enabled),
-            partitions("shard_decisions", decided.size_bytes()),
-            cpu,
-        ).materialize()
-        _write_clusters(_map(decided, _clusters, cpu), layout.clusters)
-        counted = _map(decided, _summary_counts, cpu).take_all()
-        write_facts(layout, run_facts(decided, *shown))
-    stats["shuffled_bytes"] = partitions.shuffled
-    return {**_summarize(counted, rows), **stats, "cpu_seconds": cpu.total()}
-
-
-def _decide_by_shuffles(
-    files: list[Path],
-    index_paths: list[str],
-    dedup: DedupConfig,
-    reader: ShardReader,
-    partitions: _Partitions,
-    cpu: CpuLog,
-    stats: dict,
-) -> ray.data.Dataset:
-    """Candidate pairs, verified edges, components, checked members -> decided rows (materialized)."""
-    hasher = minhasher(dedup)
-    threshold = verify_threshold(dedup)
-    signature_bytes = 4 * hasher.num_perm + 16
-    nodes = _map(
-        ray.data.read_parquet([str(f) for f in files], include_paths=True).select_columns(
-            [*_node_columns(files, reader.stored), "path"]
-        ),
-        _nodes,
-        cpu,
-        hasher=hasher,
-        near=dedup.near,
-    )
-    members = _map(nodes, _members(dedup, True), cpu)
-    member_rows = sum(pq.read_metadata(f).num_rows for f in files)
-    if index_paths:
-        earlier = _map(
-            ray.data.read_parquet(index_paths).select_columns(BANDS_SCHEMA.names), _index_nodes, cpu
-        )
-        members = members.union(_map(earlier, _members(dedup, False), cpu))
-        member_rows += sum(pq.read_metadata(p).num_rows for p in index_paths)
-    member_bytes = member_rows * (hasher.bands + 1) * (_key_bytes(files) + 13)
-    stats["partitions"] = partitions("buckets", member_bytes)
-    candidates = per_key(members, "bucket", bucket_edges, stats["partitions"], cpu).materialize()
-    with_v = _by_shard(
-        candidates,
-        "v",
-        _CandidateSide(reader),
-        partitions("candidates_v", candidates.size_bytes() + candidates.count() * signature_bytes),
-        cpu,
-    ).materialize()
-    edges = _by_shard(
-        with_v,
-        "u",
-        VerifiedEdges(reader, hasher.num_perm, threshold),
-        partitions("candidates_u", with_v.size_bytes()),
-        cpu,
-    ).materialize()
-    stats.update(candidate_pairs=with_v.count(), verified_pairs=edges.count())
-
-    components = connected_components(
-        edges.select_columns(["u", "v"]),
-        partitions("components_round", 2 * edges.size_bytes()),
-        dedup.max_rounds,
-        cpu,
-    ).materialize()
-    checked = per_key(
-        _map(components, _as_checked_rows, cpu, member=True).union(
-            _map(edges, _as_checked_rows, cpu, member=False)
-        ),
-        "v",
-        mark_direct,
-        partitions("members", components.size_bytes() + edges.size_bytes()),
-        cpu,
-    ).materialize()
-    pending = _map(checked, _pending_pairs, cpu).materialize()
-    pending_bytes = pending.size_bytes() + pending.count() * signature_bytes
-    judged = _by_shard(
-        _by_shard(
-            pending, "v", SignatureLookup(reader, "v"), partitions("pending_v", pending.size_bytes()), cpu
-        ),
-        "u",
-        CheckedMembers(reader, hasher.num_perm, threshold),
-        partitions("pending_u", pending_bytes),
-        cpu,
-    )
-    decided = per_key(
-        _map(checked, _verified_members, cpu).union(judged),
-        "u",
-        ClusterDecider(hasher.num_perm, threshold),
-        partitions("clusters", checked.size_bytes() + pending_bytes),
-        cpu,
-    ).materialize()
-    stats.update(members=checked.count(), members_checked=pending.count())
-    return decided
+        steps = _Shuffles(partitions, CpuLog(str(layout.dedup_cpu)))
+        return _plan(steps, layout, files, index_paths, dedup, rows, shown)
 
 
 @ray.remote
@@ -651,60 +674,106 @@ def _deduplicate_in_one_task(
     rows: int,
     shown: tuple[int, int],
 ) -> dict:
-    """The small-run path: the shuffle path's functions, each called once over all rows."""
-    started = time.process_time()
+    """The small-run path: the same plan, each step called once over all rows."""
+    return _plan(_InMemory(), layout, files, index_paths, dedup, rows, shown)
+
+
+def _plan(
+    steps: _Steps,
+    layout: RunLayout,
+    files: list[Path],
+    index_paths: list[str],
+    dedup: DedupConfig,
+    rows: int,
+    shown: tuple[int, int],
+) -> dict:
+    """Decide, then write each shard's decisions (and index bands), the clusters and their facts."""
     reader = _reader(layout, files, dedup)
-    decided = DECIDED_SCHEMA.empty_table()
     stats: dict = {}
     if _deduplicates(dedup):
-        decided = _decide_in_memory(files, index_paths, dedup, reader, stats)
+        decided = _decide(steps, files, index_paths, dedup, reader, stats)
+    else:
+        decided = steps.table(DECIDED_SCHEMA.empty_table())
     common = _common_columns(files)
-    id_rows = pa.concat_tables(
-        [
-            _id_rows(
-                _with_path(pq.read_table(f, columns=[c for c in ("id", "record_offset") if c in common]), f)
-            )
-            for f in files
-        ]
+    id_rows = steps.map(steps.read(files, [c for c in ("id", "record_offset") if c in common]), _id_rows)
+    renames = steps.per_key(id_rows, "id", renamed_ids, "renames", rows * 2 * _key_bytes(files))
+    shard_rows = steps.union(
+        steps.map(decided, _decided_shard_rows),
+        steps.map(renames, _rename_shard_rows),
+        steps.table(_shard_markers(files)),
     )
-    shard_rows = pa.concat_tables(
-        [_decided_shard_rows(decided), _rename_shard_rows(renamed_ids(id_rows)), _shard_markers(files)]
-    )
-    ShardDecisions(reader, index=dedup.enabled)(shard_rows)
-    _write_clusters(_clusters(decided), layout.clusters)
+    writer = ShardDecisions(reader, index=dedup.enabled)
+    steps.done(steps.per_key(shard_rows, "shard", writer, "shard_decisions", steps.size(decided)))
+    _write_clusters(steps.map(decided, _clusters), layout.clusters)
+    counted = steps.collect(steps.map(decided, _summary_counts))
     write_facts(layout, run_facts(decided, *shown))
-    return {
-        **_summarize([_summary_counts(decided).to_pylist()[0]], rows),
-        **stats,
-        "cpu_seconds": time.process_time() - started,
-    }
+    return {**_summarize(counted, rows), **stats, **steps.report()}
 
 
-def _decide_in_memory(
-    files: list[Path], index_paths: list[str], dedup: DedupConfig, reader: ShardReader, stats: dict
-) -> pa.Table:
-    """``_decide_by_shuffles`` with each step one call over all rows."""
+def _decide(
+    steps: _Steps,
+    files: list[Path],
+    index_paths: list[str],
+    dedup: DedupConfig,
+    reader: ShardReader,
+    stats: dict,
+) -> Data:
+    """Candidate pairs, verified edges, components, checked members -> decided rows (computed)."""
     hasher = minhasher(dedup)
     threshold = verify_threshold(dedup)
-    columns = _node_columns(files, reader.stored)
-    nodes = pa.concat_tables(
-        [_nodes(_with_path(pq.read_table(f, columns=columns), f), hasher, dedup.near) for f in files]
+    signature_bytes = 4 * hasher.num_perm + 16
+    docs = steps.read(files, _node_columns(files, reader.stored))
+    members = steps.map(steps.map(docs, _nodes, hasher=hasher, near=dedup.near), _members(dedup, True))
+    member_rows = sum(pq.read_metadata(f).num_rows for f in files)
+    if index_paths:
+        earlier = steps.map(steps.read_index(index_paths), _index_nodes)
+        members = steps.union(members, steps.map(earlier, _members(dedup, False)))
+        member_rows += sum(pq.read_metadata(p).num_rows for p in index_paths)
+    member_bytes = member_rows * (hasher.bands + 1) * (_key_bytes(files) + 13)
+    candidates = steps.done(steps.per_key(members, "bucket", bucket_edges, "buckets", member_bytes))
+    candidate_bytes = steps.size(candidates) + steps.rows(candidates) * signature_bytes
+    with_v = steps.done(
+        steps.by_shard(candidates, "v", _CandidateSide(reader), "candidates_v", candidate_bytes)
     )
-    members = [_members(dedup, True)(nodes)]
-    for path in index_paths:
-        earlier = _index_nodes(pq.read_table(path, columns=BANDS_SCHEMA.names))
-        members.append(_members(dedup, False)(earlier))
-    candidates = _CandidateSide(reader)(bucket_edges(pa.concat_tables(members)))
-    edges = VerifiedEdges(reader, hasher.num_perm, threshold)(candidates)
-    stats.update(candidate_pairs=candidates.num_rows, verified_pairs=edges.num_rows)
-    components = connected_components_in_memory(edges.select(["u", "v"]).cast(EDGE_SCHEMA), dedup.max_rounds)
-    checked = mark_direct(
-        pa.concat_tables([_as_checked_rows(components, True), _as_checked_rows(edges, False)])
+    verify = VerifiedEdges(reader, hasher.num_perm, threshold)
+    edges = steps.done(steps.by_shard(with_v, "u", verify, "candidates_u", steps.size(with_v)))
+    stats.update(candidate_pairs=steps.rows(with_v), verified_pairs=steps.rows(edges))
+
+    components = steps.done(
+        steps.components(edges, "components_round", 2 * steps.size(edges), dedup.max_rounds)
     )
-    pending = _pending_pairs(checked)
-    judged = CheckedMembers(reader, hasher.num_perm, threshold)(SignatureLookup(reader, "v")(pending))
-    stats.update(members=checked.num_rows, members_checked=pending.num_rows)
-    return ClusterDecider(hasher.num_perm, threshold)(pa.concat_tables([_verified_members(checked), judged]))
+    checked = steps.done(
+        steps.per_key(
+            steps.union(
+                steps.map(components, _as_checked_rows, member=True),
+                steps.map(edges, _as_checked_rows, member=False),
+            ),
+            "v",
+            mark_direct,
+            "members",
+            steps.size(components) + steps.size(edges),
+        )
+    )
+    pending = steps.done(steps.map(checked, _pending_pairs))
+    pending_bytes = steps.size(pending) + steps.rows(pending) * signature_bytes
+    judged = steps.by_shard(
+        steps.by_shard(pending, "v", SignatureLookup(reader, "v"), "pending_v", steps.size(pending)),
+        "u",
+        CheckedMembers(reader, hasher.num_perm, threshold),
+        "pending_u",
+        pending_bytes,
+    )
+    decided = steps.done(
+        steps.per_key(
+            steps.union(steps.map(checked, _verified_members), judged),
+            "u",
+            ClusterDecider(hasher.num_perm, threshold),
+            "clusters",
+            steps.size(checked) + pending_bytes,
+        )
+    )
+    stats.update(members=steps.rows(checked), members_checked=steps.rows(pending))
+    return decided
 
 
 def _with_path(table: pa.Table, path: Path) -> pa.Table:

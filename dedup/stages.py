@@ -57,7 +57,7 @@ def minhasher(d: DedupConfig) -> MinHasher:
     return MinHasher(num_perm=d.num_perm, seed=d.seed, ngram=d.ngram_size, bands=bands, rows=rows)
 
 
-class DedupSignatures:
+class DedupSignatures(Stage):
     """Adds ``dedup_text_hash``, ``dedup_bands`` and ``dedup_signature`` from each ``text``.
 
     A text without words gets a null hash and no bands; a text shorter than one shingle gets
@@ -135,7 +135,7 @@ def signature_stages(dedup: DedupConfig) -> list[Stage]:
     return [DedupSignatures(minhasher(dedup), near=dedup.near)]
 
 
-class PayloadDigestDedup:
+class PayloadDigestDedup(Stage):
     """Marks a record ``dedup:payload`` when its payload digest appeared earlier in its WARC file.
 
     A task reads one file in record order over several batches, so the stage remembers, for

@@ -5,7 +5,7 @@ every page around them differs. Here each unit of each document left after the d
 decisions is normalized (lowercase, digits as 0, no punctuation or symbols, one space: CCNet's
 ``normalize_for_dedup``) and hashed; a unit found in ``min_docs`` or more documents is cut from
 every one of them but the survivor, the document with the smallest priority key
-(``dedup.run.priority_keys``, the rule of document-level dedup).
+(``dedup.keys.priority_keys``, the rule of document-level dedup).
 
     docs/*.parquet (id, text, quality_score, fetch_time) minus the documents dedup removed
         └─► one row per (document, distinct unit hash) ─ shuffle by hash ─► the members of
@@ -288,8 +288,7 @@ def _units_in_one_task(
     for shard in pc.unique(cuts["shard"]).to_pylist():
         write_shard_cuts(cuts.filter(pc.equal(cuts["shard"], shard)), layout)
     index_dir = subdoc_index_dir(layout.dedup_index, subdoc.unit)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    pq.write_table(index_rows(members), index_dir / "part-00000.parquet", **INDEX_PARQUET)
+    write_atomically(index_rows(members), index_dir / "part-00000.parquet", **INDEX_PARQUET)
     counts = member_counts(members, subdoc.min_docs).to_pylist()[0]
     return top_members(members, subdoc.top_units, subdoc.min_docs).to_pylist(), counts
 
@@ -376,7 +375,7 @@ def with_cuts(docs: pa.Table, cuts: pa.Table | None) -> pa.Table:
     return docs.append_column(CUT_UNITS, cuts[CUT_UNITS].combine_chunks().take(position))
 
 
-class SubdocCut:
+class SubdocCut(Stage):
     """Phase C: cuts each document's repeated units (``CUT_UNITS``) from its text.
 
     Publishes ``sig_dedup_subdoc_frac``, the share of the text's characters in cut units (0 for

@@ -1,6 +1,6 @@
 """Pairs of documents checked against their MinHash signatures, read where phase A stored them.
 
-A pair is two priority keys ``u < v`` (see ``dedup.run.priority_keys``). A key names its
+A pair is two priority keys ``u < v`` (see ``dedup.keys.priority_keys``). A key names its
 document's shard (after the NUL) and id, and ids are unique within a shard, so a key is also
 the document's address in the run's docs (``RunLayout.docs``). :class:`SignatureLookup` uses that: it
 takes pair rows partitioned by the shard of one side, reads that shard's ``id``,

@@ -9,10 +9,14 @@ line breaks, so a line of the conversion is the same line of the page.
 
 from __future__ import annotations
 
+import sys
 from functools import cache
 
+import numpy as np
 import regex
 from datatrove.utils.text import TERMINAL_PUNCTUATION
+
+from crawlsieve.filters.text_stats import code_points
 
 #: lid.176's codes of Chinese (Mandarin, Cantonese, Wu): Han-character and script rules apply.
 CHINESE_LANGUAGES = frozenset({"zh", "yue", "wuu"})
@@ -38,7 +42,18 @@ def line_end_punctuation(language: str | None) -> tuple[str, ...]:
 def han_share(text: str) -> float:
     """Han characters among the letters (``str.isalpha``: Han, kana, Latin, ...) of ``text``."""
     letters = sum(map(str.isalpha, text))
-    return len(_HAN.findall(text)) / letters if letters else 0.0
+    if not letters:
+        return 0.0
+    return int(np.count_nonzero(_han_code_points()[code_points(text)])) / letters
+
+
+@cache
+def _han_code_points() -> np.ndarray:
+    """Whether ``\\p{Han}`` matches each code point, from ``regex``'s own tables: one substitution over
+    every code point, once per process (~0.2 s), after which a text's Han characters are counted by
+    indexing (~40x faster than ``findall`` on a page)."""
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    return code_points(_HAN.sub("\x00", every)) != np.arange(sys.maxunicode + 1, dtype=np.uint32)
 
 
 @cache

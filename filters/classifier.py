@@ -20,7 +20,7 @@ import pyarrow as pa
 from crawlsieve.core import units
 from crawlsieve.core.errors import ConfigError
 from crawlsieve.core.models import fasttext_model, kenlm_model
-from crawlsieve.core.stages import with_decisions
+from crawlsieve.core.stages import Stage, with_decisions
 from crawlsieve.filters.base import Judge, Rule, threshold_keys
 from crawlsieve.filters.config import ClassifierConfig, FastTextClassifierEntry, KenlmConfig
 
@@ -55,7 +55,7 @@ def default_quality_model_path() -> str:
     return str(resources.files("crawlsieve.filters") / "data" / DEFAULT_QUALITY_MODEL)
 
 
-class ScoreStage(Judge):
+class ScoreStage(Judge, Stage):
     """A stage that adds one score column to every row and, when it removes, removes rows by its
     rules over that score (one signal, ``signal``)."""
 

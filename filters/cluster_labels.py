@@ -11,13 +11,13 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from crawlsieve.core.stages import with_decisions
+from crawlsieve.core.stages import Stage, with_decisions
 
 #: The column finalize joins from the labelled run's side table (null: not clustered there).
 CLUSTER = "cluster"
 
 
-class ClusterLabelStage:
+class ClusterLabelStage(Stage):
     name = "cluster_labels"
 
     def __init__(self, dropped: frozenset[int]):

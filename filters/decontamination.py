@@ -39,7 +39,8 @@ from datatrove.utils.text import simplify_text
 
 from crawlsieve.core import units
 from crawlsieve.core.errors import ConfigError
-from crawlsieve.core.stages import DECONTAMINATION_MATCH, with_decisions
+from crawlsieve.core.io import durable
+from crawlsieve.core.stages import DECONTAMINATION_MATCH, Stage, with_decisions
 from crawlsieve.filters.config import DecontaminationConfig
 
 NGRAMS_SIGNAL = "sig_decontamination_ngrams"
@@ -131,12 +132,9 @@ def build_index(config: DecontaminationConfig) -> np.ndarray:
 
 
 def write_index(index: np.ndarray, path: Path) -> None:
-    """Write the index as .npy (under a temporary name, then renamed: readers never see part of it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
+    """Write the index as .npy, ``durable``: readers never see part of it."""
+    with durable(path) as tmp, open(tmp, "wb") as handle:
         np.save(handle, index)
-    os.replace(tmp, path)
 
 
 @cache
@@ -162,7 +160,7 @@ def _in_memory(config_json: str, stamps: tuple) -> np.ndarray:
     return build_index(DecontaminationConfig.model_validate_json(config_json))
 
 
-class DecontaminationStage:
+class DecontaminationStage(Stage):
     """Adds ``sig_decontamination_ngrams`` (the document's n-grams found in a benchmark) and
     ``decontamination_match`` (``<benchmark>: <first such n-gram>``, normalized); in drop mode
     removes the document as ``decontamination:<benchmark>``. Counts matched documents per

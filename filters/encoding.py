@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from crawlsieve.core.stages import with_decisions
+from crawlsieve.core.stages import Stage, with_decisions
 from crawlsieve.filters.base import Judge, Rule, Signals, ratio
 from crawlsieve.filters.config import EncodingConfig
 
@@ -26,7 +26,7 @@ from crawlsieve.filters.config import EncodingConfig
 GARBLED = frozenset("\ufffd□■")
 
 
-class EncodingStage(Judge):
+class EncodingStage(Judge, Stage):
     """Adds ``sig_encoding_garbled_ratio`` and ``sig_encoding_mojibake_ratio`` to every row and, in
     drop mode, removes rows above their thresholds (``encoding:garbled``, ``encoding:mojibake``)."""
 

@@ -46,6 +46,6 @@ class FineWebQuality(TextFilter):
             "short_line_ratio": ratio(
                 sum(len(line) <= self.config.short_line_length for line in lines), len(lines)
             ),
-            "char_dup_ratio": ratio(find_duplicates(lines)[1], len(stats.text.replace("\n", ""))),
+            "char_dup_ratio": ratio(find_duplicates(lines)[1], len(stats.text) - newlines),
             "list_ratio": newlines / words if words else float(newlines > 0),
         }

@@ -6,6 +6,8 @@ document's language (``languages.py``) instead of English for every page.
 
 from __future__ import annotations
 
+from itertools import filterfalse
+
 from crawlsieve.filters.base import Rule, Signals, TextFilter, ratio
 from crawlsieve.filters.config import GopherQualityConfig
 from crawlsieve.filters.text_stats import DocStats
@@ -14,9 +16,11 @@ _BULLETS = ("•", "-")
 _ELLIPSES = ("...", "…")
 
 
-def _has_letter(word: str) -> bool:
-    """Any character of ``word`` is alphabetic; whole-letter words (most) answer in one call."""
-    return word.isalpha() or any(map(str.isalpha, word))
+def letter_words(words: list[str]) -> int:
+    """How many ``words`` have an alphabetic character: the whole-letter words (most) are counted
+    in C, only the others character by character."""
+    others = list(filterfalse(str.isalpha, words))
+    return len(words) - len(others) + sum(1 for word in others if any(map(str.isalpha, word)))
 
 
 class GopherQuality(TextFilter):
@@ -61,6 +65,6 @@ class GopherQuality(TextFilter):
             "ellipsis_ratio": ratio(text.count("...") + text.count("…"), len(words)),
             "bullet_lines_frac": ratio(sum(s.lstrip().startswith(_BULLETS) for s in lines), len(lines)),
             "ellipsis_lines_frac": ratio(sum(s.rstrip().endswith(_ELLIPSES) for s in lines), len(lines)),
-            "alpha_words_frac": ratio(sum(1 for w in counted if _has_letter(w)), len(counted)),
+            "alpha_words_frac": ratio(letter_words(counted), len(counted)),
             "stop_words": len(stop_words.intersection(words)) if stop_words else None,
         }

@@ -26,6 +26,7 @@ from functools import cache
 import pyarrow as pa
 from datatrove.pipeline.formatters.pii import PIIFormatter
 
+from crawlsieve.core.stages import Stage
 from crawlsieve.filters.config import PiiConfig
 from crawlsieve.filters.url_blocklist import suffix_extractor
 
@@ -144,7 +145,7 @@ class PiiScrubber:
         return pattern.sub(replacement, text)
 
 
-class PiiStage:
+class PiiStage(Stage):
     """Adds ``sig_pii_emails`` and ``sig_pii_ips`` (addresses found that the rules treat as PII);
     in replace mode writes the text with them replaced. Removes nothing.
 

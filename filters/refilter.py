@@ -31,7 +31,7 @@ from crawlsieve.core.errors import ConfigError
 from crawlsieve.filters.base import Judge, Rule, threshold_keys
 from crawlsieve.filters.config import FiltersConfig, FilterSection
 from crawlsieve.filters.language_table import tabled_languages
-from crawlsieve.filters.stages import EMPTY_TEXT, HeuristicFilterStage, filter_stages, judges
+from crawlsieve.filters.stages import HeuristicFilterStage, filter_stages, judges
 from crawlsieve.filters.stages import language_settings_counts as table_settings_counts
 
 #: Multiples of a threshold the what-if counts are taken at.
@@ -169,12 +169,6 @@ def redecide(
                     "filters.compute_all_signals: true to refilter them"
                 )
     return reasons, stages
-
-
-def fixed_decision(stage: str, removed: str | None, filters: FiltersConfig) -> bool:
-    """Whether a ledger row's decision stands whatever the thresholds (not a filter's, a failure,
-    or a text no filter can judge)."""
-    return removed is None or removed == EMPTY_TEXT or stage not in filter_stage_names(filters)
 
 
 # --- what-if counts -----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ the domain tagger weighs the flags (``SpamFlags``) into the domains ``gambling``
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -198,8 +199,10 @@ def _text_placements(text: str, brands: list[Hit]) -> float:
     for hit in brands:
         score += SENTENCE_START if _starts_sentence(text, _brand_start(text, hit)) else MENTION
     score = min(score, TEXT_CAP)
+    if not brands:
+        return score
     lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]*\S[^\n]*", text)]
-    if lines and brands:
+    if lines:
         for begin, end in {lines[0], lines[-1]}:
             if any(begin <= hit.start < end for hit in brands):
                 score += EDGE_LINE
@@ -235,18 +238,23 @@ def spam_signals(stats: DocStats) -> Signals:
     for kind in DENSITY_KINDS:
         weight = sum(hit.weight for hit in vocabulary if hit.kind == kind)
         signals[kind] = round(100 * weight / words, 4)
-    anchors = 0.0
-    if stats.anchors:
-        for line in normalized(stats.anchors).split("\n"):
-            if _brands(_classified(line)):
-                anchors += ANCHOR
     signals["gambling_seo"] = (
         _title_score(title, _brands(found["title"][1]))
         + (IN_URL if _brands(found["url"][1]) else 0.0)
         + _text_placements(text, _brands(found["text"][1]))
-        + min(anchors, ANCHOR_CAP)
+        + min(ANCHOR * _brand_lines(normalized(stats.anchors)), ANCHOR_CAP)
     )
     return signals
+
+
+def _brand_lines(anchors: str) -> int:
+    """How many link texts (lines) hold a brand. One search over all of them: no term holds a line
+    break and a name ends at one, so each line's hits are those it has alone."""
+    brands = _brands(_classified(anchors))
+    if not brands:
+        return 0
+    breaks = [match.start() for match in re.finditer("\n", anchors)]
+    return len({bisect.bisect(breaks, hit.start) for hit in brands})
 
 
 #: The categories in the order a removal reason is chosen, each with its rule: above its

@@ -24,7 +24,11 @@ from crawlsieve.core.stages import (
     LANGUAGE_SETTINGS,
     REMOVED,
     Stage,
+    booked_names,
+    check_stages,
     error_text,
+    prepare_stages,
+    stage_counters,
     with_decisions,
 )
 from crawlsieve.filters.base import Judge, TextFilter, threshold_keys
@@ -81,7 +85,7 @@ def text_filters(config: FiltersConfig) -> list[TextFilter]:
     return [f for f in candidates if f.mode != "off"]
 
 
-class HeuristicFilterStage:
+class HeuristicFilterStage(Stage):
     """Runs the text filters over shared per-document statistics (see module docstring).
 
     Adds one float64 column per signal of every enabled filter (empty where not computed, as for
@@ -199,7 +203,7 @@ def _column(batch: pa.Table, name: str) -> list:
     return batch.column(name).to_pylist() if name in batch.column_names else [None] * batch.num_rows
 
 
-class AllSignalsFilters:
+class AllSignalsFilters(Stage):
     """The filter stages with ``filters.compute_all_signals``: every stage sees every document that
     reaches the filters, so every signal is computed for every document, and a document's
     decision is the first stage's that decided it, booked under that stage's name (``DECIDED_BY``).
@@ -210,19 +214,20 @@ class AllSignalsFilters:
 
     def __init__(self, stages: list[Stage]):
         self.stages = stages
-        self.stage_names = [stage.name for stage in stages]
+
+    @property
+    def stage_names(self) -> list[str]:
+        return booked_names(self.stages)
 
     @property
     def counters(self) -> Counter:
-        counters: Counter = Counter()
-        for stage in self.stages:
-            counters.update(getattr(stage, "counters", None) or {})
-        return counters
+        return stage_counters(self.stages)
 
     def check(self) -> None:
-        for stage in self.stages:
-            if (check := getattr(stage, "check", None)) is not None:
-                check()
+        check_stages(self.stages)
+
+    def prepare(self) -> None:
+        prepare_stages(self.stages)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         n = batch.num_rows

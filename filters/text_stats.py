@@ -10,6 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from functools import cached_property
+from itertools import filterfalse
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,11 @@ from crawlsieve.filters.languages import LanguageRules
 
 _PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 _LINE_BREAKS = re.compile("\n+")
+
+
+def code_points(text: str) -> np.ndarray:
+    """The text's code points (numpy ``uint32``), for the statistics computed over all of them at once."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
 class DocStats:
@@ -42,7 +48,7 @@ class DocStats:
         self.rules = rules
         self.url = url or ""
         self.title = title or ""
-        #: the page's short link texts, one per line (``pipelines.extractors.title_and_anchors``)
+        #: the page's short link texts, one per line (``ingest.extractors.title_and_anchors``)
         self.anchors = anchors or ""
         self._shared: dict[str, Any] = {}
 
@@ -51,6 +57,10 @@ class DocStats:
         if key not in self._shared:
             self._shared[key] = compute()
         return self._shared[key]
+
+    @cached_property
+    def code_points(self) -> np.ndarray:
+        return code_points(self.text)
 
     @cached_property
     def lines(self) -> list[str]:
@@ -83,7 +93,7 @@ class DocStats:
     @cached_property
     def non_symbol_words(self) -> list[str]:
         """Words with at least one character that is not punctuation or a symbol (datatrove's set)."""
-        return [w for w in self.words if not PUNCTUATION_SET.issuperset(w)]
+        return list(filterfalse(PUNCTUATION_SET.issuperset, self.words))
 
     def _joined(self, joiner: str) -> JoinedWords:
         return self.shared(f"joined:{joiner}", lambda: JoinedWords(self.words, joiner))
@@ -98,12 +108,13 @@ class DocStats:
         joined = self._joined(self.rules.ngram_joiner)
         if joined.count(n) == 0:
             return 0
-        repeats = joined.maybe_repeated(n)
-        if repeats:
-            gram, count = Counter(joined.n_gram(i, n) for i in repeats).most_common(1)[0]
-            if count > 1:
-                return len(gram) * count
-        return len(joined.n_gram(0, n))
+        found = joined.most_common(n)
+        if found is None:  # two different n-grams share a hash: count the strings themselves
+            grams = Counter(joined.n_gram(i, n) for i in range(joined.count(n)))
+            gram, count = grams.most_common(1)[0]
+            return len(gram) * count
+        position, count = found
+        return len(joined.n_gram(position, n)) * count
 
     def duplicate_n_gram_chars(self, n: int) -> int:
         """datatrove's ``find_all_duplicate(words, n)``: characters of repeated n-grams.
@@ -164,14 +175,39 @@ class JoinedWords:
         """Positions (ascending) of the n-grams whose hash another n-gram shares."""
         if self.count(n) < 2:
             return []
+        order, keys = self._by_hash(n)
+        same = keys[1:] == keys[:-1]
+        if not same.any():
+            return []
+        shared = np.zeros(len(order), dtype=bool)
+        shared[1:] = same
+        shared[:-1] |= same
+        return np.sort(order[shared]).tolist()
+
+    def most_common(self, n: int) -> tuple[int, int] | None:
+        """(position, count) of the n-gram ``Counter.most_common(1)`` over all n-grams gives: the
+        most frequent, the first to occur of equally frequent ones. Counted by hash, then checked:
+        ``None`` when the n-grams of the winning hash are not all the same string (a collision)."""
+        order, keys = self._by_hash(n)
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        sizes = np.concatenate((starts[1:], [len(order)])) - starts
+        best = sizes.max()
+        firsts = np.minimum.reduceat(order, starts)  # each hash's first position
+        winner = int(np.argmin(np.where(sizes == best, firsts, len(order))))
+        position = int(firsts[winner])
+        gram = self.n_gram(position, n)
+        group = order[starts[winner] : starts[winner] + best].tolist()
+        if any(self.n_gram(i, n) != gram for i in group):
+            return None
+        return position, int(best)
+
+    def _by_hash(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The n-gram positions in the order of their hashes, and those hashes (ascending)."""
         prefix, inverse_powers = self._hashes()
         begin, end = self._starts[:-n], self._starts[n:] - self.cut
         keys = (prefix[end] - prefix[begin]) * inverse_powers[begin]
-        ordered = np.sort(keys)
-        shared = ordered[1:][ordered[1:] == ordered[:-1]]
-        if not shared.size:
-            return []
-        return np.flatnonzero(np.isin(keys, shared)).tolist()
+        order = np.argsort(keys)
+        return order, keys[order]
 
     def _hashes(self) -> tuple[np.ndarray, np.ndarray]:
         """Prefix sums of code point times ``BASE**(k+1)``, and the inverse powers.
@@ -179,7 +215,7 @@ class JoinedWords:
         ``(prefix[e] - prefix[s]) * BASE**-(s+1)`` hashes ``text[s:e]`` wherever it occurs.
         """
         if self._prefix_hashes is None:
-            codes = np.frombuffer(self.text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+            codes = code_points(self.text).astype(np.uint64)
             size = len(codes) + 1
             powers = np.cumprod(np.full(size, self._BASE, dtype=np.uint64))
             inverse_powers = np.cumprod(np.full(size, pow(self._BASE, -1, 2**64), dtype=np.uint64))

@@ -19,6 +19,7 @@ from pathlib import Path
 import xxhash
 
 from crawlsieve.core.errors import UsageError
+from crawlsieve.core.io import durable
 
 HELP = "Train a fastText quality classifier from positive and negative text/JSONL/Parquet files."
 
@@ -156,11 +157,10 @@ def train_classifier(
             thread=1,
             verbose=0,
         )
-    output = str(output)
-    if output.endswith(".ftz"):
+    if str(output).endswith(".ftz"):
         model.quantize(input=None, retrain=False, cutoff=50_000, qnorm=True)
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
-    model.save_model(output)
+    with durable(Path(output)) as tmp:
+        model.save_model(str(tmp))
     held = [model_input(t, 10_000) for t in pos_held + neg_held]
     truth = [True] * len(pos_held) + [False] * len(neg_held)
     predicted = [s >= threshold for s in positive_probability(model, held, POSITIVE)] if held else []

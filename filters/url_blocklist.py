@@ -23,7 +23,8 @@ import xxhash
 from datatrove.pipeline.filters.url_filter import normalize, normalizer, parse_list
 from datatrove.utils._import_utils import ASSETS_PATH
 
-from crawlsieve.core.stages import with_decisions
+from crawlsieve.core.io import durable
+from crawlsieve.core.stages import Stage, with_decisions
 from crawlsieve.filters.config import UrlFilterConfig
 
 _ARCHIVE = os.path.join(ASSETS_PATH, "url_filterblacklistsv0_3_0.tar.gz")
@@ -71,7 +72,7 @@ def _blocked_hashes() -> tuple[np.ndarray, np.ndarray]:
     """The sorted domain and URL hashes: memory-mapped from the cache, else built and cached.
 
     The cache folder is named after the archive's size and mtime, so a new datatrove list
-    is a new folder. Files are written under a temporary name and renamed, so concurrent
+    is a new folder. Files are written ``durable`` (a temporary name, then renamed), so concurrent
     workers never read a partial file; an unwritable cache only costs the rebuild.
     """
     archive = os.stat(_ARCHIVE)
@@ -83,12 +84,9 @@ def _blocked_hashes() -> tuple[np.ndarray, np.ndarray]:
         pass
     arrays = _hash_archive()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         for array, path in zip(arrays, paths, strict=True):
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            with open(tmp, "wb") as handle:
+            with durable(path) as tmp, open(tmp, "wb") as handle:
                 np.save(handle, array)
-            os.replace(tmp, path)
     except OSError:
         pass
     return arrays
@@ -117,7 +115,7 @@ def suffix_extractor():
     return TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
-class UrlBlocklistStage:
+class UrlBlocklistStage(Stage):
     """Removes records whose URL is on a blocklist (reasons ``url:blocklist``, ``url:banned_word``,
     ``url:soft_words``, ``url:banned_subword``); writes ``sig_url_soft_words``."""
 

@@ -131,7 +131,7 @@ def cluster_run(output_dir: Path, config, documents: int, *, log=print, report: 
     """The whole command; returns clusters.json's content."""
     from crawlsieve.core.shards import shard_files
     from crawlsieve.pipelines.output_lock import OutputLock
-    from crawlsieve.pipelines.run import init_ray
+    from crawlsieve.pipelines.ray_runtime import init_ray
 
     output_dir = output_dir.resolve()
     layout = RunLayout(output_dir)
@@ -153,7 +153,7 @@ def _cluster_locked(output_dir: Path, config, documents: int, files: dict, log) 
     import ray
 
     from crawlsieve.core.io import write_json_atomically
-    from crawlsieve.pipelines.run import _per_shard
+    from crawlsieve.pipelines.ray_runtime import per_shard
     from crawlsieve.quality.clusters import cluster_rows, fingerprint
 
     layout = RunLayout(output_dir)
@@ -163,14 +163,14 @@ def _cluster_locked(output_dir: Path, config, documents: int, files: dict, log) 
     items = [{"shard": shard, "files": json.dumps([str(p) for p in paths])} for shard, paths in files.items()]
     started = time.monotonic()
     log(f"crawlsieve cluster: {documents:,} documents in {len(items)} shard(s); k={k}, sampling {rate:.2%}")
-    sampled = _per_shard(_sample_batch, items, config, output_dir, rate=rate)
+    sampled = per_shard(_sample_batch, items, config, output_dir, rate=rate)
     fitted = ray.get(ray.remote(num_cpus=1)(fit_task).remote(str(output_dir), k, settings))
     shutil.rmtree(layout.cluster_sample_dir, ignore_errors=True)
     log(
         f"crawlsieve cluster: fitted on {fitted['sample']:,} documents ({time.monotonic() - started:.0f}s); "
         "assigning"
     )
-    _per_shard(_assign_batch, items, config, output_dir)
+    per_shard(_assign_batch, items, config, output_dir)
     merged = merge_cluster_facts(output_dir, settings.samples)
     model = _model(layout)
     rows = cluster_rows(merged, model, settings)
@@ -310,7 +310,7 @@ def merge_cluster_facts(output_dir: Path, samples: int) -> dict:
     import ray
 
     from crawlsieve.quality.clusters import merge_facts
-    from crawlsieve.quality.summaries import FILES_PER_MERGE_TASK, _in_order
+    from crawlsieve.quality.summaries import FILES_PER_MERGE_TASK, in_order
 
     paths = [str(p) for p in RunLayout(output_dir).cluster_summaries()]
     chunks = [paths[i : i + FILES_PER_MERGE_TASK] for i in range(0, len(paths), FILES_PER_MERGE_TASK)]
@@ -318,7 +318,7 @@ def merge_cluster_facts(output_dir: Path, samples: int) -> dict:
         return _merge_files(paths, samples)
     task = ray.remote(_merge_files)
     merged = {"k": 0, "clusters": {}}
-    for part in _in_order([task.remote(chunk, samples) for chunk in chunks]):
+    for part in in_order([task.remote(chunk, samples) for chunk in chunks]):
         merged = merge_facts([merged, part], samples)
     return merged
 

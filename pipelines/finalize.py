@@ -16,12 +16,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from crawlsieve.core.io import write_atomically, write_json_atomically
-from crawlsieve.core.layout import RunLayout
-from crawlsieve.core.stages import DECONTAMINATION_MATCH, REMOVED, Stage
+from crawlsieve.core.layout import EXTRACT, FINALIZE, RunLayout
+from crawlsieve.core.ledger import CpuClock, run_stages
+from crawlsieve.core.stages import DECONTAMINATION_MATCH, REMOVED, Stage, stage_counters
 from crawlsieve.dedup.cluster_facts import members_of, read_facts
 from crawlsieve.filters.decontamination import NGRAMS_SIGNAL
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.shard import CpuClock, run_stages, stage_counters
 
 #: Columns of an output row, in order (DESIGN.md "Document columns"); signals follow.
 OUTPUT_COLUMNS = (
@@ -73,13 +73,13 @@ def add_quality_buckets(output_dir: Path, config: Config, edges: dict[str, list[
     each file rewritten in place, atomically); returns group key (``quality.mixture.GROUP_KEYS``) ->
     bucket -> [documents, tokens] for mixture.json."""
     from crawlsieve.core.shards import shard_files
-    from crawlsieve.pipelines.run import _per_shard
+    from crawlsieve.pipelines.ray_runtime import per_shard
 
     items = [
         {"shard": shard, "files": json.dumps([str(p) for p in paths])}
         for shard, paths in shard_files(RunLayout(output_dir).data).items()
     ]
-    rows = _per_shard(_bucket_batch, items, config, output_dir, edges=json.dumps(edges))
+    rows = per_shard(_bucket_batch, items, config, output_dir, edges=json.dumps(edges))
     sums: dict[tuple[str, ...], dict[int, list[int]]] = {}
     for row in rows:
         for *key, bucket, documents, tokens in json.loads(row["sums"]):
@@ -230,7 +230,7 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
     started = time.monotonic()
     clock = CpuClock()
     layout = RunLayout(output_dir)
-    docs_path, ledger_path = layout.docs(shard), layout.ledger(shard, "final")
+    docs_path, ledger_path = layout.docs(shard), layout.ledger(shard, FINALIZE)
     kept = pa.table({"id": pa.array([], pa.string())})
     decided = 0
     with clock.part("finalize:read"):
@@ -262,7 +262,7 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
     with clock.part("finalize:summary"):
         ledger_table = pq.read_table(ledger_path) if decided else None
         # Phase A's summary, not its marker: an unfinished file has none, yet is finalized too.
-        extract = Summary.read(layout.summary(shard, "extract"))
+        extract = Summary.read(layout.summary(shard, EXTRACT))
         summary, review = final_summary(
             shard,
             extract.warc_path,
@@ -271,13 +271,13 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
             config.report.review_per_reason,
             score_columns(config),
         )
-        extract_review = layout.review_rows(shard, "extract")
+        extract_review = layout.review_rows(shard, EXTRACT)
         cpu = {("finalize:ledger" if k == "ledger" else k): v for k, v in clock.rounded().items()}
         summary.cpu_seconds = cpu
         if docs is not None and docs.num_rows:
             summary.counters.update(stage_counters(stages))
         summary, review = file_summary(extract, _read_or_empty(extract_review), summary, review)
-    write_summary(summary, review, layout.summary(shard, "files"), layout.review_rows(shard, "files"))
+    write_summary(summary, review, layout.summary(shard, FINALIZE), layout.review_rows(shard, FINALIZE))
     record = {
         "shard": shard,
         "documents_kept": kept.num_rows,
@@ -286,5 +286,5 @@ def finalize_shard(shard: str, config: Config, output_dir: Path) -> dict:
         "seconds": round(time.monotonic() - started, 3),
         "cpu_seconds": cpu,
     }
-    write_json_atomically(record, layout.marker("final", shard))
+    write_json_atomically(record, layout.marker(shard, FINALIZE))
     return record

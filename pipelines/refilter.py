@@ -1,7 +1,7 @@
 """`crawlsieve refilter DIR --config NEW.yaml --output NEWDIR`: a run's filters re-decided for new
 thresholds from the signals it stored, without reading a WARC or extracting a page.
 
-A substitute for phase A (``pipelines.shard``): one Ray task per input file reads what the run's
+A substitute for phase A (``pipelines.extract_phase``): one Ray task per input file reads what the run's
 phase A wrote for it (the documents that passed, the ledger of the rest), re-decides the
 heuristic and classifier filters with ``filters.refilter`` and writes the same per-file documents,
 ledger, summary and completion marker phase A writes. The rest is the run's own code: the global
@@ -21,7 +21,6 @@ import argparse
 import json
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -30,8 +29,9 @@ import pyarrow.parquet as pq
 
 from crawlsieve import __version__
 from crawlsieve.core.errors import ConfigError, UsageError
-from crawlsieve.core.layout import RunLayout
-from crawlsieve.core.stages import DECIDED_BY, REMOVED
+from crawlsieve.core.layout import EXTRACT, RunLayout
+from crawlsieve.core.ledger import LEDGER_COLUMNS
+from crawlsieve.core.stages import DECIDED_BY, REMOVED, check_stages
 from crawlsieve.pipelines.config import Config, config_from_dict, load_config
 
 HELP = "Re-decide a finished run's filters for a new config from its stored signals (no WARC is read)."
@@ -43,8 +43,6 @@ only thresholds and modes of filters.* may differ from the run's config (and ded
 settings, domain, output, report, ray); exit 2 with one line when the run lacks a signal the new
 config needs (run with filters.compute_all_signals: true to refilter anything)."""
 
-#: Columns the ledger adds to a document's row (``pipelines.shard.ledger_rows``).
-LEDGER_COLUMNS = ("shard", "stage", "removed", "failed", "error", "text_chars")
 #: Dedup settings that shape phase A (payload dedup, the signatures): they cannot change.
 DEDUP_PHASE_A_FIELDS = (
     "enabled",
@@ -106,17 +104,17 @@ def source_run(source: Path) -> tuple[dict, Config]:
     record = read_json(layout.run_record)
     if not isinstance(record.get("shards"), dict) or not isinstance(record.get("config"), dict):
         raise UsageError(f"{layout.run_record} is damaged: it lacks the run's shards or config")
-    missing = set(record["shards"]) - {p.stem for p in layout.markers("extract")}
+    missing = set(record["shards"]) - {p.stem for p in layout.markers(EXTRACT)}
     if missing:
         raise UsageError(
             f"{source}: {len(missing)} input file(s) did not finish phase A; resume the run first"
         )
     absent = []
     for shard in sorted(record["shards"]):
-        marker = read_json(layout.marker("extract", shard))
-        wrote = [layout.summary(shard, "extract")]
+        marker = read_json(layout.marker(shard, EXTRACT))
+        wrote = [layout.summary(shard, EXTRACT)]
         wrote += [layout.docs(shard)] if marker.get("documents_out") else []
-        wrote += [layout.ledger(shard, "extract")] if marker.get("decided") else []
+        wrote += [layout.ledger(shard, EXTRACT)] if marker.get("decided") else []
         absent += [path for path in wrote if not path.is_file()]
     if absent:
         raise UsageError(
@@ -160,9 +158,7 @@ def refilter_run(
     check_phase_a_unchanged(old, config)
     check_same_units(source, record, config)
     check_refilter(old.filters, config.filters)
-    for stage in finalize_stages(config):
-        if (check := getattr(stage, "check", None)) is not None:
-            check()
+    check_stages(finalize_stages(config))
     validate_against(config.dedup)
     check_output(output_dir, resume=False)
     with OutputLock(RunLayout(output_dir).lock), StopOnSignals() as stop:
@@ -171,10 +167,11 @@ def refilter_run(
 
 def _refilter_locked(source, record, old, output_dir, config, stop, phases, *, report, log) -> dict:
     from crawlsieve.core.io import write_json_atomically
-    from crawlsieve.pipelines.run import _per_shard, clear_output, finish_run, init_ray
+    from crawlsieve.pipelines.ray_runtime import init_ray, per_shard
+    from crawlsieve.pipelines.run import RunState, clear_output, finish_run
 
     clear_output(output_dir)
-    started, clock = datetime.now(UTC), time.monotonic()
+    run = RunState(output_dir, config, phases, report=report, log=log)
     shards = record["shards"]
     write_json_atomically(
         {
@@ -191,7 +188,7 @@ def _refilter_locked(source, record, old, output_dir, config, stop, phases, *, r
     phases.end("startup")
     order = sorted(shards)
     log(f"crawlsieve refilter: {len(order)} input file(s) of {source}")
-    results = _per_shard(
+    results = per_shard(
         _refilter_batch, [{"shard": s} for s in order], config, output_dir, source=str(source), old=old
     )
     refusals = sorted(r["refused"] for r in results if r["refused"])
@@ -199,8 +196,8 @@ def _refilter_locked(source, record, old, output_dir, config, stop, phases, *, r
         clear_output(output_dir)
         raise ConfigError(refusals[0])
     phases.end("refilter")
-    log(f"crawlsieve refilter: filters re-decided ({time.monotonic() - clock:.0f}s); deduplicating")
-    return finish_run(output_dir, config, order, started, clock, phases, report=report, log=log)
+    log(f"crawlsieve refilter: filters re-decided ({run.elapsed()}); deduplicating")
+    return finish_run(run, order)
 
 
 def _refilter_batch(batch, config: Config, output_dir: str, source: str, old: Config):
@@ -218,24 +215,25 @@ def _read(path: Path) -> pa.Table | None:
 def refilter_shard(shard: str, source: Path, old: Config, config: Config, output_dir: Path) -> dict:
     """Phase A's outputs for one file, from the run's; ``refused``: why it cannot (one line)."""
     from crawlsieve.core.io import write_atomically, write_json_atomically
+    from crawlsieve.core.ledger import CpuClock
     from crawlsieve.core.stages import LANGUAGE_SETTINGS
     from crawlsieve.filters.refilter import language_settings_counts, what_if_counts
-    from crawlsieve.pipelines.shard import CpuClock, _ray_node_id
+    from crawlsieve.pipelines.ray_runtime import ray_node_id
     from crawlsieve.quality.summaries import Summary, extract_summary, write_summary
 
     started = time.monotonic()
     clock = CpuClock()
     src, dst = RunLayout(source), RunLayout(output_dir)
-    marker = json.loads(src.marker("extract", shard).read_text(encoding="utf-8"))
+    marker = json.loads(src.marker(shard, EXTRACT).read_text(encoding="utf-8"))
     with clock.part("refilter:read"):
-        docs, ledger = _read(src.docs(shard)), _read(src.ledger(shard, "extract"))
+        docs, ledger = _read(src.docs(shard)), _read(src.ledger(shard, EXTRACT))
     with clock.part("refilter"):
         try:
             docs, ledger = refiltered(shard, docs, ledger, old, config)
         except ConfigError as error:
             return {"shard": shard, "refused": str(error)}
     with clock.part("write"):
-        for table, path in ((docs, dst.docs(shard)), (ledger, dst.ledger(shard, "extract"))):
+        for table, path in ((docs, dst.docs(shard)), (ledger, dst.ledger(shard, EXTRACT))):
             if table is not None and table.num_rows:
                 write_atomically(table, path)
             else:
@@ -246,11 +244,11 @@ def refilter_shard(shard: str, source: Path, old: Config, config: Config, output
         )
         summary.what_if = what_if_counts(docs, ledger, config.filters)
         # The run's counts, but which settings judged each language is counted anew.
-        counters = Summary.read(src.summary(shard, "extract")).counters
+        counters = Summary.read(src.summary(shard, EXTRACT)).counters
         summary.counters.update({k: n for k, n in counters.items() if not k.startswith(LANGUAGE_SETTINGS)})
         summary.counters.update(language_settings_counts(docs, ledger, config.filters))
     summary.cpu_seconds = clock.rounded()
-    write_summary(summary, review, dst.summary(shard, "extract"), dst.review_rows(shard, "extract"))
+    write_summary(summary, review, dst.summary(shard, EXTRACT), dst.review_rows(shard, EXTRACT))
     write_json_atomically(
         {
             **marker,
@@ -258,10 +256,10 @@ def refilter_shard(shard: str, source: Path, old: Config, config: Config, output
             "decided": 0 if ledger is None else ledger.num_rows,
             "seconds": round(time.monotonic() - started, 3),
             "cpu_seconds": summary.cpu_seconds,
-            "node_id": _ray_node_id(),
+            "node_id": ray_node_id(),
             "refiltered_from": str(source),
         },
-        dst.marker("extract", shard),
+        dst.marker(shard, EXTRACT),
     )
     return {"shard": shard, "refused": None}
 
@@ -275,10 +273,10 @@ def refiltered(
     filters removed) are decided again; the other ledger rows stand. Raises ``ConfigError``
     when a decision needs what the run did not store.
     """
+    from crawlsieve.core.ledger import ledger_rows
     from crawlsieve.dedup.stages import BANDS, SIGNATURE, TEXT_HASH
     from crawlsieve.filters.refilter import computed_filters, filter_stage_names, redecide
     from crawlsieve.filters.stages import EMPTY_TEXT
-    from crawlsieve.pipelines.shard import ledger_rows
 
     whole_ledger = old.filters.compute_all_signals
     fixed, redo = None, None
@@ -338,9 +336,9 @@ def _with_signatures(kept: pa.Table, shard: str, config: Config) -> tuple[pa.Tab
     """The kept documents in record order with the dedup signatures (computed for the rows the run
     had removed, after PII replacement when it is on: the run replaced addresses only in the texts
     it kept), as phase A writes them; and the ledger rows of any that failed."""
+    from crawlsieve.core.ledger import run_stages
     from crawlsieve.dedup.stages import TEXT_HASH, signature_stages
     from crawlsieve.filters.stages import pii_stages
-    from crawlsieve.pipelines.shard import run_stages
 
     if not kept.num_rows:
         return None, []

@@ -10,29 +10,26 @@ D. the run's stats, mixture, review samples and report.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
-import logging.handlers
-import os
 import shlex
 import shutil
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from crawlsieve import __version__
 from crawlsieve.core.errors import UsageError
-from crawlsieve.core.layout import RunLayout, check_apart
-from crawlsieve.core.stages import UNFINISHED_FILE
+from crawlsieve.core.layout import EXTRACT, FINALIZE, RunLayout, check_apart
+from crawlsieve.core.ledger import UNFINISHED_FILE
+from crawlsieve.core.stages import check_stages, prepare_stages
 from crawlsieve.pipelines.config import Config, load_config
 from crawlsieve.pipelines.output_lock import OutputLock
-
-#: Ray's driver-side log lines, in the logs folder of its session (/tmp/ray/session_latest/logs).
-RAY_DRIVER_LOG = "crawlsieve-driver.log"
+from crawlsieve.pipelines.ray_runtime import count_attempt, init_ray, per_shard, shutdown_ray
 
 HELP = "Run the pipeline over WARC files (paths, globs, URLs, @lists or a crawl name)."
 
@@ -101,19 +98,16 @@ def validate(config: Config) -> None:
     """Refuse bad models, lists and indexes with one line before any work starts: every stage
     that will run loads what it declares it needs (``Stage.check``)."""
     from crawlsieve.dedup.index import validate_against
+    from crawlsieve.pipelines.extract_phase import per_file_stages
     from crawlsieve.pipelines.finalize import finalize_stages
-    from crawlsieve.pipelines.shard import per_file_stages
 
-    for stage in [*per_file_stages(config), *finalize_stages(config)]:
-        check = getattr(stage, "check", None)
-        if check is not None:
-            check()
+    check_stages([*per_file_stages(config), *finalize_stages(config)])
     validate_against(config.dedup)
 
 
 def check_output_location(output: str) -> Path:
     """The output must be a directory every node sees: a local or shared (NFS/EFS) path."""
-    from crawlsieve.pipelines.inputs import is_remote
+    from crawlsieve.ingest.inputs import is_remote
 
     if is_remote(output):
         raise UsageError(
@@ -128,7 +122,7 @@ def check_inputs_apart(
     """Refuse inputs the run would destroy (``core.layout.check_apart``): WARC files, listings, the
     config and the files it names inside the output's products, and a dedup index that the output
     and it lie in one another (the run rewrites DIR/dedup_index, a fresh one after clearing it)."""
-    from crawlsieve.pipelines.inputs import is_remote
+    from crawlsieve.ingest.inputs import is_remote
 
     files = [("input", location) for location in locations if not is_remote(location)]
     files += [("listing", item[1:]) for item in inputs if item.startswith("@") and not is_remote(item[1:])]
@@ -186,6 +180,23 @@ class Phases:
         return {"wall_seconds": dict(self.wall), "driver_cpu_seconds": dict(self.driver_cpu)}
 
 
+@dataclass
+class RunState:
+    """What every phase of one run (or refilter) needs, passed as one object: where it writes, its
+    config, when it started, its phases' clock, whether it writes the report, and where it talks."""
+
+    output_dir: Path
+    config: Config
+    phases: Phases = field(default_factory=lambda: Phases())
+    report: bool = True
+    log: Callable[[str], None] = print
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    clock: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> str:
+        return f"{time.monotonic() - self.clock:.0f}s"
+
+
 class Interrupted(KeyboardInterrupt):
     """The driver got SIGINT (Ctrl-C) or SIGTERM (a scheduler stopping the job).
 
@@ -237,163 +248,37 @@ class StopOnSignals:
             raise Interrupted(self.received) from error
 
 
-@contextlib.contextmanager
-def _utf8_entrypoint():
-    """Ray records the driver's command line (read from the OS) as UTF-8 and fails when an input
-    name on it is not UTF-8; it gets the escaped form. Ray has no option for this, so its helper
-    is wrapped while ``ray.init`` runs (left alone if a Ray version lacks it)."""
-    import ray._private.utils as ray_utils
-
-    original = getattr(ray_utils, "get_entrypoint_name", None)
-    if original is None:
-        yield
-        return
-    ray_utils.get_entrypoint_name = lambda: (
-        original().encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    )
-    try:
-        yield
-    finally:
-        ray_utils.get_entrypoint_name = original
-
-
-def init_ray(config: Config) -> None:
-    """Join the configured cluster or start a local Ray, which dies with this process
-    (``ray_watchdog``); Ray's log lines stay off the terminal (``_ray_logs_to_files``)."""
-    import ray
-    from ray.data import DataContext
-
-    from crawlsieve.pipelines.ray_watchdog import dies_with_this_process
-
-    logging.getLogger("ray").setLevel(logging.WARNING)
-    if not ray.is_initialized():
-        address = config.ray.address or os.environ.get("RAY_ADDRESS")
-        if address and (config.ray.num_cpus or config.ray.object_store_memory):
-            raise UsageError(
-                "--num-cpus and ray.object_store_memory size a local Ray; not with a cluster address"
-            )
-        held = _hold_ray_logs()
-        with _utf8_entrypoint():
-            if address:
-                started = ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-            else:
-                with dies_with_this_process():
-                    started = ray.init(
-                        num_cpus=config.ray.num_cpus,
-                        object_store_memory=config.ray.object_store_memory,
-                        include_dashboard=False,
-                        log_to_driver=False,
-                        logging_level=logging.WARNING,
-                    )
-        _ray_logs_to_files(held, getattr(started, "address_info", {}).get("session_dir"))
-    context = DataContext.get_current()
-    # On a terminal Ray Data draws progress bars; elsewhere it logs progress, to its file only.
-    context.enable_progress_bars = True
-    context.print_on_execution_start = False
-    context.verbose_stats_logs = False
-    # A task's own exception, not Ray Data's wrapper of it: the run's one line of failure names it.
-    context.raise_original_map_exception = True
-    data_logger = logging.getLogger("ray.data")
-    data_logger.handlers = [h for h in data_logger.handlers if not _is_console(h)]  # its file stays
-
-
-def _is_console(handler: logging.Handler) -> bool:
-    return isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
-
-
-def _hold_ray_logs() -> logging.handlers.MemoryHandler:
-    """Ray's driver-side log lines (a warning while it starts, a failed task's ERROR), held in
-    memory instead of Ray's terminal handler until its session's folder exists."""
-    held = logging.handlers.MemoryHandler(capacity=1_000, flushLevel=logging.CRITICAL + 1)
-    ray_logger = logging.getLogger("ray")
-    ray_logger.handlers = [held]
-    ray_logger.propagate = False
-    return held
-
-
-def _ray_logs_to_files(held: logging.handlers.MemoryHandler, session_dir: str | None) -> None:
-    """From now on Ray's driver-side lines go to RAY_DRIVER_LOG beside Ray's own logs (nowhere
-    for a ``ray://`` client, which has no session folder here): the terminal is the run's."""
-    if session_dir:
-        target: logging.Handler = logging.FileHandler(Path(session_dir) / "logs" / RAY_DRIVER_LOG)
-        target.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    else:
-        target = logging.NullHandler()
-    held.setTarget(target)
-    held.close()  # writes what it held
-    logging.getLogger("ray").handlers = [target]
-
-
-def _extract_batch(batch, config: Config, output_dir: str):
+def extract_batch(batch, config: Config, output_dir: str):
     import pyarrow as pa
 
-    from crawlsieve.pipelines.shard import process_shard, worker_lost
+    from crawlsieve.pipelines.extract_phase import process_shard, worker_lost
 
     records = []
     for location, shard in zip(
         batch.column("location").to_pylist(), batch.column("shard").to_pylist(), strict=True
     ):
         location = location.decode("utf-8", "surrogateescape")
-        if _attempt(Path(output_dir), "extract", shard) > config.ray.max_task_retries + 1:
+        if count_attempt(RunLayout(output_dir).attempts(shard, EXTRACT)) > config.ray.max_task_retries + 1:
             records.append(worker_lost(location, shard, Path(output_dir), config.ray.max_task_retries + 1))
         else:
             records.append(process_shard(location, shard, config, Path(output_dir)))
     return pa.Table.from_pylist([{"shard": r["shard"], "records_read": r["records_read"]} for r in records])
 
 
-def _finalize_batch(batch, config: Config, output_dir: str):
+def finalize_batch(batch, config: Config, output_dir: str):
     import pyarrow as pa
 
     from crawlsieve.pipelines.finalize import finalize_shard
 
     records = []
     for shard in batch.column("shard").to_pylist():
-        attempts = _attempt(Path(output_dir), "final", shard)
+        attempts = count_attempt(RunLayout(output_dir).attempts(shard, FINALIZE))
         if attempts > config.ray.max_task_retries + 1:
             raise RuntimeError(f"finalizing {shard}: its worker died {attempts - 1} times")
         records.append(finalize_shard(shard, config, Path(output_dir)))
     return pa.Table.from_pylist(
         [{"shard": r["shard"], "documents_kept": r["documents_kept"]} for r in records]
     )
-
-
-def _attempt(output_dir: Path, phase: str, shard: str) -> int:
-    """Counts (on the shared output volume) and returns this attempt at ``shard`` in ``phase``.
-
-    Ray Data retries a task whose worker died, without limit (its supported behaviour; the
-    per-operator ``max_retries`` it took is deprecated). A file that kills every worker that
-    reads it would then never end the run, so each attempt is counted, and past
-    ``ray.max_task_retries`` retries the file is given up (phase A: one `worker_lost` row).
-    """
-    path = RunLayout(output_dir).attempts(phase, shard)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        count = int(path.read_text(encoding="utf-8")) + 1
-    except (OSError, ValueError):
-        count = 1
-    tmp = path.with_name(f".{shard}.tmp-{os.getpid()}")
-    tmp.write_text(str(count), encoding="utf-8")
-    os.replace(tmp, path)
-    return count
-
-
-def _per_shard(fn, items: list[dict], config: Config, output_dir: Path, **kwargs) -> list[dict]:
-    """Run ``fn`` once per shard as Ray Data tasks (retried when a worker dies: ``_attempt``);
-    ``kwargs`` go to ``fn`` besides the config and the output directory."""
-    import ray
-
-    if not items:
-        return []
-    dataset = ray.data.from_items(items, override_num_blocks=len(items))
-    dataset = dataset.map_batches(
-        fn,
-        batch_size=1,
-        batch_format="pyarrow",
-        zero_copy_batch=True,
-        fn_kwargs={"config": config, "output_dir": str(output_dir), **kwargs},
-        num_cpus=config.ray.cpus_per_shard_task,
-    )
-    return dataset.take_all()
 
 
 def _shaping(config: dict) -> dict:
@@ -422,7 +307,7 @@ def run_pipeline(
 ) -> dict:
     """The whole run; returns the stats (also written to DIR/stats.json). ``config_file``: where
     ``config`` was read from, which the run must not destroy."""
-    from crawlsieve.pipelines.inputs import resolve_inputs
+    from crawlsieve.ingest.inputs import resolve_inputs
 
     phases = Phases()
     locations = resolve_inputs(inputs, config.read, limit, log=log)
@@ -447,12 +332,11 @@ def _run_locked(
 ) -> dict:
     from crawlsieve.core import units
     from crawlsieve.core.io import read_json, write_json_atomically
-    from crawlsieve.pipelines.inputs import shard_name
+    from crawlsieve.ingest.inputs import shard_name
 
     if not resume:
         clear_output(output_dir)
-    started = datetime.now(UTC)
-    clock = time.monotonic()
+    run = RunState(output_dir, config, phases, report=report, log=log)
     shards = {shard_name(loc): loc for loc in locations}
     if resume:
         previous = read_json(RunLayout(output_dir).run_record)
@@ -478,86 +362,53 @@ def _run_locked(
     init_ray(config)
     stop.install()
     phases.end("startup")
-    return _run_phases(
-        output_dir, config, shards, started, clock, phases, resume=resume, report=report, log=log
-    )
+    return _run_phases(run, shards, resume=resume)
 
 
-def _run_phases(
-    output_dir: Path,
-    config: Config,
-    shards: dict,
-    started,
-    clock: float,
-    phases: Phases,
-    *,
-    resume: bool,
-    report: bool,
-    log,
-) -> dict:
-    from crawlsieve.pipelines.inputs import largest_first, location_bytes, shard_name
-    from crawlsieve.pipelines.shard import per_file_stages
+def _run_phases(run: RunState, shards: dict, *, resume: bool) -> dict:
+    from crawlsieve.ingest.inputs import largest_first, location_bytes, shard_name
+    from crawlsieve.pipelines.extract_phase import per_file_stages
 
-    for stage in per_file_stages(config, RunLayout(output_dir)):
-        prepare = getattr(stage, "prepare", None)
-        if prepare is not None:  # what the stage needs built once per run (the decontamination index)
-            prepare()
-    done = completed(output_dir, "extract") if resume else set()
+    output_dir, config = run.output_dir, run.config
+    # What the stages need built once per run (the decontamination index).
+    prepare_stages(per_file_stages(config, RunLayout(output_dir)))
+    done = completed(output_dir, EXTRACT) if resume else set()
     order = [shard_name(loc) for loc in largest_first(list(shards.values()))]
     # Locations travel as bytes: a Linux file name need not be UTF-8 (inputs.location_bytes).
     todo = [{"location": location_bytes(shards[s]), "shard": s} for s in order if s not in done]
-    log(
+    run.log(
         f"crawlsieve: {len(shards)} input file(s), {len(todo)} to process"
         + (f", {len(done)} done before" if done else "")
     )
-    _per_shard(_extract_batch, todo, config, output_dir)
-    phases.end("extract")
-    log(f"crawlsieve: extraction and filters done ({time.monotonic() - clock:.0f}s); deduplicating the run")
-    return finish_run(output_dir, config, order, started, clock, phases, report=report, log=log)
+    per_shard(extract_batch, todo, config, output_dir)
+    run.phases.end(EXTRACT)
+    run.log(f"crawlsieve: extraction and filters done ({run.elapsed()}); deduplicating the run")
+    return finish_run(run, order)
 
 
-def finish_run(
-    output_dir: Path,
-    config: Config,
-    order: list[str],
-    started: datetime,
-    clock: float,
-    phases: Phases,
-    *,
-    report: bool,
-    log,
-) -> dict:
+def finish_run(run: RunState, order: list[str]) -> dict:
     """Phases B to D once every file has its phase A outputs (from `run`, or from `refilter`)."""
     from crawlsieve.dedup.run import deduplicate
 
+    output_dir, config = run.output_dir, run.config
     dedup_summary = deduplicate(
         RunLayout(output_dir),
         config.dedup,
         (config.report.duplicate_clusters_shown, config.report.cluster_members_shown),
     )
-    phases.end("dedup")
-    log(f"crawlsieve: dedup done ({time.monotonic() - clock:.0f}s); tagging and writing shards")
-    _per_shard(_finalize_batch, [{"shard": s} for s in order], config, output_dir)
-    phases.end("finalize")
-    log(f"crawlsieve: shards written ({time.monotonic() - clock:.0f}s); writing stats, mixture and report")
-    return aggregate(output_dir, config, started, clock, dedup_summary, phases, report=report, log=log)
+    run.phases.end("dedup")
+    run.log(f"crawlsieve: dedup done ({run.elapsed()}); tagging and writing shards")
+    per_shard(finalize_batch, [{"shard": s} for s in order], config, output_dir)
+    run.phases.end(FINALIZE)
+    run.log(f"crawlsieve: shards written ({run.elapsed()}); writing stats, mixture and report")
+    return aggregate(run, dedup_summary)
 
 
-def aggregate(
-    output_dir: Path,
-    config: Config,
-    started: datetime,
-    clock: float,
-    dedup_summary: dict,
-    phases: Phases | None = None,
-    *,
-    report: bool,
-    log,
-) -> dict:
+def aggregate(run: RunState, dedup_summary: dict) -> dict:
     """Phase D: the run's stats, review samples and mixture, then (stats final) the report."""
     from crawlsieve.filters.refilter import what_if_section
+    from crawlsieve.pipelines.extract_phase import stage_names
     from crawlsieve.pipelines.finalize import add_quality_buckets, finalize_stages
-    from crawlsieve.pipelines.shard import stage_names
     from crawlsieve.quality.buckets import SCORE_BINS, bucket_edges
     from crawlsieve.quality.distributions import build_distributions
     from crawlsieve.quality.mixture import build_mixture
@@ -566,25 +417,25 @@ def aggregate(
     from crawlsieve.quality.stats import build_stats
     from crawlsieve.quality.summaries import merge_run
 
-    phases = phases or Phases()
+    output_dir, config, phases = run.output_dir, run.config, run.phases
     order = [*stage_names(config), "dedup", *(s.name for s in finalize_stages(config))]
-    run = merge_run(output_dir, config.report.review_per_reason)
-    edges = {column: bucket_edges(hist) for column, hist in sorted(run.score_tokens.items()) if hist.any()}
+    summaries = merge_run(output_dir, config.report.review_per_reason)
+    edges = {c: bucket_edges(hist) for c, hist in sorted(summaries.score_tokens.items()) if hist.any()}
     buckets = add_quality_buckets(output_dir, config, edges) if edges else None
-    build_review(output_dir, config.report.review_per_reason, run)
+    build_review(output_dir, config.report.review_per_reason, summaries)
     build_mixture(
-        output_dir, config.domain.tokenizer_path, config.model_dump(mode="json"), run, buckets=buckets
+        output_dir, config.domain.tokenizer_path, config.model_dump(mode="json"), summaries, buckets=buckets
     )
     phases.end("aggregate")
     driver = sum(phases.driver_cpu.values())
     extra = {
         "version": __version__,
-        "started": started.isoformat(),
+        "started": run.started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),
-        "duration_seconds": round(time.monotonic() - clock, 3),
+        "duration_seconds": round(time.monotonic() - run.clock, 3),
         "phases": phases.summary(),
         "dedup": dedup_summary,
-        "what_if": what_if_section(config.filters, run.what_if),
+        "what_if": what_if_section(config.filters, summaries.what_if),
         "config": config.model_dump(mode="json"),
         "other_cpu_seconds": {"dedup": dedup_summary.get("cpu_seconds", 0.0), "driver": driver},
     }
@@ -604,9 +455,9 @@ def aggregate(
     subdoc = _subdoc_units(output_dir)
     if subdoc is not None:
         extra["subdoc"] = subdoc
-    stats = build_stats(output_dir, order, extra, config.report, run)
-    if report:
-        build_distributions(output_dir, config.report, run)
+    stats = build_stats(output_dir, order, extra, config.report, summaries)
+    if run.report:
+        build_distributions(output_dir, config.report, summaries)
         build_report(output_dir, config.report)
     return stats
 
@@ -615,14 +466,6 @@ def _subdoc_units(output_dir: Path) -> dict | None:
     """The sub-document dedup's counts and most repeated units, as the dedup step wrote them."""
     path = RunLayout(output_dir).subdoc_units
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-def _shutdown_ray() -> None:
-    """Stop this driver's tasks now (a local Ray stops with it)."""
-    import ray
-
-    with contextlib.suppress(Exception):
-        ray.shutdown()
 
 
 def summary_lines(output_dir: Path, stats: dict) -> list[str]:
@@ -677,7 +520,7 @@ def main(args: argparse.Namespace) -> int:
             config_file=args.config,
         )
     except Interrupted as stop:
-        _shutdown_ray()
+        shutdown_ray()
         print(
             f"crawlsieve run: stopped by {stop}; finished files are kept, continue with: "
             f"{resume_hint(sys.argv[1:])}",

@@ -187,6 +187,10 @@ class TokenizedLayout:
     def bucket_marker(self, group: int, bucket: int) -> Path:
         return self.state / "buckets" / f"{group}-{bucket}.json"
 
+    def attempts(self, step: str, name: str) -> Path:
+        """The retry counter of ``name`` (a shard, a bucket) in ``step`` (tokenize, write)."""
+        return RunLayout(self.root).attempts_dir / f"tokenize-{step}" / name
+
     @property
     def work(self) -> Path:
         return RunLayout(self.root).work
@@ -688,11 +692,14 @@ def write_bucket(
 
 
 def _tokenize_batch(batch, config: Config, output_dir: str, job: Job):
-    from crawlsieve.pipelines.run import _attempt
+    from crawlsieve.pipelines.ray_runtime import count_attempt
 
     records = []
     for shard in batch.column("shard").to_pylist():
-        if _attempt(Path(output_dir), "tokenize", shard) > config.ray.max_task_retries + 1:
+        if (
+            count_attempt(TokenizedLayout(Path(output_dir)).attempts("tokenize", shard))
+            > config.ray.max_task_retries + 1
+        ):
             raise RuntimeError(f"tokenizing {shard}: its worker died {config.ray.max_task_retries + 1} times")
         records.append(tokenize_shard(shard, job, Path(output_dir)))
     return pa.Table.from_pylist(records)
@@ -707,12 +714,15 @@ def _count_batch(batch, config: Config, output_dir: str, job: Job):
 
 
 def _write_batch(batch, config: Config, output_dir: str, job: Job):
-    from crawlsieve.pipelines.run import _attempt
+    from crawlsieve.pipelines.ray_runtime import count_attempt
 
     records = []
     for item in batch.to_pylist():
         name = f"{item['group']}-{item['bucket']}"
-        if _attempt(Path(output_dir), "write", name) > config.ray.max_task_retries + 1:
+        if (
+            count_attempt(TokenizedLayout(Path(output_dir)).attempts("write", name))
+            > config.ray.max_task_retries + 1
+        ):
             raise RuntimeError(
                 f"writing bucket {name}: its worker died {config.ray.max_task_retries + 1} times"
             )
@@ -771,7 +781,7 @@ def tokenize_dataset(
 def _tokenize_locked(
     job: Job, weigh_by: dict | None, out: Path, config: Config, stop, plan_path, log
 ) -> dict:
-    from crawlsieve.pipelines.run import _per_shard, init_ray
+    from crawlsieve.pipelines.ray_runtime import init_ray, per_shard
 
     layout = TokenizedLayout(out)
     write_json_atomically(job.record(), layout.record)
@@ -788,13 +798,11 @@ def _tokenize_locked(
         + (f", {len(done)} done before" if done else "")
         + f"; {len(job.groups)} group(s) in {job.slots} bucket(s), {job.format} {job.dtype}"
     )
-    _per_shard(_tokenize_batch, todo, config, out, job=job)
+    per_shard(_tokenize_batch, todo, config, out, job=job)
     log(f"crawlsieve tokenize: shards tokenized ({time.monotonic() - clock:.0f}s); writing the groups")
     counts = {
         r["group"]: r
-        for r in _per_shard(
-            _count_batch, [{"group": g} for g in range(len(job.groups))], config, out, job=job
-        )
+        for r in per_shard(_count_batch, [{"group": g} for g in range(len(job.groups))], config, out, job=job)
     }
     items = []
     for group in range(len(job.groups)):
@@ -816,7 +824,7 @@ def _tokenize_locked(
                         "documents": int(documents.sum()),
                     }
                 )
-    _per_shard(_write_batch, items, config, out, job=job)
+    per_shard(_write_batch, items, config, out, job=job)
     log(f"crawlsieve tokenize: groups written ({time.monotonic() - clock:.0f}s)")
     return publish(job, weigh_by, out, plan_path)
 
@@ -949,7 +957,8 @@ def format_counts(blend: dict) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from crawlsieve.pipelines.run import Interrupted, _shutdown_ray, check_output_location, resume_hint
+    from crawlsieve.pipelines.ray_runtime import shutdown_ray
+    from crawlsieve.pipelines.run import Interrupted, check_output_location, resume_hint
 
     config = Config()
     if args.ray_address:
@@ -971,7 +980,7 @@ def main(args: argparse.Namespace) -> int:
             log=lambda m: print(m, file=sys.stderr),
         )
     except Interrupted as stop:
-        _shutdown_ray()
+        shutdown_ray()
         print(
             f"crawlsieve tokenize: stopped by {stop}; finished shards are kept, continue with: "
             f"{resume_hint(sys.argv[1:])}",

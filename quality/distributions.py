@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from crawlsieve.core.errors import UsageError
 from crawlsieve.core.io import read_json, read_parquet, write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
+from crawlsieve.core.ledger import LEDGER_TEXT_CHARS
 from crawlsieve.quality.config import ReportConfig
 from crawlsieve.quality.summaries import (
     BASE_COLUMNS,
@@ -28,15 +29,12 @@ from crawlsieve.quality.summaries import (
     LINEAR_BINS,
     NEGATIVE_BINS,
     PASSED,
-    REMOVED,
+    REMOVED_DOCS,
     RunSummary,
     grid_bins,
     merge_run,
 )
 
-BATCH_ROWS = 65_536
-#: The ledger keeps the first 2,000 characters of a removed document's text.
-LEDGER_TEXT_CHARS = 2000
 LABELS = {
     LENGTH: "Document length (characters)",
     "language_score": "Language score",
@@ -102,11 +100,11 @@ def _columns(run: RunSummary) -> dict[str, dict]:
     )
     for name in ordered:
         groups = by_column[name]
-        removed = [g for g in groups if g.startswith(f"{REMOVED}:")]
+        removed = [g for g in groups if g.startswith(f"{REMOVED_DOCS}:")]
         if removed:
             counts = sum(groups[g][0] for g in removed)
             moments = [groups[g][1] for g in removed]
-            groups[REMOVED] = (
+            groups[REMOVED_DOCS] = (
                 counts,
                 [
                     sum(m[0] for m in moments),
@@ -119,7 +117,7 @@ def _columns(run: RunSummary) -> dict[str, dict]:
         high = max(m[3] for _, m in groups.values())
         shown_groups = {}
         edges, scale = None, "linear"
-        for group in [KEPT, PASSED, REMOVED, *sorted(removed)]:
+        for group in [KEPT, PASSED, REMOVED_DOCS, *sorted(removed)]:
             if group not in groups or not groups[group][1][0]:
                 continue
             counts, (n, total, minimum, maximum) = groups[group]
@@ -179,7 +177,7 @@ def duplicates(output_dir: Path, config: ReportConfig) -> dict:
 def _notes(columns: dict[str, dict]) -> dict[str, str]:
     """Caveats the report prints next to the charts they apply to."""
     notes = {}
-    if REMOVED in columns.get(LENGTH, {}).get("groups", {}):
+    if REMOVED_DOCS in columns.get(LENGTH, {}).get("groups", {}):
         notes[LENGTH] = (
             f"removed documents' lengths count at most the {LEDGER_TEXT_CHARS:,} characters the ledger "
             "keeps, unless the ledger records text_chars"

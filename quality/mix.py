@@ -54,6 +54,7 @@ from pathlib import Path
 import pyarrow as pa
 import yaml
 
+from crawlsieve.core.io import write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.quality.mixture import GROUP_KEYS, NO_VALUE, group_key, group_values, key_columns
 
@@ -705,8 +706,7 @@ def write_plan(plan: dict, path: Path) -> None:
         text = yaml.safe_dump(plan, sort_keys=False, allow_unicode=True)
     else:
         raise UsageError(f"--output must end in .yaml, .yml or .json, not {path.name}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    write_bytes_atomically(text.encode("utf-8"), path)
 
 
 def load_plan(path: Path) -> dict:

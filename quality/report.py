@@ -34,7 +34,8 @@ from urllib.parse import urlsplit
 
 from crawlsieve.core.io import read_json, write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.core.stages import DAMAGE_KINDS, NOT_RESPONSE, SAFETY_TAGS
+from crawlsieve.core.ledger import DAMAGE_KINDS, NOT_RESPONSE
+from crawlsieve.core.stages import SAFETY_TAGS
 from crawlsieve.quality.config import ReportConfig
 from crawlsieve.quality.summaries import NO_VALUE
 
@@ -174,8 +175,8 @@ class ReportBuilder:
         self.stats = _read_json(layout.stats)
         self.mixture = _read_json(layout.mixture)
         self.distributions = _read_json(layout.distributions)
-        self.precision = _read_json(layout.review / "precision.json")
-        self.plan = _read_json(output_dir / "plan.json")  # in a `mix --materialize` output
+        self.precision = _read_json(layout.precision)
+        self.plan = _read_json(layout.plan)  # in a `mix --materialize` output
         self.charts: dict[str, dict] = {}
 
     def chart(self, chart_id: str, data: list[dict], layout: dict) -> str:
@@ -396,8 +397,6 @@ class ReportBuilder:
         }
 
     def reasons(self) -> dict:
-        from crawlsieve.quality.review import reason_file_name
-
         read = int(self.stats.get("records_read") or 0)
         stage_of = {}
         for stage in self.stats.get("stages") or []:
@@ -411,12 +410,10 @@ class ReportBuilder:
         counts.sort(key=lambda item: (-item[1], item[0]))
         removed_total = sum(n for _, n, _ in counts)
         per_reason = (self.precision.get("reasons") or {}) if self.precision else {}
-        review_dir = RunLayout(self.output_dir).review / "removed"
+        layout = RunLayout(self.output_dir)
         rows = []
         for reason, n, kind in counts:
-            examples = _read_jsonl_head(
-                review_dir / reason_file_name(reason), self.config.examples_per_reason
-            )
+            examples = _read_jsonl_head(layout.review_removed(reason), self.config.examples_per_reason)
             rows.append(
                 {
                     "reason": reason,
@@ -453,9 +450,7 @@ class ReportBuilder:
                 "margin": {"l": 260, "r": 20, "t": 40, "b": 40},
             },
         )
-        kept = _read_jsonl_head(
-            RunLayout(self.output_dir).review / "kept.jsonl", self.config.examples_per_reason
-        )
+        kept = _read_jsonl_head(RunLayout(self.output_dir).review_kept, self.config.examples_per_reason)
         return {
             "rows": rows,
             "kept_examples": [self.example(row, "kept") for row in kept],
@@ -506,8 +501,6 @@ class ReportBuilder:
     def text_checks_section(self) -> dict | None:
         """PII found (stats.json ``counters``) and documents sharing an n-gram with a benchmark, per
         benchmark, with the n-grams matched by the review samples (removed, or kept when tagged)."""
-        from crawlsieve.quality.review import reason_file_name
-
         counters = self.stats.get("counters") or {}
         pii = {k.removeprefix("pii:"): n for k, n in counters.items() if k.startswith("pii:")}
         matched = {
@@ -518,15 +511,13 @@ class ReportBuilder:
         if not pii and not matched:
             return None
         config = (self.stats.get("config") or {}).get("filters") or {}
-        review = RunLayout(self.output_dir).review
-        kept = _read_jsonl_head(review / "kept.jsonl", self.config.review_per_reason)
+        layout = RunLayout(self.output_dir)
+        kept = _read_jsonl_head(layout.review_kept, self.config.review_per_reason)
         removed = self.stats.get("removed") or {}
         benchmarks = []
         for name, n in sorted(matched.items(), key=lambda kv: (-kv[1], kv[0])):
             reason = f"decontamination:{name}"
-            samples = _read_jsonl_head(
-                review / "removed" / reason_file_name(reason), self.config.review_per_reason
-            )
+            samples = _read_jsonl_head(layout.review_removed(reason), self.config.review_per_reason)
             prefix = f"{name}: "
             ngrams = [
                 str(row["match"]).removeprefix(prefix)
@@ -551,26 +542,24 @@ class ReportBuilder:
     def spam_section(self) -> dict | None:
         """Per spam and safety category: documents removed (``spam:<category>``) and kept with its
         domain tag (mixture.json), with examples of both (review/removed, review/tagged)."""
-        from crawlsieve.quality.review import reason_file_name
-
         config = ((self.stats.get("config") or {}).get("filters") or {}).get("spam") or {}
         removed = {k: n for k, n in (self.stats.get("removed") or {}).items() if k.startswith("spam:")}
         tagged = _totals_by([g for g in self.mixture.get("groups") or [] if isinstance(g, dict)], "domain")
         if config.get("mode", "off") == "off" and not removed:
             return None
-        review = RunLayout(self.output_dir).review
+        layout = RunLayout(self.output_dir)
         limit = self.config.examples_per_reason
         rows = []
         for category, tag in (("gambling_seo", None), *((t, t) for t in SAFETY_TAGS)):
             reason = f"spam:{category}"
             examples = [
                 {**self.example(row, reason), "outcome": "removed"}
-                for row in _read_jsonl_head(review / "removed" / reason_file_name(reason), limit)
+                for row in _read_jsonl_head(layout.review_removed(reason), limit)
             ]
             if tag:
                 examples += [
                     {**self.example(row, reason), "outcome": "kept"}
-                    for row in _read_jsonl_head(review / "tagged" / reason_file_name(tag), limit)
+                    for row in _read_jsonl_head(layout.review_tagged(tag), limit)
                 ]
             rows.append(
                 {

@@ -10,11 +10,11 @@ run's k among them and reads just those rows.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import xxhash
 
+from crawlsieve.core.io import write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import DECONTAMINATION_MATCH
 
@@ -29,11 +29,6 @@ def sample_key(doc_id: str, place: str = "") -> int:
     two records that share an id (re-fetches, merged crawls) are still two distinct keys."""
     id_hash = xxhash.xxh64_intdigest(doc_id.encode("utf-8", "surrogateescape"), seed=0)
     return id_hash << 64 | xxhash.xxh64_intdigest(place.encode("utf-8", "surrogateescape"), seed=0)
-
-
-def reason_file_name(reason: str) -> str:
-    """`gopher_quality:word_count` -> `gopher_quality__word_count.jsonl`, safe as a file name."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", reason.replace(":", "__")) + ".jsonl"
 
 
 def review_row(record: dict, reason: str | None, stage: str | None) -> dict:
@@ -51,23 +46,20 @@ def build_review(output_dir: Path, per_reason: int = 20, run=None) -> dict[str, 
     from crawlsieve.quality.summaries import merge_run, review_rows
 
     run = run or merge_run(output_dir, per_reason)
-    review = RunLayout(output_dir).review
-    removed_dir, tagged_dir = review / "removed", review / "tagged"
-    for directory in (removed_dir, tagged_dir):
+    layout = RunLayout(output_dir)
+    for directory in (layout.review_removed_dir, layout.review_tagged_dir):
         directory.mkdir(parents=True, exist_ok=True)
         for old in directory.glob("*.jsonl"):
             old.unlink()
     written = {}
     for group in sorted(run.review):
         if group == "kept":
-            target = review / "kept.jsonl"
+            target = layout.review_kept
         elif group.startswith(TAGGED):
-            target = tagged_dir / reason_file_name(group.removeprefix(TAGGED))
+            target = layout.review_tagged(group.removeprefix(TAGGED))
         else:
-            target = removed_dir / reason_file_name(group)
+            target = layout.review_removed(group)
         rows = review_rows(output_dir, run.review[group][:per_reason])
-        with open(target, "w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(row + "\n")
+        write_bytes_atomically("".join(row + "\n" for row in rows).encode("utf-8"), target)
         written[group] = len(rows)
     return written

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
 
+from crawlsieve.core.io import write_bytes_atomically
 from crawlsieve.core.layout import RunLayout
 
 HELP = (
@@ -98,10 +99,10 @@ def read_labels(path: Path) -> dict[str, str]:
     return labels
 
 
-def sampled_groups(review_dir: Path) -> dict[str, str]:
+def sampled_groups(layout: RunLayout) -> dict[str, str]:
     """id -> the reason it was sampled for (`kept` for kept documents), from DIR/review/."""
     groups: dict[str, str] = {}
-    files = [*sorted((review_dir / "removed").glob("*.jsonl")), review_dir / "kept.jsonl"]
+    files = [*sorted(layout.review_removed_dir.glob("*.jsonl")), layout.review_kept]
     for path in files:
         if not path.is_file():
             continue
@@ -162,15 +163,16 @@ def main(args: argparse.Namespace) -> int:
     output_dir = Path(args.directory)
     if args.cluster_labels:
         return cluster_labels_main(output_dir, Path(args.cluster_labels))
-    review_dir = RunLayout(output_dir).review
+    layout = RunLayout(output_dir)
+    review_dir = layout.review
     if not review_dir.is_dir():
         raise UsageError(f"{output_dir} holds no review/ samples: is it the --output of `crawlsieve run`?")
     labels_path = Path(args.labels)
     labels = read_labels(labels_path)
     config = report_config(output_dir)
-    result = precision_table(labels, sampled_groups(review_dir), config.confidence)
+    result = precision_table(labels, sampled_groups(layout), config.confidence)
     result["labels_file"] = str(labels_path)
-    (review_dir / "precision.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    write_bytes_atomically((json.dumps(result, indent=1) + "\n").encode("utf-8"), layout.precision)
     for name, values in result["filters"].items():
         print(
             f"{name}: precision {values['precision']:.0%} ({values['low']:.0%}–{values['high']:.0%}) "

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from crawlsieve.core.io import write_json_atomically
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.core.stages import DAMAGE_KINDS, LANGUAGE_SETTINGS, NOT_RESPONSE, UNFINISHED_FILE
+from crawlsieve.core.ledger import DAMAGE_KINDS, NOT_RESPONSE, UNFINISHED_FILE
+from crawlsieve.core.stages import LANGUAGE_SETTINGS
 from crawlsieve.quality.config import ReportConfig
 from crawlsieve.quality.summaries import KEPT, RunSummary, merge_run
 

@@ -38,20 +38,25 @@ import pyarrow.compute as pc
 
 from crawlsieve.core.errors import UsageError
 from crawlsieve.core.io import read_parquet, write_atomically, write_bytes_atomically
-from crawlsieve.core.layout import RunLayout
+from crawlsieve.core.layout import EXTRACT, FINALIZE, SUMMARY_NAMES, RunLayout
 from crawlsieve.core.stages import SAFETY_TAGS
 from crawlsieve.quality.mixture import GROUP_KEYS, NO_VALUE, key_columns
 from crawlsieve.quality.review import TAGGED, review_row, sample_key
 
 MAGIC = b"CSUM"
+#: A summary header's phase (``core.layout.SUMMARY_NAMES``) -> the phase.
+_PHASE_OF_NAME = {name: phase for phase, name in SUMMARY_NAMES.items()}
 #: Derived column: characters of the document's text.
 LENGTH = "text_chars"
 BASE_COLUMNS = ("language_score", "quality_score", "token_count", "dup_cluster_size")
-KEPT, PASSED, REMOVED = "kept", "passed_filters", "removed"
+#: Histogram populations: the kept documents, those that passed phase A's filters, and the removed
+#: ones (``removed:<stage>`` per stage, merged into ``removed`` for the report): not the
+#: decision column ``core.stages.REMOVED``.
+KEPT, PASSED, REMOVED_DOCS = "kept", "passed_filters", "removed"
 #: Sites kept per file summary; the run's top sites are exact while no file had more.
 SITES_PER_FILE = 100
 #: Columns the funnel is broken down by (stats.json ``breakdowns``, the report's funnel per
-#: language and per genre). A column here must be in the ledger rows (``pipelines.shard.LEDGER_KEEP``)
+#: language and per genre). A column here must be in the ledger rows (``core.ledger.LEDGER_KEEP``)
 #: and in the kept documents. A record decided before its column was known (requests, metadata,
 #: pages removed before extraction or language identification) or left without one counts under
 #: ``NO_VALUE``.
@@ -190,7 +195,7 @@ class Summary:
     """What one task did for one input file (see the module docstring)."""
 
     shard: str
-    phase: str  # "extract" or "final"
+    phase: str  # core.layout.EXTRACT or FINALIZE
     warc_path: str = ""
     records_read: int = 0
     kept: int = 0
@@ -249,7 +254,7 @@ class Summary:
         }
         header = {
             "shard": self.shard,
-            "phase": self.phase,
+            "phase": SUMMARY_NAMES[self.phase],
             "warc_path": self.warc_path,
             "records_read": self.records_read,
             "kept": self.kept,
@@ -293,7 +298,7 @@ class Summary:
             arrays.setdefault(name, np.zeros(0, np.uint64))
         summary = cls(
             shard=header["shard"],
-            phase=header["phase"],
+            phase=_PHASE_OF_NAME[header["phase"]],
             warc_path=header["warc_path"],
             records_read=header["records_read"],
             kept=header["kept"],
@@ -405,7 +410,7 @@ def _removed_histograms(summary: Summary, ledger: pa.Table) -> None:
     removed = ledger.filter(pc.is_valid(ledger.column("removed")))
     for stage in pc.unique(removed.column("stage")).to_pylist():
         summary.histograms.add_table(
-            f"{REMOVED}:{stage}", removed.filter(pc.equal(removed.column("stage"), stage))
+            f"{REMOVED_DOCS}:{stage}", removed.filter(pc.equal(removed.column("stage"), stage))
         )
 
 
@@ -433,7 +438,7 @@ def extract_summary(
 ) -> tuple[Summary, pa.Table]:
     """Phase A's summary of one file (its ledger rows and the documents that passed) and the
     rows of its review candidates."""
-    summary = Summary(shard=shard, phase="extract", warc_path=warc_path, records_read=records_read)
+    summary = Summary(shard=shard, phase=EXTRACT, warc_path=warc_path, records_read=records_read)
     rows: list[dict] = []
     if docs is not None and docs.num_rows:
         summary.histograms.add_table(PASSED, docs)
@@ -457,7 +462,7 @@ def final_summary(
     kept tokens per bin of each of ``score_columns``, for the quality buckets)."""
     from crawlsieve.quality.buckets import token_histograms
 
-    summary = Summary(shard=shard, phase="final", warc_path=warc_path, kept=kept.num_rows)
+    summary = Summary(shard=shard, phase=FINALIZE, warc_path=warc_path, kept=kept.num_rows)
     summary.score_tokens = token_histograms(kept, list(score_columns))
     candidates: list[tuple[str, int, dict]] = []
     if ledger is not None and ledger.num_rows:
@@ -577,7 +582,7 @@ def file_summary(
     the driver reads one summary and one review file per input file."""
     whole = Summary(
         shard=final.shard,
-        phase="files",
+        phase=FINALIZE,
         warc_path=extract.warc_path,
         records_read=extract.records_read,
         kept=final.kept,
@@ -920,7 +925,7 @@ class RunSummary:
 
 def summary_paths(output_dir: Path) -> list[Path]:
     """The run's per-file summaries (finalize's, each holding both phases of its file)."""
-    return RunLayout(output_dir).summaries("files")
+    return RunLayout(output_dir).summaries(FINALIZE)
 
 
 def _merge_files(paths: list[Path], review_k: int) -> RunSummary:
@@ -948,14 +953,14 @@ def merge_run(output_dir: Path, review_k: int) -> RunSummary:
         parts = (_merge_files(chunk, review_k) for chunk in chunks)
     else:
         task = ray.remote(_merge_files)
-        parts = _in_order([task.remote(chunk, review_k) for chunk in chunks])
+        parts = in_order([task.remote(chunk, review_k) for chunk in chunks])
     run = RunSummary(review_k=review_k)
     for part in parts:
         run.merge(part)
     return run
 
 
-def _in_order(refs: list) -> Iterator[RunSummary]:
+def in_order(refs: list) -> Iterator[RunSummary]:
     """The tasks' partial merges one at a time, in order, each released once taken: the driver
     holds one of them, not all, and the float sums come out the same in every run."""
     import ray

@@ -9,7 +9,6 @@ generator writes the same bytes.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import random
@@ -20,6 +19,8 @@ from pathlib import Path
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
+
+from crawlsieve.core.io import write_bytes_atomically
 
 #: Per-language word lists; a sentence is one choice per slot, in this order. Slots are short
 #: and many, so generated pages rarely repeat a 5-gram (real prose rarely does either).
@@ -480,7 +481,7 @@ def write_warc(path: Path, records: list[Record], start: datetime, truncate_tail
     data = buffer.getvalue()
     if truncate_tail:
         data = data[: len(data) - 200]  # cut inside the last gzip member, as an interrupted download would
-    path.write_bytes(data)
+    write_bytes_atomically(data, path)
 
 
 def build_samples(seed: int = 13, files: int = 4, pages_per_file: int = 24) -> list[SampleFile]:
@@ -558,8 +559,3 @@ def generate_sample_warcs(
         write_warc(path, sample.records, start + timedelta(days=index), sample.truncate_tail)
         paths.append(path)
     return paths
-
-
-def gunzip_members(path: Path) -> bytes:
-    """The decompressed bytes of a (multi-member) gzip WARC, for plain-WARC tests."""
-    return gzip.decompress(path.read_bytes())

@@ -342,7 +342,7 @@ FLAG_EVIDENCE: dict[str, tuple[str, float]] = {
 GENRE_EVIDENCE: dict[str, tuple[str, float]] = {"forum": ("forum", 3.0)}
 
 
-class DomainTagger:
+class DomainTagger(Stage):
     """Adds `domain` (one of ``TAXONOMY``): URL rules, content signals, the page's genre
     (``GENRE_EVIDENCE``) and the spam filter's flags (``spam_flags``), optionally a topic model."""
 

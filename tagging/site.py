@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
+from crawlsieve.core.stages import Stage
+
 #: Longest site value kept; hosts are at most 253 characters by RFC 1035.
 MAX_SITE_CHARS = 253
 
@@ -74,7 +76,7 @@ def site_of(url: str | None) -> str | None:
     return (registered or host)[:MAX_SITE_CHARS]
 
 
-class SiteStage:
+class SiteStage(Stage):
     """Adds `site` (string, null for a URL without a host)."""
 
     name = "site"

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from crawlsieve.core import models
 from crawlsieve.core.errors import ConfigError
+from crawlsieve.core.stages import Stage
 
 _CJK = r"\p{Han}\p{Hiragana}\p{Katakana}"
 #: One match ~ one token (see module docstring). RE2 syntax, as Arrow's regex kernels use.
@@ -50,7 +51,7 @@ def count_tokens(texts: list[str | None], tokenizer_path: str) -> pa.Array:
     return pa.array(counts, pa.int64())
 
 
-class TokenCountStage:
+class TokenCountStage(Stage):
     """Adds `token_count` (int64): counted with `tokenizer_path`, else estimated."""
 
     name = "tokens"

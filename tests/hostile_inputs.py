@@ -19,7 +19,7 @@ from pathlib import Path
 import brotli
 from warc_bytes import ARTICLE, OTHER_ARTICLE, gzip_members, http_response, page, warc_record, warcinfo
 
-from crawlsieve.pipelines.http_payload import zstd
+from crawlsieve.ingest.http_payload import zstd
 from crawlsieve.samples.warcs import html_page
 
 #: Distinct hand-written articles that pass every default filter, for pages that must be kept.

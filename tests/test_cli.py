@@ -85,7 +85,7 @@ def test_a_non_empty_directory_that_holds_no_run_is_never_cleared(tmp_path, samp
 def test_resume_refuses_a_config_that_would_change_the_output(tmp_path, sample_warcs):
     import json
 
-    from crawlsieve.pipelines.inputs import shard_name
+    from crawlsieve.ingest.inputs import shard_name
 
     output = tmp_path / "out"
     RunLayout(output).state.mkdir(parents=True)
@@ -103,7 +103,7 @@ def test_resume_refuses_a_run_that_cut_text_into_other_units(tmp_path, sample_wa
     """Its finished files' signatures and signals are of other units than the rest would get."""
     import json
 
-    from crawlsieve.pipelines.inputs import shard_name
+    from crawlsieve.ingest.inputs import shard_name
 
     output = tmp_path / "out"
     RunLayout(output).state.mkdir(parents=True)

@@ -22,8 +22,9 @@ from crawlsieve.core.errors import UsageError
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.dedup.config import DedupConfig
 from crawlsieve.dedup.index import index_root
-from crawlsieve.pipelines.config import Config, ReadConfig, config_from_dict, load_config
-from crawlsieve.pipelines.inputs import resolve_inputs
+from crawlsieve.ingest.config import ReadConfig
+from crawlsieve.ingest.inputs import resolve_inputs
+from crawlsieve.pipelines.config import Config, config_from_dict, load_config
 from crawlsieve.pipelines.run import check_inputs_apart, run_pipeline
 
 CLI = str(Path(sys.executable).parent / "crawlsieve")

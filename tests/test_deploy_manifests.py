@@ -17,7 +17,7 @@ import pytest
 import ray
 import yaml
 
-from crawlsieve.filters.language import LID_PACKAGE
+from crawlsieve.filters.language_id import LID_PACKAGE
 from crawlsieve.pipelines.cli import build_parser
 from crawlsieve.pipelines.config import config_from_dict
 

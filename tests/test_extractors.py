@@ -11,11 +11,11 @@ import pyarrow as pa
 import pytest
 
 from crawlsieve.core.errors import ConfigError
-from crawlsieve.pipelines.config import ExtractConfig, ReadConfig
-from crawlsieve.pipelines.decode import decode_html
-from crawlsieve.pipelines.extract import ExtractStage
-from crawlsieve.pipelines.extractors import make_extractor
-from crawlsieve.pipelines.warc import HttpCheckStage, read_warc
+from crawlsieve.ingest.config import ExtractConfig, ReadConfig
+from crawlsieve.ingest.decode import decode_html
+from crawlsieve.ingest.extract import ExtractStage
+from crawlsieve.ingest.extractors import make_extractor
+from crawlsieve.ingest.warc import HttpCheckStage, read_warc
 
 
 def html_responses(warc: Path) -> pa.Table:
@@ -115,7 +115,7 @@ def test_extract_stage_adds_each_pages_title_and_short_link_texts(shared_corpus)
 
 
 def test_title_and_link_texts_are_unescaped_and_cut_and_hostile_html_costs_linear_time():
-    from crawlsieve.pipelines.extractors import ANCHORS_KEPT, title_and_anchors
+    from crawlsieve.ingest.extractors import ANCHORS_KEPT, title_and_anchors
 
     page = (
         "<html><head><title>\n Lottery law &amp;  order_Site </title></head><body>"

@@ -29,12 +29,12 @@ from trafilatura.htmlprocessing import convert_tags, tree_cleaning
 from trafilatura.settings import Extractor
 from trafilatura.utils import INVALID_XML_CHARS, load_html
 
-from crawlsieve.pipelines import fast_trafilatura as fast
-from crawlsieve.pipelines import fast_trafilatura_twins as twins
-from crawlsieve.pipelines.config import ExtractConfig, ReadConfig
-from crawlsieve.pipelines.decode import decode_html
-from crawlsieve.pipelines.extractors import TrafilaturaExtractor, make_extractor
-from crawlsieve.pipelines.warc import HttpCheckStage, read_warc
+from crawlsieve.ingest import fast_trafilatura as fast
+from crawlsieve.ingest import fast_trafilatura_twins as twins
+from crawlsieve.ingest.config import ExtractConfig, ReadConfig
+from crawlsieve.ingest.decode import decode_html
+from crawlsieve.ingest.extractors import TrafilaturaExtractor, make_extractor
+from crawlsieve.ingest.warc import HttpCheckStage, read_warc
 
 LONG_RUN = "CRAWLSIEVE_FUZZ_EXAMPLES" in os.environ
 GENERATED = settings(
@@ -52,6 +52,7 @@ OTHER_OPTIONS = [
     {**OPTIONS, "favor_precision": False, "favor_recall": True, "include_links": True},
     {**OPTIONS, "include_comments": True, "include_tables": False},
 ]
+OTHER_IDS = ["balanced", "recall-links", "comments-no-tables"]
 
 #: Every twin with the XPath it mirrors.
 TWINS = [
@@ -130,12 +131,28 @@ def test_every_corpus_page_gives_exactly_stock_trafilatura_text(corpus):
     assert sum(map(bool, stock)) >= 300  # the comparison is about real extracted texts
 
 
-@pytest.mark.parametrize("options", OTHER_OPTIONS, ids=["balanced", "recall-links", "comments-no-tables"])
+@pytest.mark.parametrize("options", OTHER_OPTIONS, ids=OTHER_IDS)
 def test_corpus_pages_give_stock_text_with_other_settings_too(corpus, options):
     sample = corpus[::12]
     assert [fast.extract(html, **options) for html in sample] == [
         trafilatura.extract(html, **options) for html in sample
     ]
+
+
+@pytest.fixture(scope="module")
+def multilingual(shared_corpus) -> list[str]:
+    if not (shared_corpus / "multilingual" / "warc").is_dir():
+        pytest.skip(f"no multilingual corpus at {shared_corpus / 'multilingual'}")
+    return corpus_pages(shared_corpus / "multilingual")
+
+
+@pytest.mark.parametrize("options", [OPTIONS, *OTHER_OPTIONS], ids=["default", *OTHER_IDS])
+def test_multilingual_pages_give_stock_text_with_every_setting(multilingual, options):
+    """Forum threads, Chinese, Japanese and Arabic pages: the other page mix of the benchmark."""
+    sample = multilingual if options is OPTIONS else multilingual[::4]
+    stock = [trafilatura.extract(html, **options) for html in sample]
+    assert [fast.extract(html, **options) for html in sample] == stock
+    assert sum(map(bool, stock)) >= 0.8 * len(sample)
 
 
 def test_twins_select_what_their_xpaths_select_on_corpus_pages(corpus):

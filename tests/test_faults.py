@@ -27,7 +27,7 @@ from crawlsieve.core.layout import RunLayout
 from crawlsieve.samples.warcs import generate_sample_warcs
 
 BIN = Path(sys.executable).parent
-TASK_TITLE = "_extract_batch"
+TASK_TITLE = "extract_batch"
 TIMEOUT = 240
 
 

@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 from warcio.archiveiterator import ArchiveIterator
 
 from crawlsieve.core.stages import ERROR, FAILED, REMOVED
-from crawlsieve.pipelines.config import ExtractConfig, ReadConfig
-from crawlsieve.pipelines.extract import ExtractStage
-from crawlsieve.pipelines.warc import _record_id, read_warc
+from crawlsieve.ingest.config import ExtractConfig, ReadConfig
+from crawlsieve.ingest.extract import ExtractStage
+from crawlsieve.ingest.warc import _record_id, read_warc
 from crawlsieve.samples.warcs import Record, html_page, write_warc
 
 LONG_RUN = "CRAWLSIEVE_FUZZ_EXAMPLES" in os.environ

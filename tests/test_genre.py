@@ -21,12 +21,13 @@ from crawlsieve.core.errors import ConfigError
 from crawlsieve.filters.config import FiltersConfig
 from crawlsieve.filters.refilter import check_refilter, redecide
 from crawlsieve.filters.stages import HeuristicFilterStage
-from crawlsieve.pipelines import genre, threads
-from crawlsieve.pipelines.config import Config, ExtractConfig, config_from_dict
-from crawlsieve.pipelines.decode import decode_html
-from crawlsieve.pipelines.extractors import PageExtractor, make_extractor
+from crawlsieve.ingest import genre, threads
+from crawlsieve.ingest.config import ExtractConfig
+from crawlsieve.ingest.decode import decode_html
+from crawlsieve.ingest.extractors import PageExtractor, make_extractor
+from crawlsieve.ingest.warc import read_warc
+from crawlsieve.pipelines.config import Config, config_from_dict
 from crawlsieve.pipelines.run import run_pipeline
-from crawlsieve.pipelines.warc import read_warc
 from crawlsieve.quality.mix import compute_plan
 from crawlsieve.samples.forum import JUNK_KINDS, forum_pages
 from crawlsieve.samples.warcs import Record, write_warc

@@ -33,10 +33,11 @@ from warc_bytes import gzip_members, page, warcinfo
 
 from crawlsieve.core.layout import RunLayout
 from crawlsieve.core.stages import FAILED
-from crawlsieve.pipelines import warc as warc_module
-from crawlsieve.pipelines.config import Config, ReadConfig
+from crawlsieve.ingest import warc as warc_module
+from crawlsieve.ingest.config import ReadConfig
+from crawlsieve.ingest.warc import read_warc
+from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
-from crawlsieve.pipelines.warc import read_warc
 
 CLI = str(Path(sys.executable).parent / "crawlsieve")
 
@@ -313,7 +314,7 @@ def _start_run(inputs: list[Path], output: Path, *extra: str) -> subprocess.Pope
 
 def _wait_until_processing(driver: subprocess.Popen, timeout: float = 180) -> None:
     """Until a Ray worker of the run executes a phase-A task."""
-    find_task_process(psutil.Process(driver.pid), "_extract_batch", timeout)
+    find_task_process(psutil.Process(driver.pid), "extract_batch", timeout)
 
 
 def _slow_inputs(directory: Path, files: int = 3) -> list[Path]:

@@ -17,10 +17,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from crawlsieve.core.layout import RunLayout
+from crawlsieve.ingest.inputs import location_bytes, shard_name
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.inputs import location_bytes, shard_name
-from crawlsieve.pipelines.run import _extract_batch, _per_shard
-from crawlsieve.pipelines.shard import process_shard
+from crawlsieve.pipelines.extract_phase import process_shard
+from crawlsieve.pipelines.ray_runtime import per_shard
+from crawlsieve.pipelines.run import extract_batch
 
 #: Two of the shared corpus's smaller files: boilerplate-heavy pages in a dozen languages.
 FILES = ("webpages-02.warc.gz", "webpages-03.warc.gz")
@@ -52,8 +53,8 @@ def test_ray_batched_run_and_one_record_at_a_time_reference_give_identical_phase
     files = [str(shared_corpus / "warc" / name) for name in FILES]
     fast_dir = tmp_path / "fast"
     # phase A exactly as `crawlsieve run` schedules it: one Ray Data task per file
-    _per_shard(
-        _extract_batch,
+    per_shard(
+        extract_batch,
         [{"location": location_bytes(f), "shard": shard_name(f)} for f in files],
         Config(),
         fast_dir,

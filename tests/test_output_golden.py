@@ -48,8 +48,8 @@ import pytest
 from run_outputs import data_table
 
 from crawlsieve.core.layout import RunLayout
+from crawlsieve.ingest.inputs import shard_name
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.inputs import shard_name
 from crawlsieve.pipelines.run import run_pipeline
 
 GOLDEN = Path(__file__).parent / "golden" / "corpus_outputs.json"

@@ -338,8 +338,8 @@ def test_a_filter_in_tag_mode_keeps_its_documents_and_publishes_its_signals(
 
 
 def test_a_status_code_that_is_no_http_status_is_read_as_null_not_a_crash(tmp_path):
-    from crawlsieve.pipelines.config import ReadConfig
-    from crawlsieve.pipelines.warc import HttpCheckStage, read_warc
+    from crawlsieve.ingest.config import ReadConfig
+    from crawlsieve.ingest.warc import HttpCheckStage, read_warc
 
     warc = one_page_warc(
         tmp_path / "status.warc.gz",
@@ -356,7 +356,7 @@ def test_a_status_code_that_is_no_http_status_is_read_as_null_not_a_crash(tmp_pa
 
 
 def test_phase_a_starts_the_largest_local_files_first_and_keeps_remote_order(tmp_path):
-    from crawlsieve.pipelines.inputs import largest_first
+    from crawlsieve.ingest.inputs import largest_first
 
     sizes = {"small": 10, "large": 3000, "medium": 700}
     for name, size in sizes.items():

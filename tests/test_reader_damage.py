@@ -26,9 +26,10 @@ from run_outputs import data_table
 from warc_bytes import gzip_members, page, warcinfo
 
 from crawlsieve.core.stages import ERROR, FAILED
-from crawlsieve.pipelines.config import Config, ReadConfig
+from crawlsieve.ingest.config import ReadConfig
+from crawlsieve.ingest.warc import MAX_LINE_BYTES, read_warc
+from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
-from crawlsieve.pipelines.warc import MAX_LINE_BYTES, read_warc
 
 CLI = str(Path(sys.executable).parent / "crawlsieve")
 ZEROS = 64 << 20
@@ -112,8 +113,8 @@ def test_header_lines_up_to_the_bound_are_read_and_one_past_it_is_damage(tmp_pat
 
 MEASURE = """
 import resource, sys
-from crawlsieve.pipelines.config import ReadConfig
-from crawlsieve.pipelines.warc import read_warc
+from crawlsieve.ingest.config import ReadConfig
+from crawlsieve.ingest.warc import read_warc
 rows = [row for batch in read_warc(sys.argv[1], "t", ReadConfig()) for row in batch.to_pylist()]
 print(len(rows), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """

@@ -26,12 +26,14 @@ from run_outputs import data_rows, decisions
 from warc_bytes import ARTICLE, gzip_members, page, warcinfo
 
 from crawlsieve.core.layout import RunLayout
-from crawlsieve.core.stages import FAILED, UNFINISHED_FILE
+from crawlsieve.core.ledger import UNFINISHED_FILE
+from crawlsieve.core.stages import FAILED
+from crawlsieve.ingest.config import HttpConfig, ReadConfig
+from crawlsieve.ingest.inputs import resolve_inputs, shard_name
+from crawlsieve.ingest.warc import read_warc
 from crawlsieve.pipelines.cli import main as cli
-from crawlsieve.pipelines.config import Config, HttpConfig, ReadConfig
-from crawlsieve.pipelines.inputs import resolve_inputs, shard_name
+from crawlsieve.pipelines.config import Config
 from crawlsieve.pipelines.run import run_pipeline
-from crawlsieve.pipelines.warc import read_warc
 from crawlsieve.samples.warcs import html_page
 
 #: Bytes of noise (hex) per page where a test breaks a body.

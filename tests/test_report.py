@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from crawlsieve.core.layout import RunLayout
+from crawlsieve.core.layout import FINALIZE, RunLayout
 from crawlsieve.dedup.cluster_facts import run_facts, write_facts
 from crawlsieve.pipelines.cli import main as cli_main
 from crawlsieve.pipelines.finalize import write_cluster_examples
@@ -176,7 +176,7 @@ def write_run_dir(root: Path, *, records_read: int = 12, report: dict | None = N
         },
     )
     _write(
-        RunLayout(root).ledger("a", "final"),
+        RunLayout(root).ledger("a", FINALIZE),
         {  # dedup removals: no signal columns at all
             "id": ["k0-copy"],
             "stage": ["dedup"],
@@ -235,9 +235,9 @@ def write_summaries(root: Path, shard: str, warc_path: str, records_read: int) -
     )
     extract_path, extract_review = layout.summary(shard, "extract"), layout.review_rows(shard, "extract")
     write_summary(summary, review, extract_path, extract_review)
-    final, rows = final_summary(shard, warc_path, kept, pq.read_table(layout.ledger(shard, "final")), 20)
+    final, rows = final_summary(shard, warc_path, kept, pq.read_table(layout.ledger(shard, FINALIZE)), 20)
     whole, rows = file_summary(Summary.read(extract_path), pq.read_table(extract_review), final, rows)
-    write_summary(whole, rows, layout.summary(shard, "files"), layout.review_rows(shard, "files"))
+    write_summary(whole, rows, layout.summary(shard, FINALIZE), layout.review_rows(shard, FINALIZE))
 
 
 @pytest.fixture
@@ -472,7 +472,7 @@ def _summarize_file(root: Path, shard: str, extract_ledger: dict, final_ledger: 
     write_summary(summary, review, extract_path, extract_review)
     final, rows = final_summary(shard, summary.warc_path, kept_table, final_table, 20)
     whole, rows = file_summary(Summary.read(extract_path), pq.read_table(extract_review), final, rows)
-    write_summary(whole, rows, layout.summary(shard, "files"), layout.review_rows(shard, "files"))
+    write_summary(whole, rows, layout.summary(shard, FINALIZE), layout.review_rows(shard, FINALIZE))
     return summary.records_read
 
 

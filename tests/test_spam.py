@@ -14,6 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from spam_pages import (
     NEAR_MISSES,
     ad_and_adult_pages,
@@ -27,7 +29,17 @@ from spam_pages import (
 from crawlsieve.core.stages import REMOVED
 from crawlsieve.filters.config import FiltersConfig, SpamConfig
 from crawlsieve.filters.languages import rules_for
-from crawlsieve.filters.spam import KINDS, find_terms, flagged, normalized, read_terms, spam_signals
+from crawlsieve.filters.spam import (
+    KINDS,
+    _brand_lines,
+    _brands,
+    _classified,
+    find_terms,
+    flagged,
+    normalized,
+    read_terms,
+    spam_signals,
+)
 from crawlsieve.filters.stages import HeuristicFilterStage
 from crawlsieve.filters.text_stats import DocStats
 from crawlsieve.pipelines.config import Config
@@ -35,8 +47,9 @@ from crawlsieve.pipelines.config import Config
 
 def outcomes(warc: Path, config: Config | None = None) -> dict[str, dict]:
     """url -> the page's row after phase A's stages, with ``outcome``: kept, or its reason."""
-    from crawlsieve.pipelines.shard import per_file_stages, run_stages
-    from crawlsieve.pipelines.warc import read_warc
+    from crawlsieve.core.ledger import run_stages
+    from crawlsieve.ingest.warc import read_warc
+    from crawlsieve.pipelines.extract_phase import per_file_stages
 
     config = config or Config()
     docs, ledger = run_stages(read_warc(str(warc), warc.name, config.read), per_file_stages(config), "t")
@@ -114,6 +127,19 @@ def test_brand_led_sentences_edge_lines_and_link_lists_add_up_and_brand_names_ar
 
 
 # --- generated spam on real corpus text, through the real stages -----------------------------
+
+
+_LINK_PARTS = [term for term, _, _ in read_terms()[::7]] + [
+    "golden harbor casino", "首页", "关于我们", "login:", " ", "|", "-", "the", "体育", "app", "",
+]  # fmt: skip
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_LINK_PARTS), max_size=6).map("".join), max_size=12))
+def test_link_texts_with_a_brand_are_found_in_one_search_as_line_by_line(lines):
+    anchors = normalized("\n".join(lines))
+    by_line = sum(1 for line in anchors.split("\n") if _brands(_classified(line)))
+    assert _brand_lines(anchors) == by_line
 
 
 @pytest.fixture(scope="module")

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
-from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
-from crawlsieve.core.layout import RunLayout
+from crawlsieve.core.layout import FINALIZE, RunLayout
 from crawlsieve.pipelines.config import Config
-from crawlsieve.pipelines.run import aggregate, run_pipeline
+from crawlsieve.pipelines.run import RunState, aggregate, run_pipeline
 from crawlsieve.quality import summaries
 from crawlsieve.quality.summaries import GRID_BINS, RunSummary, Summary, grid_bins, merge_run, summary_paths
 
@@ -39,9 +37,7 @@ def test_stats_mixture_and_review_come_from_the_summaries_alone(ray_local, sampl
         shutil.rmtree(RunLayout(out).work / name)
     for path in (out / "data").rglob("*.parquet"):
         path.unlink()
-    again = aggregate(
-        out, config, datetime.now(UTC), time.monotonic(), first["dedup"], report=True, log=lambda m: None
-    )
+    again = aggregate(RunState(out, config, log=lambda m: None), first["dedup"])
     assert _stable(again) == _stable(first)
     assert _stable(json.loads((out / "stats.json").read_text())) == _stable(json.loads(json.dumps(first)))
     # Only the per-bucket sums are not the summaries': the pass that writes quality_bucket into the
@@ -60,7 +56,7 @@ def test_a_summary_reads_back_as_written_and_merging_is_order_free(
     out = tmp_path / "out"
     run_pipeline([str(p) for p in sample_warcs], out, Config(), report=False, log=lambda m: None)
     paths = summary_paths(out)
-    assert len(paths) == len(sample_warcs) and {Summary.read(p).phase for p in paths} == {"files"}
+    assert len(paths) == len(sample_warcs) and {Summary.read(p).phase for p in paths} == {FINALIZE}
     summary = Summary.read(paths[0])
     assert Summary.from_bytes(summary.to_bytes()).to_bytes() == summary.to_bytes()
     # One file per Ray task: the forward merge goes through the tasks' partial merges.
@@ -91,13 +87,13 @@ def test_review_candidates_are_each_groups_k_smallest_keys_past_many_cuts(seed):
     review_k, highs = 5, {"ties": lambda f: 8, "uniform": lambda f: 2**63, "falling": lambda f: 2**62 >> f}
     run, every = RunSummary(review_k=review_k), {g: [] for g in highs}
     for file in range(60):
-        summary = Summary(shard=f"s{file:02d}", phase="files")
+        summary = Summary(shard=f"s{file:02d}", phase=FINALIZE)
         for g, high in highs.items():
             his = rng.integers(0, max(high(file), 1), 200, dtype=np.int64).tolist()
             los = rng.integers(0, 2**63, 200, dtype=np.int64).tolist()
             keys = [(hi << 64) | lo for hi, lo in zip(his, los, strict=True)]
             summary.review[g] = [(key, row) for row, key in enumerate(keys)]
-            every[g] += [(key, summary.shard, "files", row) for row, key in enumerate(keys)]
+            every[g] += [(key, summary.shard, FINALIZE, row) for row, key in enumerate(keys)]
         run.add(summary)
     assert len(run.candidates) < 60  # the buffer was cut
     assert run.review == {g: sorted(every[g])[:review_k] for g in sorted(highs)}
@@ -113,7 +109,7 @@ def test_a_groups_key_limit_is_its_kth_key_and_none_below_k_candidates():
 
 
 def _file(shard: str, keys: tuple[int, ...] = (), values: list[float] | None = None) -> Summary:
-    summary = Summary(shard=shard, phase="files")
+    summary = Summary(shard=shard, phase=FINALIZE)
     if keys:
         summary.review["g"] = [(key, row) for row, key in enumerate(keys)]
     if values is not None:
@@ -130,7 +126,7 @@ def test_merging_a_partial_without_candidates_keeps_the_keys_exact(monkeypatch):
     run.merge(RunSummary(review_k=1))
     run.add(_file("b", ((2**64 - 50) << 64,)))
     run.add(_file("c", (5 << 64,)))
-    assert run.review == {"g": [(5 << 64, "c", "files", 0)]}
+    assert run.review == {"g": [(5 << 64, "c", FINALIZE, 0)]}
 
 
 def test_a_merged_partials_moments_are_its_own_at_the_merge():
@@ -148,16 +144,17 @@ def test_a_summary_written_before_breakdowns_still_merges():
     they merge, adding nothing to the breakdown, and the files with one add theirs."""
     import struct
 
-    old = Summary(shard="old", phase="files", records_read=2, kept=2).to_bytes()
+    old = Summary(shard="old", phase=FINALIZE, records_read=2, kept=2).to_bytes()
     (size,) = struct.unpack("<I", old[4:8])
     header = json.loads(old[8 : 8 + size])
+    assert header["phase"] == "files"  # finalize's summaries spell their phase as earlier versions did
     for key in ("breakdown_keys", "breakdown_outcomes"):
         del header[key]
     for name in ("breakdown_key", "breakdown_outcome", "breakdown_count"):
         assert header["arrays"].pop(name)[1] == 0  # empty: no bytes to take out
     head = json.dumps(header).encode("utf-8")
     old = summaries.MAGIC + struct.pack("<I", len(head)) + head + old[8 + size :]
-    new = Summary(shard="new", phase="files", records_read=3, kept=2)
+    new = Summary(shard="new", phase=FINALIZE, records_read=3, kept=2)
     new.breakdown.update({("language", "zh", "kept"): 2, ("language", "(none)", "http_status"): 1})
     run = RunSummary(review_k=1)
     run.add(Summary.from_bytes(old))

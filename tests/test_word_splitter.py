@@ -26,7 +26,7 @@ from spacy.pipeline import Sentencizer
 from crawlsieve.core.models import fasttext_model
 from crawlsieve.core.units import UNSPACED_LANGUAGES
 from crawlsieve.filters.c4 import _sentence_count, sentence_count
-from crawlsieve.filters.language import default_model_path
+from crawlsieve.filters.language_id import default_model_path
 from crawlsieve.filters.languages import rules_for, spacy_words
 from crawlsieve.filters.spacy_words import _SPACES, ReferenceSpacyWords, SpacyWords
 

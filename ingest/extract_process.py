@@ -27,7 +27,7 @@ import sys
 import time
 from typing import NamedTuple
 
-from crawlsieve.pipelines.config import ExtractConfig
+from crawlsieve.ingest.config import ExtractConfig
 
 _LENGTH = struct.Struct("<Q")
 #: How long a new extraction process may take to load its extractor.
@@ -75,7 +75,7 @@ class Extracted(NamedTuple):
     """What the child says of a page it extracted."""
 
     text: str | None
-    #: how the charset was found (``pipelines.decode``)
+    #: how the charset was found (``ingest.decode``)
     charset: str
     title: str | None
     #: the page's short link texts, one per line
@@ -99,7 +99,7 @@ class ExtractionProcess:
         """A new child, once it has loaded the extractor: its start-up (imports, a second or
         more on a busy machine) must not count against the first page's time limit."""
         child = subprocess.Popen(
-            [sys.executable, "-m", "crawlsieve.pipelines.extract_process"],
+            [sys.executable, "-m", "crawlsieve.ingest.extract_process"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
@@ -161,8 +161,8 @@ def extraction_process(config: ExtractConfig) -> ExtractionProcess:
 def _serve() -> None:
     """The child: decode and extract pages until the parent closes the pipe."""
     from crawlsieve.core.stages import error_text
-    from crawlsieve.pipelines.decode import decode_html
-    from crawlsieve.pipelines.extractors import PageExtractor, title_and_anchors
+    from crawlsieve.ingest.decode import decode_html
+    from crawlsieve.ingest.extractors import PageExtractor, title_and_anchors
 
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing a library prints may corrupt the protocol

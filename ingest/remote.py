@@ -22,7 +22,7 @@ import fsspec
 from fsspec.asyn import sync
 
 if TYPE_CHECKING:
-    from crawlsieve.pipelines.config import HttpConfig
+    from crawlsieve.ingest.config import HttpConfig
 
 #: Reads from the network go through a buffer this large (warcio asks for 16 KiB at a time).
 BUFFER_BYTES = 1 << 20

@@ -21,7 +21,7 @@ import fsspec
 from crawlsieve.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from crawlsieve.pipelines.config import ReadConfig
+    from crawlsieve.ingest.config import ReadConfig
 
 CRAWL_NAME = re.compile(r"^CC-MAIN-\d{4}-\d{2}$")
 REMOTE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
@@ -40,7 +40,7 @@ def open_location(location: str, read: ReadConfig):
     """Open a local path or URL for binary reading, with the config's options for its protocol.
 
     Local paths are opened directly: a plain file object (``resolve_inputs`` refuses pipes and
-    devices as inputs, ``refuse_streams``). http(s) goes through `pipelines.remote` (retries,
+    devices as inputs, ``refuse_streams``). http(s) goes through `ingest.remote` (retries,
     timeouts, resumption); other protocols through fsspec (s3fs retries and times out by itself).
     """
     if not is_remote(location):
@@ -48,7 +48,7 @@ def open_location(location: str, read: ReadConfig):
     protocol = location.split("://", 1)[0].lower()
     options = read.storage_options.get(protocol, {})
     if protocol in ("http", "https"):
-        from crawlsieve.pipelines.remote import open_http
+        from crawlsieve.ingest.remote import open_http
 
         return open_http(location, options, read.http)
     return fsspec.open(location, "rb", **options).open()
@@ -136,7 +136,7 @@ def _read_listing(listing: str, read: ReadConfig) -> list[str]:
     A listing the server still refuses after the retries fails the run (exit status 1), not the
     command line: the same command works once the server does.
     """
-    from crawlsieve.pipelines.remote import RemoteUnavailable
+    from crawlsieve.ingest.remote import RemoteUnavailable
 
     crawl_base_url = read.crawl_base_url
     try:

@@ -9,7 +9,7 @@ cost in precision. ``benchmarks/extraction_quality.py`` prints both side by side
 Both map the same `extract` config fields where the library has an equivalent option;
 resiliparse has no switch for tables (it always keeps their text) nor for deduplication.
 
-Forum threads and Q&A pages (``pipelines.genre``) go to ``ThreadExtractor`` instead
+Forum threads and Q&A pages (``ingest.genre``) go to ``ThreadExtractor`` instead
 (``extract.forum_extractor: posts``): on the corpus's 55 forum pages, trafilatura with the run's
 settings reaches an F1 of 0.64 against the human-marked threads, with comments 0.68, with its
 defaults 0.72, magic-html's forum extractor 0.80 (it needs Python >= 3.12, so it is not a
@@ -26,8 +26,8 @@ from typing import Protocol
 from lxml import etree
 
 from crawlsieve.core.errors import ConfigError
-from crawlsieve.pipelines import genre, threads
-from crawlsieve.pipelines.config import ExtractConfig
+from crawlsieve.ingest import genre, threads
+from crawlsieve.ingest.config import ExtractConfig
 
 
 class Extractor(Protocol):
@@ -95,7 +95,7 @@ class ResiliparseExtractor:
 
 
 class ThreadExtractor:
-    """A thread from its post blocks (``pipelines.threads``), over trafilatura with comments and
+    """A thread from its post blocks (``ingest.threads``), over trafilatura with comments and
     without the precision bias (its defaults): that text gives the thread's opening when it is not
     marked up as a post, and the whole text of a page without post blocks."""
 
@@ -116,7 +116,7 @@ class ThreadExtractor:
 
 
 class PageExtractor:
-    """The page's genre first (``pipelines.genre``), then its genre's extractor. A page the
+    """The page's genre first (``ingest.genre``), then its genre's extractor. A page the
     article extractor finds no text on but that has post blocks (a thread whose URL and markup do
     not say so, a single-page app's) is a thread after all."""
 
@@ -154,7 +154,7 @@ def make_extractor(config: ExtractConfig, name: str | None = None) -> Extractor:
         known = ", ".join(sorted(EXTRACTORS))
         raise ConfigError(f"extract.extractor: unknown extractor {name!r} (one of {known})") from None
     if factory is TrafilaturaExtractor and config.accelerated:
-        from crawlsieve.pipelines.fast_trafilatura import FastTrafilaturaExtractor
+        from crawlsieve.ingest.fast_trafilatura import FastTrafilaturaExtractor
 
         return FastTrafilaturaExtractor(config)
     return factory(config)

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from crawlsieve.core.errors import ConfigError
 from crawlsieve.core.models import fasttext_model
-from crawlsieve.core.stages import with_decisions
+from crawlsieve.core.stages import Stage, with_decisions
 from crawlsieve.filters.cjk import CHINESE_LANGUAGES, script_of
 from crawlsieve.filters.config import LanguageConfig
 
@@ -39,7 +39,7 @@ def model_path(config: LanguageConfig) -> Path:
     return Path(config.model_path) if config.model_path else default_model_path()
 
 
-class LanguageStage:
+class LanguageStage(Stage):
     """Adds `language`, `language_score` and `script` (``Hans``/``Hant`` for Chinese, ``cjk.script_of``;
     empty for other languages); removes low-confidence and unwanted languages."""
 

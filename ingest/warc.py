@@ -19,19 +19,12 @@ import pyarrow as pa
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import DecompressingBufferedReader
 
-from crawlsieve.core.stages import (
-    ERROR,
-    FAILED,
-    NOT_RESPONSE,
-    UNFINISHED_FILE,
-    error_text,
-    unique_id,
-    with_decisions,
-)
-from crawlsieve.pipelines.config import ReadConfig
-from crawlsieve.pipelines.http_payload import PayloadTooLarge, read_payload
-from crawlsieve.pipelines.inputs import display_location, open_location
-from crawlsieve.pipelines.remote import RemoteUnavailable
+from crawlsieve.core.ledger import NOT_RESPONSE, UNFINISHED_FILE, unique_id
+from crawlsieve.core.stages import ERROR, FAILED, Stage, error_text, with_decisions
+from crawlsieve.ingest.config import ReadConfig
+from crawlsieve.ingest.http_payload import PayloadTooLarge, read_payload
+from crawlsieve.ingest.inputs import display_location, open_location
+from crawlsieve.ingest.remote import RemoteUnavailable
 
 DUMP_IN_PATH = re.compile(r"(CC-MAIN-\d{4}-\d{2})")
 #: A status line's code; anything else (overflowing numbers, non-ASCII digits) is stored as null.
@@ -277,7 +270,7 @@ class WarcFile:
 
     def _unfinished(self, gone: RemoteUnavailable) -> dict:
         """The row of a file the server stopped serving: it ends the file's reading, and the file
-        is not marked done (`pipelines.shard`), so --resume reads it again from the start."""
+        is not marked done (`pipelines.extract_phase`), so --resume reads it again from the start."""
         if gone.size is None:
             unread = f"nothing received after byte {gone.position}"
         else:
@@ -467,7 +460,7 @@ def _record_row(record, warc_path: str, dump: str, offset: int, config: ReadConf
     return row
 
 
-class HttpCheckStage:
+class HttpCheckStage(Stage):
     """Only HTTP 200 responses with an HTML content type go on to extraction."""
 
     name = "http"

@@ -1,6 +1,6 @@
 """trafilatura.extract, faster, with output identical to stock trafilatura's, character for character.
 
-Main-text extraction is most of a page's cost. ``pipelines/fast_trafilatura_twins.py`` runs
+Main-text extraction is most of a page's cost. ``ingest/fast_trafilatura_twins.py`` runs
 stock trafilatura's own code with its hot helpers (the XPath expressions that call back into
 Python for regular expressions) replaced by faster twins; its docstring says what and why.
 That is proven identical (``tests/test_fast_trafilatura.py``) for the pinned trafilatura
@@ -16,7 +16,7 @@ from typing import Any
 
 import trafilatura
 
-from crawlsieve.pipelines.extractors import TrafilaturaExtractor
+from crawlsieve.ingest.extractors import TrafilaturaExtractor
 
 #: The trafilatura release whose output the accelerated extraction is proven identical to.
 PINNED_VERSION = "2.3.1"
@@ -28,7 +28,7 @@ def select_extract(version: str = trafilatura.__version__) -> Callable[..., str 
     """The accelerated ``extract`` if ``version`` is the pinned one; otherwise stock
     ``trafilatura.extract``, which logs a warning at its first call."""
     if version == PINNED_VERSION:
-        from crawlsieve.pipelines.fast_trafilatura_twins import extract
+        from crawlsieve.ingest.fast_trafilatura_twins import extract
 
         return extract
     warned = False

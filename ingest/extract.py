@@ -1,10 +1,10 @@
-"""Main-text extraction (trafilatura, or resiliparse: `pipelines.extractors`), bounded in time per page.
+"""Main-text extraction (trafilatura, or resiliparse: `ingest.extractors`), bounded in time per page.
 
-Each page's genre is known first (`pipelines.genre`): a forum thread or Q&A page is extracted
-whole, its question and replies (`pipelines.threads`).
+Each page's genre is known first (`ingest.genre`): a forum thread or Q&A page is extracted
+whole, its question and replies (`ingest.threads`).
 
 One pathological page must not stall a worker: pages are decoded and extracted in a child
-process (`pipelines.extract_process`) that is killed when a page overruns
+process (`ingest.extract_process`) that is killed when a page overruns
 `extract.timeout_seconds`; that page fails with `extract_timeout` and the batch goes on.
 """
 
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from crawlsieve.core.stages import with_decisions
-from crawlsieve.pipelines.config import ExtractConfig
-from crawlsieve.pipelines.extract_process import ExtractCrashed, ExtractTimeout, PageError, extraction_process
+from crawlsieve.core.stages import Stage, with_decisions
+from crawlsieve.ingest.config import ExtractConfig
+from crawlsieve.ingest.extract_process import ExtractCrashed, ExtractTimeout, PageError, extraction_process
 
 
-class ExtractStage:
+class ExtractStage(Stage):
     """Decode each payload and extract its main text; replaces `html` with `text`, and adds the
     page's `title` and `anchors` (its short link texts, one per line), which the spam filter reads
     (an injected brand sits in the title and in link lists that the main text leaves out), its
@@ -34,7 +34,7 @@ class ExtractStage:
 
     def check(self) -> None:
         """The configured extractors are installed (the extraction process builds its own)."""
-        from crawlsieve.pipelines.extractors import PageExtractor
+        from crawlsieve.ingest.extractors import PageExtractor
 
         PageExtractor(self.config)
 

@@ -27,7 +27,7 @@ import re
 from lxml import etree
 
 from crawlsieve.core.stages import Genre
-from crawlsieve.pipelines import threads
+from crawlsieve.ingest import threads
 
 FORUM_TYPES = frozenset({"DiscussionForumPosting", "QAPage", "SocialMediaPosting"})
 _LD_TYPE = re.compile(r'"@type"\s*:\s*\[?\s*"([A-Za-z]+)"')
