@@ -24,6 +24,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -288,16 +289,21 @@ def _cluster_terms(
 ):
     """cluster -> its ``TERMS_PER_FILE`` most typical terms with the documents holding them: document
     frequencies of every cluster at once (a clusters x documents indicator times the documents' term
-    indicators), each hashed column named by a word of the shard hashing there."""
+    indicators), each hashed column named by the shard's most frequent word hashing there, and left
+    out when that is a stop word (words share columns: named by another word, the column of "und"
+    showed a German cluster a Portuguese word of one document)."""
     from scipy.sparse import csr_matrix
 
-    words = sorted({w for doc in docs for w in doc} - stop)
+    frequency = Counter(chain.from_iterable(docs))
+    words = sorted(frequency, key=lambda w: (-frequency[w], w))
     if not words:
         return {}
-    columns = hashed_counts([[w] for w in words], model.features).tocsr().indices
-    word_of = {}
-    for word, column in zip(words, columns.tolist(), strict=True):
-        word_of.setdefault(column, word)
+    hashed = hashed_counts([[w] for w in words], model.features).tocsr().indices.tolist()
+    word_of: dict[int, str] = {}
+    for word, column in zip(words, hashed, strict=True):
+        word_of.setdefault(column, word)  # the most frequent first
+    word_of = {column: word for column, word in word_of.items() if word not in stop}
+    columns = np.fromiter(word_of, dtype=np.int64, count=len(word_of))
     present = counts.tocsr(copy=True)
     present.data[:] = 1
     members = csr_matrix(

@@ -94,8 +94,8 @@ def test_three_kinds_make_three_clusters_and_chinese_is_split_into_words():
 
 
 def test_text_units_leave_clitics_punctuation_and_single_letters_out_but_keep_unspaced_characters():
-    assert text_units("I'll say we've done it, don't you? It's “Kim’s” 3.5% a-ha", "en") == [
-        "say", "we", "done", "it", "do", "you", "It", "Kim", "ha",
+    assert text_units("I'll say we've done it, don't you? It's “Kim’s” John's 3.5% a-ha", "en") == [
+        "say", "we", "done", "it", "do", "you", "It", "Kim", "John", "ha",
     ]  # fmt: skip
     assert text_units("l'homme d'affaires aujourd'hui", "fr") == ["homme", "affaires", "aujourd", "hui"]
     assert text_units("今日は、いい天気。", "ja") == ["今", "日", "は", "い", "い", "天", "気"]
@@ -157,6 +157,49 @@ def test_without_a_genre_column_no_genres_are_shown_and_listings_are_not_flagged
     assert all(r["genres"] is None for r in rows)
     casino = next(r for r in rows if r["domains"][0][0] == "gambling")
     assert len(casino["flags"]) == 3 and not any(f.startswith("listings") for f in casino["flags"])
+
+
+def test_a_hashed_column_is_named_by_its_most_frequent_word_not_by_a_rare_one_sharing_it():
+    config = ClusterConfig(k=3, features=1 << 10)
+
+    def column(word: str) -> int:
+        return int(hashed_counts([[word]], config.features).indices[0])
+
+    rare = next(w for w in (f"aa{n}" for n in range(100_000)) if column(w) == column("jackpot"))
+    table = documents()
+    texts = table.column("text").to_pylist()
+    texts[1] = f"{texts[1]} {rare}"  # one forum post; "jackpot" is in all twelve casino pages
+    table = table.set_column(table.schema.get_field_index("text"), "text", pa.array(texts))
+    docs = document_terms(texts, table.column("language").to_pylist(), text_units, 5000)
+    counts = hashed_counts(docs, config.features)
+    model = fit_model(counts, 3, config)
+    clusters = model.assign(counts)
+    rows = cluster_rows(
+        merge_facts([shard_facts(table, clusters, docs, counts, model, config)], 5), model, config
+    )
+    casino = next(r for r in rows if r["domains"][0][0] == "gambling")
+    assert "jackpot" in casino["terms"]
+    assert not any(rare in r["terms"] for r in rows)
+
+
+def test_the_column_of_a_stop_word_is_left_out_not_named_by_a_rare_word_sharing_it():
+    config = ClusterConfig(k=3, features=1 << 10)
+    stop = frozenset({"when", "the", "it", "but", "do", "my"})
+
+    def column(word: str) -> int:
+        return int(hashed_counts([[word]], config.features).indices[0])
+
+    rare = next(w for w in (f"aa{n}" for n in range(100_000)) if column(w) == column("when"))
+    table = documents()
+    texts = table.column("text").to_pylist()
+    texts[1] = f"{texts[1]} {rare}"  # one forum post; "when" is in all twelve
+    table = table.set_column(table.schema.get_field_index("text"), "text", pa.array(texts))
+    docs = document_terms(texts, table.column("language").to_pylist(), text_units, 5000)
+    counts = hashed_counts(docs, config.features)
+    model = fit_model(counts, 3, config)
+    facts = shard_facts(table, model.assign(counts), docs, counts, model, config, lambda language: stop)
+    terms = {word for fact in facts["clusters"].values() for word in fact["terms"]}
+    assert "bike" in terms and not terms & {rare, *stop}
 
 
 def test_the_label_stage_removes_only_dropped_clusters_as_cluster_id():
